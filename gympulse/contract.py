@@ -1,0 +1,339 @@
+"""The MQTT wire contract: topics, payloads and the codec. The only place that knows them.
+
+Topics (levels are ``[a-z0-9-]``, athletes never appear in topics)::
+
+    gympulse/v1/{site}/{collector}/status                 retained, QoS 1, last will "offline"
+    gympulse/v1/{site}/{collector}/{sensor}/availability  retained, QoS 1, on change
+    gympulse/v1/{site}/{collector}/{sensor}/info          retained, QoS 1
+    gympulse/v1/{site}/{collector}/{sensor}/hr            QoS 1: one sample or a JSON array of samples
+    gympulse/v1/{site}/{collector}/batch                  QoS 1: JSON array of samples of any sensors
+
+Every way a payload can be wrong is a :class:`PayloadError` with a stable ``reason`` string
+that the ingestion service counts and stores in quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+import msgspec
+
+VERSION: Final = "v1"
+ROOT: Final = f"gympulse/{VERSION}"
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+BPM_MIN: Final = 20
+BPM_MAX: Final = 250
+RR_MIN_MS: Final = 200
+RR_MAX_MS: Final = 3000
+MAX_FUTURE_MS: Final = 24 * 3600 * 1000
+DEFAULT_RETENTION_DAYS: Final = 400
+
+_LEVEL = re.compile(r"^[a-z0-9-]{1,64}$")
+
+SampleKind = Literal["hr", "batch"]
+AvailabilityState = Literal["connected", "lost", "no-contact"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class PayloadError(ValueError):
+    """A payload or topic that breaks the contract. ``reason`` is a short stable code."""
+
+    reason: str = "invalid"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.reason}: {detail}")
+        self.detail = detail
+
+
+class OversizedPayload(PayloadError):
+    reason = "oversized"
+
+
+class NotJson(PayloadError):
+    reason = "not-json"
+
+
+class WrongType(PayloadError):
+    reason = "wrong-type"
+
+
+class MissingField(PayloadError):
+    reason = "missing-field"
+
+
+class BpmOutOfRange(PayloadError):
+    reason = "bpm-range"
+
+
+class RrOutOfRange(PayloadError):
+    reason = "rr-range"
+
+
+class TimestampInFuture(PayloadError):
+    reason = "ts-future"
+
+
+class TimestampTooOld(PayloadError):
+    reason = "ts-too-old"
+
+
+class SensorMismatch(PayloadError):
+    reason = "sensor-mismatch"
+
+
+class BadTopic(PayloadError):
+    reason = "bad-topic"
+
+
+ALL_REASONS: Final = tuple(
+    cls.reason
+    for cls in (
+        OversizedPayload,
+        NotJson,
+        WrongType,
+        MissingField,
+        BpmOutOfRange,
+        RrOutOfRange,
+        TimestampInFuture,
+        TimestampTooOld,
+        SensorMismatch,
+        BadTopic,
+    )
+)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+class HrSample(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One heart-rate notification as the collector saw it."""
+
+    sensor: str
+    ts: int  # UTC epoch milliseconds, stamped at arrival by the collector
+    seq: int  # per sensor, strictly increasing across collector restarts
+    bpm: int
+    rr_ms: list[int] = []
+    contact: bool | None = None
+    energy_kj: int | None = None
+
+
+class Status(msgspec.Struct, frozen=True):
+    state: Literal["online", "offline"]
+    version: str = ""
+    ts: int = 0
+
+
+class Availability(msgspec.Struct, frozen=True):
+    state: AvailabilityState
+    ts: int
+
+
+class SensorInfo(msgspec.Struct, frozen=True):
+    name: str = ""
+    model: str = ""
+    battery_pct: int | None = None
+    rssi: int | None = None
+
+
+# --------------------------------------------------------------------------- topics
+
+
+def check_level(value: str, what: str = "topic level") -> str:
+    """Return ``value`` if it is a valid topic level, else raise :class:`BadTopic`."""
+    if not _LEVEL.match(value):
+        raise BadTopic(f"{what} {value!r} must match [a-z0-9-]{{1,64}}")
+    return value
+
+
+def normalise_sensor_id(address_or_alias: str) -> str:
+    """Turn a BLE address (``A0:9E:1A:12:34:56``) or alias into a topic-safe sensor id."""
+    sid = re.sub(r"[^a-z0-9-]+", "-", address_or_alias.strip().lower()).strip("-")
+    return check_level(sid, "sensor id")
+
+
+def _join(*levels: str) -> str:
+    return "/".join((ROOT, *(check_level(level) for level in levels)))
+
+
+def status_topic(site: str, collector: str) -> str:
+    return _join(site, collector, "status")
+
+
+def availability_topic(site: str, collector: str, sensor: str) -> str:
+    return _join(site, collector, sensor, "availability")
+
+
+def info_topic(site: str, collector: str, sensor: str) -> str:
+    return _join(site, collector, sensor, "info")
+
+
+def hr_topic(site: str, collector: str, sensor: str) -> str:
+    return _join(site, collector, sensor, "hr")
+
+
+def batch_topic(site: str, collector: str) -> str:
+    return _join(site, collector, "batch")
+
+
+def subscription(site: str | None = None, kind: str = "hr") -> list[str]:
+    """Wildcard filters for subscribers. ``kind`` is "hr" (samples + batches) or
+    "availability", "info", "status"."""
+    base = f"{ROOT}/{check_level(site) if site else '+'}"
+    if kind == "hr":
+        return [f"{base}/+/+/hr", f"{base}/+/batch"]
+    if kind == "status":
+        return [f"{base}/+/status"]
+    if kind in ("availability", "info"):
+        return [f"{base}/+/+/{kind}"]
+    raise ValueError(f"unknown subscription kind {kind!r}")
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """An MQTT 5 / Mosquitto shared subscription filter."""
+    return f"$share/{check_level(group)}/{topic_filter}"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A parsed topic. ``sensor`` is None for collector-level topics."""
+
+    site: str
+    collector: str
+    sensor: str | None
+    kind: str
+
+
+_KINDS_SENSOR = ("availability", "info", "hr")
+_KINDS_COLLECTOR = ("status", "batch")
+
+
+def parse_topic(topic: str) -> Topic:
+    """Parse a concrete topic. Raises :class:`BadTopic` for anything outside the contract."""
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != "gympulse" or parts[1] != VERSION:
+        raise BadTopic(f"not a {ROOT} topic: {topic!r}")
+    for level in parts[2:]:
+        check_level(level)
+    if len(parts) == 5 and parts[4] in _KINDS_COLLECTOR:
+        return Topic(parts[2], parts[3], None, parts[4])
+    if len(parts) == 6 and parts[5] in _KINDS_SENSOR:
+        return Topic(parts[2], parts[3], parts[4], parts[5])
+    raise BadTopic(f"unknown topic shape: {topic!r}")
+
+
+def assert_publishable(topic: str) -> str:
+    """Raise ValueError if ``topic`` holds a wildcard; publishing to one is a bug."""
+    if "+" in topic or "#" in topic or topic.startswith("$"):
+        raise ValueError(f"cannot publish to a wildcard or system topic: {topic!r}")
+    return topic
+
+
+# --------------------------------------------------------------------------- codec
+
+_encoder = msgspec.json.Encoder()
+_sample_decoder = msgspec.json.Decoder(HrSample | list[HrSample])
+_availability_decoder = msgspec.json.Decoder(Availability)
+_status_decoder = msgspec.json.Decoder(Status)
+_info_decoder = msgspec.json.Decoder(SensorInfo)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def encode(obj: msgspec.Struct | list[HrSample]) -> bytes:
+    return _encoder.encode(obj)
+
+
+def encode_samples(samples: list[HrSample]) -> bytes:
+    """One sample as an object, several as an array (both are valid on an hr topic)."""
+    return _encoder.encode(samples[0] if len(samples) == 1 else samples)
+
+
+def _classify(err: msgspec.DecodeError | msgspec.ValidationError) -> PayloadError:
+    text = str(err)
+    if isinstance(err, msgspec.ValidationError):
+        if text.startswith("Object missing required field"):
+            return MissingField(text)
+        return WrongType(text)
+    return NotJson(text)
+
+
+def validate_sample(
+    sample: HrSample, *, now: int | None = None, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> HrSample:
+    """Range checks the type system cannot express. Returns the sample unchanged."""
+    try:
+        normalise_sensor_id(sample.sensor)
+    except BadTopic as err:
+        raise WrongType(f"sensor id {sample.sensor!r} is not a valid id") from err
+    if sample.sensor != normalise_sensor_id(sample.sensor):
+        raise WrongType(f"sensor id {sample.sensor!r} is not normalised")
+    if not BPM_MIN <= sample.bpm <= BPM_MAX:
+        raise BpmOutOfRange(f"bpm {sample.bpm} outside {BPM_MIN}-{BPM_MAX}")
+    for rr in sample.rr_ms:
+        if not RR_MIN_MS <= rr <= RR_MAX_MS:
+            raise RrOutOfRange(f"rr {rr} ms outside {RR_MIN_MS}-{RR_MAX_MS}")
+    current = now_ms() if now is None else now
+    if sample.ts > current + MAX_FUTURE_MS:
+        raise TimestampInFuture(f"ts {sample.ts} is more than 24 h ahead of {current}")
+    if sample.ts < current - retention_days * 86_400_000:
+        raise TimestampTooOld(f"ts {sample.ts} is older than the {retention_days}-day retention")
+    if sample.seq < 0:
+        raise WrongType(f"seq {sample.seq} is negative")
+    return sample
+
+
+def decode_samples(
+    payload: bytes,
+    *,
+    topic_sensor: str | None = None,
+    now: int | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> list[HrSample]:
+    """Decode and validate an hr or batch payload (one object or an array of objects).
+
+    All-or-nothing: one bad sample rejects the message, which goes to quarantine whole, so a
+    message is either stored or kept with its raw bytes, never half of each.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise OversizedPayload(f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        decoded = _sample_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise _classify(err) from None
+    samples = decoded if isinstance(decoded, list) else [decoded]
+    for sample in samples:
+        validate_sample(sample, now=now, retention_days=retention_days)
+        if topic_sensor is not None and sample.sensor != topic_sensor:
+            raise SensorMismatch(f"sample for {sample.sensor!r} on the topic of {topic_sensor!r}")
+    return samples
+
+
+T = TypeVar("T")
+
+
+def _decode_small(decoder: msgspec.json.Decoder[T], payload: bytes) -> T:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise OversizedPayload(f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        return decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise _classify(err) from None
+
+
+def decode_availability(payload: bytes) -> Availability:
+    return _decode_small(_availability_decoder, payload)
+
+
+def decode_status(payload: bytes) -> Status:
+    return _decode_small(_status_decoder, payload)
+
+
+def decode_info(payload: bytes) -> SensorInfo:
+    return _decode_small(_info_decoder, payload)

@@ -1,0 +1,47 @@
+"""Structured, quiet-by-default logging: ``ts level logger key=value message`` on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _UtcFormatter(logging.Formatter):
+    converter = time.gmtime
+
+
+def configure_logging(level: str = "WARNING", verbose: int = 0) -> None:
+    """WARNING by default; -v gives INFO, -vv DEBUG."""
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(numeric, int):
+        numeric = logging.WARNING
+    numeric = max(logging.DEBUG, numeric - 10 * verbose)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_UtcFormatter(_FORMAT, "%Y-%m-%dT%H:%M:%SZ"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Third-party chatter stays at WARNING unless -vv.
+    for noisy in ("amqtt", "transitions", "uvicorn.access", "httpx", "bumble"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+class RateLimitedLog:
+    """Log a message at most once per ``interval_s`` per key (e.g. per sensor per minute)."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 60.0) -> None:
+        self.logger = logger
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+
+    def warning(self, key: str, msg: str, *args: object) -> bool:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            return False
+        self._last[key] = now
+        self.logger.warning(msg, *args)
+        return True

@@ -1,0 +1,351 @@
+"""paho-mqtt 2.x driven by the asyncio event loop: no network thread, explicit reconnects.
+
+paho does its socket work in ``loop_read`` / ``loop_write`` / ``loop_misc``; we call those
+from the event loop's reader/writer callbacks (paho's own documented asyncio pattern), so
+callbacks run on the loop and hand over to coroutines without locks. The one blocking call,
+the TCP connect, runs in the default executor so an unreachable broker never freezes the loop.
+
+The reconnect policy is visible here: :meth:`MqttClient.run` loops with capped, jittered
+backoff and logs every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gympulse.contract import assert_publishable
+from gympulse.settings import MqttSettings
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(RuntimeError):
+    pass
+
+
+class NotAuthorized(MqttError):
+    """The broker refused a publish (MQTT 5 PUBACK reason >= 0x80, e.g. 135 by ACL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """``mqtt://host:1883`` or ``mqtts://host:8883`` (``tcp://`` is accepted as ``mqtt://``)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parsed.hostname:
+        raise ValueError(f"broker URL must look like mqtt://host:port, got {url!r}")
+    tls = parsed.scheme in ("mqtts", "ssl")
+    return BrokerAddress(parsed.hostname, parsed.port or (8883 if tls else 1883), tls)
+
+
+@dataclass
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+class MqttClient:
+    """One MQTT connection owned by one event loop.
+
+    - ``subscriptions``: (filter, qos) pairs, (re)subscribed on every connect.
+    - ``persistent``: fixed client id with a broker-side session (clean_session / clean_start
+      false, session expiry "never" on MQTT 5), so QoS 1 messages wait while we are away.
+    - ``manual_ack``: messages are acknowledged only when :meth:`ack` is called.
+    - ``max_inflight``: publishes awaiting PUBACK before :meth:`publish` waits (back-pressure;
+      paho fails above 65,535 outstanding messages whatever its own queue setting says).
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        *,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        persistent: bool = False,
+        manual_ack: bool = False,
+        will: Will | None = None,
+        max_inflight: int = 1000,
+        receive_maximum: int = 1000,
+        on_connect: Callable[[], None] | None = None,
+    ) -> None:
+        self.address = parse_url(settings.url)
+        self.settings = settings
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self.messages: asyncio.Queue[Received] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self._user_on_connect = on_connect
+        self._mqtt5 = settings.protocol == "5"
+        self._persistent = persistent
+        self._receive_maximum = receive_maximum
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._inflight = asyncio.Semaphore(max_inflight)
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._misc_task: asyncio.Task[None] | None = None
+        self._disconnected: asyncio.Event = asyncio.Event()
+        self._closing = False
+        self.last_error: str = ""
+        self.connect_count = 0
+
+        protocol = paho.MQTTv5 if self._mqtt5 else paho.MQTTv311
+        kwargs: dict[str, Any] = {}
+        if not self._mqtt5:
+            kwargs["clean_session"] = not persistent
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=protocol,
+            manual_ack=manual_ack,
+            **kwargs,
+        )
+        self._client.connect_timeout = 5.0
+        # paho only bounds its own queue; we bound with the semaphore above.
+        self._client.max_inflight_messages_set(min(max_inflight, 65535))
+        self._client.max_queued_messages_set(0)
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password or None)
+        if self.address.tls:
+            self._client.tls_set()
+        if will is not None:
+            self._client.will_set(
+                assert_publishable(will.topic), will.payload, will.qos, will.retain
+            )
+        c = self._client
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        c.on_socket_open = self._on_socket_open
+        c.on_socket_close = self._on_socket_close
+        c.on_socket_register_write = self._on_socket_register_write
+        c.on_socket_unregister_write = self._on_socket_unregister_write
+
+    # ------------------------------------------------------------ loop plumbing
+
+    def _in_loop(self, fn: Callable[[], object]) -> None:
+        if threading.get_ident() == self._loop_thread:
+            fn()
+        else:
+            self._loop.call_soon_threadsafe(fn)
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        def register() -> None:
+            self._loop.add_reader(sock, client.loop_read)
+            if self._misc_task is None or self._misc_task.done():
+                self._misc_task = self._loop.create_task(self._misc_loop())
+
+        self._in_loop(register)
+
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        def unregister() -> None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(sock)
+            with contextlib.suppress(Exception):
+                self._loop.remove_writer(sock)
+
+        self._in_loop(unregister)
+
+    def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._in_loop(lambda: self._loop.add_writer(sock, client.loop_write))
+
+    def _on_socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._in_loop(lambda: self._loop.remove_writer(sock))
+
+    async def _misc_loop(self) -> None:
+        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            await asyncio.sleep(1)
+
+    # ------------------------------------------------------------ paho callbacks
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"connection refused: {reason_code}"
+            log.warning("mqtt %s: %s", self.client_id, self.last_error)
+            return
+        self.connect_count += 1
+        log.info(
+            "mqtt %s connected to %s:%s (session present: %s)",
+            self.client_id,
+            self.address.host,
+            self.address.port,
+            getattr(flags, "session_present", None),
+        )
+        for topic_filter, qos in self.subscriptions:
+            client.subscribe(topic_filter, qos)
+        self._disconnected.clear()
+        self.connected.set()
+        if self._user_on_connect is not None:
+            self._user_on_connect()
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        self._disconnected.set()
+        if not self._closing:
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("mqtt %s %s", self.client_id, self.last_error)
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self.messages.put_nowait(
+            Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid)
+        )
+
+    def _on_publish(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        future = self._pending.pop(mid, None)
+        if future is None or future.done():
+            return
+        if reason_code.is_failure:
+            future.set_exception(NotAuthorized(f"publish refused by the broker: {reason_code}"))
+        else:
+            future.set_result(None)
+
+    # ------------------------------------------------------------ public API
+
+    async def _connect_once(self) -> None:
+        properties: Properties | None = None
+        kwargs: dict[str, Any] = {}
+        if self._mqtt5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.ReceiveMaximum = self._receive_maximum
+            if self._persistent:
+                properties.SessionExpiryInterval = 0xFFFFFFFF
+            kwargs["clean_start"] = not self._persistent
+            kwargs["properties"] = properties
+        client = self._client
+        await self._loop.run_in_executor(
+            None,
+            lambda: client.connect(
+                self.address.host, self.address.port, self.settings.keepalive_s, **kwargs
+            ),
+        )
+
+    async def run(self, *, max_backoff_s: float = 10.0) -> None:
+        """Connect and stay connected until :meth:`close`; reconnects with jittered backoff."""
+        delay = 0.2
+        while not self._closing:
+            try:
+                self._disconnected.clear()
+                await self._connect_once()
+                delay = 0.2
+                await self._disconnected.wait()
+            except (OSError, socket.timeout, paho.WebsocketConnectionError) as err:
+                self.last_error = f"cannot reach broker {self.address.host}:{self.address.port}: {err}"
+                log.warning("mqtt %s: %s", self.client_id, self.last_error)
+            if self._closing:
+                break
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, max_backoff_s)
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            raise MqttError(
+                f"no connection to {self.address.host}:{self.address.port} within {timeout:g} s"
+                + (f" ({self.last_error})" if self.last_error else "")
+            ) from None
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish and wait for the broker's acknowledgement (QoS 1) or the socket (QoS 0)."""
+        await self._inflight.acquire()
+        try:
+            await self.publish_nowait(topic, payload, qos, retain)
+        finally:
+            self._inflight.release()
+
+    def publish_nowait(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
+    ) -> asyncio.Future[None]:
+        """Queue a publish; the future completes on PUBACK. Caller handles back-pressure."""
+        info = self._client.publish(assert_publishable(topic), payload, qos, retain)
+        future: asyncio.Future[None] = self._loop.create_future()
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            future.set_exception(MqttError("paho publish queue is full"))
+        elif qos == 0 or info.is_published():
+            future.set_result(None)
+        else:
+            self._pending[info.mid] = future
+        return future
+
+    @property
+    def unacknowledged(self) -> int:
+        return len(self._pending)
+
+    def ack(self, mid: int, qos: int) -> None:
+        self._client.ack(mid, qos)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        self.subscriptions.append((topic_filter, qos))
+        if self.connected.is_set():
+            self._client.subscribe(topic_filter, qos)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self.connected.is_set():
+            self._client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), 2)
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(sock)
+                self._loop.remove_writer(sock)
+        if self._misc_task is not None:
+            self._misc_task.cancel()
+        self._disconnected.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(MqttError("client closed before the broker acknowledged"))
+        self._pending.clear()

@@ -1,0 +1,173 @@
+"""Settings: one typed object from a TOML file plus ``GYMPULSE_*`` environment variables.
+
+Precedence: defaults < TOML file < environment. Nested keys use a double underscore:
+``GYMPULSE_MQTT__URL=mqtt://broker:1883``, ``GYMPULSE_STORE__BACKEND=influxdb``.
+Secrets (passwords, tokens) are read only from the environment; a secret found in the TOML
+file is refused. Settings are never written back to disk.
+
+``config/gympulse.example.toml`` lists every setting with its default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "GYMPULSE_"
+SECRET_KEYS = frozenset({"password", "token"})
+
+
+class MqttSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: str = "mqtt://127.0.0.1:1883"
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    username: str = ""
+    password: str = ""  # environment only: GYMPULSE_MQTT__PASSWORD
+    keepalive_s: int = 30
+    # Non-empty: ingestion subscribes as $share/{group}/... (needs MQTT 5 or Mosquitto).
+    shared_group: str = ""
+
+
+class InfluxSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "gympulse"
+    retention_policy: str = ""
+    username: str = ""
+    password: str = ""  # environment only
+    token: str = ""  # environment only (v2, or v1-compat token auth)
+    org: str = ""
+    bucket: str = ""
+    timeout_s: float = 10.0
+    gzip: bool = True
+
+
+class StoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    path: str = "gympulse.db"
+    influxdb: InfluxSettings = msgspec.field(default_factory=InfluxSettings)
+
+
+class IngestSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    client_id: str = "gympulse-ingest"
+    batch_size: int = 1000
+    flush_ms: int = 200
+    retention_days: int = 400
+    metrics_port: int = 0  # 0: no metrics endpoint
+    metrics_host: str = "127.0.0.1"
+
+
+class SimulatorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    participants: int = 12
+    collector: str = "sim"
+    seed: int = 1
+    # Probability per participant-second of a contact loss / strap drop-out starting.
+    contact_loss_rate: float = 0.002
+    dropout_rate: float = 0.001
+
+
+class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    stale_after_s: float = 5.0
+    secret_key: str = ""  # environment only would be better; generated per process if empty
+
+
+class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str = "edge"
+    central: Literal["bleak", "bumble"] = "bleak"
+    adapters: list[str] = msgspec.field(default_factory=lambda: ["hci0"])
+    transport: str = ""  # bumble: "usb:0", "serial:/dev/ttyUSB0", "tcp-client:HOST:PORT"
+    max_connections: int = 7
+    allow: dict[str, str] = msgspec.field(default_factory=dict)  # address -> alias
+    state_dir: str = "gympulse-collector"
+    queue_max_samples: int = 7 * 24 * 3600 * 40
+    scan_seconds: float = 5.0
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    site: str = "demo"
+    log_level: str = "WARNING"
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    web: WebSettings = msgspec.field(default_factory=WebSettings)
+    collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _find_secrets(data: Mapping[str, Any], path: str = "") -> list[str]:
+    found: list[str] = []
+    for key, value in data.items():
+        here = f"{path}.{key}" if path else key
+        if isinstance(value, Mapping):
+            found += _find_secrets(value, here)
+        elif key in SECRET_KEYS and value:
+            found.append(here)
+    return found
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: str) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise SettingsError(f"{'.'.join(keys)}: {key} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            keys = name[len(ENV_PREFIX) :].lower().split("__")
+            _set_path(data, keys, value)
+    return data
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings. ``path`` None means defaults + environment only."""
+    file_data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise SettingsError(f"cannot read settings file {path}: {err}") from err
+        secrets = _find_secrets(file_data)
+        if secrets:
+            raise SettingsError(
+                f"secrets belong in the environment, not in {path}: {', '.join(secrets)} "
+                f"(use {ENV_PREFIX}SECTION__KEY)"
+            )
+    env_data = _env_overrides(os.environ if environ is None else environ)
+    merged = _merge(file_data, env_data)
+    try:
+        # Environment values are strings; strict=False lets "8000" become 8000, "true" True.
+        return msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as err:
+        raise SettingsError(f"invalid settings: {err}") from err
+
+
+def defaults_as_toml_dict() -> dict[str, Any]:
+    """Every setting with its default, for the example file and its test."""
+    result: dict[str, Any] = msgspec.to_builtins(Settings())
+    return result

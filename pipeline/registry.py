@@ -1,0 +1,203 @@
+"""Identity: athletes, straps (sensors) and who wears which strap when.
+
+Always a SQLite file (``store.path``), whatever the time-series store: identity is small,
+relational and edited by coaches, not time series. Ingestion asks :meth:`Registry.resolver`
+for an in-memory snapshot and refreshes it every few seconds, so the hot path never queries.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.stores.sqlite import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS athletes (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    birth_year  INTEGER,
+    sex         TEXT CHECK (sex IN ('male', 'female') OR sex IS NULL),
+    weight_kg   REAL,
+    hr_max      INTEGER,
+    hr_rest     INTEGER,
+    created_ms  INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+);
+CREATE TABLE IF NOT EXISTS sensors (
+    id     TEXT PRIMARY KEY,          -- normalised sensor id as it appears in topics
+    label  TEXT NOT NULL DEFAULT ''   -- what the board shows for an unassigned strap
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    id          INTEGER PRIMARY KEY,
+    sensor      TEXT    NOT NULL,
+    athlete_id  INTEGER NOT NULL REFERENCES athletes (id) ON DELETE CASCADE,
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER            -- NULL: open-ended
+);
+CREATE INDEX IF NOT EXISTS assignments_sensor ON assignments (sensor, start_ms);
+"""
+
+FOREVER_MS = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Athlete:
+    id: int
+    name: str
+    birth_year: int | None
+    sex: str | None
+    weight_kg: float | None
+    hr_max: int | None
+    hr_rest: int | None
+
+    def age(self, year: int) -> int | None:
+        return None if self.birth_year is None else year - self.birth_year
+
+    def effective_hr_max(self, year: int) -> float:
+        """Measured HRmax, else Tanaka 208 − 0.7·age, else 190 (no birth year known)."""
+        if self.hr_max:
+            return float(self.hr_max)
+        age = self.age(year)
+        return 208.0 - 0.7 * age if age is not None else 190.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    id: int
+    sensor: str
+    athlete_id: int
+    start_ms: int
+    end_ms: int | None
+
+
+def strap_label(sensor: str) -> str:
+    """The name shown for an unassigned strap: "strap-12" -> "strap 12"."""
+    return sensor.replace("-", " ")
+
+
+class Resolver:
+    """An immutable snapshot: which athlete wore ``sensor`` at ``ts``."""
+
+    def __init__(self, assignments: list[Assignment]) -> None:
+        self._by_sensor: dict[str, tuple[list[int], list[Assignment]]] = {}
+        for a in sorted(assignments, key=lambda a: (a.sensor, a.start_ms)):
+            starts, rows = self._by_sensor.setdefault(a.sensor, ([], []))
+            starts.append(a.start_ms)
+            rows.append(a)
+
+    def athlete_at(self, sensor: str, ts: int) -> int | None:
+        entry = self._by_sensor.get(sensor)
+        if entry is None:
+            return None
+        starts, rows = entry
+        i = bisect.bisect_right(starts, ts) - 1
+        # The latest assignment that started at or before ts and has not ended.
+        while i >= 0:
+            a = rows[i]
+            if a.end_ms is None or ts < a.end_ms:
+                return a.athlete_id
+            i -= 1
+        return None
+
+
+class Registry:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---------------------------------------------------------------- athletes
+
+    def add_athlete(
+        self,
+        name: str,
+        *,
+        birth_year: int | None = None,
+        sex: str | None = None,
+        weight_kg: float | None = None,
+        hr_max: int | None = None,
+        hr_rest: int | None = None,
+    ) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO athletes (name, birth_year, sex, weight_kg, hr_max, hr_rest)"
+            " VALUES (?,?,?,?,?,?)",
+            (name, birth_year, sex, weight_kg, hr_max, hr_rest),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def athletes(self) -> list[Athlete]:
+        rows = self.conn.execute(
+            "SELECT id, name, birth_year, sex, weight_kg, hr_max, hr_rest FROM athletes ORDER BY id"
+        ).fetchall()
+        return [Athlete(*row) for row in rows]
+
+    def athlete(self, athlete_id: int) -> Athlete | None:
+        row = self.conn.execute(
+            "SELECT id, name, birth_year, sex, weight_kg, hr_max, hr_rest FROM athletes"
+            " WHERE id = ?",
+            (athlete_id,),
+        ).fetchone()
+        return None if row is None else Athlete(*row)
+
+    def update_athlete(self, athlete_id: int, **fields: object) -> None:
+        allowed = {"name", "birth_year", "sex", "weight_kg", "hr_max", "hr_rest"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown athlete fields: {sorted(unknown)}")
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self.conn.execute(
+                f"UPDATE athletes SET {sets} WHERE id = ?", (*fields.values(), athlete_id)
+            )
+
+    # ---------------------------------------------------------------- sensors
+
+    def set_sensor_label(self, sensor: str, label: str) -> None:
+        self.conn.execute(
+            "INSERT INTO sensors (id, label) VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET label = excluded.label",
+            (sensor, label),
+        )
+
+    def sensor_labels(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT id, label FROM sensors").fetchall())
+
+    # ---------------------------------------------------------------- assignments
+
+    def assign(
+        self, sensor: str, athlete_id: int, start_ms: int, end_ms: int | None = None
+    ) -> int:
+        """Give ``sensor`` to ``athlete_id`` from ``start_ms``; an open assignment of the same
+        strap that is still running at ``start_ms`` ends there (straps are shared)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "UPDATE assignments SET end_ms = ? WHERE sensor = ? AND start_ms < ?"
+                " AND (end_ms IS NULL OR end_ms > ?)",
+                (start_ms, sensor, start_ms, start_ms),
+            )
+            cur = self.conn.execute(
+                "INSERT INTO assignments (sensor, athlete_id, start_ms, end_ms) VALUES (?,?,?,?)",
+                (sensor, athlete_id, start_ms, end_ms),
+            )
+            self.conn.execute("COMMIT")
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def assignments(self, sensor: str | None = None) -> list[Assignment]:
+        sql = "SELECT id, sensor, athlete_id, start_ms, end_ms FROM assignments"
+        params: tuple[object, ...] = ()
+        if sensor is not None:
+            sql += " WHERE sensor = ?"
+            params = (sensor,)
+        return [Assignment(*row) for row in self.conn.execute(sql + " ORDER BY start_ms", params)]
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.assignments())

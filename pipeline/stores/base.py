@@ -1,0 +1,120 @@
+"""The time-series store boundary: one lifecycle for every backend.
+
+``open`` -> ``write`` (batch) / ``query_*`` / ``write_rows`` / ``read_rows`` -> ``close``;
+never a write after close. Implementations are chosen by settings through the explicit
+registry in :mod:`pipeline.stores` (no import side effects).
+
+Identity data (athletes, straps, assignments, schedule, accounts) is not time series and
+lives in the :class:`pipeline.registry.Registry` (SQLite), whatever the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import polars as pl
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    """A validated sample with the context ingestion resolved for it."""
+
+    site: str
+    collector: str
+    sensor: str
+    ts: int
+    seq: int
+    bpm: int
+    rr_ms: tuple[int, ...]
+    contact: bool | None
+    energy_kj: int | None
+    athlete_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    received_ms: int
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+
+
+@dataclass
+class WriteBatch:
+    samples: list[StoredSample] = field(default_factory=list)
+    quarantine: list[QuarantineRow] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples) + len(self.quarantine)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """``stored``: new samples; ``duplicates``: samples whose (sensor, ts) existed already."""
+
+    stored: int
+    duplicates: int
+    quarantined: int
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot take writes right now (down, timing out); retry later, do not ack."""
+
+
+# Columns of the frame returned by Store.query_samples.
+SAMPLE_COLUMNS: Mapping[str, type[pl.DataType] | pl.DataType] = {
+    "sensor": pl.String,
+    "athlete_id": pl.Int64,
+    "ts": pl.Int64,
+    "bpm": pl.Int32,
+    "rr_ms": pl.List(pl.Int32),
+    "contact": pl.Boolean,
+}
+
+
+class Store(Protocol):
+    """A time-series store. All methods are coroutines so network stores never block the loop."""
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        """Durably write a batch. Idempotent on (sensor, ts). Raises StoreUnavailable."""
+        ...
+
+    async def query_samples(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        """Samples with start_ms <= ts < end_ms as a frame with :data:`SAMPLE_COLUMNS`,
+        sorted by (sensor, ts)."""
+        ...
+
+    async def count_samples(self) -> int: ...
+
+    async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]: ...
+
+    async def write_rows(self, table: str, rows: pl.DataFrame, key: Sequence[str]) -> None:
+        """Upsert derived rows (session summaries, daily metrics, ...) by ``key`` columns."""
+        ...
+
+    async def read_rows(
+        self, table: str, where: Mapping[str, object] | None = None
+    ) -> pl.DataFrame:
+        """Derived rows, optionally filtered by column equality. Empty frame if none."""
+        ...
+
+    async def reassign(self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None) -> int:
+        """Re-stamp stored samples of ``sensor`` in [start_ms, end_ms) with ``athlete_id``
+        (a corrected assignment). Returns the number of samples changed."""
+        ...
+
+    async def close(self) -> None: ...
