@@ -23,8 +23,11 @@ from gympulse.settings import SettingsError, load
 COMMAND_MODULES = (
     "gympulse.demo",
     "collectors.commands",
+    "collectors.ble_commands",
     "pipeline.commands",
+    "pipeline.analytics.commands",
     "dashboards.commands",
+    "dashboards.grafana.commands",
 )
 
 
