@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,3 +23,11 @@ class Command:
     run: Callable[[argparse.Namespace, Settings], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     description: str = ""
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set ``stop`` so services finish their batch and close cleanly."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)

@@ -2,11 +2,11 @@
 
 Topics (levels are ``[a-z0-9-]``, athletes never appear in topics)::
 
-    gympulse/v1/{site}/{collector}/status                 retained, QoS 1, last will "offline"
+    gympulse/v1/{site}/{collector}/status                 retained, QoS 1, will "offline"
     gympulse/v1/{site}/{collector}/{sensor}/availability  retained, QoS 1, on change
     gympulse/v1/{site}/{collector}/{sensor}/info          retained, QoS 1
-    gympulse/v1/{site}/{collector}/{sensor}/hr            QoS 1: one sample or a JSON array of samples
-    gympulse/v1/{site}/{collector}/batch                  QoS 1: JSON array of samples of any sensors
+    gympulse/v1/{site}/{collector}/{sensor}/hr            QoS 1: a sample, or an array
+    gympulse/v1/{site}/{collector}/batch                  QoS 1: array, several sensors
 
 Every way a payload can be wrong is a :class:`PayloadError` with a stable ``reason`` string
 that the ingestion service counts and stores in quarantine.

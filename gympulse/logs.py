@@ -10,7 +10,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _UtcFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # stdlib stub is narrower
 
 
 def configure_logging(level: str = "WARNING", verbose: int = 0) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ class Received:
     qos: int
     retain: bool
     mid: int
+    connection: int  # which connection delivered it: an ack only makes sense on that one
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,9 @@ class MqttClient:
         self._in_loop(lambda: self._loop.remove_writer(sock))
 
     async def _misc_loop(self) -> None:
-        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        # paho housekeeping (keep-alive pings, retries) once a second while connected.
+        # paho housekeeping (keep-alive pings, retries) once a second while connected.
+        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110  # noqa: ASYNC110
             await asyncio.sleep(1)
 
     # ------------------------------------------------------------ paho callbacks
@@ -232,7 +234,14 @@ class MqttClient:
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         self.messages.put_nowait(
-            Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid)
+            Received(
+                msg.topic,
+                bytes(msg.payload),
+                msg.qos,
+                bool(msg.retain),
+                msg.mid,
+                self.connect_count,
+            )
         )
 
     def _on_publish(
@@ -257,7 +266,7 @@ class MqttClient:
         properties: Properties | None = None
         kwargs: dict[str, Any] = {}
         if self._mqtt5:
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.ReceiveMaximum = self._receive_maximum
             if self._persistent:
                 properties.SessionExpiryInterval = 0xFFFFFFFF
@@ -280,15 +289,17 @@ class MqttClient:
                 await self._connect_once()
                 delay = 0.2
                 await self._disconnected.wait()
-            except (OSError, socket.timeout, paho.WebsocketConnectionError) as err:
-                self.last_error = f"cannot reach broker {self.address.host}:{self.address.port}: {err}"
+            except (TimeoutError, OSError, paho.WebsocketConnectionError) as err:
+                self.last_error = (
+                    f"cannot reach broker {self.address.host}:{self.address.port}: {err}"
+                )
                 log.warning("mqtt %s: %s", self.client_id, self.last_error)
             if self._closing:
                 break
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, max_backoff_s)
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
+    async def wait_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # noqa: ASYNC109
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
@@ -323,8 +334,15 @@ class MqttClient:
     def unacknowledged(self) -> int:
         return len(self._pending)
 
-    def ack(self, mid: int, qos: int) -> None:
-        self._client.ack(mid, qos)
+    def ack(self, message: Received) -> bool:
+        """Acknowledge a message (manual-ack mode). A message from an earlier connection is
+        not acknowledged: its packet id means nothing now, and the broker redelivers it."""
+        if message.qos == 0:
+            return True
+        if message.connection != self.connect_count or not self.connected.is_set():
+            return False
+        self._client.ack(message.mid, message.qos)
+        return True
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         self.subscriptions.append((topic_filter, qos))

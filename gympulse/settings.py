@@ -44,6 +44,11 @@ class InfluxSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     bucket: str = ""
     timeout_s: float = 10.0
     gzip: bool = True
+    batch_points: int = 5000  # points per /write request
+    retries: int = 4  # on 5xx / timeouts / connection errors, then StoreUnavailable
+    backoff_initial_s: float = 0.2  # doubled per retry, jittered, capped at backoff_max_s
+    backoff_max_s: float = 5.0
+    create_database: bool = True  # v1: CREATE DATABASE on open (needs an admin user)
 
 
 class StoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS athletes (
     weight_kg   REAL,
     hr_max      INTEGER,
     hr_rest     INTEGER,
-    created_ms  INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+    created_ms  INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER) * 1000)
 );
 CREATE TABLE IF NOT EXISTS sensors (
     id     TEXT PRIMARY KEY,          -- normalised sensor id as it appears in topics
@@ -171,9 +171,7 @@ class Registry:
 
     # ---------------------------------------------------------------- assignments
 
-    def assign(
-        self, sensor: str, athlete_id: int, start_ms: int, end_ms: int | None = None
-    ) -> int:
+    def assign(self, sensor: str, athlete_id: int, start_ms: int, end_ms: int | None = None) -> int:
         """Give ``sensor`` to ``athlete_id`` from ``start_ms``; an open assignment of the same
         strap that is still running at ``start_ms`` ends there (straps are shared)."""
         with self.conn:

@@ -112,7 +112,9 @@ class Store(Protocol):
         """Derived rows, optionally filtered by column equality. Empty frame if none."""
         ...
 
-    async def reassign(self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None) -> int:
+    async def reassign(
+        self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None
+    ) -> int:
         """Re-stamp stored samples of ``sensor`` in [start_ms, end_ms) with ``athlete_id``
         (a corrected assignment). Returns the number of samples changed."""
         ...

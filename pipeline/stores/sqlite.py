@@ -160,7 +160,9 @@ class SqliteStore:
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
-        sql = "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples WHERE ts >= ? AND ts < ?"
+        sql = (
+            "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples WHERE ts >= ? AND ts < ?"
+        )
         params: list[object] = [start_ms, end_ms]
         if sensors is not None:
             sql += f" AND sensor IN ({','.join('?' * len(sensors))})"

@@ -34,10 +34,13 @@ def wait_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None
 
 
 def require_binary(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
     if path is None:
         raise RuntimeError(
-            f"{name} is not installed; run the README's test command (scripts/test), which installs it"
+            f"{name} is not installed; run the README's test command (scripts/test),"
+            " which installs it"
         )
     return path
 

@@ -1,0 +1,54 @@
+"""Running the web app inside an existing event loop (one loop per process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import uvicorn
+
+from dashboards.app import create_app
+from dashboards.live import LiveHub
+from gympulse.settings import Settings
+from pipeline.registry import Registry
+
+
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the caller."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_web(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    host: str,
+    port: int,
+    hub: LiveHub | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Run the web app on the current loop until ``stop`` is set."""
+    registry = Registry(settings.store.path)
+    app = create_app(settings, registry, hub)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    server = QuietServer(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has only a flag
+            await asyncio.sleep(0.05)
+        if task.done():
+            task.result()  # raises why it could not start (port in use, ...)
+            raise RuntimeError(f"web server on {host}:{port} stopped at start-up")
+        if started is not None:
+            started.set()
+        stop_wait = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+    finally:
+        server.should_exit = True
+        await task
+        registry.close()

@@ -1,0 +1,168 @@
+"""``gympulse demo``: the whole pipeline on one machine, nothing to install or configure.
+
+An embedded MQTT broker (amqtt, on a free local port) unless a broker URL is given, N
+simulated participants, the ingestion service writing SQLite, and the live board — all on
+one event loop in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import msgspec
+
+from gympulse.commands import Command
+from gympulse.settings import MqttSettings, Settings
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def seed_registry(db_path: str, profiles: list[object], start_ms: int) -> None:
+    """Create the simulated participants as athletes and give each their strap — all but
+    the last, which stays unassigned so the board shows how a spare strap looks."""
+    from collectors.simulator import Profile
+    from pipeline.registry import Registry
+
+    registry = Registry(db_path)
+    try:
+        by_name = {a.name: a.id for a in registry.athletes()}
+        resolver = registry.resolver()
+        for i, profile in enumerate(profiles):
+            assert isinstance(profile, Profile)
+            if i == len(profiles) - 1 and len(profiles) > 1:
+                break
+            athlete_id = by_name.get(profile.name)
+            if athlete_id is None:
+                athlete_id = registry.add_athlete(
+                    profile.name,
+                    birth_year=profile.birth_year,
+                    sex=profile.sex,
+                    weight_kg=profile.weight_kg,
+                    hr_max=profile.hr_max,
+                    hr_rest=profile.hr_rest,
+                )
+            if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
+                registry.assign(profile.sensor, athlete_id, start_ms)
+    finally:
+        registry.close()
+
+
+async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from collectors import simulator
+    from dashboards.server import serve_web
+    from gympulse import contract
+    from gympulse.commands import install_stop_handlers
+    from pipeline.commands import run_ingest
+    from pipeline.embedded_broker import EmbeddedBroker
+
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    broker: EmbeddedBroker | None = None
+    broker_url = args.broker or (
+        settings.mqtt.url if settings.mqtt.url != MqttSettings().url else None
+    )
+    if broker_url is None:
+        broker = EmbeddedBroker()
+        await broker.start()
+        mqtt = msgspec.structs.replace(
+            settings.mqtt, url=broker.url, protocol="3.1.1", shared_group=""
+        )
+    else:
+        mqtt = msgspec.structs.replace(settings.mqtt, url=broker_url)
+    db_path: str = args.db_path
+    store = msgspec.structs.replace(settings.store, path=db_path)
+    settings = msgspec.structs.replace(settings, mqtt=mqtt, store=store)
+
+    participants = args.participants or settings.simulator.participants
+    profiles = simulator.make_profiles(participants, settings.simulator.seed)
+    start_ms = contract.now_ms()
+    seed_registry(db_path, list(profiles), start_ms)
+
+    host = settings.web.host
+    port = args.port or settings.web.port
+    if not _port_free(host, port):
+        from pipeline.embedded_broker import free_port
+
+        port = free_port(host)
+
+    web_started = asyncio.Event()
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(run_ingest(settings, stop))
+            tasks.create_task(serve_web(settings, stop, host=host, port=port, started=web_started))
+            await asyncio.wait_for(web_started.wait(), 30)
+            print(f"Live board: http://{host}:{port}/live", flush=True)
+            print(f"SQLite file: {db_path}", flush=True)
+            print(
+                f"MQTT broker: {settings.mqtt.url}" + (" (embedded)" if broker is not None else ""),
+                flush=True,
+            )
+            print("Press Ctrl-C to stop.", flush=True, file=sys.stderr)
+            tasks.create_task(
+                simulator.run(
+                    settings.mqtt,
+                    site=settings.site,
+                    collector=settings.simulator.collector,
+                    profiles=profiles,
+                    seed=settings.simulator.seed,
+                    contact_loss_rate=settings.simulator.contact_loss_rate,
+                    dropout_rate=settings.simulator.dropout_rate,
+                    stop=stop,
+                )
+            )
+            if args.duration:
+                try:
+                    await asyncio.wait_for(stop.wait(), args.duration)
+                except TimeoutError:
+                    stop.set()
+    finally:
+        stop.set()
+        if broker is not None:
+            await broker.stop()
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop by itself after SECONDS"
+    )
+    parser.add_argument(
+        "--participants", type=int, help="simulated participants (default: settings, 12)"
+    )
+    parser.add_argument(
+        "--broker", metavar="URL", help="use this MQTT broker instead of the embedded one"
+    )
+    parser.add_argument("--db", metavar="FILE", help="SQLite file (default: settings store.path)")
+    parser.add_argument("--port", type=int, help="web port (default: settings web.port, 8000)")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    args.db_path = str(Path(args.db or settings.store.path).resolve())
+    asyncio.run(run_demo(settings, args))
+    return 0
+
+
+COMMANDS = [
+    Command(
+        "demo",
+        "run everything on this machine: broker, simulated class, ingestion, live board",
+        _demo,
+        _add_arguments,
+        description=(
+            "Starts an embedded MQTT broker (unless --broker or settings mqtt.url name one),\n"
+            "12 simulated participants publishing every second, the ingestion service writing\n"
+            "a SQLite file, and the live board. Prints the board's URL and the SQLite path.\n"
+            "Ctrl-C stops everything cleanly; --duration stops it by itself."
+        ),
+    )
+]

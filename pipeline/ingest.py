@@ -1,0 +1,207 @@
+"""The ingestion service: MQTT -> validate -> resolve athlete -> batch -> store -> ack.
+
+Delivery: a persistent session (fixed client id, clean session/start false) at QoS 1 and
+manual acknowledgement. A message is acknowledged only after the batch holding it is
+committed, so a crash of this process, the broker or the store loses nothing (the broker
+redelivers what was not acknowledged), and the store's (sensor, ts) key makes the
+redelivery store nothing twice.
+
+Batching: a batch is written when it holds ``batch_size`` messages, when its first message
+is ``flush_ms`` old, or when no further message is waiting (the broker only sends a window
+of unacknowledged messages — Mosquitto's ``max_inflight_messages``, MQTT 5 Receive Maximum —
+so waiting for more than it will send would only add latency).
+
+While the store is unavailable the batch is retried with capped backoff and nothing is
+acknowledged: the backlog stays with the broker (back-pressure), and is written when the
+store returns.
+
+Bad input never stops the service: every malformed message is written to quarantine with
+its topic, raw bytes and reason, counted per reason, logged at most once per sensor per
+minute, and acknowledged (it is kept, so it is not lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from gympulse import contract
+from gympulse.logs import RateLimitedLog
+from gympulse.mqtt import MqttClient, Received
+from gympulse.settings import Settings
+from pipeline.metrics import INGEST
+from pipeline.registry import Registry, Resolver
+from pipeline.stores.base import (
+    QuarantineRow,
+    Store,
+    StoredSample,
+    StoreUnavailable,
+    WriteBatch,
+)
+
+log = logging.getLogger(__name__)
+
+RESOLVER_REFRESH_S = 5.0
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    store_errors: int = 0
+
+
+def decode_message(
+    msg: Received, resolver: Resolver, *, retention_days: int, received_ms: int
+) -> list[StoredSample] | QuarantineRow:
+    """Pure: one MQTT message -> stored samples, or the quarantine row saying why not."""
+    try:
+        topic = contract.parse_topic(msg.topic)
+        if topic.kind not in ("hr", "batch"):
+            raise contract.BadTopic(f"{topic.kind} messages carry no samples")
+        samples = contract.decode_samples(
+            msg.payload, topic_sensor=topic.sensor, now=received_ms, retention_days=retention_days
+        )
+    except contract.PayloadError as err:
+        return QuarantineRow(received_ms, msg.topic, msg.payload, err.reason, err.detail)
+    return [
+        StoredSample(
+            site=topic.site,
+            collector=topic.collector,
+            sensor=s.sensor,
+            ts=s.ts,
+            seq=s.seq,
+            bpm=s.bpm,
+            rr_ms=tuple(s.rr_ms),
+            contact=s.contact,
+            energy_kj=s.energy_kj,
+            athlete_id=resolver.athlete_at(s.sensor, s.ts),
+        )
+        for s in samples
+    ]
+
+
+class IngestService:
+    def __init__(self, settings: Settings, store: Store, registry: Registry) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.stats = IngestStats()
+        self._resolver = registry.resolver()
+        self._resolver_at = time.monotonic()
+        self._stop = asyncio.Event()
+        self._bad_log = RateLimitedLog(log, 60.0)
+        group = settings.mqtt.shared_group
+        filters = contract.subscription(settings.site if settings.site != "*" else None)
+        self.filters = [contract.shared(group, f) if group else f for f in filters]
+        self.mqtt: MqttClient | None = None
+        self.ready = asyncio.Event()
+
+    def _resolver_now(self) -> Resolver:
+        if time.monotonic() - self._resolver_at > RESOLVER_REFRESH_S:
+            self._resolver = self.registry.resolver()
+            self._resolver_at = time.monotonic()
+        return self._resolver
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        cfg = self.settings.ingest
+        self.mqtt = mqtt = MqttClient(
+            self.settings.mqtt,
+            cfg.client_id,
+            subscriptions=[(f, 1) for f in self.filters],
+            persistent=True,
+            manual_ack=True,
+            receive_maximum=max(cfg.batch_size, 20),
+        )
+        runner = asyncio.create_task(mqtt.run(), name="ingest-mqtt")
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            await self._consume(mqtt, stopper)
+        finally:
+            stopper.cancel()
+            await mqtt.close()
+            await runner
+
+    async def _consume(self, mqtt: MqttClient, stopper: asyncio.Task[bool]) -> None:
+        cfg = self.settings.ingest
+        self.ready.set()
+        while not self._stop.is_set():
+            getter = asyncio.ensure_future(mqtt.messages.get())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                return
+            batch = [getter.result()]
+            deadline = time.monotonic() + cfg.flush_ms / 1000
+            # Take what is waiting, up to the batch size or the flush deadline.
+            while len(batch) < cfg.batch_size and time.monotonic() < deadline:
+                try:
+                    batch.append(mqtt.messages.get_nowait())
+                except asyncio.QueueEmpty:
+                    await asyncio.sleep(0.002)  # let the socket reader deliver more
+                    if mqtt.messages.empty():
+                        break
+            await self._write_until_stored(mqtt, batch)
+
+    def _build(self, messages: list[Received]) -> WriteBatch:
+        resolver = self._resolver_now()
+        now = contract.now_ms()
+        batch = WriteBatch()
+        for msg in messages:
+            result = decode_message(
+                msg, resolver, retention_days=self.settings.ingest.retention_days, received_ms=now
+            )
+            if isinstance(result, QuarantineRow):
+                batch.quarantine.append(result)
+                self.stats.quarantined[result.reason] += 1
+                INGEST.quarantined.labels(result.reason).inc()
+                key = msg.topic.rsplit("/", 2)[-2] if msg.topic.count("/") >= 2 else msg.topic
+                self._bad_log.warning(
+                    key,
+                    "quarantined a message on %s: %s: %s",
+                    msg.topic,
+                    result.reason,
+                    result.detail[:200],
+                )
+            else:
+                batch.samples.extend(result)
+        return batch
+
+    async def _write_until_stored(self, mqtt: MqttClient, messages: list[Received]) -> None:
+        batch = self._build(messages)
+        self.stats.messages += len(messages)
+        INGEST.messages.inc(len(messages))
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self.store.write(batch)
+                break
+            except StoreUnavailable as err:
+                self.stats.store_errors += 1
+                INGEST.store_errors.inc()
+                log.warning(
+                    "store unavailable, holding %d messages unacknowledged: %s", len(messages), err
+                )
+                if self._stop.is_set():
+                    return  # unacknowledged: the broker keeps them for the next run
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 10.0)
+        INGEST.batch_seconds.observe(time.perf_counter() - started)
+        self.stats.batches += 1
+        self.stats.stored += result.stored
+        self.stats.duplicates += result.duplicates
+        INGEST.stored.inc(result.stored)
+        INGEST.duplicates.inc(result.duplicates)
+        for msg in messages:
+            mqtt.ack(msg)
