@@ -1,0 +1,169 @@
+"""Training load: TRIMP, session-RPE, and the daily performance model.
+
+- Banister TRIMP as in Morton, Fitz-Clarke & Banister (1990), *Modeling human performance
+  in running*, J Appl Physiol 69(3):1171–1177: minutes · x · a · e^(b·x) with
+  x = (HRavg − HRrest) / (HRmax − HRrest); men a = 0.64, b = 1.92; women a = 0.86,
+  b = 1.67; 0 when HRavg ≤ HRrest. x is not capped at 1: an average above HRmax means the
+  athlete's HRmax is set too low, and the load then grows as the formula says. With the
+  sex unknown, the mean of the two variants is used.
+- Edwards TRIMP (Edwards 1993, *The Heart Rate Monitor Book*): Σ minutes in zone × zone
+  (zones 1–5 of :mod:`pipeline.analytics.zones`).
+- Session-RPE load (Foster et al. 2001, *A new approach to monitoring exercise training*,
+  J Strength Cond Res 15(1):109–115): CR-10 rating × minutes.
+
+Which load drives the daily model: ``daily_metrics.load`` is the day's Banister TRIMP
+(objective, available for every session with a strap). Strength work is poorly captured
+by heart rate, so ``daily_metrics.srpe_load`` carries the day's session-RPE load alongside;
+:func:`performance` runs on any ``load`` column, so a coach view can show the model on
+either (call it with ``load = srpe_load``). The two are on different scales (a hard hour
+is ~150 TRIMP but ~480 AU of sRPE), so they are never summed.
+
+:func:`performance` — fitness, fatigue, form as in GoldenCheetah's Performance Manager
+(``src/Metrics/PMCData.cpp``): X_t = X_{t−1} + (L_t − X_{t−1}) · (1 − e^(−1/τ)), τ = 42 days
+(CTL) and 7 days (ATL), seeded at 0; TSB_t = CTL_{t−1} − ATL_{t−1}. ACWR as an EWMA ratio
+(Williams, West, Cross & Stokes 2017, *Better way to determine the acute:chronic workload
+ratio?*, Br J Sports Med 51:209): EWMA_t = λ·L_t + (1 − λ)·EWMA_{t−1}, λ = 2/(N+1), N = 7
+and 28, seeded with the first day's load; and the coupled rolling 7/28-day ratio from the
+28th day on (Hulin et al. 2014). Monotony = 7-day mean / 7-day population SD (undefined
+when the SD is 0), strain = 7-day load × monotony (Foster 1998, *Monitoring training in
+athletes with reference to overtraining syndrome*, Med Sci Sports Exerc 30:1164).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pipeline.analytics.zones import zone
+
+if TYPE_CHECKING:
+    import polars as pl
+
+MORTON = {"male": (0.64, 1.92), "female": (0.86, 1.67)}
+CTL_DAYS = 42.0
+ATL_DAYS = 7.0
+ACWR_ACUTE = 7
+ACWR_CHRONIC = 28
+PERFORMANCE_COLUMNS = (
+    "ctl",
+    "atl",
+    "tsb",
+    "acwr_ewma",
+    "acwr_rolling",
+    "monotony",
+    "strain",
+)
+
+
+def banister_trimp(
+    minutes: float, hr_avg: float, hr_rest: float, hr_max: float, sex: str | None
+) -> float:
+    """Banister TRIMP of a session from its average HR (Morton et al. 1990)."""
+    if hr_max <= hr_rest:
+        raise ValueError(f"hr_max ({hr_max}) must exceed hr_rest ({hr_rest})")
+    if sex is None:
+        return (
+            banister_trimp(minutes, hr_avg, hr_rest, hr_max, "male")
+            + banister_trimp(minutes, hr_avg, hr_rest, hr_max, "female")
+        ) / 2.0
+    try:
+        a, b = MORTON[sex]
+    except KeyError:
+        raise ValueError(f"sex must be 'male' or 'female', got {sex!r}") from None
+    if minutes <= 0 or hr_avg <= hr_rest:
+        return 0.0
+    x = (hr_avg - hr_rest) / (hr_max - hr_rest)
+    return minutes * x * a * math.exp(b * x)
+
+
+def edwards_trimp(bpm: Sequence[float], sample_seconds: float, hr_max: float) -> float:
+    """Edwards TRIMP: Σ over samples of zone × sample duration in minutes."""
+    return sum(zone(b, hr_max) for b in bpm) * sample_seconds / 60.0
+
+
+def srpe_load(rpe: float, minutes: float) -> float:
+    """Foster 2001 session-RPE load: CR-10 rating (0–10) × minutes (arbitrary units)."""
+    if not 0 <= rpe <= 10:
+        raise ValueError(f"rpe must be on the CR-10 scale 0..10, got {rpe}")
+    if minutes < 0:
+        raise ValueError(f"minutes must be >= 0, got {minutes}")
+    return rpe * minutes
+
+
+def _seeded_at_zero(load: pl.Expr, tau: float, index: pl.Expr, by: list[str]) -> pl.Expr:
+    """GoldenCheetah's X_t = X_{t−1} + (L_t − X_{t−1})·k seeded with X_{−1} = 0.
+
+    polars' ``ewm_mean(adjust=False)`` seeds with Y_0 = L_0; unrolling both recurrences
+    gives X_t = Y_t − (1 − k)^(t+1) · L_0."""
+    k = 1.0 - math.exp(-1.0 / tau)
+    y = load.ewm_mean(alpha=k, adjust=False)
+    first = load.first()
+    if by:
+        y, first = y.over(by), first.over(by)
+    return y - (1.0 - k) ** (index + 1) * first
+
+
+def performance(daily: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
+    """Add ctl, atl, tsb, acwr_ewma, acwr_rolling, monotony and strain to ``daily``.
+
+    ``daily`` has a ``date`` (Date) and a ``load`` column, plus the ``by`` group columns
+    (e.g. ``athlete_id``). Days missing between a group's first and last date are added
+    with load 0 (null loads count as 0), so the result has one row per day, sorted.
+    Undefined values (a ratio over a chronic load of 0, monotony with SD 0, the rolling
+    ratio before day 28) are null.
+    """
+    import polars as pl
+
+    group = list(by)
+    if daily.is_empty():
+        return daily.with_columns([pl.lit(None, pl.Float64).alias(c) for c in PERFORMANCE_COLUMNS])
+    frame = daily.with_columns(pl.col("date").cast(pl.Date), pl.col("load").cast(pl.Float64))
+    if group:
+        spans = frame.group_by(group).agg(
+            pl.date_ranges(pl.col("date").min(), pl.col("date").max()).first().alias("date")
+        )
+    else:
+        spans = frame.select(
+            pl.date_ranges(pl.col("date").min(), pl.col("date").max()).alias("date")
+        )
+    grid = spans.explode("date")
+    extra = [c for c in frame.columns if c not in (*group, "date", "load")]
+    summed = frame.group_by([*group, "date"]).agg(
+        pl.col("load").fill_null(0.0).sum(), *[pl.col(c).first() for c in extra]
+    )
+    frame = (
+        grid.join(summed, on=[*group, "date"], how="left")
+        .with_columns(pl.col("load").fill_null(0.0))
+        .sort([*group, "date"])
+    )
+
+    def w(e: pl.Expr) -> pl.Expr:
+        return e.over(group) if group else e
+
+    load = pl.col("load")
+    index = w(pl.int_range(pl.len()))
+    frame = frame.with_columns(
+        _seeded_at_zero(load, CTL_DAYS, index, group).alias("ctl"),
+        _seeded_at_zero(load, ATL_DAYS, index, group).alias("atl"),
+        w(load.ewm_mean(alpha=2.0 / (ACWR_ACUTE + 1), adjust=False)).alias("_acute"),
+        w(load.ewm_mean(alpha=2.0 / (ACWR_CHRONIC + 1), adjust=False)).alias("_chronic"),
+        w(load.rolling_mean(ACWR_ACUTE, min_samples=ACWR_ACUTE)).alias("_acute_r"),
+        w(load.rolling_mean(ACWR_CHRONIC, min_samples=ACWR_CHRONIC)).alias("_chronic_r"),
+        w(load.rolling_mean(7, min_samples=7)).alias("_wmean"),
+        w(load.rolling_std(7, min_samples=7, ddof=0)).alias("_wsd"),
+        w(load.rolling_sum(7, min_samples=7)).alias("_wsum"),
+    )
+
+    def ratio(num: str, den: str) -> pl.Expr:
+        # A tiny positive SD from float cancellation on a constant week is an SD of 0.
+        eps = 1e-9 * (1.0 + pl.col(num).abs())
+        return pl.when(pl.col(den) > eps).then(pl.col(num) / pl.col(den))
+
+    frame = frame.with_columns(
+        w((pl.col("ctl") - pl.col("atl")).shift(1)).fill_null(0.0).alias("tsb"),
+        ratio("_acute", "_chronic").alias("acwr_ewma"),
+        ratio("_acute_r", "_chronic_r").alias("acwr_rolling"),
+        ratio("_wmean", "_wsd").alias("monotony"),
+    ).with_columns((pl.col("_wsum") * pl.col("monotony")).alias("strain"))
+    return frame.drop("_acute", "_chronic", "_acute_r", "_chronic_r", "_wmean", "_wsd", "_wsum")
