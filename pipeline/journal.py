@@ -1,0 +1,263 @@
+"""The journal: data people enter (not measured), in the registry's SQLite file.
+
+- **wellness**: a daily self-report per athlete — sleep quality, stress, mood, energy and
+  muscle soreness on 1–5 scales (5 = best: slept well, no stress, good mood, full of
+  energy, no soreness), after the short wellness questionnaires common in athlete
+  monitoring (McLean et al. 2010, Int J Sports Physiol Perform 5:367).
+- **session RPE**: a CR-10 rating of a session (Foster 2001), keyed by the
+  ``session_summary.session_id`` it rates.
+- **morning recordings**: a 1–5 min seated or lying recording of an athlete, tagged
+  ``morning`` by the athlete or a coach; ``gympulse analyze`` turns it into ln RMSSD and
+  resting HR baselines.
+- **classes**: the schedule (name, start, end); samples inside a class form that class's
+  session.
+
+Every row carries ``updated_ms`` so ``gympulse analyze`` picks up what changed since its
+last run. Tables are created IF NOT EXISTS; open with :func:`pipeline.stores.sqlite.connect`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.stores.sqlite import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS wellness (
+    athlete_id  INTEGER NOT NULL,
+    date        TEXT    NOT NULL,
+    sleep       INTEGER NOT NULL CHECK (sleep BETWEEN 1 AND 5),
+    stress      INTEGER NOT NULL CHECK (stress BETWEEN 1 AND 5),
+    mood        INTEGER NOT NULL CHECK (mood BETWEEN 1 AND 5),
+    energy      INTEGER NOT NULL CHECK (energy BETWEEN 1 AND 5),
+    soreness    INTEGER NOT NULL CHECK (soreness BETWEEN 1 AND 5),
+    note        TEXT    NOT NULL DEFAULT '',
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (athlete_id, date)
+);
+CREATE TABLE IF NOT EXISTS session_rpe (
+    athlete_id  INTEGER NOT NULL,
+    session_id  TEXT    NOT NULL,
+    rpe         REAL    NOT NULL CHECK (rpe BETWEEN 0 AND 10),
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (athlete_id, session_id)
+);
+CREATE TABLE IF NOT EXISTS morning_recordings (
+    id          INTEGER PRIMARY KEY,
+    athlete_id  INTEGER NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER NOT NULL CHECK (end_ms > start_ms),
+    tag         TEXT    NOT NULL DEFAULT 'morning',
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS morning_recordings_athlete ON morning_recordings (athlete_id, start_ms);
+CREATE TABLE IF NOT EXISTS classes (
+    id          INTEGER PRIMARY KEY,
+    site        TEXT    NOT NULL DEFAULT '',
+    name        TEXT    NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER NOT NULL CHECK (end_ms > start_ms),
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS classes_start ON classes (start_ms);
+"""
+
+WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Wellness:
+    athlete_id: int
+    date: dt.date
+    sleep: int
+    stress: int
+    mood: int
+    energy: int
+    soreness: int
+    note: str
+    updated_ms: int
+
+    @property
+    def total(self) -> int:
+        return self.sleep + self.stress + self.mood + self.energy + self.soreness
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRpe:
+    athlete_id: int
+    session_id: str
+    rpe: float
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MorningRecording:
+    id: int
+    athlete_id: int
+    start_ms: int
+    end_ms: int
+    tag: str
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledClass:
+    id: int
+    site: str
+    name: str
+    start_ms: int
+    end_ms: int
+    updated_ms: int
+
+
+class Journal:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---------------------------------------------------------------- wellness
+
+    def add_wellness(
+        self,
+        athlete_id: int,
+        date: dt.date,
+        *,
+        sleep: int,
+        stress: int,
+        mood: int,
+        energy: int,
+        soreness: int,
+        note: str = "",
+    ) -> None:
+        """Record (or replace) the athlete's self-report for ``date``; each item 1–5."""
+        values = (sleep, stress, mood, energy, soreness)
+        for name, v in zip(WELLNESS_ITEMS, values, strict=True):
+            if not 1 <= v <= 5:
+                raise ValueError(f"{name} must be 1..5, got {v}")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO wellness (athlete_id, date, sleep, stress, mood, energy,"
+            " soreness, note, updated_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+            (athlete_id, date.isoformat(), *values, note, _now_ms()),
+        )
+
+    def wellness(
+        self, athlete_id: int | None = None, *, updated_since_ms: int = -1
+    ) -> list[Wellness]:
+        sql = (
+            "SELECT athlete_id, date, sleep, stress, mood, energy, soreness, note, updated_ms"
+            " FROM wellness WHERE updated_ms > ?"
+        )
+        params: list[object] = [updated_since_ms]
+        if athlete_id is not None:
+            sql += " AND athlete_id = ?"
+            params.append(athlete_id)
+        rows = self.conn.execute(sql + " ORDER BY athlete_id, date", params).fetchall()
+        return [Wellness(r[0], dt.date.fromisoformat(r[1]), *r[2:]) for r in rows]
+
+    # ---------------------------------------------------------------- session RPE
+
+    def set_session_rpe(self, athlete_id: int, session_id: str, rpe: float) -> None:
+        """Rate a session (``session_summary.session_id``) on the CR-10 scale (0–10)."""
+        if not 0 <= rpe <= 10:
+            raise ValueError(f"rpe must be 0..10, got {rpe}")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO session_rpe (athlete_id, session_id, rpe, updated_ms)"
+            " VALUES (?,?,?,?)",
+            (athlete_id, session_id, float(rpe), _now_ms()),
+        )
+
+    def session_rpes(
+        self, athlete_id: int | None = None, *, updated_since_ms: int = -1
+    ) -> list[SessionRpe]:
+        sql = "SELECT athlete_id, session_id, rpe, updated_ms FROM session_rpe WHERE updated_ms > ?"
+        params: list[object] = [updated_since_ms]
+        if athlete_id is not None:
+            sql += " AND athlete_id = ?"
+            params.append(athlete_id)
+        return [SessionRpe(*r) for r in self.conn.execute(sql, params).fetchall()]
+
+    # ---------------------------------------------------------------- morning recordings
+
+    def tag_morning(self, athlete_id: int, start_ms: int, end_ms: int) -> int:
+        """Tag the athlete's samples in [start_ms, end_ms) as a morning reading."""
+        if end_ms <= start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        cur = self.conn.execute(
+            "INSERT INTO morning_recordings (athlete_id, start_ms, end_ms, tag, updated_ms)"
+            " VALUES (?,?,?,'morning',?)",
+            (athlete_id, start_ms, end_ms, _now_ms()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def morning_recordings(
+        self,
+        athlete_id: int | None = None,
+        *,
+        updated_since_ms: int = -1,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[MorningRecording]:
+        """Recordings changed since ``updated_since_ms`` and overlapping [start_ms, end_ms)."""
+        sql = (
+            "SELECT id, athlete_id, start_ms, end_ms, tag, updated_ms FROM morning_recordings"
+            " WHERE updated_ms > ?"
+        )
+        params: list[object] = [updated_since_ms]
+        if athlete_id is not None:
+            sql += " AND athlete_id = ?"
+            params.append(athlete_id)
+        if start_ms is not None:
+            sql += " AND end_ms > ?"
+            params.append(start_ms)
+        if end_ms is not None:
+            sql += " AND start_ms < ?"
+            params.append(end_ms)
+        rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
+        return [MorningRecording(*r) for r in rows]
+
+    # ---------------------------------------------------------------- classes
+
+    def add_class(self, name: str, start_ms: int, end_ms: int, *, site: str = "") -> int:
+        if end_ms <= start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        cur = self.conn.execute(
+            "INSERT INTO classes (site, name, start_ms, end_ms, updated_ms) VALUES (?,?,?,?,?)",
+            (site, name, start_ms, end_ms, _now_ms()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def classes(
+        self,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        updated_since_ms: int = -1,
+    ) -> list[ScheduledClass]:
+        """Classes overlapping [start_ms, end_ms) and changed since ``updated_since_ms``."""
+        sql = (
+            "SELECT id, site, name, start_ms, end_ms, updated_ms FROM classes WHERE updated_ms > ?"
+        )
+        params: list[object] = [updated_since_ms]
+        if start_ms is not None:
+            sql += " AND end_ms > ?"
+            params.append(start_ms)
+        if end_ms is not None:
+            sql += " AND start_ms < ?"
+            params.append(end_ms)
+        rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
+        return [ScheduledClass(*r) for r in rows]
