@@ -19,7 +19,7 @@ from typing import Any, Literal
 import msgspec
 
 ENV_PREFIX = "GYMPULSE_"
-SECRET_KEYS = frozenset({"password", "token"})
+SECRET_KEYS = frozenset({"password", "token", "secret_key"})
 
 
 class MqttSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,7 +79,7 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
     stale_after_s: float = 5.0
-    secret_key: str = ""  # environment only would be better; generated per process if empty
+    secret_key: str = ""  # environment only; generated per process if empty
 
 
 class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -172,7 +172,14 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         raise SettingsError(f"invalid settings: {err}") from err
 
 
+def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _without_secrets(value) if isinstance(value, dict) else value
+        for key, value in data.items()
+        if key not in SECRET_KEYS
+    }
+
+
 def defaults_as_toml_dict() -> dict[str, Any]:
-    """Every setting with its default, for the example file and its test."""
-    result: dict[str, Any] = msgspec.to_builtins(Settings())
-    return result
+    """Every non-secret setting with its default, for the example file and its test."""
+    return _without_secrets(msgspec.to_builtins(Settings()))

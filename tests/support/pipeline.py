@@ -1,0 +1,95 @@
+"""Helpers to publish simulated classes and to watch what the store holds."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from collectors.publisher import CollectorPublisher
+from collectors.simulator import make_profiles, simulate
+from gympulse import contract
+from gympulse.contract import HrSample
+from gympulse.mqtt import MqttClient
+from gympulse.settings import MqttSettings, Settings, StoreSettings
+
+
+def settings_for(broker_url: str, db: Path, **ingest: object) -> Settings:
+    base = Settings()
+    return Settings(
+        site="demo",
+        mqtt=MqttSettings(url=broker_url, protocol=base.mqtt.protocol),
+        store=StoreSettings(path=str(db)),
+        ingest=type(base.ingest)(**ingest),  # type: ignore[arg-type]
+    )
+
+
+def class_samples(straps: int, seconds: int, *, seed: int = 3) -> list[HrSample]:
+    """A deterministic simulated class, every sample it produces (drop-outs included)."""
+    profiles = make_profiles(straps, seed)
+    start = contract.now_ms() - seconds * 1000
+    return [
+        e.sample
+        for events in simulate(profiles, start_ms=start, seconds=seconds, seed=seed, seq_base=start)
+        for e in events
+        if e.sample is not None
+    ]
+
+
+async def publish_samples(
+    url: str,
+    samples: list[HrSample],
+    *,
+    site: str = "demo",
+    collector: str = "sim",
+    pause_every: int = 0,
+    pause_s: float = 0.0,
+    extra: Callable[[int], list[tuple[str, bytes]]] | None = None,
+) -> None:
+    """Publish each sample on its hr topic at QoS 1 and wait for every PUBACK. ``extra(i)``
+    returns additional raw (topic, payload) messages to publish after sample ``i``."""
+    mqtt = MqttClient(MqttSettings(url=url), f"test-pub-{time.monotonic_ns()}")
+    runner = asyncio.create_task(mqtt.run())
+    await mqtt.wait_connected()
+    pub = CollectorPublisher(mqtt, site, collector)
+    pending: list[asyncio.Future[None]] = []
+    for i, s in enumerate(samples):
+        pending.append(
+            mqtt.publish_nowait(contract.hr_topic(site, collector, s.sensor), contract.encode(s))
+        )
+        if extra is not None:
+            for topic, payload in extra(i):
+                pending.append(mqtt.publish_nowait(topic, payload))
+        if pause_every and i % pause_every == pause_every - 1:
+            await asyncio.gather(*pending)
+            pending.clear()
+            await asyncio.sleep(pause_s)
+    await asyncio.gather(*pending)
+    del pub
+    await mqtt.close()
+    await runner
+
+
+def stored_keys(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as conn:
+        return [(r[0], r[1]) for r in conn.execute("SELECT sensor, seq FROM samples")]
+
+
+def count_rows(db: Path, table: str) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,207 @@
+"""Ingestion against a real Mosquitto into SQLite: exactly once, through crashes and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+
+from gympulse import contract
+from pipeline.ingest import IngestService
+from pipeline.registry import Registry
+from pipeline.stores.sqlite import SqliteStore
+from tests.support.pipeline import (
+    class_samples,
+    count_rows,
+    publish_samples,
+    settings_for,
+    stored_keys,
+    wait_for,
+)
+from tests.support.procs import Mosquitto
+
+
+async def test_twenty_straps_for_a_minute_are_stored_exactly_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    settings = settings_for(mosquitto.url, db)
+    registry = Registry(db)
+    athlete = registry.add_athlete("Anna", birth_year=1990, sex="female")
+    samples = class_samples(20, 60)
+    registry.assign("strap-1", athlete, samples[0].ts - 1)
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings, store, registry)
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.mqtt is not None
+    await service.mqtt.wait_connected()
+    await asyncio.sleep(0.2)  # subscriptions granted
+
+    await publish_samples(mosquitto.url, samples)
+    await wait_for(lambda: count_rows(db, "samples") >= len(samples), 30, "all samples")
+    await asyncio.sleep(0.5)  # anything extra would show up now
+
+    published = Counter((s.sensor, s.seq) for s in samples)
+    assert len(samples) > 20 * 50  # drop-outs remove a few, not most
+    assert Counter(stored_keys(db)) == published
+    frame = await store.query_samples(0, 2**62, sensors=["strap-1"])
+    assert set(frame["athlete_id"].to_list()) == {athlete}
+    first = next(s for s in samples if s.sensor == "strap-1")
+    row = frame.row(0, named=True)
+    assert (row["ts"], row["bpm"], row["rr_ms"]) == (first.ts, first.bpm, first.rr_ms)
+    unassigned = await store.query_samples(0, 2**62, sensors=["strap-2"])
+    assert unassigned["athlete_id"].null_count() == unassigned.height > 0
+    assert service.stats.duplicates == 0
+
+    await service.stop()
+    await task
+    await store.close()
+    registry.close()
+
+
+async def test_redelivered_samples_are_not_stored_twice(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings_for(mosquitto.url, db), store, Registry(db))
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.mqtt is not None
+    await service.mqtt.wait_connected()
+    await asyncio.sleep(0.2)
+    samples = class_samples(2, 10)
+    await publish_samples(mosquitto.url, samples + samples)
+    await wait_for(
+        lambda: service.stats.stored + service.stats.duplicates >= 2 * len(samples), 20, "both"
+    )
+    assert count_rows(db, "samples") == len(samples)
+    assert service.stats.duplicates == len(samples)
+    await service.stop()
+    await task
+    await store.close()
+
+
+def _start_ingest_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
+        stdout=open(log, "ab"),  # noqa: SIM115 - the child owns it
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    config = tmp_path / "gympulse.toml"
+    config.write_text(
+        f'site = "demo"\n[mqtt]\nurl = "{mosquitto.url}"\n[store]\npath = "{db}"\n'
+        "[ingest]\nbatch_size = 50\n"
+    )
+    log = tmp_path / "ingest.log"
+    proc = _start_ingest_process(config, log)
+    # The first start creates the persistent session: publish probes until one is stored.
+    template = class_samples(1, 1, seed=99)[0]
+    for attempt in range(100):
+        probe = msgspec.structs.replace(template, sensor="probe", ts=template.ts + attempt)
+        await publish_samples(mosquitto.url, [probe])
+        await asyncio.sleep(0.3)
+        if count_rows(db, "samples") > 0:
+            break
+    probes = count_rows(db, "samples")
+    assert probes > 0, log.read_text()
+
+    samples = class_samples(20, 60)
+    publishing = asyncio.create_task(
+        publish_samples(mosquitto.url, samples, pause_every=40, pause_s=0.05)
+    )
+    await wait_for(lambda: count_rows(db, "samples") > 200, 30, "some samples stored")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = count_rows(db, "samples")
+    assert killed_at < len(samples)  # we did kill it mid-stream
+    await asyncio.sleep(0.5)
+    proc = _start_ingest_process(config, log)
+    try:
+        await publishing
+        await wait_for(lambda: count_rows(db, "samples") >= len(samples) + probes, 60, "catch-up")
+        await asyncio.sleep(1.0)
+        keys = Counter(k for k in stored_keys(db) if k[0] != "probe")
+        assert keys == Counter((s.sensor, s.seq) for s in samples)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, log.read_text()
+
+
+def _malformed(i: int, good_ts: int) -> tuple[str, bytes, str]:
+    """The i-th bad message: (topic, payload, expected reason)."""
+    topic = contract.hr_topic("demo", "sim", "strap-1")
+    good = {"sensor": "strap-1", "ts": good_ts, "seq": 1, "bpm": 80, "rr_ms": [750]}
+    kind = i % 10
+    if kind == 0:
+        return topic, b"\x00\x01 not json", "not-json"
+    if kind == 1:
+        return topic, json.dumps({**good, "bpm": "eighty"}).encode(), "wrong-type"
+    if kind == 2:
+        return topic, json.dumps({"sensor": "strap-1", "ts": good_ts}).encode(), "missing-field"
+    if kind == 3:
+        return topic, json.dumps({**good, "bpm": 400}).encode(), "bpm-range"
+    if kind == 4:
+        return topic, json.dumps({**good, "rr_ms": [50]}).encode(), "rr-range"
+    if kind == 5:
+        return topic, json.dumps({**good, "ts": good_ts + 2 * 86_400_000}).encode(), "ts-future"
+    if kind == 6:
+        return topic, json.dumps({**good, "ts": 1_000_000}).encode(), "ts-too-old"
+    if kind == 7:
+        return topic, b'{"sensor": "' + b"x" * 70_000 + b'"}', "oversized"
+    if kind == 8:
+        return topic, json.dumps({**good, "sensor": "strap-2"}).encode(), "sensor-mismatch"
+    return "gympulse/v1/demo/sim/Strap_1/hr", json.dumps(good).encode(), "bad-topic"
+
+
+async def test_a_thousand_malformed_payloads_are_quarantined_and_the_service_lives(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings_for(mosquitto.url, db), store, Registry(db))
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.mqtt is not None
+    await service.mqtt.wait_connected()
+    await asyncio.sleep(0.2)
+
+    samples = class_samples(10, 50)
+    bad = [_malformed(i, samples[0].ts) for i in range(1000)]
+    per_sample = -(-len(bad) // len(samples))
+
+    def extra(i: int) -> list[tuple[str, bytes]]:
+        return [(t, p) for t, p, _ in bad[i * per_sample : (i + 1) * per_sample]]
+
+    await publish_samples(mosquitto.url, samples, extra=extra)
+    total = len(samples) + len(bad)
+    await wait_for(lambda: service.stats.messages >= total, 30, "every message handled")
+
+    assert not task.done()
+    assert count_rows(db, "samples") == len(samples)
+    rows = await store.query_quarantine(limit=5000)
+    assert len(rows) == 1000
+    assert Counter(r.reason for r in rows) == Counter(reason for _, _, reason in bad)
+    assert {(r.topic, r.payload) for r in rows} == {(t, p) for t, p, _ in bad}
+    assert sum(service.stats.quarantined.values()) == 1000
+    await service.stop()
+    await task
+    await store.close()
