@@ -1,0 +1,228 @@
+"""The bumble central: bumble's own host stack on an HCI transport, no BlueZ, no D-Bus.
+
+``transport`` is any bumble transport string: ``usb:0`` (a USB dongle detached from the
+kernel driver), ``serial:/dev/ttyUSB0`` (a UART HCI controller), ``tcp-client:HOST:PORT``
+(HCI over TCP, e.g. a controller exposed by another process; the tests use this with
+bumble's virtual controllers). One transport is one adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from bumble import core, hci
+from bumble.device import Advertisement, Connection, Device, Peer
+from bumble.gatt import (
+    GATT_BATTERY_LEVEL_CHARACTERISTIC,
+    GATT_BATTERY_SERVICE,
+    GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC,
+    GATT_HEART_RATE_SERVICE,
+)
+from bumble.transport import open_transport
+from bumble.transport.common import Transport, TransportInitError, TransportSpecError
+
+from collectors.central import (
+    CentralError,
+    ConnectFailed,
+    Found,
+    NoAdapter,
+    NoPermission,
+    NotificationHandler,
+    StrapLink,
+    normalise_address,
+)
+
+log = logging.getLogger(__name__)
+
+_SERVICE_LISTS = (
+    core.AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+    core.AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+)
+_NAMES = (core.AdvertisingData.COMPLETE_LOCAL_NAME, core.AdvertisingData.SHORTENED_LOCAL_NAME)
+POWER_ON_TIMEOUT_S = 10.0
+
+
+def _advertises_heart_rate(advertisement: Advertisement) -> bool:
+    for kind in _SERVICE_LISTS:
+        uuids = advertisement.data.get(kind)
+        if isinstance(uuids, list) and GATT_HEART_RATE_SERVICE in uuids:
+            return True
+    return False
+
+
+def _name(advertisement: Advertisement) -> str:
+    for kind in _NAMES:
+        name = advertisement.data.get(kind)
+        if name:
+            return str(name)
+    return ""
+
+
+class BumbleStrap:
+    """A connected strap over bumble's GATT client."""
+
+    def __init__(self, connection: Connection, peer: Peer, address: str) -> None:
+        self._connection = connection
+        self._peer = peer
+        self._address = address
+        self._hr: Any = None
+        self._battery: Any = None
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    async def discover(self) -> None:
+        await self._peer.discover_services([GATT_HEART_RATE_SERVICE, GATT_BATTERY_SERVICE])
+        chars = await self._peer.discover_characteristics(
+            uuids=[GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC, GATT_BATTERY_LEVEL_CHARACTERISTIC]
+        )
+        for char in chars:
+            if char.uuid == GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC:
+                self._hr = char
+            elif char.uuid == GATT_BATTERY_LEVEL_CHARACTERISTIC:
+                self._battery = char
+        if self._hr is None:
+            raise ConnectFailed(f"{self._address} has no Heart Rate Measurement characteristic")
+
+    async def subscribe_hr(self, handler: NotificationHandler) -> None:
+        def on_value(value: bytes) -> None:
+            handler(bytes(value))
+
+        await self._peer.subscribe(self._hr, on_value)
+
+    async def read_battery(self) -> int | None:
+        if self._battery is None:
+            return None
+        value = await self._peer.read_value(self._battery)
+        return value[0] if value else None
+
+    async def read_rssi(self) -> int | None:
+        try:
+            rssi = await cast(Any, self._connection).get_rssi()
+        except (core.BaseBumbleError, hci.HCI_Error):
+            return None
+        return int(rssi) if rssi is not None and rssi != 127 else None
+
+    async def disconnect(self) -> None:
+        with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error, asyncio.CancelledError):
+            await self._connection.disconnect()
+
+
+class BumbleCentral:
+    """A Central on one bumble HCI transport."""
+
+    def __init__(self, transport: str) -> None:
+        self._spec = transport
+        self._transport: Transport | None = None
+        self._device: Device | None = None
+        self._addresses: dict[str, hci.Address] = {}
+        self._connect_lock = asyncio.Lock()
+
+    @property
+    def adapter(self) -> str:
+        return self._spec
+
+    async def open(self) -> None:
+        if not self._spec:
+            raise NoAdapter(
+                "the bumble central needs an HCI transport: set collector.transport or pass "
+                "--transport (usb:0, serial:/dev/ttyUSB0, tcp-client:HOST:PORT)"
+            )
+        try:
+            self._transport = await open_transport(self._spec)
+        except PermissionError as err:
+            raise NoPermission(
+                f"no permission to open HCI transport {self._spec!r}: {err} (for usb:N add a "
+                "udev rule giving your user the dongle, see collectors/README.md)"
+            ) from err
+        except (OSError, TransportInitError, TransportSpecError, ValueError) as err:
+            raise NoAdapter(f"cannot open HCI transport {self._spec!r}: {err}") from err
+        self._device = Device.with_hci(
+            "gympulse-collector",
+            hci.Address.generate_static_address(),
+            self._transport.source,
+            self._transport.sink,
+        )
+        try:
+            await asyncio.wait_for(self._device.power_on(), POWER_ON_TIMEOUT_S)
+        except (TimeoutError, core.BaseBumbleError, hci.HCI_Error) as err:
+            await self.close()
+            raise NoAdapter(f"the controller on {self._spec!r} does not answer: {err!r}") from err
+
+    async def close(self) -> None:
+        if self._device is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._device.power_off(), 2)
+            self._device = None
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                await self._transport.close()
+            self._transport = None
+
+    def _require(self) -> Device:
+        if self._device is None:
+            raise CentralError("the central is not open")
+        return self._device
+
+    async def scan(self, seconds: float) -> list[Found]:
+        device = self._require()
+        names: dict[str, str] = {}
+        rssi: dict[str, int] = {}
+        heart_rate: set[str] = set()
+
+        def on_advertisement(advertisement: Advertisement) -> None:
+            address = normalise_address(str(advertisement.address))
+            self._addresses[address] = advertisement.address
+            names[address] = _name(advertisement) or names.get(address, "")
+            if advertisement.rssi != Advertisement.RSSI_NOT_AVAILABLE:
+                rssi[address] = advertisement.rssi
+            if _advertises_heart_rate(advertisement):
+                heart_rate.add(address)
+
+        device.on(device.EVENT_ADVERTISEMENT, on_advertisement)
+        try:
+            async with self._connect_lock:
+                await device.start_scanning(filter_duplicates=False)
+                try:
+                    await asyncio.sleep(seconds)
+                finally:
+                    await device.stop_scanning()
+        finally:
+            device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
+        found = [Found(a, names.get(a, ""), rssi.get(a), self._spec) for a in heart_rate]
+        return sorted(found, key=lambda f: -(f.rssi if f.rssi is not None else -999))
+
+    async def connect(
+        self, found: Found, on_disconnect: Callable[[], None], connect_timeout_s: float = 10.0
+    ) -> StrapLink:
+        device = self._require()
+        address = self._addresses.get(found.address) or hci.Address(found.address)
+        async with self._connect_lock:  # one pending LE connection per controller
+            try:
+                connection = await device.connect(address, timeout=connect_timeout_s)
+            except (core.BaseBumbleError, hci.HCI_Error, TimeoutError) as err:
+                raise ConnectFailed(f"cannot connect to {found.address}: {err!r}") from err
+        fired = False
+
+        def disconnected(*_args: object) -> None:
+            nonlocal fired
+            if not fired:
+                fired = True
+                on_disconnect()
+
+        connection.on(connection.EVENT_DISCONNECTION, disconnected)
+        strap = BumbleStrap(connection, Peer(connection), found.address)
+        try:
+            await asyncio.wait_for(strap.discover(), connect_timeout_s)
+        except (core.BaseBumbleError, hci.HCI_Error, TimeoutError) as err:
+            await strap.disconnect()
+            raise ConnectFailed(f"service discovery failed on {found.address}: {err!r}") from err
+        except ConnectFailed:
+            await strap.disconnect()
+            raise
+        return strap

@@ -1,0 +1,443 @@
+"""The strap manager: find straps, keep them connected, publish every notification.
+
+One :class:`StrapManager` drives one or more :class:`~collectors.central.Central` (one per
+adapter). Per adapter it scans for the Heart Rate Service, connects up to
+``max_connections`` straps (one connection attempt at a time: controllers allow one pending
+LE connection), subscribes to 0x2A37 and reads the battery. Each notification is stamped
+with the arrival time (UTC ms, strictly increasing per sensor), decoded, numbered with a
+per-sensor ``seq`` that survives restarts, and handed to the :class:`Forwarder`.
+
+Availability (retained, on change):
+
+- ``connected``: subscribed, and the last notification had contact (or no contact bit);
+- ``no-contact``: the strap says the electrodes have no skin contact. Such notifications
+  carry a stale or zero bpm, so they are *not* published as samples: no phantom heart rate
+  ever reaches the live board, however long the strap keeps repeating it;
+- ``lost``: the link dropped, or no notification for :data:`SILENCE_S` seconds (a strap
+  out of range may take longer than that to time out at the link layer).
+
+A strap that drops is retried with capped, jittered exponential backoff whenever a scan
+sees it again; it comes back without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collectors.buffer import DiskQueue, Forwarder, SeqAllocator
+from collectors.central import Central, CentralError, Found, StrapLink, make_central
+from collectors.central import normalise_address as _addr
+from collectors.hrm import MalformedMeasurement, decode
+from collectors.publisher import CollectorPublisher, collector_will
+from gympulse import contract
+from gympulse.contract import AvailabilityState, HrSample, SensorInfo
+from gympulse.mqtt import MqttClient
+from gympulse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SILENCE_S = 4.0  # no notification for this long: "lost" (the contract asks within 5 s)
+SILENCE_DISCONNECT_S = 20.0  # ... and for this long: drop the link and reconnect
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
+CONNECT_TIMEOUT_S = 10.0
+INFO_REFRESH_S = 300.0
+IDLE_POLL_S = 1.0
+LOG_EVERY_S = 60.0
+
+
+def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
+    """Capped exponential backoff with ±50 % jitter: 0.5 s, 1 s, 2 s, ... up to 30 s."""
+    r = rng.random() if rng is not None else random.random()
+    return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1)) * (0.5 + r))
+
+
+@dataclass
+class StrapCounters:
+    notifications: int = 0
+    published: int = 0
+    malformed: int = 0
+    partial: int = 0
+    no_contact: int = 0
+    out_of_range: int = 0
+    rr_dropped: int = 0
+    connects: int = 0
+    drops: int = 0
+
+
+@dataclass
+class Strap:
+    sensor: str
+    address: str
+    name: str = ""
+    adapter: str = ""
+    rssi: int | None = None
+    battery_pct: int | None = None
+    link: StrapLink | None = None
+    connecting: bool = False
+    availability: AvailabilityState | None = None
+    connected_at: float = 0.0
+    last_notification: float = 0.0
+    last_ts: int = 0
+    failures: int = 0
+    next_attempt: float = 0.0
+    last_info_at: float = 0.0
+    last_complaint: float = -LOG_EVERY_S
+    counters: StrapCounters = field(default_factory=StrapCounters)
+
+
+class StrapManager:
+    def __init__(
+        self,
+        settings: Settings,
+        centrals: list[Central],
+        forwarder: Forwarder,
+        publisher: CollectorPublisher,
+        seqs: SeqAllocator,
+        *,
+        clock_ms: Callable[[], int] = contract.now_ms,
+    ) -> None:
+        self.settings = settings.collector
+        self.centrals = centrals
+        self.forwarder = forwarder
+        self.publisher = publisher
+        self.seqs = seqs
+        self.clock_ms = clock_ms
+        self.straps: dict[str, Strap] = {}  # by normalised address
+        self.allow = {
+            _addr(a): contract.normalise_sensor_id(alias or a)
+            for a, alias in self.settings.allow.items()
+        }
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._closing = False
+
+    # ------------------------------------------------------------------ identity
+
+    def sensor_for(self, address: str) -> str | None:
+        """The sensor id of a strap, or None when an allow-list exists and it is not on it."""
+        address = _addr(address)
+        if self.allow:
+            return self.allow.get(address)
+        return contract.normalise_sensor_id(address)
+
+    def connected_on(self, central: Central) -> int:
+        return sum(
+            1
+            for s in self.straps.values()
+            if (s.link is not None or s.connecting) and s.adapter == central.adapter
+        )
+
+    def _background(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background publish failed: %s", task.exception())
+
+    # ------------------------------------------------------------------ availability
+
+    def _set_availability(self, strap: Strap, state: AvailabilityState) -> None:
+        if strap.availability == state:
+            return
+        strap.availability = state
+        log.info("%s (%s): %s", strap.sensor, strap.address, state)
+        self._background(self.publisher.availability(strap.sensor, state, self.clock_ms()))
+
+    def _publish_info(self, strap: Strap) -> None:
+        strap.last_info_at = time.monotonic()
+        info = SensorInfo(
+            name=strap.name, model=strap.name, battery_pct=strap.battery_pct, rssi=strap.rssi
+        )
+        self._background(self.publisher.info(strap.sensor, info))
+
+    # ------------------------------------------------------------------ notifications
+
+    def on_value(self, strap: Strap, value: bytes) -> None:
+        """One 0x2A37 notification, called on the event loop as it arrives."""
+        ts = max(self.clock_ms(), strap.last_ts + 1)  # arrival time, unique per sensor
+        strap.last_ts = ts
+        strap.last_notification = time.monotonic()
+        c = strap.counters
+        c.notifications += 1
+        try:
+            m = decode(value)
+        except MalformedMeasurement as err:
+            c.malformed += 1
+            self._complain(strap, f"malformed notification {value.hex()}: {err}")
+            return
+        if m.partial:
+            c.partial += 1
+        if m.contact is False:
+            c.no_contact += 1
+            self._set_availability(strap, "no-contact")
+            return
+        self._set_availability(strap, "connected")
+        if not contract.BPM_MIN <= m.bpm <= contract.BPM_MAX:
+            c.out_of_range += 1
+            self._complain(strap, f"bpm {m.bpm} outside {contract.BPM_MIN}-{contract.BPM_MAX}")
+            return
+        rr = [ms for ms in m.rr_ms if contract.RR_MIN_MS <= ms <= contract.RR_MAX_MS]
+        c.rr_dropped += len(m.rr_ms) - len(rr)
+        sample = HrSample(
+            sensor=strap.sensor,
+            ts=ts,
+            seq=self.seqs.next(strap.sensor),
+            bpm=m.bpm,
+            rr_ms=rr,
+            contact=m.contact,
+            energy_kj=m.energy_kj,
+        )
+        self.forwarder.put(sample)
+        c.published += 1
+
+    def _complain(self, strap: Strap, message: str) -> None:
+        now = time.monotonic()
+        if now - strap.last_complaint >= LOG_EVERY_S:
+            strap.last_complaint = now
+            log.warning("%s: %s (logged once a minute)", strap.sensor, message)
+
+    # ------------------------------------------------------------------ connections
+
+    def _on_disconnect(self, strap: Strap) -> None:
+        strap.link = None
+        strap.counters.drops += 1
+        if time.monotonic() - strap.connected_at >= STABLE_AFTER_S:
+            strap.failures = 0
+        strap.failures += 1
+        strap.next_attempt = time.monotonic() + backoff_delay(strap.failures)
+        if not self._closing:
+            log.warning(
+                "%s (%s) disconnected; retry in %.1f s",
+                strap.sensor,
+                strap.address,
+                strap.next_attempt - time.monotonic(),
+            )
+            self._set_availability(strap, "lost")
+
+    async def _connect(self, central: Central, found: Found, sensor: str) -> None:
+        strap = self.straps.get(found.address)
+        if strap is None:
+            strap = self.straps[found.address] = Strap(sensor=sensor, address=found.address)
+        strap.name = found.name or strap.name
+        strap.rssi = found.rssi
+        strap.adapter = central.adapter
+        strap.connecting = True
+        try:
+            link = await central.connect(
+                found, lambda: self._on_disconnect(strap), connect_timeout_s=CONNECT_TIMEOUT_S
+            )
+            try:
+                strap.last_notification = time.monotonic()
+                strap.connected_at = time.monotonic()
+                await link.subscribe_hr(lambda value: self.on_value(strap, value))
+                strap.link = link
+                strap.counters.connects += 1
+                with contextlib.suppress(Exception):
+                    strap.battery_pct = await link.read_battery()
+                with contextlib.suppress(Exception):
+                    strap.rssi = await link.read_rssi() or strap.rssi
+            except Exception:
+                await link.disconnect()
+                raise
+        except (CentralError, Exception) as err:  # one strap's trouble never stops the rest
+            strap.failures += 1
+            strap.next_attempt = time.monotonic() + backoff_delay(strap.failures)
+            log.warning(
+                "%s (%s): %s; retry in %.1f s",
+                sensor,
+                found.address,
+                err,
+                strap.next_attempt - time.monotonic(),
+            )
+            return
+        finally:
+            strap.connecting = False
+        log.info("%s (%s, %s) connected on %s", sensor, found.address, found.name, central.adapter)
+        if strap.availability in (None, "lost"):
+            self._set_availability(strap, "connected")
+        self._publish_info(strap)
+
+    def _wanted(self, central: Central) -> bool:
+        if self.connected_on(central) >= self.settings.max_connections:
+            return False
+        if not self.allow:
+            return True
+        return any(
+            (s := self.straps.get(a)) is None or (s.link is None and not s.connecting)
+            for a in self.allow
+        )
+
+    async def _adapter_loop(self, central: Central) -> None:
+        while not self._closing:
+            if not self._wanted(central):
+                await asyncio.sleep(IDLE_POLL_S)
+                continue
+            try:
+                found = await central.scan(self.settings.scan_seconds)
+            except CentralError as err:
+                log.warning("scan on %s failed: %s", central.adapter, err)
+                await asyncio.sleep(IDLE_POLL_S)
+                continue
+            for f in found:
+                if self.connected_on(central) >= self.settings.max_connections:
+                    break
+                sensor = self.sensor_for(f.address)
+                if sensor is None:
+                    continue
+                strap = self.straps.get(f.address)
+                if strap is not None and (
+                    strap.link is not None
+                    or strap.connecting
+                    or time.monotonic() < strap.next_attempt
+                ):
+                    continue
+                await self._connect(central, f, sensor)
+
+    async def _watchdog(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            for strap in list(self.straps.values()):
+                if strap.link is None:
+                    continue
+                silent = now - strap.last_notification
+                if silent >= SILENCE_S:
+                    self._set_availability(strap, "lost")
+                if silent >= SILENCE_DISCONNECT_S:
+                    log.warning("%s silent for %.0f s: reconnecting", strap.sensor, silent)
+                    link, strap.link = strap.link, None
+                    self._background(link.disconnect())
+                elif now - strap.last_info_at >= INFO_REFRESH_S:
+                    self._background(self._refresh_info(strap))
+
+    async def _refresh_info(self, strap: Strap) -> None:
+        link = strap.link
+        if link is None:
+            return
+        with contextlib.suppress(Exception):
+            strap.battery_pct = await link.read_battery()
+        with contextlib.suppress(Exception):
+            strap.rssi = await link.read_rssi() or strap.rssi
+        self._publish_info(strap)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for central in self.centrals:
+                group.create_task(self._adapter_loop(central))
+            group.create_task(self._watchdog())
+
+    async def close(self) -> None:
+        """Disconnect every strap and mark it lost."""
+        self._closing = True
+        for strap in self.straps.values():
+            if strap.link is not None:
+                link, strap.link = strap.link, None
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(link.disconnect(), 2)
+            self._set_availability(strap, "lost")
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        return {s.sensor: vars(s.counters).copy() for s in self.straps.values()}
+
+
+# ---------------------------------------------------------------------- the whole collector
+
+
+def adapters_of(settings: Settings) -> list[str]:
+    """bleak: the adapter names; bumble: the HCI transports (comma separated)."""
+    c = settings.collector
+    if c.central == "bumble":
+        return [t.strip() for t in c.transport.split(",") if t.strip()]
+    return list(c.adapters) or ["hci0"]
+
+
+async def open_centrals(settings: Settings) -> list[Central]:
+    centrals: list[Central] = []
+    try:
+        for adapter in adapters_of(settings) or [""]:
+            central = make_central(settings.collector.central, adapter)
+            await central.open()
+            centrals.append(central)
+    except BaseException:
+        for central in centrals:
+            await central.close()
+        raise
+    return centrals
+
+
+async def run_collector(
+    settings: Settings, *, stop: asyncio.Event | None = None, install_signals: bool = True
+) -> dict[str, dict[str, int]]:
+    """Run until ``stop`` is set (or SIGTERM / SIGINT). Returns per-strap counters."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    c = settings.collector
+    collector = contract.check_level(c.name, "collector name")
+    site = contract.check_level(settings.site, "site")
+    state_dir = Path(c.state_dir)
+    queue = DiskQueue(state_dir / f"{collector}.sqlite3", c.queue_max_samples)
+    centrals = await open_centrals(settings)  # NoAdapter / NoPermission end the run here
+    pending: set[asyncio.Task[None]] = set()
+    publishers: list[CollectorPublisher] = []
+
+    def on_connect() -> None:  # retained "online" on every (re)connect; the will says offline
+        for p in publishers:
+            task = loop.create_task(p.online())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    mqtt = MqttClient(
+        settings.mqtt,
+        f"gympulse-collector-{site}-{collector}",
+        will=collector_will(site, collector),
+        on_connect=on_connect,
+    )
+    publisher = CollectorPublisher(mqtt, site, collector)
+    publishers.append(publisher)
+    forwarder = Forwarder(mqtt, publisher, queue)
+    manager = StrapManager(settings, centrals, forwarder, publisher, SeqAllocator(queue))
+    if len(queue):
+        log.warning("%d samples from an earlier run wait on disk; they go first", len(queue))
+    tasks = [
+        loop.create_task(mqtt.run(), name="mqtt"),
+        loop.create_task(forwarder.run(), name="forwarder"),
+        loop.create_task(manager.run(), name="manager"),
+    ]
+    try:
+        waiter = loop.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        waiter.cancel()
+    finally:
+        await manager.close()
+        tasks[2].cancel()
+        await forwarder.close()
+        tasks[1].cancel()
+        if mqtt.connected.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(publisher.offline(), 2)
+        await mqtt.close()
+        tasks[0].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for central in centrals:
+            await central.close()
+        queue.close()
+    return manager.summary()
