@@ -164,7 +164,9 @@ def simulate(
     for p in profiles:
         srng = random.Random(rng.getrandbits(64))
         state = StrapState(p, srng, hr=float(p.hr_rest) + srng.uniform(0, 10))
-        state.phase_offset = srng.uniform(0, 40)
+        # Participants join a running class at different points, so a board shows every
+        # zone within a minute or two.
+        state.phase_offset = srng.uniform(120, 900)
         state.next_beat_ms = float(start_ms) + srng.uniform(0, 800)
         states.append(state)
     second = 0
