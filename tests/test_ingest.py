@@ -14,6 +14,8 @@ from pathlib import Path
 import msgspec
 
 from gympulse import contract
+from gympulse.settings import Settings
+from pipeline.embedded_broker import EmbeddedBroker
 from pipeline.ingest import IngestService
 from pipeline.registry import Registry
 from pipeline.stores.sqlite import SqliteStore
@@ -95,7 +97,7 @@ async def test_redelivered_samples_are_not_stored_twice(
 def _start_ingest_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
-        stdout=open(log, "ab"),  # noqa: SIM115 - the child owns it
+        stdout=open(log, "ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -205,3 +207,56 @@ async def test_a_thousand_malformed_payloads_are_quarantined_and_the_service_liv
     await service.stop()
     await task
     await store.close()
+
+
+async def _ingest_through(settings: Settings, publisher_url: str, db: Path) -> IngestService:
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings, store, Registry(db))
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.mqtt is not None
+    await service.mqtt.wait_connected()
+    await asyncio.sleep(0.3)
+    samples = class_samples(3, 20)
+    await publish_samples(publisher_url, samples)
+    await wait_for(lambda: count_rows(db, "samples") >= len(samples), 20, "all samples")
+    assert Counter(stored_keys(db)) == Counter((s.sensor, s.seq) for s in samples)
+    await service.stop()
+    await task
+    await store.close()
+    return service
+
+
+async def test_mqtt5_with_a_shared_subscription(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    base = settings_for(mosquitto.url, tmp_path / "g.db")
+    settings = msgspec.structs.replace(
+        base, mqtt=msgspec.structs.replace(base.mqtt, protocol="5", shared_group="gympulse-ingest")
+    )
+    service = await _ingest_through(settings, mosquitto.url, tmp_path / "g.db")
+    assert service.filters[0].startswith("$share/gympulse-ingest/")
+
+
+async def test_the_embedded_broker_speaks_3_1_1(tmp_path: Path) -> None:
+    async with EmbeddedBroker() as broker:
+        settings = settings_for(broker.url, tmp_path / "g.db")
+        assert settings.mqtt.protocol == "3.1.1"
+        await _ingest_through(settings, broker.url, tmp_path / "g.db")
+
+
+async def test_metrics_endpoint_serves_prometheus_text() -> None:
+    from pipeline.metrics import serve_metrics
+    from tests.support.procs import free_port
+
+    port = free_port()
+    server = await serve_metrics("127.0.0.1", port)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        body = (await reader.read()).decode()
+        writer.close()
+    finally:
+        server.close()
+    assert body.startswith("HTTP/1.1 200")
+    assert "gympulse_ingest_samples_stored_total" in body
+    assert "gympulse_ingest_quarantined_total" in body
