@@ -1,0 +1,1 @@
+"""Grafana dashboards as code and their sync through Grafana's HTTP API."""

@@ -1,0 +1,428 @@
+"""Grafana dashboards as code (grafana-foundation-sdk builders, InfluxQL queries).
+
+Four dashboards on the InfluxDB schema of ``pipeline/stores/README.md`` (measurement ``hr``
+and the derived tables of :mod:`pipeline.analytics.tables`):
+
+- **live class** (``gympulse-live``): a stat tile per participant, repeated over the
+  ``athlete`` variable, zone colours, 1 s refresh, "no signal" when a strap is silent 10 s;
+- **coach — squad recovery** (``gympulse-coach``): form, ACWR, HRV and resting HR status per
+  athlete, and the flags raised;
+- **athlete detail** (``gympulse-athlete``): fitness/fatigue/form, ACWR band, ln RMSSD and
+  resting HR against their normal bands, sessions, heart rate — chosen by a variable;
+- **guest** (``gympulse-guest-{id}``): the athlete-detail panels with the athlete written
+  into every query. It has no template variables at all: variables are not a security
+  boundary, and Grafana's shared (public) dashboards do not take them anyway.
+
+The SDK has no InfluxDB query type, so :class:`InfluxQLQuery` is a small custom dataquery
+emitting Grafana's InfluxDB target JSON (``rawQuery`` InfluxQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+DATASOURCE_UID = "gympulse-influxdb"
+DATASOURCE = model.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)
+FOLDER_STAFF = "gympulse"
+FOLDER_GUESTS = "gympulse-guests"
+LIVE_UID = "gympulse-live"
+COACH_UID = "gympulse-coach"
+ATHLETE_UID = "gympulse-athlete"
+
+# Zone lower bounds in % of HRmax (DESIGN.md): [50,60) zone 1 … >= 90 zone 5.
+ZONE_COLOURS = ("#8e8e8e", "#5794f2", "#73bf69", "#fade2a", "#ff9830", "#f2495c")
+ZONE_BOUNDS_PCT = (50, 60, 70, 80, 90)
+SIGNAL_WINDOW = "10s"  # a strap silent this long shows "no signal"
+
+
+def guest_uid(athlete_id: int) -> str:
+    return f"gympulse-guest-{athlete_id}"
+
+
+# --------------------------------------------------------------------------- InfluxQL query
+
+
+class InfluxQLQuery(cogvariants.Dataquery):
+    """Grafana's InfluxDB (InfluxQL) target."""
+
+    def __init__(
+        self,
+        query: str = "",
+        ref_id: str | None = None,
+        result_format: Literal["time_series", "table"] = "time_series",
+        alias: str | None = None,
+        hide: bool | None = None,
+    ) -> None:
+        self.query = query
+        self.ref_id = ref_id
+        self.result_format = result_format
+        self.alias = alias
+        self.hide = hide
+
+    def to_json(self) -> dict[str, object]:
+        payload: dict[str, object] = {
+            "datasource": {"type": "influxdb", "uid": DATASOURCE_UID},
+            "query": self.query,
+            "rawQuery": True,
+            "resultFormat": self.result_format,
+        }
+        if self.ref_id is not None:
+            payload["refId"] = self.ref_id
+        if self.alias is not None:
+            payload["alias"] = self.alias
+        if self.hide is not None:
+            payload["hide"] = self.hide
+        return payload
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            query=data.get("query", ""),
+            ref_id=data.get("refId"),
+            result_format=data.get("resultFormat", "time_series"),
+            alias=data.get("alias"),
+            hide=data.get("hide"),
+        )
+
+
+class InfluxQL(cogbuilder.Builder[InfluxQLQuery]):
+    def __init__(self, query: str, ref_id: str = "A") -> None:
+        self._internal = InfluxQLQuery(query=query, ref_id=ref_id)
+
+    def build(self) -> InfluxQLQuery:
+        return self._internal
+
+    def table(self) -> Self:
+        self._internal.result_format = "table"
+        return self
+
+    def alias(self, alias: str) -> Self:
+        self._internal.alias = alias
+        return self
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _thresholds(steps: list[tuple[float | None, str]]) -> dash.ThresholdsConfig:
+    return (
+        dash.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value=v, color=c) for v, c in steps])
+    )
+
+
+def zone_thresholds(hr_max: float) -> list[tuple[float | None, str]]:
+    """bpm thresholds of the 5 zones for ``hr_max`` (lower bounds rounded half up)."""
+    steps: list[tuple[float | None, str]] = [(None, ZONE_COLOURS[0])]
+    for pct, colour in zip(ZONE_BOUNDS_PCT, ZONE_COLOURS[1:], strict=True):
+        steps.append((float(int(hr_max * pct / 100 + 0.5)), colour))
+    return steps
+
+
+def _athlete_filter(athlete: int | None, tag: str = "athlete_id") -> str:
+    """The WHERE clause part naming the athlete: the variable, or a fixed id (guests)."""
+    value = "$athlete" if athlete is None else str(int(athlete))
+    return f"\"{tag}\" = '{value}'"
+
+
+def _ts(title: str, unit: str = "none") -> timeseries.Panel:
+    return (
+        timeseries.Panel()
+        .title(title)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(12)
+        .height(8)
+        .span_nulls(True)
+    )
+
+
+# --------------------------------------------------------------------------- live class
+
+
+def live_class(reference_hr_max: float = 190.0) -> dash.Dashboard:
+    """One stat tile per participant seen in the last 15 minutes.
+
+    InfluxQL cannot join a sample to its athlete's HRmax, so the tiles colour bpm by the
+    zones of ``reference_hr_max`` (sync passes the squad's median HRmax); the built-in live
+    board colours each tile by its own athlete's HRmax.
+    """
+    athlete_var = (
+        dash.QueryVariable("athlete")
+        .label("Athlete")
+        .datasource(DATASOURCE)
+        .query('SHOW TAG VALUES FROM "hr" WITH KEY = "athlete" WHERE time > now() - 15m')
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+        .sort(model.VariableSort.NUMERICAL_ASC)
+    )
+    tile = (
+        stat.Panel()
+        .title("Athlete $athlete")
+        .datasource(DATASOURCE)
+        .repeat("athlete")
+        .repeat_direction("h")
+        .span(4)
+        .height(6)
+        .unit("bpm")
+        .decimals(0)
+        .no_value("no signal")
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
+        .thresholds(_thresholds(zone_thresholds(reference_hr_max)))
+        .with_target(
+            InfluxQL(
+                'SELECT last("bpm") AS "bpm" FROM "hr"'
+                f" WHERE \"athlete\" = '$athlete' AND time > now() - {SIGNAL_WINDOW}"
+            )
+        )
+    )
+    return (
+        dash.Dashboard("gympulse — live class")
+        .uid(LIVE_UID)
+        .tags(["gympulse", "live"])
+        .refresh("1s")
+        .time("now-5m", "now")
+        .timezone("browser")
+        .readonly()
+        .with_variable(athlete_var)
+        .with_panel(tile)
+    )
+
+
+# --------------------------------------------------------------------------- coach
+
+
+def coach_squad() -> dash.Dashboard:
+    status = (
+        table.Panel()
+        .title("Squad: load and form (latest day)")
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(9)
+        .with_target(
+            InfluxQL(
+                'SELECT last("ctl") AS "fitness", last("atl") AS "fatigue",'
+                ' last("tsb") AS "form", last("acwr_ewma") AS "acwr"'
+                ' FROM "daily_metrics" WHERE $timeFilter GROUP BY "athlete_id"'
+            ).table()
+        )
+    )
+    recovery = (
+        table.Panel()
+        .title("Squad: HRV and resting HR against normal (latest day)")
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(9)
+        .with_target(
+            InfluxQL(
+                'SELECT last("ln_rmssd_roll7") AS "ln_rmssd_7d",'
+                ' last("ln_rmssd_mean60") AS "ln_rmssd_normal",'
+                ' last("hr_rest_roll7") AS "hr_rest_7d",'
+                ' last("hr_rest_mean60") AS "hr_rest_normal", last("flags") AS "flags"'
+                ' FROM "baselines" WHERE $timeFilter GROUP BY "athlete_id"'
+            ).table()
+        )
+    )
+    form = (
+        _ts("Form (TSB) per athlete")
+        .thresholds(_thresholds([(None, "red"), (-30.0, "orange"), (-10.0, "green")]))
+        .with_target(
+            InfluxQL(
+                'SELECT mean("tsb") AS "form" FROM "daily_metrics" WHERE $timeFilter'
+                ' GROUP BY time(1d), "athlete_id" fill(none)'
+            ).alias("athlete $tag_athlete_id")
+        )
+    )
+    acwr = (
+        _ts("ACWR (EWMA 7/28) per athlete")
+        .thresholds(_thresholds([(None, "blue"), (0.8, "green"), (1.3, "orange"), (1.5, "red")]))
+        .with_target(
+            InfluxQL(
+                'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics" WHERE $timeFilter'
+                ' GROUP BY time(1d), "athlete_id" fill(none)'
+            ).alias("athlete $tag_athlete_id")
+        )
+    )
+    flags = (
+        table.Panel()
+        .title("Flags raised")
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(8)
+        .with_target(
+            InfluxQL(
+                'SELECT "flags" FROM "baselines" WHERE $timeFilter AND "flags" != \'\''
+                ' GROUP BY "athlete_id"'
+            ).table()
+        )
+    )
+    return (
+        dash.Dashboard("gympulse — coach: squad recovery")
+        .uid(COACH_UID)
+        .tags(["gympulse", "coach"])
+        .refresh("5m")
+        .time("now-42d", "now")
+        .timezone("browser")
+        .readonly()
+        .with_panel(status)
+        .with_panel(recovery)
+        .with_panel(form)
+        .with_panel(acwr)
+        .with_panel(flags)
+    )
+
+
+# --------------------------------------------------------------------------- athlete / guest
+
+
+def _athlete_panels(athlete: int | None) -> list[cogbuilder.Builder[model.Panel]]:
+    who = _athlete_filter(athlete)
+    pmc = _ts("Fitness, fatigue and form").with_target(
+        InfluxQL(
+            'SELECT mean("ctl") AS "fitness", mean("atl") AS "fatigue",'
+            ' mean("tsb") AS "form" FROM "daily_metrics"'
+            f" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)"
+        )
+    )
+    acwr = (
+        _ts("Acute:chronic workload ratio")
+        .thresholds(_thresholds([(None, "blue"), (0.8, "green"), (1.3, "orange"), (1.5, "red")]))
+        .with_target(
+            InfluxQL(
+                'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics"'
+                f" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)"
+            )
+        )
+    )
+    hrv = _ts("Morning HRV (ln RMSSD) and normal range").with_target(
+        InfluxQL(
+            'SELECT mean("ln_rmssd") AS "ln_rmssd", mean("ln_rmssd_roll7") AS "7-day mean",'
+            ' mean("ln_rmssd_mean60") - mean("ln_rmssd_sd60") AS "normal low",'
+            ' mean("ln_rmssd_mean60") + mean("ln_rmssd_sd60") AS "normal high"'
+            f' FROM "baselines" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)'
+        )
+    )
+    rest = _ts("Resting heart rate and normal range", "bpm").with_target(
+        InfluxQL(
+            'SELECT mean("hr_rest") AS "hr_rest", mean("hr_rest_roll7") AS "7-day mean",'
+            ' mean("hr_rest_mean60") - mean("hr_rest_sd60") AS "normal low",'
+            ' mean("hr_rest_mean60") + mean("hr_rest_sd60") AS "normal high"'
+            f' FROM "baselines" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)'
+        )
+    )
+    sessions = (
+        table.Panel()
+        .title("Sessions")
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(9)
+        .with_target(
+            InfluxQL(
+                'SELECT "session_id", "kind", "duration_s", "hr_avg", "hr_max",'
+                ' "trimp_banister", "kcal", "points", "hrr60", "rmssd"'
+                f' FROM "session_summary" WHERE {who} AND $timeFilter'
+            ).table()
+        )
+    )
+    heart = _ts("Heart rate", "bpm").with_target(
+        InfluxQL(
+            'SELECT mean("bpm") AS "bpm" FROM "hr"'
+            f" WHERE {_athlete_filter(athlete, 'athlete')} AND $timeFilter"
+            " GROUP BY time($__interval) fill(none)"
+        )
+    )
+    return [pmc, acwr, hrv, rest, sessions, heart]
+
+
+def athlete_detail() -> dash.Dashboard:
+    athlete_var = (
+        dash.QueryVariable("athlete")
+        .label("Athlete")
+        .datasource(DATASOURCE)
+        .query('SHOW TAG VALUES FROM "daily_metrics" WITH KEY = "athlete_id"')
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(model.VariableSort.NUMERICAL_ASC)
+    )
+    d = (
+        dash.Dashboard("gympulse — athlete detail")
+        .uid(ATHLETE_UID)
+        .tags(["gympulse", "coach"])
+        .refresh("5m")
+        .time("now-90d", "now")
+        .timezone("browser")
+        .readonly()
+        .with_variable(athlete_var)
+    )
+    for panel in _athlete_panels(None):
+        d = d.with_panel(panel)
+    return d
+
+
+def guest(athlete_id: int, name: str) -> dash.Dashboard:
+    """One athlete's own view. No variables: the athlete is fixed in every query."""
+    d = (
+        dash.Dashboard(f"gympulse — {name}")
+        .uid(guest_uid(athlete_id))
+        .tags(["gympulse", "guest"])
+        .refresh("5m")
+        .time("now-90d", "now")
+        .timezone("browser")
+        .readonly()
+    )
+    for panel in _athlete_panels(athlete_id):
+        d = d.with_panel(panel)
+    return d
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+@dataclass(frozen=True)
+class Generated:
+    uid: str
+    folder_uid: str
+    model: dict[str, Any]
+
+
+def to_json(board: dash.Dashboard) -> dict[str, Any]:
+    """The dashboard model as Grafana's JSON (a plain dict)."""
+    import json
+
+    encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
+    return encoded
+
+
+def staff_dashboards(reference_hr_max: float = 190.0) -> list[Generated]:
+    return [
+        Generated(LIVE_UID, FOLDER_STAFF, to_json(live_class(reference_hr_max))),
+        Generated(COACH_UID, FOLDER_STAFF, to_json(coach_squad())),
+        Generated(ATHLETE_UID, FOLDER_STAFF, to_json(athlete_detail())),
+    ]
+
+
+def guest_dashboard(athlete_id: int, name: str) -> Generated:
+    return Generated(guest_uid(athlete_id), FOLDER_GUESTS, to_json(guest(athlete_id, name)))
+
+
+def iter_targets(model_json: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(panel title, target) of every panel query of a dashboard JSON."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for panel in model_json.get("panels", []):
+        for target in panel.get("targets", []) or []:
+            found.append((panel.get("title", ""), target))
+    return found
