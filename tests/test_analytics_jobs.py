@@ -1,0 +1,176 @@
+"""``analyze`` over a real SqliteStore: summaries, daily metrics, journal data, and an
+incremental run that recomputes only the new day."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.analytics import tables
+from pipeline.analytics.jobs import analyze, read_table
+from pipeline.journal import Journal
+from pipeline.registry import Registry
+from pipeline.stores.base import StoredSample, WriteBatch
+from pipeline.stores.sqlite import SqliteStore
+
+DAY0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
+DAY_MS = 86_400_000
+
+
+def _ms(d: dt.datetime) -> int:
+    return int(d.timestamp() * 1000)
+
+
+def _workout(
+    sensor: str, athlete: int, start_ms: int, minutes: int, bpm: int
+) -> list[StoredSample]:
+    """A workout at a steady ``bpm`` with ±1 bpm of beat-to-beat variation in the RR,
+    followed by 2 min of recovery at 100 bpm."""
+    out = []
+    for i in range(minutes * 60 + 120):
+        b = bpm if i < minutes * 60 else 100
+        rr = round(60000 / b) + (4 if i % 2 else -4)
+        out.append(
+            StoredSample(
+                "gym",
+                "c1",
+                sensor,
+                start_ms + i * 1000,
+                start_ms + i,
+                b,
+                (rr,),
+                True,
+                None,
+                athlete,
+            )
+        )
+    return out
+
+
+MORNING_RR = [round(1090 + 40 * math.sin(2 * math.pi * i / 4.5)) for i in range(180)]
+
+
+def _morning(sensor: str, athlete: int, start_ms: int) -> list[StoredSample]:
+    """3 min at rest, one RR per sample with a breathing rhythm (RSA)."""
+    return [
+        StoredSample(
+            "gym", "c1", sensor, start_ms + i * 1000, start_ms + i, 55, (rr,), True, None, athlete
+        )
+        for i, rr in enumerate(MORNING_RR)
+    ]
+
+
+async def _run(tmp_path: Path) -> None:
+    path = tmp_path / "gympulse.db"
+    store = SqliteStore(path)
+    await store.open()
+    registry = Registry(path)
+    journal = Journal(path)
+    a1 = registry.add_athlete(
+        "Ana", birth_year=1990, sex="female", weight_kg=60, hr_max=190, hr_rest=60
+    )
+    a2 = registry.add_athlete(
+        "Ben", birth_year=1985, sex="male", weight_kg=80, hr_max=190, hr_rest=60
+    )
+
+    async def day(n: int) -> None:
+        base = _ms(DAY0) + n * DAY_MS
+        batch = WriteBatch()
+        batch.samples += _morning("s1", a1, base + 6 * 3_600_000)
+        batch.samples += _workout("s1", a1, base + 18 * 3_600_000, 30, 150)
+        batch.samples += _workout("s2", a2, base + 18 * 3_600_000, 45, 160)
+        await store.write(batch)
+        journal.tag_morning(a1, base + 6 * 3_600_000, base + 6 * 3_600_000 + 180_000)
+
+    for n in range(3):
+        await day(n)
+    journal.add_wellness(a1, DAY0.date(), sleep=4, stress=3, mood=4, energy=5, soreness=2)
+
+    first = await analyze(store, registry, journal, now_ms=_ms(DAY0) + 3 * DAY_MS)
+    assert first.touched_days == 6 and first.sessions == 6
+    summary = await read_table(store, tables.SESSION_SUMMARY)
+    assert summary.height == 6
+    ana = summary.filter(pl.col("athlete_id") == a1).sort("start_ms")
+    row = ana.row(0, named=True)
+    assert row["kind"] == "auto" and row["date"] == DAY0.date()
+    # Active from the first sample at 150 bpm until the last recovery sample at 100 bpm
+    # (100 ≥ 60 + 20 % of the 130 bpm reserve = 86): 30 min + 2 min − 1 s.
+    assert row["duration_s"] == 32 * 60 - 1
+    assert row["n_samples"] == 32 * 60
+    # 150/190 = 79 % → zone 3; 100/190 = 53 % → zone 1.
+    assert row["zone3_s"] == 1800 and row["zone1_s"] == 120
+    assert row["trimp_edwards"] == pytest.approx((1800 * 3 + 120 * 1) / 60)
+    hr_avg = (1800 * 150 + 120 * 100) / 1920
+    assert row["hr_avg"] == pytest.approx(hr_avg)
+    x = (hr_avg - 60) / 130
+    assert row["trimp_banister"] == pytest.approx((1919 / 60) * x * 0.86 * math.exp(1.67 * x))
+
+    # Keytel (women): per-sample kcal/min summed over seconds.
+    def kcal(b: float) -> float:
+        return max(0.0, (-20.4022 + 0.4472 * b - 0.1263 * 60 + 0.074 * 34) / 4.184)
+
+    assert row["kcal"] == pytest.approx((1800 * kcal(150) + 120 * kcal(100)) / 60)
+    assert row["hrr60"] is None  # no sample 60 s after the last one
+    # RR alternates ±4 ms around 400 ms (150 bpm): successive differences of 8 ms, then
+    # the jump to 600 ms at the recovery; RMSSD stays near 8–20 ms, nothing corrected.
+    assert row["n_rr"] == 1920 and 7.9 < row["rmssd"] < 20
+
+    metrics = await read_table(store, tables.DAILY_METRICS)
+    ana_days = metrics.filter(pl.col("athlete_id") == a1).sort("date")
+    assert ana_days.height == 3
+    loads = ana["trimp_banister"].to_list()
+    k = 1 - math.exp(-1 / 42)
+    assert ana_days["ctl"][0] == pytest.approx(loads[0] * k)
+    assert ana_days["ctl"][1] == pytest.approx(loads[0] * k * (1 - k) + loads[1] * k)
+
+    readings = await read_table(store, tables.MORNING_READINGS)
+    assert readings.height == 3
+    diffs = np.diff(np.array(MORNING_RR, dtype=float))
+    assert readings["rmssd"][0] == pytest.approx(float(np.sqrt(np.mean(diffs**2))), rel=0.05)
+    assert readings["ln_rmssd"][0] == pytest.approx(math.log(readings["rmssd"][0]))
+    assert readings["hr_rest"][0] == pytest.approx(60000 / float(np.mean(MORNING_RR)))
+    assert (await read_table(store, tables.WELLNESS))["total"].to_list() == [18]
+    assert (await read_table(store, tables.BASELINES)).height == 6
+
+    # Nothing new: nothing recomputed.
+    again = await analyze(store, registry, journal, now_ms=_ms(DAY0) + 3 * DAY_MS + 1)
+    assert again.touched_days == 0 and again.sessions == 0 and again.daily_rows == 0
+
+    # One new day and a rating: only that day's sessions are written again.
+    await day(3)
+    session_id = ana["session_id"][0]
+    journal.set_session_rpe(a1, session_id, 6)
+    later = _ms(DAY0) + 4 * DAY_MS
+    second = await analyze(store, registry, journal, now_ms=later)
+    assert second.touched_days == 2 and second.sessions == 2
+    summary = await read_table(store, tables.SESSION_SUMMARY)
+    assert summary.height == 8
+    fresh = summary.filter(pl.col("updated_ms") == later)
+    day3 = summary.filter(pl.col("date") == DAY0.date() + dt.timedelta(days=3))
+    assert day3.height == 2
+    # Rewritten: the new day's two sessions, and the day-0 session that got its RPE.
+    assert set(fresh["session_id"]) == {*day3["session_id"], session_id}
+    rated = summary.filter(pl.col("session_id") == session_id).row(0, named=True)
+    assert rated["srpe_load"] == pytest.approx(6 * (32 * 60 - 1) / 60)
+    untouched = summary.filter(
+        (pl.col("date") < DAY0.date() + dt.timedelta(days=3)) & (pl.col("session_id") != session_id)
+    )
+    assert (untouched["updated_ms"] == _ms(DAY0) + 3 * DAY_MS).all()
+    metrics = await read_table(store, tables.DAILY_METRICS)
+    assert metrics.filter(pl.col("athlete_id") == a2).height == 4
+    assert metrics.filter(pl.col("athlete_id") == a1)["srpe_load"].sort(descending=True)[0] == (
+        pytest.approx(6 * (32 * 60 - 1) / 60)
+    )
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_analyze_end_to_end_and_incremental(tmp_path: Path) -> None:
+    asyncio.run(_run(tmp_path))
