@@ -142,6 +142,13 @@ class BumbleCentral:
             ) from err
         except (OSError, TransportInitError, TransportSpecError, ValueError) as err:
             raise NoAdapter(f"cannot open HCI transport {self._spec!r}: {err}") from err
+        except Exception as err:  # libusb (usb1) errors have their own hierarchy
+            if type(err).__name__ == "USBErrorAccess":
+                raise NoPermission(
+                    f"no permission to open USB HCI transport {self._spec!r}: {err} (add a "
+                    "udev rule for the dongle, see collectors/README.md)"
+                ) from err
+            raise NoAdapter(f"cannot open HCI transport {self._spec!r}: {err!r}") from err
         self._device = Device.with_hci(
             "gympulse-collector",
             hci.Address.generate_static_address(),
