@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collectors.simulator import make_profiles, simulate
+from collectors.simulator import SimEvent, make_profiles, simulate
 from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import MqttSettings
@@ -21,7 +21,7 @@ from tests.support.procs import Mosquitto
 START = 1_790_000_000_000
 
 
-def _run(seed: int, seconds: int = 2700, n: int = 12) -> list[list[object]]:
+def _run(seed: int, seconds: int = 2700, n: int = 12) -> list[list[SimEvent]]:
     profiles = make_profiles(n, seed)
     return [
         list(events)
@@ -99,8 +99,8 @@ async def test_status_is_retained_and_the_last_will_says_offline(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     env = {**os.environ, "GYMPULSE_MQTT__URL": mosquitto.url, "GYMPULSE_SITE": "gym-a"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "simulate", "--participants", "2"],
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "gympulse.cli", "simulate", "--participants", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -134,11 +134,12 @@ async def test_status_is_retained_and_the_last_will_says_offline(
         avail = [m for m in seen if m.topic.endswith("/availability")]
         assert {contract.decode_availability(m.payload).state for m in avail} == {"connected"}
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        await proc.wait()
         # keepalive 30 s: the broker notices the vanished client within 1.5 × keepalive
         await wait_for(lambda: status_states()[-1] == "offline", 60, "the last will")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
+            await proc.wait()
