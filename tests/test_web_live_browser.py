@@ -1,0 +1,121 @@
+"""The live board in real headless Chromium, fed by the real data path: a Mosquitto broker,
+a simulated class publishing every second, and ``gympulse web`` served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+from playwright.async_api import Page
+
+from gympulse import contract
+from tests.support.procs import Mosquitto
+from tests.test_web_support import (
+    LiveClass,
+    artifact,
+    chromium,
+    running,
+    seed_athletes,
+    web_server,
+)
+
+PARTICIPANTS = 12
+COLLECT_EVENTS = """
+window.__events = {};
+window.gympulseOnTile = (d) => {
+  (window.__events[d.sensor] = window.__events[d.sensor] || []).push(
+    {ts: d.ts, bpm: d.bpm, state: d.state, at: Date.now()});
+};
+"""
+
+
+async def _wait(page: Page, js: str, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await page.evaluate(js):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _states(page: Page) -> dict[str, str]:
+    result: dict[str, str] = await page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('.tile')]"
+        ".map(t => [t.dataset.sensor, t.dataset.state]))"
+    )
+    return result
+
+
+async def test_live_board_shows_the_class_and_greys_a_dropped_strap(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "gympulse.db"
+    live_class = LiveClass(mosquitto.url, PARTICIPANTS)
+    names = {p.sensor: p.name for p in live_class.profiles}
+    seed_athletes(db, live_class.profiles, contract.now_ms() - 60_000)
+    with web_server(mosquitto.url, db) as base:
+        async with running(live_class), chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+            await page.add_init_script(COLLECT_EVENTS)
+            await page.goto(f"{base}/live")
+
+            # 12 tiles, every one live with a heart rate, each named after its athlete.
+            await _wait(
+                page,
+                f"document.querySelectorAll('.tile[data-state=live]').length === {PARTICIPANTS}",
+                20,
+                "12 live tiles",
+            )
+            shown = await page.evaluate(
+                "Object.fromEntries([...document.querySelectorAll('.tile')].map(t =>"
+                " [t.dataset.sensor, t.querySelector('.name').textContent]))"
+            )
+            assert shown == names
+
+            # Updating: every strap delivers several successive samples to the page.
+            await _wait(
+                page,
+                f"Object.keys(window.__events).length === {PARTICIPANTS} && "
+                "Object.values(window.__events).every(e => "
+                "new Set(e.filter(x => x.state === 'live').map(x => x.ts)).size >= 4)",
+                20,
+                "4 distinct samples per strap",
+            )
+            events = await page.evaluate("window.__events")
+            for sensor, seen in events.items():
+                live_ts = [e["ts"] for e in seen if e["state"] == "live"]
+                assert live_ts == sorted(live_ts), sensor
+                assert all(30 <= e["bpm"] <= 240 for e in seen if e["state"] == "live")
+            bpm_texts = await page.locator(".tile .bpm").all_inner_texts()
+            assert all(t.split("\n")[0].rstrip("bpm").strip().isdigit() for t in bpm_texts)
+            await page.screenshot(path=artifact("live-board-12.png"))
+
+            # A strap drops silently (no "lost" message): its tile greys out, others stay.
+            dropped = live_class.profiles[4].sensor
+            live_class.silent.add(dropped)
+            await _wait(
+                page,
+                f"document.querySelector('.tile[data-sensor=\"{dropped}\"]')"
+                ".dataset.state === 'no-signal'",
+                15,
+                "the dropped strap's tile to grey out",
+            )
+            states = await _states(page)
+            assert states[dropped] == "no-signal"
+            assert all(s == "live" for k, s in states.items() if k != dropped), states
+            dropped_bpm = await page.locator(f'.tile[data-sensor="{dropped}"] .bpm').inner_text()
+            assert dropped_bpm.strip() == "--"  # no phantom value
+            await page.screenshot(path=artifact("live-board-dropped.png"))
+
+            # ... and comes back when the strap returns.
+            live_class.silent.discard(dropped)
+            await _wait(
+                page,
+                f"document.querySelector('.tile[data-sensor=\"{dropped}\"]')"
+                ".dataset.state === 'live'",
+                15,
+                "the strap's tile to come back",
+            )
+            with contextlib.suppress(Exception):
+                await page.close()
