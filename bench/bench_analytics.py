@@ -1,0 +1,284 @@
+"""Benchmark: session summaries + daily metrics over a synthetic year, polars vs pandas.
+
+The synthetic year: ``100 × scale`` athletes × ``--days`` days × 60 min of 1 Hz samples
+with one RR interval each (≈ 13 M samples at scale 1). In one run it measures
+
+(a) the full recompute with polars (:func:`pipeline.analytics.sessions.summarize`,
+    :func:`pipeline.analytics.daily.daily_loads` and ``daily_metrics``);
+(b) the incremental update after one new day: summaries of that day's samples, then the
+    daily model of every athlete again (what ``gympulse analyze`` computes for one new
+    day; store I/O is not part of (a), (b) or (c));
+(c) the same full recompute written the straightforward pandas way (groupby/apply per
+    athlete and per session, the artifact correction with pandas rolling windows).
+
+It prints the ratio (c)/(a), (b) in seconds and the peak memory (max RSS) after the
+polars phases and at the end. Targets: ratio ≥ 10, (b) < 1 s, peak < 4 GB.
+
+    .venv/bin/python bench/bench_analytics.py --scale 0.05     # quick
+    .venv/bin/python bench/bench_analytics.py                  # the full year
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import resource
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
+import polars as pl
+
+from pipeline.analytics import daily, hrv, sessions
+from pipeline.analytics.load import MORTON
+
+DAY_MS = 86_400_000
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def athletes_frame(n: int) -> pl.DataFrame:
+    rng = np.random.default_rng(1)
+    return pl.DataFrame(
+        {
+            "athlete_id": np.arange(1, n + 1, dtype=np.int64),
+            "hr_max": rng.integers(175, 200, n).astype(np.float64),
+            "hr_rest": rng.integers(48, 70, n).astype(np.float64),
+            "sex": np.where(np.arange(n) % 2 == 0, "male", "female"),
+            "weight_kg": rng.uniform(55, 95, n),
+            "age": rng.integers(20, 60, n).astype(np.float64),
+        },
+        schema=sessions.athlete_schema(),
+    )
+
+
+def synthetic_samples(n_athletes: int, days: range, minutes: int = 60) -> pl.DataFrame:
+    """One ``minutes`` workout at 18:00 UTC per athlete per day, 1 Hz, with RR."""
+    per = minutes * 60
+    rng = np.random.default_rng(days.start + 7)
+    athlete = np.repeat(np.arange(1, n_athletes + 1, dtype=np.int64), len(days) * per)
+    day = np.tile(np.repeat(np.array(list(days), dtype=np.int64), per), n_athletes)
+    sec = np.tile(np.arange(per, dtype=np.int64), n_athletes * len(days))
+    ts = START.timestamp() * 1000 + day * DAY_MS + 18 * 3_600_000 + sec * 1000
+    intensity = 140 + 25 * np.sin(sec / 300.0) + (athlete % 7) * 2
+    bpm = np.clip(intensity + rng.normal(0, 2, athlete.size), 60, 210).astype(np.int32)
+    rr = np.round(60000.0 / bpm + rng.normal(0, 6, athlete.size)).astype(np.int32)
+    # 0.1 % of beats are artifacts: a missed beat (double interval).
+    rr[rng.random(athlete.size) < 0.001] *= 2
+    return pl.DataFrame(
+        {
+            "sensor": pl.Series(athlete).cast(pl.String),
+            "athlete_id": athlete,
+            "ts": ts.astype(np.int64),
+            "bpm": bpm,
+            "rr_ms": pl.Series(rr).reshape((-1, 1)).cast(pl.List(pl.Int32)),
+            "contact": np.ones(athlete.size, dtype=bool),
+        }
+    )
+
+
+def polars_full(samples: pl.DataFrame, athletes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    summary = sessions.summarize(samples, athletes)
+    loads = daily.daily_loads(summary)
+    return summary, daily.daily_metrics(loads, None, 0)
+
+
+def polars_incremental(
+    new: pl.DataFrame, athletes: pl.DataFrame, loads: pl.DataFrame
+) -> pl.DataFrame:
+    summary = sessions.summarize(new, athletes)
+    all_loads = pl.concat([loads, daily.daily_loads(summary)])
+    return daily.daily_metrics(all_loads, None, 0)
+
+
+# ----------------------------------------------------------------- the pandas baseline
+
+
+def _pd_qd(s: pd.Series) -> pd.Series:
+    r = s.rolling(hrv.QD_WINDOW, center=True, min_periods=1)
+    return (r.quantile(0.75) - r.quantile(0.25)) / 2.0
+
+
+def _pd_rmssd(rr: np.ndarray) -> tuple[float, int]:
+    """Lipponen–Tarvainen detection and correction as in the module, in pandas."""
+    x = pd.Series(rr.astype(float))
+    d = x.diff()
+    d.iloc[0] = d.iloc[1:].mean()
+    med = x.rolling(hrv.MEDIAN_WINDOW, center=True, min_periods=1).median()
+    th1 = (hrv.ALPHA * _pd_qd(d.abs())).clip(lower=1e-9)
+    m = x - med
+    m = m.where(m >= 0, 2 * m)
+    th2 = (hrv.ALPHA * _pd_qd(m.abs())).clip(lower=1e-9)
+    dn, mn = d / th1, m / th2
+    p1, n1, n2 = dn.shift(1).fillna(0), dn.shift(-1).fillna(0), dn.shift(-2).fillna(0)
+    s12 = np.where(dn > 0, np.maximum(p1, n1), np.minimum(p1, n1))
+    s22 = np.where(dn >= 0, np.minimum(n1, n2), np.maximum(n1, n2))
+    ect = ((dn > 1) & (s12 < -hrv.C1 * dn - hrv.C2)) | ((dn < -1) & (s12 > -hrv.C1 * dn + hrv.C2))
+    is_long = (dn > 1) & (s22 < -1)
+    is_short = (dn < -1) & (s22 > 1)
+    ls = (is_long | (mn.abs() > 3) | is_short) & ~ect
+    extra = ls & is_short & ((x + x.shift(-1) - med).abs() < th2)
+    missed = ls & ~extra & is_long & ((x / 2 - med).abs() < th2)
+    merged = extra.shift(1, fill_value=False)
+    xs, meds = x.to_numpy(), med.to_numpy()
+    f_merged, f_extra, f_missed = merged.to_numpy(), extra.to_numpy(), missed.to_numpy()
+    f_fix = (ect | ls).to_numpy()
+    out: list[float] = []
+    for i in range(len(xs)):
+        if f_merged[i]:
+            continue
+        if f_extra[i]:
+            out.append(xs[i] + xs[i + 1])
+        elif f_missed[i]:
+            out += [xs[i] / 2, xs[i] / 2]
+        elif f_fix[i]:
+            out.append(meds[i])
+        else:
+            out.append(xs[i])
+    diffs = np.diff(np.array(out))
+    n_corr = int((ect | ls | merged).sum())
+    return (float(np.sqrt(np.mean(diffs**2))) if diffs.size else math.nan), n_corr
+
+
+def _pd_zone(bpm: float, hr_max: float) -> int:
+    return sum(1 for pct in (50, 60, 70, 80, 90) if bpm * 100 >= pct * hr_max)
+
+
+def _pd_session(g: pd.DataFrame) -> pd.Series:
+    a = g.iloc[0]
+    zones = g["bpm"].apply(lambda b: _pd_zone(b, a["hr_max"]))
+    minutes = (g["ts"].max() - g["ts"].min()) / 60000.0
+    hr_avg = g["bpm"].mean()
+    x = (hr_avg - a["hr_rest"]) / (a["hr_max"] - a["hr_rest"])
+    ca, cb = MORTON[a["sex"]]
+    if a["sex"] == "male":
+        kj = -55.0969 + 0.6309 * g["bpm"] + 0.1988 * a["weight_kg"] + 0.2017 * a["age"]
+    else:
+        kj = -20.4022 + 0.4472 * g["bpm"] - 0.1263 * a["weight_kg"] + 0.074 * a["age"]
+    rmssd, n_corr = _pd_rmssd(np.concatenate(g["rr_ms"].to_numpy()))
+    row: dict[str, Any] = {
+        "start_ms": g["ts"].min(),
+        "end_ms": g["ts"].max(),
+        "hr_avg": hr_avg,
+        "hr_max": g["bpm"].max(),
+        "trimp_banister": minutes * x * ca * math.exp(cb * x) if hr_avg > a["hr_rest"] else 0.0,
+        "trimp_edwards": zones.sum() / 60.0,
+        "kcal": (kj / 4.184).clip(lower=0).sum() / 60.0,
+        "points": zones.sum() / 60.0,
+        "rmssd": rmssd,
+        "n_corrected": n_corr,
+    }
+    for z in range(6):
+        row[f"zone{z}_s"] = int((zones == z).sum())
+    return pd.Series(row)
+
+
+def _pd_detect(g: pd.DataFrame) -> pd.DataFrame:
+    a = g.iloc[0]
+    thr = a["hr_rest"] + 0.2 * (a["hr_max"] - a["hr_rest"])
+    active = g[g["contact"] & (g["bpm"] >= thr)]
+    run = (active["ts"].diff().fillna(sessions.AUTO_GAP_MS) >= sessions.AUTO_GAP_MS).cumsum()
+    bounds = active.groupby(run)["ts"].agg(["min", "max"])
+    bounds = bounds[bounds["max"] - bounds["min"] >= sessions.AUTO_MIN_MS]
+    g = g.copy()
+    g["session"] = -1
+    for start, end in bounds.itertuples(index=False):
+        g.loc[(g["ts"] >= start) & (g["ts"] <= end), "session"] = start
+    return g[g["session"] >= 0]
+
+
+def pandas_full(samples: pd.DataFrame, athletes: pd.DataFrame) -> pd.DataFrame:
+    frame = samples.merge(athletes, on="athlete_id").sort_values(["athlete_id", "ts"])
+    frame = (
+        frame.groupby("athlete_id", group_keys=True)
+        .apply(_pd_detect)
+        .reset_index(level=0)
+        .reset_index(drop=True)
+    )
+    summary = frame.groupby(["athlete_id", "session"]).apply(_pd_session).reset_index()
+    summary["date"] = pd.to_datetime(summary["start_ms"], unit="ms").dt.normalize()
+    loads = summary.groupby(["athlete_id", "date"])["trimp_banister"].sum()
+
+    def model(s: pd.Series) -> pd.DataFrame:
+        s = s.droplevel(0).asfreq("D", fill_value=0.0)
+        out = pd.DataFrame({"load": s})
+        ctl, atl, rows = 0.0, 0.0, []
+        kc, ka = 1 - math.exp(-1 / 42), 1 - math.exp(-1 / 7)
+        for v in s:
+            tsb = ctl - atl
+            ctl += (v - ctl) * kc
+            atl += (v - atl) * ka
+            rows.append((ctl, atl, tsb))
+        out[["ctl", "atl", "tsb"]] = rows
+        acute = s.ewm(alpha=2 / 8, adjust=False).mean()
+        chronic = s.ewm(alpha=2 / 29, adjust=False).mean()
+        out["acwr_ewma"] = acute / chronic.where(chronic > 0)
+        out["acwr_rolling"] = s.rolling(7).mean() / s.rolling(28).mean().where(lambda c: c > 0)
+        sd = s.rolling(7).std(ddof=0)
+        out["monotony"] = s.rolling(7).mean() / sd.where(sd > 1e-9)
+        out["strain"] = s.rolling(7).sum() * out["monotony"]
+        return out
+
+    return loads.groupby(level=0).apply(model)
+
+
+def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """Without pyarrow: numpy columns, lists as Python lists (the straightforward way)."""
+    return pd.DataFrame(
+        {
+            c: (frame[c].to_list() if frame.schema[c] == pl.List(pl.Int32) else frame[c].to_numpy())
+            for c in frame.columns
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 100 athletes")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+    n = max(1, round(100 * args.scale))
+    athletes = athletes_frame(n)
+    samples = synthetic_samples(n, range(args.days))
+    new_day = synthetic_samples(n, range(args.days, args.days + 1))
+    print(f"synthetic: {n} athletes x {args.days} days x 60 min = {samples.height:,} samples")
+
+    t0 = time.perf_counter()
+    summary, metrics = polars_full(samples, athletes)
+    t_full = time.perf_counter() - t0
+    print(
+        f"(a) polars full recompute:   {t_full:8.2f} s  ({summary.height:,} sessions,"
+        f" {metrics.height:,} daily rows)"
+    )
+
+    loads = daily.daily_loads(summary)
+    t0 = time.perf_counter()
+    inc = polars_incremental(new_day, athletes, loads)
+    t_inc = time.perf_counter() - t0
+    print(f"(b) incremental, one new day: {t_inc:8.3f} s  ({inc.height:,} daily rows)")
+    peak_polars = _peak_mb()
+    print(f"peak memory after polars:    {peak_polars:8.0f} MB")
+
+    if not args.skip_pandas:
+        pdf = _to_pandas(samples)
+        pd_athletes = _to_pandas(athletes)
+        del samples
+        t0 = time.perf_counter()
+        baseline = pandas_full(pdf, pd_athletes)
+        t_pd = time.perf_counter() - t0
+        print(f"(c) pandas groupby/apply:    {t_pd:8.2f} s  ({len(baseline):,} daily rows)")
+        print(f"ratio (c)/(a):               {t_pd / t_full:8.1f}x  (target >= 10)")
+    print(
+        f"(b) {t_inc:.3f} s (target < 1 s); peak memory {_peak_mb():.0f} MB overall,"
+        f" {peak_polars:.0f} MB for the polars phases (target < 4096 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
