@@ -1,0 +1,68 @@
+"""``gympulse grafana sync`` and ``gympulse grafana guest-link ATHLETE [--revoke]``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from gympulse.commands import Command
+from gympulse.settings import Settings
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="grafana_action", metavar="ACTION", required=True)
+    sub.add_parser(
+        "sync",
+        help="push data source, folders and dashboards (idempotent)",
+    )
+    link = sub.add_parser(
+        "guest-link", help="print an athlete's shared guest-dashboard link, or revoke it"
+    )
+    link.add_argument("athlete", type=int, help="athlete id (see the registry)")
+    link.add_argument(
+        "--revoke", action="store_true", help="delete the share: the link stops working"
+    )
+    parser.epilog = (
+        "Grafana: GRAFANA_URL, GRAFANA_TOKEN (or GRAFANA_USER/GRAFANA_PASSWORD); the data source "
+        "URL as Grafana sees InfluxDB: GRAFANA_INFLUX_URL, GRAFANA_INFLUX_USER/PASSWORD."
+    )
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboards.grafana.sync import GrafanaSync, GrafanaTarget
+    from pipeline.registry import Registry
+
+    registry = Registry(settings.store.path)
+    try:
+        sync = GrafanaSync(GrafanaTarget.from_environment(settings))
+        if args.grafana_action == "sync":
+            report = sync.sync(registry.athletes(), dt.datetime.now(dt.UTC).year)
+            for name in report.created:
+                print(f"created  {name}")
+            for name in report.updated:
+                print(f"updated  {name}")
+            print(f"unchanged: {len(report.unchanged)}")
+            return 0
+        athlete = registry.athlete(args.athlete)
+        if athlete is None:
+            print(f"gympulse: no athlete with id {args.athlete}", file=sys.stderr)
+            return 2
+        if args.revoke:
+            revoked = sync.revoke_guest_link(athlete.id)
+            print("revoked" if revoked else "no link to revoke")
+            return 0
+        print(sync.guest_link(athlete))
+        return 0
+    finally:
+        registry.close()
+
+
+COMMANDS: list[Command] = [
+    Command(
+        name="grafana",
+        help="Grafana: sync dashboards, hand out or revoke guest links",
+        run=_run,
+        add_arguments=_add_arguments,
+    )
+]
