@@ -426,3 +426,24 @@ def iter_targets(model_json: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
         for target in panel.get("targets", []) or []:
             found.append((panel.get("title", ""), target))
     return found
+
+
+def export(directory: str) -> list[str]:
+    """Write the staff dashboards as provisioning JSON files; returns the file names."""
+    import json
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for board in staff_dashboards():
+        path = out / f"{board.uid}.json"
+        path.write_text(json.dumps(board.model, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        names.append(path.name)
+    return names
+
+
+if __name__ == "__main__":
+    import sys
+
+    print("\n".join(export(sys.argv[1] if len(sys.argv) > 1 else "config/grafana/dashboards")))
