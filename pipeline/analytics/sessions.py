@@ -76,45 +76,39 @@ def athlete_schema() -> dict[str, pl.DataType]:
 def assign_sessions(
     samples: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """Samples (with athlete parameters joined) that belong to a session, with columns
-    ``session_id``, ``kind`` and ``class_id`` added; sorted by athlete and time.
+    """Samples (with athlete parameters joined) that belong to a session, sorted by
+    athlete and time, with ``class_id`` and an integer session key ``_sk`` added (the
+    run's first ts for a detected workout, −class_id for a class).
 
-    ``classes``: ``class_id``, ``start_ms``, ``end_ms`` (the journal's schedule)."""
+    ``classes``: ``class_id``, ``start_ms``, ``end_ms`` (the journal's schedule; classes
+    must not overlap)."""
+    import numpy as np
     import polars as pl
 
     frame = (
         samples.lazy()
         .filter(pl.col("athlete_id").is_not_null())
+        .select("athlete_id", "ts", "bpm", "rr_ms", "contact")
         .join(athletes.lazy(), on="athlete_id", how="inner")
         .sort("athlete_id", "ts")
+        .collect()
     )
-    if classes is not None and not classes.is_empty():
-        cls = (
-            classes.lazy()
-            .select(
-                pl.col("class_id").cast(pl.Int64),
-                pl.col("start_ms").cast(pl.Int64).alias("ts"),
-                pl.col("end_ms").cast(pl.Int64).alias("_class_end"),
-            )
-            .sort("ts")
-        )
-        frame = (
-            frame.sort("ts")
-            .join_asof(cls, on="ts", strategy="backward")
-            .with_columns(
-                pl.when(pl.col("ts") < pl.col("_class_end"))
-                .then(pl.col("class_id"))
-                .alias("class_id")
-            )
-            .drop("_class_end")
-            .sort("athlete_id", "ts")
-        )
-    else:
-        frame = frame.with_columns(pl.lit(None, pl.Int64).alias("class_id"))
+    class_id = np.full(frame.height, -1, dtype=np.int64)
+    if classes is not None and not classes.is_empty() and frame.height:
+        cls = classes.sort("start_ms")
+        starts = cls["start_ms"].to_numpy()
+        ends = cls["end_ms"].to_numpy()
+        ids = cls["class_id"].to_numpy()
+        ts = frame["ts"].to_numpy()
+        idx = np.searchsorted(starts, ts, side="right") - 1
+        inside = (idx >= 0) & (ts < ends[np.maximum(idx, 0)])
+        class_id = np.where(inside, ids[np.maximum(idx, 0)], -1)
+    frame = frame.with_columns(pl.Series("class_id", class_id).replace(-1, None).cast(pl.Int64))
 
     threshold = pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest"))
-    active = (
-        frame.filter(
+    lf = frame.lazy()
+    runs = (
+        lf.filter(
             pl.col("class_id").is_null()
             & pl.col("contact").fill_null(True)
             & (pl.col("bpm") >= threshold)
@@ -129,18 +123,14 @@ def assign_sessions(
             .over("athlete_id")
             .alias("_run")
         )
-    )
-    runs = (
-        active.group_by("athlete_id", "_run")
+        .group_by("athlete_id", "_run")
         .agg(pl.col("ts").min().alias("_start"), pl.col("ts").max().alias("_end"))
         .filter(pl.col("_end") - pl.col("_start") >= AUTO_MIN_MS)
         .select("athlete_id", "_start", "_end")
-        .sort("_start")
+        .sort("athlete_id", "_start")
     )
-    free = (
-        frame.filter(pl.col("class_id").is_null())
-        .sort("ts")
-        .join_asof(
+    return (
+        lf.join_asof(
             runs,
             left_on="ts",
             right_on="_start",
@@ -148,18 +138,17 @@ def assign_sessions(
             strategy="backward",
             check_sortedness=False,
         )
-        .filter(pl.col("ts") <= pl.col("_end"))
         .with_columns(
-            pl.format("auto-{}-{}", pl.col("athlete_id"), pl.col("_start")).alias("session_id"),
-            pl.lit("auto").alias("kind"),
+            pl.when(pl.col("class_id").is_not_null())
+            .then(-pl.col("class_id"))
+            .when(pl.col("ts") <= pl.col("_end"))
+            .then(pl.col("_start"))
+            .alias("_sk")
         )
+        .filter(pl.col("_sk").is_not_null())
         .drop("_start", "_end")
+        .collect()
     )
-    in_class = frame.filter(pl.col("class_id").is_not_null()).with_columns(
-        pl.format("class-{}", pl.col("class_id")).alias("session_id"),
-        pl.lit("class").alias("kind"),
-    )
-    return pl.concat([free, in_class], how="vertical").sort("athlete_id", "ts").collect()
 
 
 def summarize(
@@ -178,7 +167,7 @@ def summarize(
     sessions = assign_sessions(samples, athletes, classes)
     if sessions.is_empty():
         return tables.conform(tables.SESSION_SUMMARY, pl.DataFrame())
-    keys = ["athlete_id", "session_id"]
+    keys = ["athlete_id", "_sk"]
     kcal_coef = [pl.lit(c) for c in energy.keytel_coefficients_kcal("male")]
     kcal_coef_f = [pl.lit(c) for c in energy.keytel_coefficients_kcal("female")]
     bpm = pl.col("bpm").cast(pl.Float64)
@@ -200,7 +189,6 @@ def summarize(
         pl.col("_zone").replace_strict(list(range(6)), ppm, return_dtype=pl.Float64).alias("_ppm")
     )
     agg = lz.group_by(keys).agg(
-        pl.col("kind").first(),
         pl.col("class_id").first(),
         pl.col("ts").min().alias("start_ms"),
         pl.col("ts").max().alias("end_ms"),
@@ -216,7 +204,13 @@ def summarize(
         (kcal_min.sum() / 60.0).alias("kcal"),
         (pl.col("_ppm").sum() / 60.0).alias("points"),
     )
-    agg = agg.filter((pl.col("kind") == "auto") | (pl.col("n_samples") >= CLASS_MIN_SAMPLES))
+    agg = agg.with_columns(
+        pl.when(pl.col("_sk") < 0).then(pl.lit("class")).otherwise(pl.lit("auto")).alias("kind"),
+        pl.when(pl.col("_sk") < 0)
+        .then(pl.format("class-{}", pl.col("class_id")))
+        .otherwise(pl.format("auto-{}-{}", pl.col("athlete_id"), pl.col("_sk")))
+        .alias("session_id"),
+    ).filter((pl.col("kind") == "auto") | (pl.col("n_samples") >= CLASS_MIN_SAMPLES))
     x = (pl.col("hr_avg") - pl.col("hr_rest_ref")) / (pl.col("hr_max_ref") - pl.col("hr_rest_ref"))
     minutes = (pl.col("end_ms") - pl.col("start_ms")) / 60_000.0
     male, female = load.MORTON["male"], load.MORTON["female"]
@@ -265,7 +259,7 @@ def _hrr60(samples: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
         summary.lazy()
         .select(
             "athlete_id",
-            "session_id",
+            "_sk",
             "_end_bpm",
             (pl.col("end_ms") + int(RECOVERY_S * 1000)).alias("_t"),
         )
@@ -307,7 +301,7 @@ def _hrr60(samples: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
         joined.with_columns(
             pl.when(near.fill_null(False)).then(pl.col("_end_bpm") - interp).alias("hrr60")
         )
-        .select("athlete_id", "session_id", "hrr60")
+        .select("athlete_id", "_sk", "hrr60")
         .collect()
     )
 
@@ -332,7 +326,7 @@ def rr_rmssd(rr_rows: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
 def _session_rmssd(sessions: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
-    keys = ["athlete_id", "session_id"]
+    keys = ["athlete_id", "_sk"]
     rr_rows = (
         sessions.lazy()
         .select(*keys, pl.col("rr_ms").alias("rr"))
