@@ -47,7 +47,9 @@ class CollectorPublisher:
     def availability_state(self, sensor: str) -> AvailabilityState | None:
         return self._availability.get(sensor)
 
-    async def availability(self, sensor: str, state: AvailabilityState, ts: int | None = None) -> bool:
+    async def availability(
+        self, sensor: str, state: AvailabilityState, ts: int | None = None
+    ) -> bool:
         """Publish availability if it changed; returns whether it published."""
         if self._availability.get(sensor) == state:
             return False

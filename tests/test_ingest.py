@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -30,68 +32,70 @@ from tests.support.pipeline import (
 from tests.support.procs import Mosquitto
 
 
-async def test_twenty_straps_for_a_minute_are_stored_exactly_once(
-    mosquitto: Mosquitto, tmp_path: Path
-) -> None:
-    db = tmp_path / "g.db"
-    settings = settings_for(mosquitto.url, db)
-    registry = Registry(db)
-    athlete = registry.add_athlete("Anna", birth_year=1990, sex="female")
-    samples = class_samples(20, 60)
-    registry.assign("strap-1", athlete, samples[0].ts - 1)
+@contextlib.asynccontextmanager
+async def running_ingest(
+    settings: Settings, registry: Registry | None = None
+) -> AsyncIterator[tuple[IngestService, SqliteStore]]:
+    """An in-process ingestion service, subscribed and ready, closed afterwards."""
+    db = Path(settings.store.path)
+    registry = registry or Registry(db)
     store = SqliteStore(db)
     await store.open()
     service = IngestService(settings, store, registry)
     task = asyncio.create_task(service.run())
-    await service.ready.wait()
-    assert service.mqtt is not None
-    await service.mqtt.wait_connected()
-    await asyncio.sleep(0.2)  # subscriptions granted
+    try:
+        await service.ready.wait()
+        assert service.mqtt is not None
+        await service.mqtt.wait_connected()
+        await asyncio.sleep(0.3)  # subscriptions granted
+        yield service, store
+    finally:
+        await service.stop()
+        await task
+        await store.close()
+        registry.close()
 
-    await publish_samples(mosquitto.url, samples)
-    await wait_for(lambda: count_rows(db, "samples") >= len(samples), 30, "all samples")
-    await asyncio.sleep(0.5)  # anything extra would show up now
 
-    published = Counter((s.sensor, s.seq) for s in samples)
-    assert len(samples) > 20 * 50  # drop-outs remove a few, not most
-    assert Counter(stored_keys(db)) == published
-    frame = await store.query_samples(0, 2**62, sensors=["strap-1"])
-    assert set(frame["athlete_id"].to_list()) == {athlete}
-    first = next(s for s in samples if s.sensor == "strap-1")
-    row = frame.row(0, named=True)
-    assert (row["ts"], row["bpm"], row["rr_ms"]) == (first.ts, first.bpm, first.rr_ms)
-    unassigned = await store.query_samples(0, 2**62, sensors=["strap-2"])
-    assert unassigned["athlete_id"].null_count() == unassigned.height > 0
-    assert service.stats.duplicates == 0
+async def test_twenty_straps_for_a_minute_are_stored_exactly_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    registry = Registry(db)
+    athlete = registry.add_athlete("Anna", birth_year=1990, sex="female")
+    samples = class_samples(20, 60)
+    registry.assign("strap-1", athlete, samples[0].ts - 1)
+    async with running_ingest(settings_for(mosquitto.url, db), registry) as (service, store):
+        await publish_samples(mosquitto.url, samples)
+        await wait_for(lambda: count_rows(db, "samples") >= len(samples), 30, "all samples")
+        await asyncio.sleep(0.5)  # anything extra would show up now
 
-    await service.stop()
-    await task
-    await store.close()
-    registry.close()
+        published = Counter((s.sensor, s.seq) for s in samples)
+        assert len(samples) > 20 * 50  # drop-outs remove a few, not most
+        assert Counter(stored_keys(db)) == published
+        frame = await store.query_samples(0, 2**62, sensors=["strap-1"])
+        assert set(frame["athlete_id"].to_list()) == {athlete}
+        first = next(s for s in samples if s.sensor == "strap-1")
+        row = frame.row(0, named=True)
+        assert (row["ts"], row["bpm"], row["rr_ms"]) == (first.ts, first.bpm, first.rr_ms)
+        unassigned = await store.query_samples(0, 2**62, sensors=["strap-2"])
+        assert unassigned["athlete_id"].null_count() == unassigned.height > 0
+        assert service.stats.duplicates == 0
 
 
 async def test_redelivered_samples_are_not_stored_twice(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     db = tmp_path / "g.db"
-    store = SqliteStore(db)
-    await store.open()
-    service = IngestService(settings_for(mosquitto.url, db), store, Registry(db))
-    task = asyncio.create_task(service.run())
-    await service.ready.wait()
-    assert service.mqtt is not None
-    await service.mqtt.wait_connected()
-    await asyncio.sleep(0.2)
-    samples = class_samples(2, 10)
-    await publish_samples(mosquitto.url, samples + samples)
-    await wait_for(
-        lambda: service.stats.stored + service.stats.duplicates >= 2 * len(samples), 20, "both"
-    )
-    assert count_rows(db, "samples") == len(samples)
-    assert service.stats.duplicates == len(samples)
-    await service.stop()
-    await task
-    await store.close()
+    async with running_ingest(settings_for(mosquitto.url, db)) as (service, _):
+        samples = class_samples(2, 10)
+        await publish_samples(mosquitto.url, samples + samples)
+        await wait_for(
+            lambda: service.stats.stored + service.stats.duplicates >= 2 * len(samples),
+            20,
+            "both copies",
+        )
+        assert count_rows(db, "samples") == len(samples)
+        assert service.stats.duplicates == len(samples)
 
 
 def _start_ingest_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -177,54 +181,34 @@ async def test_a_thousand_malformed_payloads_are_quarantined_and_the_service_liv
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     db = tmp_path / "g.db"
-    store = SqliteStore(db)
-    await store.open()
-    service = IngestService(settings_for(mosquitto.url, db), store, Registry(db))
-    task = asyncio.create_task(service.run())
-    await service.ready.wait()
-    assert service.mqtt is not None
-    await service.mqtt.wait_connected()
-    await asyncio.sleep(0.2)
+    async with running_ingest(settings_for(mosquitto.url, db)) as (service, store):
+        samples = class_samples(10, 50)
+        bad = [_malformed(i, samples[0].ts) for i in range(1000)]
+        per_sample = -(-len(bad) // len(samples))
 
-    samples = class_samples(10, 50)
-    bad = [_malformed(i, samples[0].ts) for i in range(1000)]
-    per_sample = -(-len(bad) // len(samples))
+        def extra(i: int) -> list[tuple[str, bytes]]:
+            return [(t, p) for t, p, _ in bad[i * per_sample : (i + 1) * per_sample]]
 
-    def extra(i: int) -> list[tuple[str, bytes]]:
-        return [(t, p) for t, p, _ in bad[i * per_sample : (i + 1) * per_sample]]
+        await publish_samples(mosquitto.url, samples, extra=extra)
+        total = len(samples) + len(bad)
+        await wait_for(lambda: service.stats.messages >= total, 30, "every message handled")
 
-    await publish_samples(mosquitto.url, samples, extra=extra)
-    total = len(samples) + len(bad)
-    await wait_for(lambda: service.stats.messages >= total, 30, "every message handled")
-
-    assert not task.done()
-    assert count_rows(db, "samples") == len(samples)
-    rows = await store.query_quarantine(limit=5000)
-    assert len(rows) == 1000
-    assert Counter(r.reason for r in rows) == Counter(reason for _, _, reason in bad)
-    assert {(r.topic, r.payload) for r in rows} == {(t, p) for t, p, _ in bad}
-    assert sum(service.stats.quarantined.values()) == 1000
-    await service.stop()
-    await task
-    await store.close()
+        assert service.mqtt is not None and service.mqtt.connected.is_set()
+        assert count_rows(db, "samples") == len(samples)
+        rows = await store.query_quarantine(limit=5000)
+        assert len(rows) == 1000
+        assert Counter(r.reason for r in rows) == Counter(reason for _, _, reason in bad)
+        assert {(r.topic, r.payload) for r in rows} == {(t, p) for t, p, _ in bad}
+        assert sum(service.stats.quarantined.values()) == 1000
 
 
-async def _ingest_through(settings: Settings, publisher_url: str, db: Path) -> IngestService:
-    store = SqliteStore(db)
-    await store.open()
-    service = IngestService(settings, store, Registry(db))
-    task = asyncio.create_task(service.run())
-    await service.ready.wait()
-    assert service.mqtt is not None
-    await service.mqtt.wait_connected()
-    await asyncio.sleep(0.3)
-    samples = class_samples(3, 20)
-    await publish_samples(publisher_url, samples)
-    await wait_for(lambda: count_rows(db, "samples") >= len(samples), 20, "all samples")
-    assert Counter(stored_keys(db)) == Counter((s.sensor, s.seq) for s in samples)
-    await service.stop()
-    await task
-    await store.close()
+async def _ingest_through(settings: Settings, publisher_url: str) -> IngestService:
+    db = Path(settings.store.path)
+    async with running_ingest(settings) as (service, _):
+        samples = class_samples(3, 20)
+        await publish_samples(publisher_url, samples)
+        await wait_for(lambda: count_rows(db, "samples") >= len(samples), 20, "all samples")
+        assert Counter(stored_keys(db)) == Counter((s.sensor, s.seq) for s in samples)
     return service
 
 
@@ -233,7 +217,7 @@ async def test_mqtt5_with_a_shared_subscription(mosquitto: Mosquitto, tmp_path: 
     settings = msgspec.structs.replace(
         base, mqtt=msgspec.structs.replace(base.mqtt, protocol="5", shared_group="gympulse-ingest")
     )
-    service = await _ingest_through(settings, mosquitto.url, tmp_path / "g.db")
+    service = await _ingest_through(settings, mosquitto.url)
     assert service.filters[0].startswith("$share/gympulse-ingest/")
 
 
@@ -241,7 +225,7 @@ async def test_the_embedded_broker_speaks_3_1_1(tmp_path: Path) -> None:
     async with EmbeddedBroker() as broker:
         settings = settings_for(broker.url, tmp_path / "g.db")
         assert settings.mqtt.protocol == "3.1.1"
-        await _ingest_through(settings, broker.url, tmp_path / "g.db")
+        await _ingest_through(settings, broker.url)
 
 
 async def test_metrics_endpoint_serves_prometheus_text() -> None:
