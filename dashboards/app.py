@@ -1,4 +1,4 @@
-"""The built-in web app (FastAPI): live board now; coach and guest views build on it.
+"""The built-in web app (FastAPI): live board, coach view, guest pages.
 
 Everything it serves ships inside the package (no CDN, no build step), so it works on a gym
 network without internet.
@@ -7,6 +7,8 @@ network without internet.
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -16,9 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from dashboards import admin, coach, guest
+from dashboards.accounts import Accounts
+from dashboards.data import Data
 from dashboards.live import LiveHub
-from gympulse import __version__
+from dashboards.web import AppContext, security_headers
+from gympulse import __version__, contract
 from gympulse.settings import Settings
+from pipeline.journal import Journal
 from pipeline.registry import Registry
 
 SSE_KEEPALIVE_S = 15.0
@@ -33,6 +40,16 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     """The ASGI app. Without a ``hub`` the app makes and runs its own during its lifespan."""
     own_hub = hub is None
     live = hub if hub is not None else LiveHub(settings, registry)
+    secret = settings.web.secret_key.encode() or secrets.token_bytes(32)
+    ctx = AppContext(
+        hub=live,
+        registry=registry,
+        accounts=Accounts(registry.path),
+        data=Data(registry.path),
+        journal=Journal(registry.path),
+        secret=secret,
+        site=settings.site,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,12 +60,24 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         finally:
             if own_hub:
                 await live.stop()
+            ctx.accounts.close()
+            ctx.data.close()
+            ctx.journal.close()
 
     app = FastAPI(title="gympulse", version=__version__, lifespan=lifespan)
     app.state.hub = live
     app.state.settings = settings
     app.state.registry = registry
+    app.state.ctx = ctx
+    app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(coach.router)
+    app.include_router(admin.router)
+    app.include_router(guest.router)
+
+    @app.exception_handler(coach.NotLoggedIn)
+    async def to_login(request: Request, exc: coach.NotLoggedIn) -> RedirectResponse:
+        return RedirectResponse("/coach/login", status_code=303)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
@@ -63,6 +92,28 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         """Every tile as it is now."""
         return live.snapshot()
 
+    @app.get("/api/live/class")
+    async def live_class() -> dict[str, Any]:
+        """The class running now (or the next one today): name, start and end, server time."""
+        now = contract.now_ms()
+        today_end = now - now % 86_400_000 + 86_400_000
+        upcoming = ctx.journal.classes(start_ms=now - 120_000, end_ms=today_end)
+        current = next((c for c in upcoming if c.start_ms <= now), None)
+        chosen = current or (upcoming[0] if upcoming else None)
+        return {
+            "now_ms": now,
+            "class": None
+            if chosen is None
+            else {"id": chosen.id, "name": chosen.name, "start_ms": chosen.start_ms,
+                  "end_ms": chosen.end_ms},
+        }  # fmt: skip
+
+    @app.get("/api/live/summary")
+    async def live_summary() -> list[dict[str, Any]]:
+        """Per participant since their strap went on: minutes per zone, points, kcal,
+        peak HR."""
+        return live.summary()
+
     @app.get("/api/live/stream", response_class=StreamingResponse)
     async def live_stream(request: Request) -> StreamingResponse:
         """Server-Sent Events: a ``tile`` event per change, after a snapshot of all tiles."""
@@ -71,7 +122,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         async def events() -> AsyncIterator[str]:
             try:
                 yield "retry: 2000\n\n"
-                for tile in live.snapshot():
+                for tile in live.snapshot(spark=True):
                     yield _tile_event(tile)
                 while True:
                     try:
@@ -96,6 +147,4 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
 
 
 def _tile_event(tile: dict[str, Any]) -> str:
-    import json
-
     return f"event: tile\ndata: {json.dumps(tile, separators=(',', ':'))}\n\n"

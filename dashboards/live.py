@@ -23,11 +23,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pipeline.analytics.zones import zone as zone_of
-
 from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import Settings
+from pipeline.analytics.energy import keytel_kcal_per_min
+from pipeline.analytics.points import points_per_minute
+from pipeline.analytics.zones import zone as zone_of
 from pipeline.registry import Athlete, Registry, Resolver, strap_label
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,37 @@ class Tile:
     received_ms: int = 0  # when the hub got it (server clock)
     state: TileState = "no-signal"
     spark: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=SPARK_SECONDS))
+    # Since the athlete put the strap on (reset when the strap changes hands):
+    kcal: float | None = None  # None when the profile lacks weight or age (Keytel needs both)
+    points: float = 0.0
+    zone_s: list[float] = field(default_factory=lambda: [0.0] * 6)
+    peak_bpm: int | None = None
+    last_live_ts: int = 0
+    profile: tuple[float, float, str | None] | None = None  # weight, age, sex
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def reset_totals(self) -> None:
+        self.kcal = 0.0 if self.profile is not None else None
+        self.points = 0.0
+        self.zone_s = [0.0] * 6
+        self.peak_bpm = None
+        self.last_live_ts = 0
+        self.spark.clear()
+
+    def accumulate(self, ts: int, bpm: int) -> None:
+        """Add one live sample to the totals: it stands for the time since the previous
+        live sample (1 s for the first), capped at 5 s so a gap is not counted as effort."""
+        dt_s = 1.0 if not self.last_live_ts else min(5.0, max(0.0, (ts - self.last_live_ts) / 1000))
+        self.last_live_ts = ts
+        self.zone_s[self.zone] += dt_s
+        self.points += points_per_minute(self.zone) * dt_s / 60
+        if self.profile is not None and self.kcal is not None:
+            weight, age, sex = self.profile
+            self.kcal += keytel_kcal_per_min(bpm, weight, age, sex) * dt_s / 60
+        self.peak_bpm = bpm if self.peak_bpm is None else max(self.peak_bpm, bpm)
+
+    def as_json(self, *, spark: bool = False) -> dict[str, Any]:
+        extra: dict[str, Any] = {"spark": list(self.spark)} if spark else {}
+        return extra | {
             "sensor": self.sensor,
             "name": self.name,
             "athlete_id": self.athlete_id,
@@ -62,6 +91,19 @@ class Tile:
             "ts": self.ts,
             "received_ms": self.received_ms,
             "state": self.state,
+            "kcal": None if self.kcal is None else round(self.kcal, 1),
+            "points": round(self.points, 1),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sensor": self.sensor,
+            "name": self.name,
+            "athlete_id": self.athlete_id,
+            "zone_minutes": [round(s / 60, 1) for s in self.zone_s],
+            "points": round(self.points, 1),
+            "kcal": None if self.kcal is None else round(self.kcal, 1),
+            "peak_bpm": self.peak_bpm,
         }
 
 
@@ -70,7 +112,7 @@ class LiveHub:
         self.settings = settings
         self.registry = registry
         self.tiles: dict[str, Tile] = {}
-        self._clients: set[asyncio.Queue[str]] = set()
+        self._clients: dict[asyncio.Queue[str], int | None] = {}  # queue -> athlete filter
         self._resolver: Resolver = registry.resolver()
         self._athletes: dict[int, Athlete] = {}
         self._labels: dict[str, str] = {}
@@ -120,13 +162,24 @@ class LiveHub:
         self._refresh_names()
         athlete_id = self._resolver.athlete_at(tile.sensor, ts)
         athlete = self._athletes.get(athlete_id) if athlete_id is not None else None
+        changed = athlete_id != tile.athlete_id
         tile.athlete_id = athlete_id
         if athlete is not None:
+            year = dt.datetime.now(dt.UTC).year
             tile.name = athlete.name
-            tile.hr_max = athlete.effective_hr_max(dt.datetime.now(dt.UTC).year)
+            tile.hr_max = athlete.effective_hr_max(year)
+            age = athlete.age(year)
+            tile.profile = (
+                (athlete.weight_kg, float(age), athlete.sex)
+                if athlete.weight_kg is not None and age is not None
+                else None
+            )
         else:
             tile.name = self._labels.get(tile.sensor) or strap_label(tile.sensor)
             tile.hr_max = 190.0
+            tile.profile = None
+        if changed or (tile.profile is not None and tile.kcal is None):
+            tile.reset_totals()
 
     # ------------------------------------------------------------------ updates
 
@@ -147,6 +200,7 @@ class LiveHub:
         tile.pct_max = round(100 * sample.bpm / tile.hr_max)
         tile.zone = zone_of(sample.bpm, tile.hr_max)
         tile.spark.append((sample.ts, sample.bpm))
+        tile.accumulate(sample.ts, sample.bpm)
         return tile
 
     def apply_availability(self, sensor: str, state: str) -> Tile | None:
@@ -162,8 +216,12 @@ class LiveHub:
         return tile
 
     def _broadcast(self, tile: Tile) -> None:
+        if not self._clients:
+            return
         event = f"event: tile\ndata: {json.dumps(tile.as_json(), separators=(',', ':'))}\n\n"
-        for queue in self._clients:
+        for queue, only in self._clients.items():
+            if only is not None and tile.athlete_id != only:
+                continue
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()  # drop the oldest update for a slow browser
@@ -209,16 +267,28 @@ class LiveHub:
 
     # ------------------------------------------------------------------ browsers
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [t.as_json() for t in sorted(self.tiles.values(), key=lambda t: t.name)]
+    def snapshot(
+        self, athlete_id: int | None = None, *, spark: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every tile as it is now (only ``athlete_id``'s tiles when given)."""
+        return [
+            t.as_json(spark=spark)
+            for t in sorted(self.tiles.values(), key=lambda t: t.name)
+            if athlete_id is None or t.athlete_id == athlete_id
+        ]
 
-    def subscribe(self) -> asyncio.Queue[str]:
+    def summary(self) -> list[dict[str, Any]]:
+        """Per tile totals since the strap was put on (the class summary screen)."""
+        return [t.summary() for t in sorted(self.tiles.values(), key=lambda t: t.name)]
+
+    def subscribe(self, athlete_id: int | None = None) -> asyncio.Queue[str]:
+        """A queue of tile events: every tile's, or only ``athlete_id``'s tiles."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=500)
-        self._clients.add(queue)
+        self._clients[queue] = athlete_id
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
-        self._clients.discard(queue)
+        self._clients.pop(queue, None)
 
     @property
     def client_count(self) -> int:

@@ -5,23 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import polars as pl
+from fastapi.testclient import TestClient
 from playwright.async_api import Browser, async_playwright
 
 from collectors.publisher import CollectorPublisher
 from collectors.simulator import Profile, make_profiles, simulate
+from dashboards.accounts import Accounts
+from dashboards.app import create_app
+from dashboards.live import LiveHub
 from gympulse import contract
 from gympulse.mqtt import MqttClient
-from gympulse.settings import MqttSettings
+from gympulse.settings import MqttSettings, Settings, StoreSettings
+from pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
 from pipeline.registry import Registry
+from pipeline.stores.base import StoredSample, WriteBatch
+from pipeline.stores.sqlite import SqliteStore
 from tests.support.procs import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +188,138 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+# ---------------------------------------------------------------------- history for API tests
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Seeded:
+    db: Path
+    athletes: dict[str, int]  # name -> id
+    sessions: dict[str, list[str]]  # name -> session ids
+    coach_user: str
+    coach_password: str
+
+
+def _history_rows(
+    athlete_id: int, days: int, flags: str, hr_rest0: float
+) -> dict[str, list[dict[str, Any]]]:
+    today = dt.datetime.now(dt.UTC).date()
+    daily, base, sessions = [], [], []
+    for i in range(days):
+        date = today - dt.timedelta(days=days - 1 - i)
+        daily.append(
+            {"athlete_id": athlete_id, "date": date, "load": 50.0 + i, "sessions": 1,
+             "minutes": 45.0, "ctl": 10.0 + i, "atl": 20.0 + i, "tsb": -10.0 + i / 2,
+             "acwr_ewma": 1.0 + i / 100, "srpe_load": 0.0, "updated_ms": 0}
+        )  # fmt: skip
+        base.append(
+            {"athlete_id": athlete_id, "date": date, "ln_rmssd": 3.5 + i / 100,
+             "ln_rmssd_mean60": 3.6, "ln_rmssd_sd60": 0.2, "ln_rmssd_roll7": 3.5 + i / 100,
+             "hr_rest": hr_rest0 - i / 2, "hr_rest_mean60": hr_rest0, "hr_rest_sd60": 2.0,
+             "hr_rest_roll7": hr_rest0 - i / 2,
+             "flag_hrv": "flag_hrv" in flags, "flag_hr_rest": "flag_hr_rest" in flags,
+             "flag_acwr": False, "flag_form": False,
+             "flags": flags if i == days - 1 else "", "updated_ms": 0}
+        )  # fmt: skip
+        start = int(dt.datetime.combine(date, dt.time(18), dt.UTC).timestamp() * 1000)
+        sessions.append(
+            {"athlete_id": athlete_id, "session_id": f"auto-{athlete_id}-{start}",
+             "kind": "auto", "date": date, "start_ms": start, "end_ms": start + 600_000,
+             "duration_s": 600, "n_samples": 601, "hr_avg": 140.0, "hr_max": 170,
+             "hr_max_ref": 185.0, "hr_rest_ref": hr_rest0, "zone0_s": 0, "zone1_s": 60,
+             "zone2_s": 120, "zone3_s": 180, "zone4_s": 180, "zone5_s": 60,
+             "trimp_banister": 20.0, "trimp_edwards": 30.0, "kcal": 120.0, "points": 31.0,
+             "hrr60": 20.0 + i, "rmssd": None, "n_rr": 0, "n_corrected": 0, "rpe": None,
+             "srpe_load": None, "updated_ms": 0}
+        )  # fmt: skip
+    return {"daily_metrics": daily, "baselines": base, "session_summary": sessions}
+
+
+def seed_history(db: Path) -> Seeded:
+    """Two guests (Alice, Bob) with 5 days of sessions, daily metrics, baselines and the HR
+    samples of each session; Bob's latest day raises two flags. A coach account."""
+    registry = Registry(db)
+    ids = {
+        "Alice": registry.add_athlete("Alice", birth_year=1990, sex="female", weight_kg=60),
+        "Bob": registry.add_athlete("Bob", birth_year=1980, sex="male", weight_kg=80),
+    }
+    registry.assign("strap-1", ids["Alice"], 0)
+    registry.assign("strap-2", ids["Bob"], 0)
+    registry.close()
+    sessions: dict[str, list[str]] = {}
+
+    async def write() -> None:
+        store = SqliteStore(db)
+        await store.open()
+        try:
+            for name, flags, rest, strap in (
+                ("Alice", "", 60.0, "strap-1"),
+                ("Bob", "flag_hrv,flag_hr_rest", 70.0, "strap-2"),
+            ):
+                rows = _history_rows(ids[name], 5, flags, rest)
+                for table in (SESSION_SUMMARY, DAILY_METRICS, BASELINES):
+                    frame = conform(table, pl.DataFrame(rows[table.name]))
+                    await store.write_rows(table.name, frame, table.key)
+                sessions[name] = [r["session_id"] for r in rows["session_summary"]]
+                samples = [
+                    StoredSample(SITE, "sim", strap, s["start_ms"] + k * 1000, k,
+                                 110 + k % 60, (), True, None, ids[name])
+                    for s in rows["session_summary"]
+                    for k in range(0, 601, 5)
+                ]  # fmt: skip
+                await store.write(WriteBatch(samples))
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    accounts = Accounts(db)
+    accounts.add_user("coach", "correct horse battery")
+    accounts.close()
+    return Seeded(db, ids, sessions, "coach", "correct horse battery")
+
+
+# ---------------------------------------------------------------------- in-process client
+
+CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def csrf_from(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found is not None, "page has no CSRF field"
+    return found.group(1)
+
+
+@contextlib.contextmanager
+def app_client(db: Path) -> Iterator[TestClient]:
+    """The app in process (no MQTT: the live hub is not started) on ``db``."""
+    settings = Settings(site=SITE, store=StoreSettings(path=str(db)))
+    registry = Registry(db)
+    hub = LiveHub(settings, registry)
+    try:
+        with TestClient(create_app(settings, registry, hub), follow_redirects=False) as client:
+            yield client
+    finally:
+        registry.close()
+
+
+def login(client: TestClient, user: str, password: str) -> str:
+    """Log in as a coach; returns the CSRF token of the session's forms."""
+    form = client.get("/coach/login")
+    response = client.post(
+        "/coach/login",
+        data={"username": user, "password": password, "csrf": csrf_from(form.text)},
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/coach"
+    return csrf_from(client.get("/coach").text)
+
+
+def guest_token(db: Path, athlete_id: int, days: float = 7) -> str:
+    accounts = Accounts(db)
+    try:
+        return accounts.issue_guest_token(athlete_id, contract.now_ms() + int(days * DAY_MS))
+    finally:
+        accounts.close()

@@ -1,0 +1,197 @@
+"""Coach accounts, coach login sessions and guest access tokens (in the registry's SQLite).
+
+- Coach passwords are hashed with argon2id (argon2-cffi); a hash made with older
+  parameters is re-hashed at the next successful login.
+- Login sessions and guest tokens are 256-bit random strings (``secrets.token_urlsafe``);
+  only their SHA-256 is stored, so a copy of the database does not let anyone in. (A
+  slow hash buys nothing for 256 random bits.)
+- A guest token belongs to one athlete, expires at the end of the guest's stay
+  (``expires_ms``), can be extended by a coach and revoked (``revoked_ms``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from pipeline.stores.sqlite import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS web_users (
+    id          INTEGER PRIMARY KEY,
+    username    TEXT    NOT NULL UNIQUE,
+    pw_hash     TEXT    NOT NULL,
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash  TEXT    PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES web_users (id) ON DELETE CASCADE,
+    created_ms  INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS guest_tokens (
+    id          INTEGER PRIMARY KEY,
+    athlete_id  INTEGER NOT NULL,
+    token_hash  TEXT    NOT NULL UNIQUE,
+    created_ms  INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL,
+    revoked_ms  INTEGER,
+    lang        TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS guest_tokens_athlete ON guest_tokens (athlete_id);
+"""
+
+SESSION_TTL_MS = 12 * 3600 * 1000
+_hasher = PasswordHasher()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuestToken:
+    id: int
+    athlete_id: int
+    created_ms: int
+    expires_ms: int
+    revoked_ms: int | None
+    lang: str
+
+    def active(self, at_ms: int) -> bool:
+        return self.revoked_ms is None and at_ms < self.expires_ms
+
+
+class Accounts:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---------------------------------------------------------------- coaches
+
+    def add_user(self, username: str, password: str) -> int:
+        if not username or len(password) < 8:
+            raise ValueError("a username and a password of at least 8 characters are required")
+        cur = self.conn.execute(
+            "INSERT INTO web_users (username, pw_hash, created_ms) VALUES (?,?,?)"
+            " ON CONFLICT (username) DO UPDATE SET pw_hash = excluded.pw_hash",
+            (username, _hasher.hash(password), now_ms()),
+        )
+        row = self.conn.execute("SELECT id FROM web_users WHERE username = ?", (username,))
+        del cur
+        return int(row.fetchone()[0])
+
+    def users(self) -> list[User]:
+        return [User(*r) for r in self.conn.execute("SELECT id, username FROM web_users")]
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        row = self.conn.execute(
+            "SELECT id, pw_hash FROM web_users WHERE username = ?", (username,)
+        ).fetchone()
+        if row is None:
+            # Spend the same time as a real check, so timing does not reveal usernames.
+            _hasher.hash(password)
+            return None
+        user_id, pw_hash = row
+        try:
+            _hasher.verify(pw_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if _hasher.check_needs_rehash(pw_hash):
+            self.conn.execute(
+                "UPDATE web_users SET pw_hash = ? WHERE id = ?", (_hasher.hash(password), user_id)
+            )
+        return User(user_id, username)
+
+    def start_session(self, user: User) -> str:
+        token = new_token()
+        at = now_ms()
+        self.conn.execute(
+            "INSERT INTO web_sessions (token_hash, user_id, created_ms, expires_ms)"
+            " VALUES (?,?,?,?)",
+            (token_hash(token), user.id, at, at + SESSION_TTL_MS),
+        )
+        return token
+
+    def session_user(self, token: str) -> User | None:
+        row = self.conn.execute(
+            "SELECT u.id, u.username FROM web_sessions s JOIN web_users u ON u.id = s.user_id"
+            " WHERE s.token_hash = ? AND s.expires_ms > ?",
+            (token_hash(token), now_ms()),
+        ).fetchone()
+        return None if row is None else User(*row)
+
+    def end_session(self, token: str) -> None:
+        self.conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash(token),))
+
+    # ---------------------------------------------------------------- guests
+
+    def issue_guest_token(self, athlete_id: int, expires_ms: int, lang: str = "") -> str:
+        """A new personal link token for ``athlete_id``; returned once, stored hashed."""
+        token = new_token()
+        self.conn.execute(
+            "INSERT INTO guest_tokens (athlete_id, token_hash, created_ms, expires_ms, lang)"
+            " VALUES (?,?,?,?,?)",
+            (athlete_id, token_hash(token), now_ms(), expires_ms, lang),
+        )
+        return token
+
+    def guest(self, token: str, at_ms: int | None = None) -> GuestToken | None:
+        """The active token ``token`` names, or None (unknown, expired or revoked)."""
+        row = self.conn.execute(
+            "SELECT id, athlete_id, created_ms, expires_ms, revoked_ms, lang FROM guest_tokens"
+            " WHERE token_hash = ?",
+            (token_hash(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        found = GuestToken(*row)
+        return found if found.active(now_ms() if at_ms is None else at_ms) else None
+
+    def guest_tokens(self, athlete_id: int | None = None) -> list[GuestToken]:
+        sql = "SELECT id, athlete_id, created_ms, expires_ms, revoked_ms, lang FROM guest_tokens"
+        params: tuple[object, ...] = ()
+        if athlete_id is not None:
+            sql += " WHERE athlete_id = ?"
+            params = (athlete_id,)
+        return [GuestToken(*r) for r in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def revoke_guest_token(self, token_id: int) -> bool:
+        cur = self.conn.execute(
+            "UPDATE guest_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+            (now_ms(), token_id),
+        )
+        return cur.rowcount == 1
+
+    def extend_guest_token(self, token_id: int, expires_ms: int) -> bool:
+        cur = self.conn.execute(
+            "UPDATE guest_tokens SET expires_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+            (expires_ms, token_id),
+        )
+        return cur.rowcount == 1

@@ -1,0 +1,239 @@
+"""Coach admin (``/coach/admin``): athletes, straps and their aliases, fast strap
+assignment for a class (one form, one select per strap, one submit for 20 people), and the
+class schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from dashboards.coach import Coach, _coach, _nav
+from dashboards.i18n import t
+from dashboards.web import csrf_field, fmt, page, table
+from gympulse import contract
+
+router = APIRouter()
+
+Sex = Literal["male", "female", ""]
+
+
+def _straps(coach: Coach) -> list[str]:
+    known = set(coach.ctx.registry.sensor_labels())
+    known |= {a.sensor for a in coach.ctx.registry.assignments()}
+    known |= set(coach.ctx.hub.tiles)
+    return sorted(known, key=lambda s: (len(s), s))
+
+
+@router.get("/coach/admin", response_class=HTMLResponse, include_in_schema=False)
+async def admin_page(request: Request) -> HTMLResponse:
+    coach = _coach(request)
+    lang = coach.lang
+    reg = coach.ctx.registry
+    athletes = reg.athletes()
+    csrf = csrf_field(coach.csrf)
+    rows = [
+        [
+            fmt(a.id),
+            f'<a href="/coach/athletes/{a.id}">{escape(a.name)}</a>',
+            fmt(a.birth_year),
+            fmt(a.sex),
+            fmt(a.weight_kg),
+            fmt(a.hr_max),
+            fmt(a.hr_rest),
+        ]
+        for a in athletes
+    ]
+    parts = [
+        f"<h2>{escape(t(lang, 'athletes'))}</h2>",
+        table(["#", t(lang, "name"), "born", "sex", "kg", "HRmax", "HRrest"], rows),
+        f'<form method="post" action="/coach/admin/athletes" class="row">{csrf}'
+        '<input name="name" placeholder="name" required maxlength="100">'
+        '<input name="birth_year" type="number" min="1900" max="2100" placeholder="born">'
+        '<select name="sex"><option value=""></option><option>female</option>'
+        "<option>male</option></select>"
+        '<input name="weight_kg" type="number" step="0.1" min="20" max="300" placeholder="kg">'
+        '<input name="hr_max" type="number" min="100" max="240" placeholder="HRmax">'
+        '<input name="hr_rest" type="number" min="25" max="120" placeholder="HRrest">'
+        f"<button>{escape(t(lang, 'add'))}</button></form>",
+    ]
+    # Straps and aliases.
+    labels = reg.sensor_labels()
+    straps = _straps(coach)
+    resolver = reg.resolver()
+    now = contract.now_ms()
+    names = {a.id: a.name for a in athletes}
+    parts.append(f"<h2>{escape(t(lang, 'straps'))}</h2>")
+    parts.append(
+        table(
+            ["strap", "alias", t(lang, "athlete")],
+            [
+                [
+                    escape(s),
+                    escape(labels.get(s, "")),
+                    escape(names.get(resolver.athlete_at(s, now) or -1, "")),
+                ]
+                for s in straps
+            ],
+        )
+    )
+    parts.append(
+        f'<form method="post" action="/coach/admin/straps" class="row">{csrf}'
+        '<input name="sensor" placeholder="strap id" required maxlength="64">'
+        '<input name="label" placeholder="alias" maxlength="64">'
+        f"<button>{escape(t(lang, 'save'))}</button></form>"
+    )
+    # Fast assignment: every strap with a select, one submit.
+    options = '<option value="">—</option>' + "".join(
+        f'<option value="{a.id}">{escape(a.name)}</option>' for a in athletes
+    )
+    selects = []
+    for s in straps:
+        current = resolver.athlete_at(s, now)
+        sel = options
+        if current is not None:
+            sel = sel.replace(f'value="{current}"', f'value="{current}" selected')
+        selects.append(
+            f"<label>{escape(labels.get(s) or s)}"
+            f'<select name="strap:{escape(s)}">{sel}</select></label>'
+        )
+    parts.append(
+        f"<h2>{escape(t(lang, 'assign'))}</h2>"
+        f'<form method="post" action="/coach/admin/assign" class="assign">{csrf}'
+        f"{''.join(selects)}<button>{escape(t(lang, 'save'))}</button></form>"
+    )
+    # Schedule.
+    classes = coach.ctx.journal.classes(start_ms=now - 7 * 86_400_000)
+    parts.append(f"<h2>{escape(t(lang, 'schedule'))}</h2>")
+    parts.append(
+        table(
+            [t(lang, "name"), "start", "end"],
+            [
+                [
+                    escape(c.name),
+                    escape(dt.datetime.fromtimestamp(c.start_ms / 1000, dt.UTC).isoformat()),
+                    escape(dt.datetime.fromtimestamp(c.end_ms / 1000, dt.UTC).isoformat()),
+                ]
+                for c in classes
+            ],
+        )
+    )
+    parts.append(
+        f'<form method="post" action="/coach/admin/classes" class="row">{csrf}'
+        '<input name="name" placeholder="class" required maxlength="100">'
+        '<input name="start" type="datetime-local" required>'
+        '<input name="minutes" type="number" min="1" max="600" value="45">'
+        f"<button>{escape(t(lang, 'add'))}</button></form>"
+    )
+    parts.append(
+        "<h2>"
+        + escape(t(lang, "export"))
+        + "</h2><p>"
+        + " · ".join(
+            f'<a href="/coach/export/{n}.csv">{n}</a>'
+            for n in (
+                "athletes",
+                "sensors",
+                "assignments",
+                "classes",
+                "wellness",
+                "session_rpe",
+                "session_summary",
+                "daily_metrics",
+                "baselines",
+                "samples",
+            )
+        )
+        + "</p>"
+    )
+    return page(lang, t(lang, "admin"), "".join(parts), nav=_nav(coach))
+
+
+def _back() -> RedirectResponse:
+    return RedirectResponse("/coach/admin", status_code=303)
+
+
+@router.post("/coach/admin/athletes", response_class=RedirectResponse, status_code=303)
+async def add_athlete(
+    request: Request,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    birth_year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
+    sex: Annotated[Sex, Form()] = "",
+    weight_kg: Annotated[float | None, Form(ge=20, le=300)] = None,
+    hr_max: Annotated[int | None, Form(ge=100, le=240)] = None,
+    hr_rest: Annotated[int | None, Form(ge=25, le=120)] = None,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Add an athlete profile."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    coach.ctx.registry.add_athlete(
+        name,
+        birth_year=birth_year,
+        sex=sex or None,
+        weight_kg=weight_kg,
+        hr_max=hr_max,
+        hr_rest=hr_rest,
+    )
+    return _back()
+
+
+@router.post("/coach/admin/straps", response_class=RedirectResponse, status_code=303)
+async def set_strap(
+    request: Request,
+    sensor: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")],
+    label: Annotated[str, Form(max_length=64)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Register a strap and give it an alias (what the board shows when unassigned)."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    coach.ctx.registry.set_sensor_label(sensor, label)
+    return _back()
+
+
+@router.post("/coach/admin/assign", response_class=RedirectResponse, status_code=303)
+async def assign(request: Request) -> RedirectResponse:
+    """Assign many straps at once: form fields ``strap:<sensor>`` = athlete id (from now).
+    Straps whose athlete did not change are left alone."""
+    coach = _coach(request, api=True)
+    form = await request.form()
+    coach.check(str(form.get("csrf", "")))
+    reg = coach.ctx.registry
+    athletes = {a.id for a in reg.athletes()}
+    now = contract.now_ms()
+    resolver = reg.resolver()
+    for key, value in form.multi_items():
+        if not key.startswith("strap:") or not isinstance(value, str) or not value:
+            continue
+        sensor = key.removeprefix("strap:")
+        if not value.isdigit() or int(value) not in athletes:
+            raise HTTPException(status_code=422, detail=f"unknown athlete for {sensor}")
+        try:
+            contract.check_level(sensor, "sensor")
+        except contract.PayloadError as err:
+            raise HTTPException(status_code=422, detail=str(err)) from err
+        if resolver.athlete_at(sensor, now) != int(value):
+            reg.assign(sensor, int(value), now)
+    return _back()
+
+
+@router.post("/coach/admin/classes", response_class=RedirectResponse, status_code=303)
+async def add_class(
+    request: Request,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    start: Annotated[dt.datetime, Form()],
+    minutes: Annotated[int, Form(ge=1, le=600)] = 45,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Add a class to the schedule (start in UTC unless the time carries an offset)."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    start_ms = int(start.timestamp() * 1000)
+    coach.ctx.journal.add_class(name, start_ms, start_ms + minutes * 60_000, site=coach.ctx.site)
+    return _back()

@@ -1,0 +1,484 @@
+"""The coach view (``/coach``, login required): squad, athlete and session pages, admin,
+guest links with QR codes, CSV export; and its JSON API (``/api/coach/...``).
+
+Login sets an ``HttpOnly; SameSite=Strict`` session cookie (random, stored hashed).
+Every form carries a CSRF token bound to the session (the login form: to a random cookie).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+from collections.abc import Iterator
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from dashboards import charts
+from dashboards.accounts import User, token_hash
+from dashboards.data import EXPORTABLE, Row
+from dashboards.i18n import pick_language, t
+from dashboards.web import AppContext, check_csrf, csrf_field, csrf_token, ctx_of, fmt, page, table
+
+router = APIRouter()
+SESSION_COOKIE = "gp_session"
+LOGIN_COOKIE = "gp_login"
+DAY_MS = 86_400_000
+
+
+class NotLoggedIn(Exception):
+    """Raised by HTML handlers; the app turns it into a redirect to the login page."""
+
+
+class Coach:
+    def __init__(self, ctx: AppContext, user: User, session: str, lang: str) -> None:
+        self.ctx = ctx
+        self.user = user
+        self.csrf = csrf_token(ctx.secret, f"coach:{token_hash(session)}")
+        self.lang = lang
+
+    def check(self, submitted: str) -> None:
+        if not secrets.compare_digest(self.csrf, submitted or ""):
+            raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
+
+
+def _coach(request: Request, *, api: bool = False) -> Coach:
+    ctx = ctx_of(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    user = ctx.accounts.session_user(session) if session else None
+    if user is None:
+        if api:
+            raise HTTPException(status_code=403, detail="login required")
+        raise NotLoggedIn
+    lang = pick_language(request.headers.get("accept-language"))
+    return Coach(ctx, user, session, lang)
+
+
+def _nav(coach: Coach) -> str:
+    lang = coach.lang
+    return (
+        f'<nav><a href="/coach">{escape(t(lang, "squad"))}</a>'
+        f'<a href="/coach/admin">{escape(t(lang, "admin"))}</a>'
+        f'<a href="/live">{escape(t(lang, "live_board"))}</a>'
+        f'<form method="post" action="/coach/logout" class="inline">{csrf_field(coach.csrf)}'
+        f'<button type="submit">{escape(t(lang, "logout"))}</button></form></nav>'
+    )
+
+
+# ---------------------------------------------------------------------- login
+
+
+@router.get("/coach/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
+    lang = pick_language(request.headers.get("accept-language"))
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    token = csrf_token(ctx_of(request).secret, f"login:{nonce}")
+    error = f'<p class="error">{escape(t(lang, "login_failed"))}</p>' if failed else ""
+    body = (
+        f'{error}<form method="post" action="/coach/login" class="login">{csrf_field(token)}'
+        f'<label>{escape(t(lang, "username"))}<input name="username" autocomplete="username"'
+        " required></label>"
+        f'<label>{escape(t(lang, "password"))}<input name="password" type="password"'
+        ' autocomplete="current-password" required></label>'
+        f'<button type="submit">{escape(t(lang, "login"))}</button></form>'
+    )
+    response = page(lang, t(lang, "login"), body)
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/coach", max_age=3600
+    )
+    return response
+
+
+@router.post("/coach/login", response_class=RedirectResponse, status_code=303)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Log in; sets the session cookie and redirects to the squad overview."""
+    ctx = ctx_of(request)
+    check_csrf(ctx.secret, f"login:{request.cookies.get(LOGIN_COOKIE, '')}", csrf)
+    user = ctx.accounts.authenticate(username, password)
+    if user is None:
+        return RedirectResponse("/coach/login?failed=1", status_code=303)
+    session = ctx.accounts.start_session(user)
+    response = RedirectResponse("/coach", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/coach")
+    return response
+
+
+@router.post("/coach/logout", response_class=RedirectResponse, status_code=303)
+async def logout(
+    request: Request, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> RedirectResponse:
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    coach.ctx.accounts.end_session(request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/coach/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# ---------------------------------------------------------------------- squad
+
+
+def squad(ctx: AppContext) -> list[dict[str, Any]]:
+    """One row per athlete, most flags first: today's form, ACWR, 7-day load, HRV and
+    resting-HR status against the athlete's own 60-day normal range."""
+    daily = ctx.data.latest_per_athlete("daily_metrics")
+    base = ctx.data.latest_per_athlete("baselines")
+    load7 = ctx.data.load_7d()
+    rows: list[dict[str, Any]] = []
+    for a in ctx.registry.athletes():
+        d = daily.get(a.id, {})
+        b = base.get(a.id, {})
+        flags = [f for f in str(b.get("flags") or "").split(",") if f]
+        rows.append(
+            {
+                "athlete_id": a.id,
+                "name": a.name,
+                "date": d.get("date"),
+                "tsb": d.get("tsb"),
+                "ctl": d.get("ctl"),
+                "atl": d.get("atl"),
+                "acwr": d.get("acwr_ewma"),
+                "load_7d": load7.get(a.id),
+                "hrv_flag": None if "flag_hrv" not in b else bool(b["flag_hrv"]),
+                "hr_rest_flag": None if "flag_hr_rest" not in b else bool(b["flag_hr_rest"]),
+                "flags": flags,
+            }
+        )
+    rows.sort(key=lambda r: (-len(r["flags"]), str(r["name"])))
+    return rows
+
+
+@router.get("/api/coach/squad")
+async def api_squad(request: Request) -> list[dict[str, Any]]:
+    """The squad overview, sorted by attention flags."""
+    coach = _coach(request, api=True)
+    return squad(coach.ctx)
+
+
+def _status(lang: str, flag: bool | None) -> str:
+    if flag is None:
+        return "—"
+    cls, key = ("flag", "out_range") if flag else ("ok", "in_range")
+    return f'<span class="{cls}">{escape(t(lang, key))}</span>'
+
+
+@router.get("/coach", response_class=HTMLResponse, include_in_schema=False)
+async def squad_page(request: Request) -> HTMLResponse:
+    coach = _coach(request)
+    lang = coach.lang
+    rows = [
+        [
+            f'<a href="/coach/athletes/{r["athlete_id"]}">{escape(r["name"])}</a>',
+            fmt(r["tsb"], 1),
+            fmt(r["acwr"], 2),
+            fmt(r["load_7d"]),
+            _status(lang, r["hrv_flag"]),
+            _status(lang, r["hr_rest_flag"]),
+            escape(", ".join(r["flags"])),
+        ]
+        for r in squad(coach.ctx)
+    ]
+    headers = ["athlete", "form", "acwr", "load_7d", "hrv_status", "rest_status", "flags"]
+    body = table([t(lang, h) for h in headers], rows, cls="squad")
+    return page(lang, t(lang, "squad"), body, nav=_nav(coach))
+
+
+# ---------------------------------------------------------------------- athlete
+
+
+def _athlete_or_404(ctx: AppContext, athlete_id: int) -> Any:
+    athlete = ctx.registry.athlete(athlete_id)
+    if athlete is None:
+        raise HTTPException(status_code=404, detail="no such athlete")
+    return athlete
+
+
+@router.get("/api/coach/athletes/{athlete_id}")
+async def api_athlete(request: Request, athlete_id: int) -> dict[str, Any]:
+    """An athlete's profile, daily metrics, baselines and sessions."""
+    coach = _coach(request, api=True)
+    a = _athlete_or_404(coach.ctx, athlete_id)
+    data = coach.ctx.data
+    return {
+        "athlete": {
+            "id": a.id,
+            "name": a.name,
+            "birth_year": a.birth_year,
+            "sex": a.sex,
+            "weight_kg": a.weight_kg,
+            "hr_max": a.hr_max,
+            "hr_rest": a.hr_rest,
+        },
+        "daily": data.daily(athlete_id),
+        "baselines": data.baselines(athlete_id),
+        "sessions": data.sessions(athlete_id),
+    }
+
+
+@router.get("/api/coach/athletes/{athlete_id}/sessions/{session_id}")
+async def api_session(request: Request, athlete_id: int, session_id: str) -> dict[str, Any]:
+    """One session summary and its heart-rate curve."""
+    coach = _coach(request, api=True)
+    row = coach.ctx.data.session(athlete_id, session_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    return row | {
+        "hr": coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
+    }
+
+
+def _band(rows: list[Row], name: str) -> charts.Band:
+    lo: list[float | None] = []
+    hi: list[float | None] = []
+    for r in rows:
+        mean, sd = r.get(f"{name}_mean60"), r.get(f"{name}_sd60")
+        ok = mean is not None and sd is not None
+        lo.append(float(mean) - float(sd) if ok else None)  # type: ignore[arg-type]
+        hi.append(float(mean) + float(sd) if ok else None)  # type: ignore[arg-type]
+    return lo, hi
+
+
+@router.get("/coach/athletes/{athlete_id}", response_class=HTMLResponse, include_in_schema=False)
+async def athlete_page(request: Request, athlete_id: int) -> HTMLResponse:
+    coach = _coach(request)
+    lang = coach.lang
+    ctx = coach.ctx
+    a = _athlete_or_404(ctx, athlete_id)
+    daily = ctx.data.daily(athlete_id)
+    base = ctx.data.baselines(athlete_id)
+    dates = [str(r["date"]) for r in daily]
+    bdates = [str(r["date"]) for r in base]
+    parts = [
+        charts.line_chart(
+            [
+                (t(lang, "fitness"), [r.get("ctl") for r in daily]),
+                (t(lang, "fatigue"), [r.get("atl") for r in daily]),
+                (t(lang, "form"), [r.get("tsb") for r in daily]),
+            ],
+            dates,
+            title=f"{t(lang, 'fitness')} / {t(lang, 'fatigue')} / {t(lang, 'form')}",
+        ),
+        charts.line_chart(
+            [(t(lang, "acwr"), [r.get("acwr_ewma") for r in daily])],
+            dates,
+            title=t(lang, "acwr"),
+            fixed_band=(0.8, 1.3),
+            band_label=t(lang, "acwr_band"),
+        ),
+        charts.line_chart(
+            [(t(lang, "ln_rmssd"), [r.get("ln_rmssd") for r in base])],
+            bdates,
+            title=t(lang, "ln_rmssd"),
+            band=_band(base, "ln_rmssd"),
+            band_label=t(lang, "normal_range"),
+        ),
+        charts.line_chart(
+            [(t(lang, "resting_hr"), [r.get("hr_rest") for r in base])],
+            bdates,
+            title=t(lang, "resting_hr"),
+            band=_band(base, "hr_rest"),
+            band_label=t(lang, "normal_range"),
+        ),
+    ]
+    rows = [
+        [
+            f'<a href="/coach/athletes/{a.id}/sessions/{quote(str(s["session_id"]), safe="")}">'
+            f"{escape(str(s['date']))}</a>",
+            fmt((s.get("duration_s") or 0) / 60),
+            fmt(s.get("hr_avg")),
+            fmt(s.get("trimp_banister"), 1),
+            fmt(s.get("hrr60")),
+            fmt(s.get("rpe")),
+        ]
+        for s in ctx.data.sessions(athlete_id)
+    ]
+    parts.append(
+        table(
+            [t(lang, h) for h in ("date", "minutes", "avg_hr", "trimp", "hrr60")] + ["RPE"],
+            rows,
+            cls="sessions",
+        )
+    )
+    parts.append(_guest_links(coach, athlete_id))
+    return page(lang, a.name, "".join(parts), nav=_nav(coach))
+
+
+@router.get(
+    "/coach/athletes/{athlete_id}/sessions/{session_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def session_page(request: Request, athlete_id: int, session_id: str) -> HTMLResponse:
+    coach = _coach(request)
+    lang = coach.lang
+    a = _athlete_or_404(coach.ctx, athlete_id)
+    row = coach.ctx.data.session(athlete_id, session_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    hr = coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
+    hr_max = float(row.get("hr_max_ref") or a.effective_hr_max(dt.date.today().year))
+    body = [
+        charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
+        charts.zone_bars(
+            [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+            [t(lang, "zone_n", n=z) for z in range(1, 6)],
+            title=t(lang, "zone_minutes"),
+        ),
+        table(
+            [t(lang, h) for h in ("minutes", "avg_hr", "peak_hr", "trimp", "hrr60", "kcal")],
+            [
+                [
+                    fmt((row.get("duration_s") or 0) / 60),
+                    fmt(row.get("hr_avg")),
+                    fmt(row.get("hr_max")),
+                    fmt(row.get("trimp_banister"), 1),
+                    fmt(row.get("hrr60")),
+                    fmt(row.get("kcal")),
+                ]
+            ],
+        ),
+    ]
+    return page(lang, f"{a.name} · {row['date']}", "".join(body), nav=_nav(coach))
+
+
+# ---------------------------------------------------------------------- guest links
+
+
+def _guest_links(coach: Coach, athlete_id: int) -> str:
+    lang = coach.lang
+    rows = []
+    now = dt.datetime.now(dt.UTC)
+    for g in coach.ctx.accounts.guest_tokens(athlete_id):
+        expires = dt.datetime.fromtimestamp(g.expires_ms / 1000, dt.UTC)
+        state = "revoked" if g.revoked_ms else ("active" if expires > now else "expired")
+        actions = ""
+        if not g.revoked_ms:
+            actions = (
+                f'<form method="post" action="/coach/guest-links/{g.id}/revoke" class="inline">'
+                f"{csrf_field(coach.csrf)}<button>{escape(t(lang, 'revoke'))}</button></form>"
+                f'<form method="post" action="/coach/guest-links/{g.id}/extend" class="inline">'
+                f'{csrf_field(coach.csrf)}<input name="days" type="number" value="30" min="1"'
+                f' max="3650"><button>{escape(t(lang, "extend"))}</button></form>'
+            )
+        rows.append([fmt(g.id), escape(expires.date().isoformat()), escape(state), actions])
+    new = (
+        f'<form method="post" action="/coach/athletes/{athlete_id}/guest-links">'
+        f'{csrf_field(coach.csrf)}<input name="days" type="number" value="7" min="1" max="3650">'
+        f"<button>{escape(t(lang, 'new_link'))}</button></form>"
+    )
+    return (
+        f"<h2>{escape(t(lang, 'guest_links'))}</h2>"
+        + table(["#", t(lang, "expires"), "", ""], rows)
+        + new
+    )
+
+
+def qr_svg(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    svg: bytes = image.to_string(encoding="unicode").encode()
+    out = svg.decode()
+    return out[out.index("<svg") :]
+
+
+@router.post("/coach/athletes/{athlete_id}/guest-links", response_class=HTMLResponse)
+async def new_guest_link(
+    request: Request,
+    athlete_id: int,
+    days: Annotated[int, Form(ge=1, le=3650)] = 7,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    """Issue a personal guest link valid for ``days``; shows it once, with its QR code."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    a = _athlete_or_404(coach.ctx, athlete_id)
+    expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
+    token = coach.ctx.accounts.issue_guest_token(athlete_id, expires)
+    url = f"{str(request.base_url).rstrip('/')}/me/{token}"
+    body = (
+        f'<p><a class="guest-link" href="{escape(url)}">{escape(url)}</a></p>'
+        f'<div class="qr">{qr_svg(url)}</div>'
+        f'<p><a href="/coach/athletes/{athlete_id}">{escape(t(coach.lang, "back"))}</a></p>'
+    )
+    return page(coach.lang, f"{t(coach.lang, 'new_link')}: {a.name}", body, nav=_nav(coach))
+
+
+@router.post("/coach/guest-links/{token_id}/revoke", response_class=RedirectResponse)
+async def revoke_guest_link(
+    request: Request, token_id: int, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> RedirectResponse:
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    tokens = {g.id: g for g in coach.ctx.accounts.guest_tokens()}
+    if token_id not in tokens:
+        raise HTTPException(status_code=404, detail="no such link")
+    coach.ctx.accounts.revoke_guest_token(token_id)
+    return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
+
+
+@router.post("/coach/guest-links/{token_id}/extend", response_class=RedirectResponse)
+async def extend_guest_link(
+    request: Request,
+    token_id: int,
+    days: Annotated[int, Form(ge=1, le=3650)] = 30,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    tokens = {g.id: g for g in coach.ctx.accounts.guest_tokens()}
+    if token_id not in tokens:
+        raise HTTPException(status_code=404, detail="no such link")
+    expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
+    coach.ctx.accounts.extend_guest_token(token_id, max(expires, tokens[token_id].expires_ms))
+    return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
+
+
+# ---------------------------------------------------------------------- CSV export
+
+
+@router.get("/coach/export/{table_name}.csv", response_class=StreamingResponse)
+async def export_csv(request: Request, table_name: str) -> Response:
+    """Any table as CSV (athletes, sensors, assignments, classes, wellness, session_rpe,
+    samples and the analytics tables)."""
+    coach = _coach(request, api=True)
+    found = coach.ctx.data.export(table_name) if table_name in EXPORTABLE else None
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such table")
+    names, rows = found
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(names)
+        for i, row in enumerate(rows):
+            writer.writerow(row)
+            if i % 1000 == 999:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{table_name}.csv"'},
+    )

@@ -1,0 +1,386 @@
+"""Guest pages (``/me/<token>``) and their JSON API (``/api/me/<token>/...``).
+
+Every handler starts by resolving the token to exactly one athlete (unknown, revoked or
+expired: 404, the same answer for all three so a token cannot be probed) and then only
+ever queries with that athlete id: no parameter of a guest request names an athlete.
+A session id from somebody else is simply not found among the guest's own sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+
+from dashboards import charts
+from dashboards.accounts import GuestToken, token_hash
+from dashboards.data import Row
+from dashboards.i18n import pick_language, t
+from dashboards.web import AppContext, check_csrf, csrf_field, csrf_token, ctx_of, fmt, page, table
+from pipeline.analytics.fitness import vo2max_uth
+from pipeline.journal import WELLNESS_ITEMS
+from pipeline.registry import Athlete
+
+router = APIRouter()
+SSE_KEEPALIVE_S = 15.0
+
+
+class Guest:
+    def __init__(self, ctx: AppContext, token: str, grant: GuestToken, athlete: Athlete) -> None:
+        self.ctx = ctx
+        self.token = token
+        self.grant = grant
+        self.athlete = athlete
+        self.csrf = csrf_token(ctx.secret, f"guest:{token_hash(token)}")
+
+    @property
+    def base(self) -> str:
+        return f"/me/{quote(self.token, safe='')}"
+
+
+def _guest(request: Request, token: str) -> Guest:
+    ctx = ctx_of(request)
+    grant = ctx.accounts.guest(token)
+    athlete = ctx.registry.athlete(grant.athlete_id) if grant is not None else None
+    if grant is None or athlete is None:
+        raise HTTPException(status_code=404, detail="unknown or expired link")
+    return Guest(ctx, token, grant, athlete)
+
+
+def _lang(request: Request, guest: Guest) -> str:
+    return pick_language(request.headers.get("accept-language"), guest.grant.lang)
+
+
+def _public_session(row: Row) -> dict[str, Any]:
+    keys = (
+        "session_id", "kind", "date", "start_ms", "end_ms", "duration_s", "hr_avg", "hr_max",
+        "zone0_s", "zone1_s", "zone2_s", "zone3_s", "zone4_s", "zone5_s", "kcal", "points",
+        "hrr60", "rmssd", "trimp_banister", "rpe",
+    )  # fmt: skip
+    return {k: row.get(k) for k in keys}
+
+
+# ---------------------------------------------------------------------- JSON API
+
+
+@router.get("/api/me/{token}/sessions")
+async def api_sessions(request: Request, token: str) -> list[dict[str, Any]]:
+    """The guest's own sessions, newest first."""
+    guest = _guest(request, token)
+    return [_public_session(r) for r in guest.ctx.data.sessions(guest.athlete.id)]
+
+
+@router.get("/api/me/{token}/sessions/{session_id}")
+async def api_session(request: Request, token: str, session_id: str) -> dict[str, Any]:
+    """One of the guest's sessions with its heart-rate curve ([ts, bpm] pairs)."""
+    guest = _guest(request, token)
+    row = guest.ctx.data.session(guest.athlete.id, session_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    samples = guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
+    return _public_session(row) | {"hr": samples}
+
+
+@router.get("/api/me/{token}/progress")
+async def api_progress(request: Request, token: str) -> dict[str, Any]:
+    """Trends over the stay: resting HR, HRV, HRR60, weekly zone minutes, VO2max estimate."""
+    guest = _guest(request, token)
+    return progress(guest)
+
+
+@router.get("/api/me/{token}/live")
+async def api_live(request: Request, token: str) -> list[dict[str, Any]]:
+    """The guest's own live tile(s) right now (empty outside class)."""
+    guest = _guest(request, token)
+    return guest.ctx.hub.snapshot(guest.athlete.id)
+
+
+@router.get("/api/me/{token}/stream", response_class=StreamingResponse)
+async def api_stream(request: Request, token: str) -> StreamingResponse:
+    """Server-Sent Events of the guest's own tile only."""
+    guest = _guest(request, token)
+    hub = guest.ctx.hub
+    athlete_id = guest.athlete.id
+    queue = hub.subscribe(athlete_id)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n\n"
+            for tile in hub.snapshot(athlete_id):
+                yield f"event: tile\ndata: {json.dumps(tile, separators=(',', ':'))}\n\n"
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
+                except TimeoutError:
+                    if guest.ctx.accounts.guest(token) is None:
+                        return  # revoked or expired while connected
+                    yield ": keep-alive\n\n"
+        finally:
+            hub.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+    )
+
+
+@router.post("/me/{token}/rpe", response_class=RedirectResponse, status_code=303)
+async def post_rpe(
+    request: Request,
+    token: str,
+    session_id: Annotated[str, Form(max_length=200)],
+    rpe: Annotated[int, Form(ge=0, le=10)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Rate one of the guest's own sessions (CR-10, 0–10)."""
+    guest = _guest(request, token)
+    check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    if guest.ctx.data.session(guest.athlete.id, session_id) is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    guest.ctx.journal.set_session_rpe(guest.athlete.id, session_id, float(rpe))
+    return RedirectResponse(f"{guest.base}?saved=rpe", status_code=303)
+
+
+@router.post("/me/{token}/wellness", response_class=RedirectResponse, status_code=303)
+async def post_wellness(
+    request: Request,
+    token: str,
+    sleep: Annotated[int, Form(ge=1, le=5)],
+    stress: Annotated[int, Form(ge=1, le=5)],
+    mood: Annotated[int, Form(ge=1, le=5)],
+    energy: Annotated[int, Form(ge=1, le=5)],
+    soreness: Annotated[int, Form(ge=1, le=5)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Today's five-question morning check-in (1–5 each, 5 = best)."""
+    guest = _guest(request, token)
+    check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    guest.ctx.journal.add_wellness(
+        guest.athlete.id,
+        dt.datetime.now(dt.UTC).date(),
+        sleep=sleep,
+        stress=stress,
+        mood=mood,
+        energy=energy,
+        soreness=soreness,
+    )
+    return RedirectResponse(f"{guest.base}?saved=wellness", status_code=303)
+
+
+# ---------------------------------------------------------------------- progress
+
+
+def _first_last(values: list[float | None]) -> tuple[float, float] | None:
+    present = [v for v in values if v is not None]
+    return (present[0], present[-1]) if len(present) >= 2 else None
+
+
+def progress(guest: Guest) -> dict[str, Any]:
+    data = guest.ctx.data
+    athlete_id = guest.athlete.id
+    base = data.baselines(athlete_id)
+    sessions = data.sessions(athlete_id)[::-1]  # oldest first
+    weeks: dict[str, float] = {}
+    for s in sessions:
+        year, week, _ = dt.date.fromisoformat(str(s["date"])).isocalendar()
+        key = f"{year}-W{week:02d}"
+        weeks[key] = (
+            weeks.get(key, 0.0) + sum(float(s.get(f"zone{z}_s") or 0) for z in (3, 4, 5)) / 60
+        )
+    hr_max = guest.athlete.effective_hr_max(dt.datetime.now(dt.UTC).year)
+    rest = [r.get("hr_rest_roll7") or r.get("hr_rest") for r in base]
+    vo2 = [None if v is None else round(vo2max_uth(hr_max, float(v)), 1) for v in rest]
+    return {
+        "dates": [str(r["date"]) for r in base],
+        "hr_rest": rest,
+        "ln_rmssd": [r.get("ln_rmssd_roll7") or r.get("ln_rmssd") for r in base],
+        "vo2max": vo2,
+        "hrr60": [s.get("hrr60") for s in sessions],
+        "weekly_zone_minutes": weeks,
+    }
+
+
+def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
+    words = []
+    rest = _first_last(p["hr_rest"])
+    if rest is not None:
+        a, b = round(rest[0]), round(rest[1])
+        words.append(t(lang, "trend_rest_down" if b < a else "trend_rest_up", a=a, b=b))
+    hrv = _first_last(p["ln_rmssd"])
+    if hrv is not None:
+        words.append(t(lang, "trend_hrv_up" if hrv[1] >= hrv[0] else "trend_hrv_down"))
+    hrr = _first_last(p["hrr60"])
+    if hrr is not None:
+        words.append(t(lang, "trend_hrr", a=round(hrr[0]), b=round(hrr[1])))
+    vo2 = _first_last(p["vo2max"])
+    if vo2 is not None:
+        words.append(t(lang, "trend_vo2", a=vo2[0], b=vo2[1]))
+    return words or [t(lang, "trend_none")]
+
+
+# ---------------------------------------------------------------------- pages
+
+
+def _nav(guest: Guest, lang: str) -> str:
+    return (
+        f'<nav><a href="{guest.base}">{escape(t(lang, "your_sessions"))}</a>'
+        f'<a href="{guest.base}/progress">{escape(t(lang, "progress"))}</a></nav>'
+    )
+
+
+def _rpe_form(guest: Guest, lang: str, session_id: str) -> str:
+    buttons = "".join(f'<button name="rpe" value="{i}" class="tap">{i}</button>' for i in range(11))
+    return (
+        f'<form method="post" action="{guest.base}/rpe" class="rpe">'
+        f"<h2>{escape(t(lang, 'rpe_title'))}</h2><p>{escape(t(lang, 'rpe_hint'))}</p>"
+        f"{csrf_field(guest.csrf)}"
+        f'<input type="hidden" name="session_id" value="{escape(session_id)}">'
+        f'<div class="taps">{buttons}</div></form>'
+    )
+
+
+def _wellness_form(guest: Guest, lang: str) -> str:
+    rows = []
+    for item in WELLNESS_ITEMS:
+        options = "".join(
+            f'<label class="tap"><input type="radio" name="{item}" value="{v}" required>{v}</label>'
+            for v in range(1, 6)
+        )
+        rows.append(
+            f"<fieldset><legend>{escape(t(lang, item))}</legend>"
+            f'<span class="lo">{escape(t(lang, "scale_low"))}</span>{options}'
+            f'<span class="hi">{escape(t(lang, "scale_high"))}</span></fieldset>'
+        )
+    return (
+        f'<form method="post" action="{guest.base}/wellness" class="wellness">'
+        f"<h2>{escape(t(lang, 'wellness_title'))}</h2>{csrf_field(guest.csrf)}"
+        f'{"".join(rows)}<button type="submit">{escape(t(lang, "save"))}</button></form>'
+    )
+
+
+def _zone_labels(lang: str) -> list[str]:
+    return [t(lang, "zone_n", n=z) for z in range(1, 6)]
+
+
+@router.get("/me/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse:
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    sessions = guest.ctx.data.sessions(guest.athlete.id)
+    parts = [f'<p class="hello">{escape(t(lang, "hello", name=guest.athlete.name))}</p>']
+    if saved == "rpe":
+        parts.append(f'<p class="saved">{escape(t(lang, "rpe_saved"))}</p>')
+    elif saved == "wellness":
+        parts.append(f'<p class="saved">{escape(t(lang, "wellness_saved"))}</p>')
+    parts.append(
+        f'<section id="me-live" data-stream="/api/me/{quote(token, safe="")}/stream">'
+        f"<h2>{escape(t(lang, 'live_now'))}</h2>"
+        f'<div class="me-tile" data-state="no-signal"><span class="bpm">--</span>'
+        f'<span class="zone">{escape(t(lang, "no_signal"))}</span></div></section>'
+    )
+    if sessions:
+        last = sessions[0]
+        if last.get("rpe") is None:
+            parts.append(_rpe_form(guest, lang, str(last["session_id"])))
+        parts.append(
+            charts.zone_bars(
+                [float(last.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+                _zone_labels(lang),
+                title=f"{t(lang, 'zone_minutes')} · {last['date']}",
+            )
+        )
+    parts.append(_wellness_form(guest, lang))
+    parts.append(f"<h2>{escape(t(lang, 'your_sessions'))}</h2>")
+    if not sessions:
+        parts.append(f"<p>{escape(t(lang, 'no_sessions'))}</p>")
+    else:
+        rows = [
+            [
+                f'<a href="{guest.base}/sessions/{quote(str(s["session_id"]), safe="")}">'
+                f"{escape(str(s['date']))}</a>",
+                fmt((s.get("duration_s") or 0) / 60),
+                fmt(s.get("hr_avg")),
+                fmt(s.get("hr_max")),
+                fmt(s.get("kcal")),
+                fmt(s.get("points")),
+            ]
+            for s in sessions
+        ]
+        headers = ["date", "minutes", "avg_hr", "peak_hr", "kcal", "points"]
+        parts.append(table([t(lang, h) for h in headers], rows, cls="sessions"))
+    return page(
+        lang,
+        t(lang, "your_sessions"),
+        "".join(parts),
+        nav=_nav(guest, lang),
+        scripts=("me.js",),
+    )
+
+
+@router.get(
+    "/me/{token}/sessions/{session_id}", response_class=HTMLResponse, include_in_schema=False
+)
+async def me_session_page(request: Request, token: str, session_id: str) -> HTMLResponse:
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    row = guest.ctx.data.session(guest.athlete.id, session_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    hr = guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
+    hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(2026))
+    body = [
+        charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
+        charts.zone_bars(
+            [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+            _zone_labels(lang),
+            title=t(lang, "zone_minutes"),
+        ),
+        table(
+            [t(lang, h) for h in ("minutes", "avg_hr", "peak_hr", "kcal", "points")],
+            [
+                [
+                    fmt((row.get("duration_s") or 0) / 60),
+                    fmt(row.get("hr_avg")),
+                    fmt(row.get("hr_max")),
+                    fmt(row.get("kcal")),
+                    fmt(row.get("points")),
+                ]
+            ],
+        ),
+        _rpe_form(guest, lang, session_id),
+    ]
+    return page(lang, f"{t(lang, 'session')} {row['date']}", "".join(body), nav=_nav(guest, lang))
+
+
+@router.get("/me/{token}/progress", response_class=HTMLResponse, include_in_schema=False)
+async def me_progress_page(request: Request, token: str) -> HTMLResponse:
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    p = progress(guest)
+    words = "".join(f"<li>{escape(w)}</li>" for w in _progress_words(lang, p))
+    body = [f'<ul class="words">{words}</ul>']
+    if p["dates"]:
+        body.append(
+            charts.line_chart(
+                [(t(lang, "resting_hr"), p["hr_rest"])], p["dates"], title=t(lang, "resting_hr")
+            )
+        )
+        body.append(
+            charts.line_chart([("VO2max", p["vo2max"])], p["dates"], title="VO2max (estimate)")
+        )
+    weeks = p["weekly_zone_minutes"]
+    if weeks:
+        body.append(
+            charts.line_chart(
+                [(t(lang, "minutes"), list(weeks.values()))],
+                list(weeks),
+                title=t(lang, "weekly_zone_minutes"),
+            )
+        )
+    return page(lang, t(lang, "progress"), "".join(body), nav=_nav(guest, lang))

@@ -1,0 +1,145 @@
+"""Every user-facing string of the web app, in one catalogue: key -> language -> text.
+
+Adding a language is adding a column: put its code in ``LANGUAGES`` and a text for every
+key (``tests/test_web_i18n.py`` checks that no key is missing). The language is the
+guest's profile language if set, else the browser's ``Accept-Language``, else English.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "nl")
+DEFAULT = "en"
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "app": {"en": "gympulse", "nl": "gympulse"},
+    "hello": {"en": "Hello {name}", "nl": "Hallo {name}"},
+    "your_sessions": {"en": "Your sessions", "nl": "Jouw trainingen"},
+    "no_sessions": {
+        "en": "No sessions yet. They appear here after your first class.",
+        "nl": "Nog geen trainingen. Ze verschijnen hier na je eerste les.",
+    },
+    "date": {"en": "Date", "nl": "Datum"},
+    "minutes": {"en": "Minutes", "nl": "Minuten"},
+    "avg_hr": {"en": "Avg HR", "nl": "Gem. hartslag"},
+    "peak_hr": {"en": "Peak HR", "nl": "Max. hartslag"},
+    "kcal": {"en": "kcal", "nl": "kcal"},
+    "points": {"en": "Points", "nl": "Punten"},
+    "zone_minutes": {"en": "Minutes per zone", "nl": "Minuten per zone"},
+    "zone_n": {"en": "zone {n}", "nl": "zone {n}"},
+    "live_now": {"en": "Live now", "nl": "Nu live"},
+    "no_signal": {"en": "no signal", "nl": "geen signaal"},
+    "rpe_title": {"en": "How hard was it?", "nl": "Hoe zwaar was het?"},
+    "rpe_hint": {
+        "en": "0 = rest, 10 = maximal effort",
+        "nl": "0 = rust, 10 = maximale inspanning",
+    },
+    "rpe_saved": {"en": "Thanks, your rating is saved.", "nl": "Bedankt, je score is bewaard."},
+    "wellness_title": {"en": "Morning check-in", "nl": "Ochtendcheck"},
+    "wellness_saved": {"en": "Thanks, see you in class!", "nl": "Bedankt, tot in de les!"},
+    "sleep": {"en": "Sleep", "nl": "Slaap"},
+    "stress": {"en": "Stress", "nl": "Stress"},
+    "mood": {"en": "Mood", "nl": "Humeur"},
+    "energy": {"en": "Energy", "nl": "Energie"},
+    "soreness": {"en": "Soreness", "nl": "Spierpijn"},
+    "scale_low": {"en": "bad", "nl": "slecht"},
+    "scale_high": {"en": "great", "nl": "top"},
+    "save": {"en": "Save", "nl": "Opslaan"},
+    "progress": {"en": "Your progress", "nl": "Jouw vooruitgang"},
+    "trend_rest_down": {
+        "en": "Your resting heart rate went down from {a} to {b} bpm: your heart works"
+        " more efficiently.",
+        "nl": "Je rusthartslag daalde van {a} naar {b} slagen per minuut: je hart werkt"
+        " efficiënter.",
+    },
+    "trend_rest_up": {
+        "en": "Your resting heart rate is {b} bpm (it was {a}).",
+        "nl": "Je rusthartslag is {b} slagen per minuut (het was {a}).",
+    },
+    "trend_hrv_up": {
+        "en": "Your heart-rate variability rose: a sign of good recovery.",
+        "nl": "Je hartslagvariabiliteit steeg: een teken van goed herstel.",
+    },
+    "trend_hrv_down": {
+        "en": "Your heart-rate variability is a little lower: take recovery seriously.",
+        "nl": "Je hartslagvariabiliteit is wat lager: neem je herstel serieus.",
+    },
+    "trend_hrr": {
+        "en": "After exercise your heart rate drops {b} bpm in a minute (first: {a}).",
+        "nl": "Na inspanning daalt je hartslag {b} slagen in een minuut (eerst: {a}).",
+    },
+    "trend_vo2": {
+        "en": "Estimated fitness (VO2max, from your resting heart rate): {a} → {b} ml/kg/min.",
+        "nl": "Geschatte conditie (VO2max, uit je rusthartslag): {a} → {b} ml/kg/min.",
+    },
+    "trend_none": {
+        "en": "Come to a few more classes and your trends appear here.",
+        "nl": "Kom nog een paar lessen en je trends verschijnen hier.",
+    },
+    "weekly_zone_minutes": {
+        "en": "Minutes in zone 3 or higher per week",
+        "nl": "Minuten in zone 3 of hoger per week",
+    },
+    "resting_hr": {"en": "Resting HR", "nl": "Rusthartslag"},
+    "ln_rmssd": {"en": "ln RMSSD", "nl": "ln RMSSD"},
+    "normal_range": {"en": "60-day normal range", "nl": "normaal bereik (60 dagen)"},
+    "link_expired": {
+        "en": "This link is not valid (any more). Ask your coach for a new one.",
+        "nl": "Deze link is niet (meer) geldig. Vraag je coach om een nieuwe.",
+    },
+    "hr_curve": {"en": "Heart rate", "nl": "Hartslag"},
+    "session": {"en": "Session", "nl": "Training"},
+    "back": {"en": "Back", "nl": "Terug"},
+    # coach
+    "coach": {"en": "Coach", "nl": "Coach"},
+    "login": {"en": "Log in", "nl": "Inloggen"},
+    "logout": {"en": "Log out", "nl": "Uitloggen"},
+    "username": {"en": "User name", "nl": "Gebruikersnaam"},
+    "password": {"en": "Password", "nl": "Wachtwoord"},
+    "login_failed": {"en": "Wrong user name or password.", "nl": "Verkeerde naam of wachtwoord."},
+    "squad": {"en": "Squad", "nl": "Groep"},
+    "athlete": {"en": "Athlete", "nl": "Sporter"},
+    "form": {"en": "Form (TSB)", "nl": "Vorm (TSB)"},
+    "fitness": {"en": "Fitness (CTL)", "nl": "Fitheid (CTL)"},
+    "fatigue": {"en": "Fatigue (ATL)", "nl": "Vermoeidheid (ATL)"},
+    "acwr": {"en": "ACWR", "nl": "ACWR"},
+    "acwr_band": {"en": "0.8–1.3 sweet spot", "nl": "0,8–1,3 optimale zone"},
+    "load_7d": {"en": "7-day load", "nl": "Belasting 7 dagen"},
+    "hrv_status": {"en": "HRV", "nl": "HRV"},
+    "rest_status": {"en": "Resting HR", "nl": "Rusthartslag"},
+    "flags": {"en": "Flags", "nl": "Signalen"},
+    "in_range": {"en": "normal", "nl": "normaal"},
+    "out_range": {"en": "outside normal", "nl": "buiten normaal"},
+    "trimp": {"en": "TRIMP", "nl": "TRIMP"},
+    "hrr60": {"en": "HRR60", "nl": "HRR60"},
+    "admin": {"en": "Admin", "nl": "Beheer"},
+    "athletes": {"en": "Athletes", "nl": "Sporters"},
+    "straps": {"en": "Straps", "nl": "Borstbanden"},
+    "assign": {"en": "Assign straps for a class", "nl": "Borstbanden toewijzen voor een les"},
+    "schedule": {"en": "Class schedule", "nl": "Lesrooster"},
+    "add": {"en": "Add", "nl": "Toevoegen"},
+    "name": {"en": "Name", "nl": "Naam"},
+    "export": {"en": "CSV export", "nl": "CSV-export"},
+    "guest_links": {"en": "Guest links", "nl": "Gastlinks"},
+    "new_link": {"en": "New guest link", "nl": "Nieuwe gastlink"},
+    "revoke": {"en": "Revoke", "nl": "Intrekken"},
+    "extend": {"en": "Extend", "nl": "Verlengen"},
+    "expires": {"en": "Expires", "nl": "Verloopt"},
+    "live_board": {"en": "Live board", "nl": "Live scherm"},
+}
+
+
+def pick_language(accept_language: str | None, preferred: str = "") -> str:
+    """The guest's profile language if set, else the first supported browser language."""
+    if preferred in LANGUAGES:
+        return preferred
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    entry = CATALOGUE[key]
+    text = entry.get(lang) or entry[DEFAULT]
+    return text.format(**values) if values else text

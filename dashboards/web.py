@@ -1,0 +1,128 @@
+"""What every page of the web app shares: security headers, CSRF tokens, the page frame.
+
+CSRF: every form carries a token that is an HMAC (server secret) of what the request is
+bound to — the coach's session, the guest's link, or for the login form a random cookie
+(double submit). A POST without the matching token is refused with 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from html import escape
+
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+
+from dashboards.accounts import Accounts
+from dashboards.data import Data
+from dashboards.i18n import t
+from dashboards.live import LiveHub
+from pipeline.journal import Journal
+from pipeline.registry import Registry
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Guest links carry their token in the path: never leak it in a Referer header.
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.url.path.startswith(("/coach", "/me", "/api/coach", "/api/me")):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csrf_token(secret: bytes, binding: str) -> str:
+    return hmac.new(secret, f"csrf:{binding}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(secret: bytes, binding: str, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(csrf_token(secret, binding), submitted):
+        raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
+
+
+def csrf_field(token: str) -> str:
+    return f'<input type="hidden" name="csrf" value="{escape(token)}">'
+
+
+def page(
+    lang: str,
+    title: str,
+    body: str,
+    *,
+    nav: str = "",
+    scripts: tuple[str, ...] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The common HTML frame around ``body`` (already escaped markup)."""
+    script_tags = "".join(f'<script src="/static/{escape(s)}"></script>' for s in scripts)
+    html = (
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)} — {escape(t(lang, 'app'))}</title>"
+        '<link rel="stylesheet" href="/static/app.css"></head><body>'
+        f'<header><span class="brand">gympulse</span>{nav}</header>'
+        f"<main><h1>{escape(title)}</h1>{body}</main>{script_tags}</body></html>"
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> str:
+    """An HTML table; ``headers`` are plain text, cells are markup (escape them first)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return (
+        f'<table class="{escape(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def fmt(value: object, digits: int = 0) -> str:
+    """A number for display ("—" for none), escaped."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return escape(f"{value:.{digits}f}")
+    return escape(str(value))
+
+
+class AppContext:
+    """What the routers share, kept on ``app.state.ctx``."""
+
+    def __init__(
+        self,
+        *,
+        hub: LiveHub,
+        registry: Registry,
+        accounts: Accounts,
+        data: Data,
+        journal: Journal,
+        secret: bytes,
+        site: str,
+    ) -> None:
+        self.hub = hub
+        self.registry = registry
+        self.accounts = accounts
+        self.data = data
+        self.journal = journal
+        self.secret = secret
+        self.site = site
+
+
+def ctx_of(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,302 @@
+"""API tests for every endpoint of the web app (in process, on a seeded SQLite file)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dashboards.accounts import Accounts
+from gympulse import contract
+from pipeline.journal import Journal
+from pipeline.registry import Registry
+from tests.test_web_support import (
+    Seeded,
+    app_client,
+    csrf_from,
+    guest_token,
+    login,
+    seed_history,
+)
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Seeded:
+    return seed_history(tmp_path / "gympulse.db")
+
+
+@pytest.fixture
+def client(seeded: Seeded) -> Iterator[TestClient]:
+    with app_client(seeded.db) as c:
+        yield c
+
+
+@pytest.fixture
+def coach_csrf(client: TestClient, seeded: Seeded) -> str:
+    return login(client, seeded.coach_user, seeded.coach_password)
+
+
+# ---------------------------------------------------------------------- live board + basics
+
+
+def test_live_endpoints_and_security_headers(client: TestClient) -> None:
+    assert client.get("/").headers["location"] == "/live"
+    page = client.get("/live")
+    assert page.status_code == 200 and "live.js" in page.text
+    assert client.get("/api/live/snapshot").json() == []
+    assert client.get("/api/live/summary").json() == []
+    assert client.get("/api/live/class").json()["class"] is None
+    health = client.get("/healthz").json()
+    assert health["ok"] is True and health["tiles"] == 0
+    for path in ("/live", "/coach/login", "/api/live/snapshot"):
+        headers = client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert "default-src 'self'" in headers["content-security-policy"]
+    schema = client.get("/openapi.json").json()
+    assert "/api/me/{token}/sessions" in schema["paths"]
+    assert "/api/coach/squad" in schema["paths"]
+
+
+def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded) -> None:
+    now = contract.now_ms()
+    journal = Journal(seeded.db)
+    class_id = journal.add_class("Spinning", now - 60_000, now + 600_000)
+    journal.close()
+    running = client.get("/api/live/class").json()["class"]
+    assert running == {
+        "id": class_id,
+        "name": "Spinning",
+        "start_ms": now - 60_000,
+        "end_ms": now + 600_000,
+    }
+
+
+def test_live_tile_totals(client: TestClient) -> None:
+    """Two samples a second apart at a known HR: effort points and Keytel kcal add up."""
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    now = contract.now_ms()
+    # Alice: hr_max from Tanaka (born 1990), female, 60 kg.
+    for k in range(2):
+        hub.apply_sample(contract.HrSample("strap-1", now + k * 1000, k, 150), now)
+    (tile,) = client.get("/api/live/snapshot").json()
+    assert tile["name"] == "Alice" and tile["state"] == "live"
+    import datetime as dt
+
+    year = dt.datetime.now(dt.UTC).year
+    age = year - 1990
+    hr_max = 208 - 0.7 * age
+    pct = 100 * 150 / hr_max
+    zone = sum(1 for lower in (50, 60, 70, 80, 90) if pct >= lower)
+    assert tile["zone"] == zone
+    assert tile["points"] == round(2 * zone / 60, 1)
+    kcal_per_min = (-20.4022 + 0.4472 * 150 - 0.1263 * 60 + 0.074 * age) / 4.184
+    assert tile["kcal"] == pytest.approx(round(2 * kcal_per_min / 60, 1), abs=0.051)
+    (summary,) = client.get("/api/live/summary").json()
+    assert summary["peak_bpm"] == 150
+    assert summary["zone_minutes"][zone] == round(2 / 60, 1)
+
+
+# ---------------------------------------------------------------------- coach
+
+
+def test_coach_login_cookie_and_failures(client: TestClient, seeded: Seeded) -> None:
+    assert client.get("/coach").status_code == 303  # to the login page
+    assert client.get("/api/coach/squad").status_code == 403
+    form = client.get("/coach/login")
+    token = csrf_from(form.text)
+    # No CSRF token, a wrong one, then a wrong password.
+    data = {"username": "coach", "password": seeded.coach_password}
+    assert client.post("/coach/login", data=data).status_code == 403
+    assert client.post("/coach/login", data=data | {"csrf": "0" * 64}).status_code == 403
+    wrong = client.post("/coach/login", data=data | {"password": "nope", "csrf": token})
+    assert wrong.headers["location"] == "/coach/login?failed=1"
+    ok = client.post("/coach/login", data=data | {"csrf": token})
+    cookie = ok.headers["set-cookie"]
+    assert "gp_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/coach").status_code == 200
+    # Stored hashed: the cookie value is nowhere in the database.
+    session = client.cookies["gp_session"]
+    with sqlite3.connect(seeded.db) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert session not in dump
+    assert "$argon2id$" in dump
+    csrf = csrf_from(client.get("/coach").text)
+    assert client.post("/coach/logout", data={"csrf": csrf}).status_code == 303
+    assert client.get("/api/coach/squad").status_code == 403
+
+
+def test_squad_sorted_by_flags(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:
+    squad = client.get("/api/coach/squad").json()
+    assert [r["name"] for r in squad] == ["Bob", "Alice"]  # Bob has two flags
+    bob = squad[0]
+    assert bob["flags"] == ["flag_hrv", "flag_hr_rest"]
+    assert bob["hrv_flag"] is True and squad[1]["hrv_flag"] is False
+    # Latest of 5 seeded days (i = 4): tsb = -10 + 4/2, acwr = 1 + 4/100.
+    assert bob["tsb"] == pytest.approx(-8.0)
+    assert bob["acwr"] == pytest.approx(1.04)
+    assert bob["load_7d"] == pytest.approx(sum(50.0 + i for i in range(5)))
+    html = client.get("/coach").text
+    assert html.index("Bob") < html.index("Alice")
+
+
+def test_athlete_and_session_pages(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:
+    alice = seeded.athletes["Alice"]
+    data = client.get(f"/api/coach/athletes/{alice}").json()
+    assert data["athlete"]["name"] == "Alice"
+    assert len(data["daily"]) == 5 and len(data["sessions"]) == 5
+    page = client.get(f"/coach/athletes/{alice}").text
+    assert page.count("<svg") >= 4  # PMC, ACWR with band, ln RMSSD, resting HR
+    assert 'class="band"' in page
+    sid = seeded.sessions["Alice"][0]
+    session = client.get(f"/api/coach/athletes/{alice}/sessions/{sid}").json()
+    assert len(session["hr"]) == 121  # one sample per 5 s over 600 s, both ends included
+    html = client.get(f"/coach/athletes/{alice}/sessions/{sid}").text
+    assert "data-zone=" in html
+    assert client.get("/api/coach/athletes/9999").status_code == 404
+    assert client.get(f"/api/coach/athletes/{alice}/sessions/nope").status_code == 404
+
+
+def test_csv_export(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:
+    response = client.get("/coach/export/athletes.csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:2] == ["id", "name"]
+    assert [r[1] for r in rows[1:]] == ["Alice", "Bob"]
+    summary = list(
+        csv.DictReader(io.StringIO(client.get("/coach/export/session_summary.csv").text))
+    )
+    assert len(summary) == 10
+    assert client.get("/coach/export/web_users.csv").status_code == 404  # not exportable
+    assert client.get("/coach/export/sqlite_master.csv").status_code == 404
+
+
+def test_admin_forms(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:
+    assert client.get("/coach/admin").status_code == 200
+    form = {"name": "Carla", "birth_year": "1995", "sex": "female", "weight_kg": "58"}
+    assert client.post("/coach/admin/athletes", data=form).status_code == 403  # no CSRF
+    assert client.post("/coach/admin/athletes", data=form | {"csrf": coach_csrf}).status_code == 303
+    registry = Registry(seeded.db)
+    carla = next(a for a in registry.athletes() if a.name == "Carla")
+    assert (carla.birth_year, carla.sex, carla.weight_kg) == (1995, "female", 58.0)
+    response = client.post(
+        "/coach/admin/straps", data={"sensor": "strap-9", "label": "Red 9", "csrf": coach_csrf}
+    )
+    assert response.status_code == 303
+    assert registry.sensor_labels()["strap-9"] == "Red 9"
+    # Fast assignment: three straps in one submit.
+    alice, bob = seeded.athletes["Alice"], seeded.athletes["Bob"]
+    assign = {"csrf": coach_csrf, "strap:strap-9": str(carla.id), "strap:strap-1": str(bob)}
+    assign["strap:strap-2"] = str(alice)
+    assert client.post("/coach/admin/assign", data=assign).status_code == 303
+    now = contract.now_ms() + 1
+    resolver = registry.resolver()
+    assert resolver.athlete_at("strap-9", now) == carla.id
+    assert resolver.athlete_at("strap-1", now) == bob
+    assert resolver.athlete_at("strap-2", now) == alice
+    bad = {"csrf": coach_csrf, "strap:strap-9": "9999"}
+    assert client.post("/coach/admin/assign", data=bad).status_code == 422
+    registry.close()
+    response = client.post(
+        "/coach/admin/classes",
+        data={"name": "HIIT", "start": "2026-03-02T18:00", "minutes": "45", "csrf": coach_csrf},
+    )
+    assert response.status_code == 303
+    journal = Journal(seeded.db)
+    (hiit,) = [c for c in journal.classes() if c.name == "HIIT"]
+    journal.close()
+    assert hiit.end_ms - hiit.start_ms == 45 * 60_000
+
+
+def test_guest_links_issue_revoke_extend(
+    client: TestClient, seeded: Seeded, coach_csrf: str
+) -> None:
+    alice = seeded.athletes["Alice"]
+    response = client.post(
+        f"/coach/athletes/{alice}/guest-links", data={"days": "3", "csrf": coach_csrf}
+    )
+    assert response.status_code == 200
+    assert "<svg" in response.text  # the QR code
+    import re
+
+    url = re.search(r'class="guest-link" href="([^"]+)"', response.text)
+    assert url is not None
+    token = url.group(1).rsplit("/", 1)[1]
+    assert len(token) >= 43  # 256 random bits, url-safe base64
+    assert client.get(f"/me/{token}").status_code == 200
+    accounts = Accounts(seeded.db)
+    (grant,) = accounts.guest_tokens(alice)
+    expires_before = grant.expires_ms
+    assert (
+        client.post(
+            f"/coach/guest-links/{grant.id}/extend", data={"days": "30", "csrf": coach_csrf}
+        ).status_code
+        == 303
+    )
+    (grant,) = accounts.guest_tokens(alice)
+    assert grant.expires_ms - expires_before >= 26 * 86_400_000
+    assert (
+        client.post(f"/coach/guest-links/{grant.id}/revoke", data={"csrf": coach_csrf}).status_code
+        == 303
+    )
+    accounts.close()
+    assert client.get(f"/me/{token}").status_code == 404
+    assert client.get(f"/api/me/{token}/sessions").status_code == 404
+
+
+# ---------------------------------------------------------------------- guest
+
+
+def test_guest_pages_and_api(client: TestClient, seeded: Seeded) -> None:
+    alice = seeded.athletes["Alice"]
+    token = guest_token(seeded.db, alice)
+    page = client.get(f"/me/{token}", headers={"accept-language": "nl-NL,nl;q=0.9"})
+    assert page.status_code == 200 and "Hallo Alice" in page.text
+    assert "Hello Alice" in client.get(f"/me/{token}").text
+    sessions = client.get(f"/api/me/{token}/sessions").json()
+    assert [s["session_id"] for s in sessions] == seeded.sessions["Alice"][::-1]
+    one = client.get(f"/api/me/{token}/sessions/{sessions[0]['session_id']}").json()
+    assert len(one["hr"]) == 121
+    html = client.get(f"/me/{token}/sessions/{sessions[0]['session_id']}").text
+    assert "data-zone=" in html
+    progress = client.get(f"/api/me/{token}/progress").json()
+    assert progress["hr_rest"] == [60.0 - i / 2 for i in range(5)]
+    words = client.get(f"/me/{token}/progress").text
+    assert "went down from 60 to 58 bpm" in words
+    assert client.get(f"/api/me/{token}/live").json() == []
+
+
+def test_guest_rpe_and_wellness(client: TestClient, seeded: Seeded) -> None:
+    alice = seeded.athletes["Alice"]
+    token = guest_token(seeded.db, alice)
+    csrf = csrf_from(client.get(f"/me/{token}").text)
+    sid = seeded.sessions["Alice"][-1]
+    assert client.post(f"/me/{token}/rpe", data={"session_id": sid, "rpe": "7"}).status_code == 403
+    response = client.post(f"/me/{token}/rpe", data={"session_id": sid, "rpe": "7", "csrf": csrf})
+    assert response.status_code == 303
+    bad = client.post(f"/me/{token}/rpe", data={"session_id": sid, "rpe": "11", "csrf": csrf})
+    assert bad.status_code == 422
+    answers = {"sleep": "4", "stress": "3", "mood": "5", "energy": "4", "soreness": "2"}
+    response = client.post(f"/me/{token}/wellness", data=answers | {"csrf": csrf})
+    assert response.status_code == 303
+    journal = Journal(seeded.db)
+    (rpe,) = journal.session_rpes(alice)
+    (wellness,) = journal.wellness(alice)
+    journal.close()
+    assert (rpe.session_id, rpe.rpe) == (sid, 7.0)
+    assert (wellness.sleep, wellness.soreness, wellness.total) == (4, 2, 18)
+
+
+def test_expired_token_is_refused(client: TestClient, seeded: Seeded) -> None:
+    token = guest_token(seeded.db, seeded.athletes["Alice"], days=-1)
+    assert client.get(f"/me/{token}").status_code == 404
+    assert client.get(f"/api/me/{token}/sessions").status_code == 404
+    with sqlite3.connect(seeded.db) as conn:
+        stored = [r[0] for r in conn.execute("SELECT token_hash FROM guest_tokens")]
+    assert token not in stored and len(stored) == 1
