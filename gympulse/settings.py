@@ -96,6 +96,7 @@ class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     site: str = "demo"
+    timezone: str = "UTC"  # IANA name of the site's zone: where a training day starts and ends
     log_level: str = "WARNING"
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
