@@ -23,9 +23,16 @@ async def run_ingest(settings: Settings, stop: asyncio.Event) -> None:
     if settings.ingest.metrics_port:
         metrics = await serve_metrics(settings.ingest.metrics_host, settings.ingest.metrics_port)
     task = asyncio.create_task(service.run())
+    stop_wait = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            # The service never stops on its own: a crash must end the process (non-zero)
+            # so a supervisor (systemd, compose) restarts it, never leave it idle.
+            task.result()
+            raise RuntimeError("the ingestion service stopped unexpectedly")
     finally:
+        stop_wait.cancel()
         await service.stop()
         await task
         if metrics is not None:
