@@ -19,13 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from dashboards import admin, coach, guest
-from dashboards.accounts import Accounts
-from dashboards.data import Data
 from dashboards.live import LiveHub
 from dashboards.web import AppContext, security_headers
 from gympulse import __version__, contract
 from gympulse.settings import Settings
-from pipeline.journal import Journal
 from pipeline.registry import Registry
 
 SSE_KEEPALIVE_S = 15.0
@@ -41,18 +38,12 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     own_hub = hub is None
     live = hub if hub is not None else LiveHub(settings, registry)
     secret = settings.web.secret_key.encode() or secrets.token_bytes(32)
-    ctx = AppContext(
-        hub=live,
-        registry=registry,
-        accounts=Accounts(registry.path),
-        data=Data(registry.path),
-        journal=Journal(registry.path),
-        secret=secret,
-        site=settings.site,
-    )
+    ctx = AppContext(hub=live, registry=registry, secret=secret, site=settings.site)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The SQLite connections live as long as the app (its owner closes them with
+        # app.state.ctx.close()): a lifespan may run more than once on one app in tests.
         if own_hub:
             await live.start()
         try:
@@ -60,9 +51,6 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         finally:
             if own_hub:
                 await live.stop()
-            ctx.accounts.close()
-            ctx.data.close()
-            ctx.journal.close()
 
     app = FastAPI(title="gympulse", version=__version__, lifespan=lifespan)
     app.state.hub = live

@@ -25,7 +25,17 @@ from dashboards import charts
 from dashboards.accounts import User, token_hash
 from dashboards.data import EXPORTABLE, Row
 from dashboards.i18n import pick_language, t
-from dashboards.web import AppContext, check_csrf, csrf_field, csrf_token, ctx_of, fmt, page, table
+from dashboards.web import (
+    AppContext,
+    RowId,
+    check_csrf,
+    csrf_field,
+    csrf_token,
+    ctx_of,
+    fmt,
+    page,
+    table,
+)
 
 router = APIRouter()
 SESSION_COOKIE = "gp_session"
@@ -45,7 +55,7 @@ class Coach:
         self.lang = lang
 
     def check(self, submitted: str) -> None:
-        if not secrets.compare_digest(self.csrf, submitted or ""):
+        if not secrets.compare_digest(self.csrf.encode(), (submitted or "").encode()):
             raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
 
 
@@ -206,7 +216,7 @@ async def squad_page(request: Request) -> HTMLResponse:
 # ---------------------------------------------------------------------- athlete
 
 
-def _athlete_or_404(ctx: AppContext, athlete_id: int) -> Any:
+def _athlete_or_404(ctx: AppContext, athlete_id: RowId) -> Any:
     athlete = ctx.registry.athlete(athlete_id)
     if athlete is None:
         raise HTTPException(status_code=404, detail="no such athlete")
@@ -214,7 +224,7 @@ def _athlete_or_404(ctx: AppContext, athlete_id: int) -> Any:
 
 
 @router.get("/api/coach/athletes/{athlete_id}")
-async def api_athlete(request: Request, athlete_id: int) -> dict[str, Any]:
+async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
     """An athlete's profile, daily metrics, baselines and sessions."""
     coach = _coach(request, api=True)
     a = _athlete_or_404(coach.ctx, athlete_id)
@@ -236,7 +246,7 @@ async def api_athlete(request: Request, athlete_id: int) -> dict[str, Any]:
 
 
 @router.get("/api/coach/athletes/{athlete_id}/sessions/{session_id}")
-async def api_session(request: Request, athlete_id: int, session_id: str) -> dict[str, Any]:
+async def api_session(request: Request, athlete_id: RowId, session_id: str) -> dict[str, Any]:
     """One session summary and its heart-rate curve."""
     coach = _coach(request, api=True)
     row = coach.ctx.data.session(athlete_id, session_id)
@@ -259,7 +269,7 @@ def _band(rows: list[Row], name: str) -> charts.Band:
 
 
 @router.get("/coach/athletes/{athlete_id}", response_class=HTMLResponse, include_in_schema=False)
-async def athlete_page(request: Request, athlete_id: int) -> HTMLResponse:
+async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
     coach = _coach(request)
     lang = coach.lang
     ctx = coach.ctx
@@ -328,7 +338,7 @@ async def athlete_page(request: Request, athlete_id: int) -> HTMLResponse:
     response_class=HTMLResponse,
     include_in_schema=False,
 )
-async def session_page(request: Request, athlete_id: int, session_id: str) -> HTMLResponse:
+async def session_page(request: Request, athlete_id: RowId, session_id: str) -> HTMLResponse:
     coach = _coach(request)
     lang = coach.lang
     a = _athlete_or_404(coach.ctx, athlete_id)
@@ -364,7 +374,7 @@ async def session_page(request: Request, athlete_id: int, session_id: str) -> HT
 # ---------------------------------------------------------------------- guest links
 
 
-def _guest_links(coach: Coach, athlete_id: int) -> str:
+def _guest_links(coach: Coach, athlete_id: RowId) -> str:
     lang = coach.lang
     rows = []
     now = dt.datetime.now(dt.UTC)
@@ -403,7 +413,7 @@ def qr_svg(text: str) -> str:
 @router.post("/coach/athletes/{athlete_id}/guest-links", response_class=HTMLResponse)
 async def new_guest_link(
     request: Request,
-    athlete_id: int,
+    athlete_id: RowId,
     days: Annotated[int, Form(ge=1, le=3650)] = 7,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
@@ -424,7 +434,7 @@ async def new_guest_link(
 
 @router.post("/coach/guest-links/{token_id}/revoke", response_class=RedirectResponse)
 async def revoke_guest_link(
-    request: Request, token_id: int, csrf: Annotated[str, Form(max_length=200)] = ""
+    request: Request, token_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> RedirectResponse:
     coach = _coach(request, api=True)
     coach.check(csrf)
@@ -438,7 +448,7 @@ async def revoke_guest_link(
 @router.post("/coach/guest-links/{token_id}/extend", response_class=RedirectResponse)
 async def extend_guest_link(
     request: Request,
-    token_id: int,
+    token_id: RowId,
     days: Annotated[int, Form(ge=1, le=3650)] = 30,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:

@@ -51,4 +51,5 @@ async def serve_web(
     finally:
         server.should_exit = True
         await task
+        app.state.ctx.close()
         registry.close()

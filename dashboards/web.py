@@ -11,8 +11,9 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from html import escape
+from typing import Annotated
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from dashboards.accounts import Accounts
@@ -21,6 +22,9 @@ from dashboards.i18n import t
 from dashboards.live import LiveHub
 from pipeline.journal import Journal
 from pipeline.registry import Registry
+
+# A row id in a path: bounded so an absurd number is a 422, never an SQLite overflow.
+RowId = Annotated[int, Path(ge=0, le=2**53)]
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -52,7 +56,8 @@ def csrf_token(secret: bytes, binding: str) -> str:
 
 
 def check_csrf(secret: bytes, binding: str, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(csrf_token(secret, binding), submitted):
+    expected = csrf_token(secret, binding).encode()
+    if not submitted or not hmac.compare_digest(expected, submitted.encode()):
         raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
 
 
@@ -103,24 +108,29 @@ def fmt(value: object, digits: int = 0) -> str:
 class AppContext:
     """What the routers share, kept on ``app.state.ctx``."""
 
-    def __init__(
-        self,
-        *,
-        hub: LiveHub,
-        registry: Registry,
-        accounts: Accounts,
-        data: Data,
-        journal: Journal,
-        secret: bytes,
-        site: str,
-    ) -> None:
+    def __init__(self, *, hub: LiveHub, registry: Registry, secret: bytes, site: str) -> None:
         self.hub = hub
         self.registry = registry
-        self.accounts = accounts
-        self.data = data
-        self.journal = journal
         self.secret = secret
         self.site = site
+        self._open = False
+        self.open()
+
+    def open(self) -> None:
+        """(Re)open the SQLite connections: each app lifespan closes them at its end."""
+        if not self._open:
+            path = self.registry.path
+            self.accounts = Accounts(path)
+            self.data = Data(path)
+            self.journal = Journal(path)
+            self._open = True
+
+    def close(self) -> None:
+        if self._open:
+            self.accounts.close()
+            self.data.close()
+            self.journal.close()
+            self._open = False
 
 
 def ctx_of(request: Request) -> AppContext:
