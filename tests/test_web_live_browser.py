@@ -117,5 +117,29 @@ async def test_live_board_shows_the_class_and_greys_a_dropped_strap(
                 15,
                 "the strap's tile to come back",
             )
+            # Tiles carry effort points (and kcal: every athlete has weight and age) and a
+            # sparkline of the last two minutes.
+            totals = await page.locator(".tile .totals").all_inner_texts()
+            assert all("pts" in x and "kcal" in x for x in totals), totals
+            spark = await page.locator(".tile .spark polyline").first.get_attribute("points")
+            assert spark is not None and len(spark.split()) >= 3
+
+            # 40 tiles fit a 1920×1080 screen without scrolling (28 extra tiles added
+            # through the page's own upsert()).
+            await page.evaluate(
+                "for (let i = 0; i < 28; i++) upsert({sensor: `extra-${i}`, name: `Extra ${i}`,"
+                " athlete_id: null, bpm: 120, pct_max: 60, zone: 2, ts: Date.now(),"
+                " received_ms: Date.now(), state: 'live', kcal: null, points: 0})"
+            )
+            boxes = await page.evaluate(
+                "[...document.querySelectorAll('.tile')].map(t => t.getBoundingClientRect())"
+                ".map(r => [r.left, r.top, r.right, r.bottom])"
+            )
+            assert len(boxes) == 40
+            assert all(
+                x0 >= 0 and y0 >= 0 and x1 <= 1920 and y1 <= 1080 for x0, y0, x1, y1 in boxes
+            )
+            assert await page.evaluate("document.documentElement.scrollHeight") <= 1080
+            await page.screenshot(path=artifact("live-board-40.png"))
             with contextlib.suppress(Exception):
                 await page.close()

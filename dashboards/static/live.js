@@ -6,7 +6,9 @@ const STALE_MS = 5000;
 const board = document.getElementById("board");
 const statusEl = document.getElementById("status");
 const emptyEl = document.getElementById("empty");
-const tiles = new Map(); // sensor -> {el, data, seenAt}
+const tiles = new Map(); // sensor -> {el, data, seenAt, spark: [[ts, bpm], ...]}
+const SPARK_MS = 120000;
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 function setStatus(state, text) {
   statusEl.dataset.state = state;
@@ -29,6 +31,19 @@ function layout() {
   emptyEl.hidden = tiles.size > 0;
 }
 
+function drawSpark(entry) {
+  const line = entry.el.querySelector("polyline");
+  const pts = entry.spark;
+  if (pts.length < 2) { line.setAttribute("points", ""); return; }
+  const end = pts[pts.length - 1][0];
+  let lo = Infinity, hi = -Infinity;
+  pts.forEach(([, b]) => { lo = Math.min(lo, b); hi = Math.max(hi, b); });
+  const span = Math.max(hi - lo, 10);
+  line.setAttribute("points", pts.map(([t, b]) =>
+    `${(100 - (end - t) / SPARK_MS * 100).toFixed(1)},${(28 - (b - lo) / span * 26).toFixed(1)}`
+  ).join(" "));
+}
+
 function render(entry) {
   const d = entry.data;
   const stale = Date.now() - entry.seenAt > STALE_MS;
@@ -41,6 +56,8 @@ function render(entry) {
   entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}% max` : "";
   entry.el.querySelector(".zone").textContent =
     live ? `zone ${d.zone}` : state === "no-contact" ? "no contact" : "no signal";
+  entry.el.querySelector(".totals").textContent =
+    `${Math.floor(d.points || 0)} pts` + (d.kcal === null ? "" : ` · ${Math.round(d.kcal)} kcal`);
 }
 
 function upsert(d) {
@@ -50,8 +67,15 @@ function upsert(d) {
     el.className = "tile";
     el.dataset.sensor = d.sensor;
     el.innerHTML = '<div class="name"></div><div class="bpm"></div>' +
-      '<div class="meta"><span class="pct"></span><span class="zone"></span></div>';
-    entry = { el, data: d, seenAt: Date.now() };
+      '<div class="meta"><span class="pct"></span><span class="zone"></span></div>' +
+      '<div class="meta"><span class="totals"></span></div>';
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 100 30");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.classList.add("spark");
+    svg.appendChild(document.createElementNS(SVG_NS, "polyline"));
+    el.appendChild(svg);
+    entry = { el, data: d, seenAt: Date.now(), spark: [] };
     tiles.set(d.sensor, entry);
     const sorted = [...tiles.values()].sort((a, b) => a.data.name.localeCompare(b.data.name));
     sorted.forEach((t) => board.appendChild(t.el));
@@ -59,21 +83,76 @@ function upsert(d) {
   }
   entry.data = d;
   entry.seenAt = d.state === "no-signal" ? 0 : Date.now();
+  if (d.spark) entry.spark = d.spark.slice();
+  else if (d.state === "live" && d.bpm !== null) entry.spark.push([d.ts, d.bpm]);
+  while (entry.spark.length && entry.spark[0][0] < d.ts - SPARK_MS) entry.spark.shift();
   render(entry);
+  drawSpark(entry);
   if (window.gympulseOnTile) window.gympulseOnTile(d);
 }
 
+// EventSource retries by itself after a dropped connection; when the browser gives up
+// (readyState CLOSED, e.g. an HTTP error while the server restarts) we start a new one.
 function connect() {
   const source = new EventSource("/api/live/stream");
   source.addEventListener("open", () => setStatus("open", "live"));
-  source.addEventListener("error", () => setStatus("error", "reconnecting…"));
+  source.addEventListener("error", () => {
+    setStatus("error", "reconnecting…");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+  });
   source.addEventListener("tile", (ev) => upsert(JSON.parse(ev.data)));
 }
 
-setInterval(() => {
-  tiles.forEach(render);
+// Class timer and, once the class has ended, the summary screen.
+let currentClass = null, summaryShown = false, clockSkew = 0;
+async function refreshClass() {
+  try {
+    const r = await fetch("/api/live/class");
+    const j = await r.json();
+    clockSkew = j.now_ms - Date.now();
+    currentClass = j.class;
+  } catch (e) { /* offline: keep the last known class */ }
+}
+
+function mmss(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+async function showSummary() {
+  summaryShown = true;
+  const rows = await (await fetch("/api/live/summary")).json();
+  const box = document.getElementById("summary");
+  box.querySelector("tbody").innerHTML = "";
+  rows.forEach((r) => {
+    const tr = document.createElement("tr");
+    [r.name, ...r.zone_minutes.slice(1).map((m) => m.toFixed(0)), Math.floor(r.points),
+     r.kcal === null ? "–" : Math.round(r.kcal), r.peak_bpm ?? "–",
+     r.hrr60 === undefined || r.hrr60 === null ? "–" : Math.round(r.hrr60)]
+      .forEach((v) => { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
+    box.querySelector("tbody").appendChild(tr);
+  });
+  box.hidden = false;
+}
+
+function tick() {
+  const now = Date.now() + clockSkew;
   document.getElementById("clock").textContent = new Date().toLocaleTimeString();
-}, 1000);
+  const timer = document.getElementById("timer");
+  if (!currentClass) { timer.textContent = ""; return; }
+  if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} in ${mmss(currentClass.start_ms - now)}`;
+  else if (now < currentClass.end_ms) timer.textContent = `${currentClass.name} ${mmss(now - currentClass.start_ms)} / ${mmss(currentClass.end_ms - currentClass.start_ms)}`;
+  else {
+    timer.textContent = `${currentClass.name} ✓`;
+    if (!summaryShown) showSummary();
+  }
+}
+
+setInterval(() => { tiles.forEach(render); tick(); }, 1000);
+setInterval(refreshClass, 30000);
+refreshClass();
+if (new URLSearchParams(location.search).has("summary")) showSummary();
+document.getElementById("summary").addEventListener("click", (ev) => { ev.currentTarget.hidden = true; });
 window.addEventListener("resize", layout);
 layout();
 connect();
