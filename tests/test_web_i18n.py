@@ -1,0 +1,24 @@
+"""The one catalogue holds every string in every language; the language choice."""
+
+from __future__ import annotations
+
+import re
+
+from dashboards.i18n import CATALOGUE, LANGUAGES, pick_language, t
+
+
+def test_every_key_has_every_language_with_the_same_placeholders() -> None:
+    for key, texts in CATALOGUE.items():
+        assert set(texts) == set(LANGUAGES), key
+        placeholders = {lang: set(re.findall(r"{(\w+)}", text)) for lang, text in texts.items()}
+        assert len({frozenset(p) for p in placeholders.values()}) == 1, key
+
+
+def test_language_choice() -> None:
+    assert pick_language("nl-BE,nl;q=0.9,en;q=0.8") == "nl"
+    assert pick_language("fr-FR,en;q=0.5") == "en"
+    assert pick_language("fr-FR") == "en"
+    assert pick_language(None) == "en"
+    assert pick_language("en", preferred="nl") == "nl"  # the guest's profile wins
+    assert t("nl", "hello", name="Sem") == "Hallo Sem"
+    assert t("en", "zone_n", n=3) == "zone 3"
