@@ -15,6 +15,12 @@ While the store is unavailable the batch is retried with capped backoff and noth
 acknowledged: the backlog stays with the broker (back-pressure), and is written when the
 store returns.
 
+Each sample is stamped with the athlete wearing its strap at its ``ts`` and, from that
+athlete's profile, ``pct_max`` (% of effective HRmax, rounded half up) and ``zone`` (0–5),
+so the store holds what a gym board shows and dashboards need no join (InfluxQL has none).
+Assignments and profiles come from one :class:`Snapshot` of the registry, refreshed every
+``RESOLVER_REFRESH_S``: the hot path never queries.
+
 Bad input never stops the service: every malformed message is written to quarantine with
 its topic, raw bytes and reason, counted per reason, logged at most once per sensor per
 minute, and acknowledged (it is kept, so it is not lost).
@@ -23,6 +29,8 @@ minute, and acknowledged (it is kept, so it is not lost).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import functools
 import logging
 import random
 import time
@@ -34,13 +42,14 @@ from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import Settings
 from pipeline.metrics import INGEST
-from pipeline.registry import Registry, Resolver
+from pipeline.registry import Athlete, Registry, Resolver
 from pipeline.stores.base import (
     QuarantineRow,
     Store,
     StoredSample,
     StoreUnavailable,
     WriteBatch,
+    effort_stamp,
 )
 
 log = logging.getLogger(__name__)
@@ -58,8 +67,53 @@ class IngestStats:
     store_errors: int = 0
 
 
+@functools.lru_cache(maxsize=64)
+def _utc_year(day: int) -> int:
+    """The UTC calendar year of day number ``day`` since the epoch."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
+
+
+class Snapshot:
+    """An immutable view of the registry for ingestion: who wore which strap when (the
+    :class:`Resolver`) and every athlete's profile, taken together."""
+
+    def __init__(self, resolver: Resolver, athletes: list[Athlete]) -> None:
+        self.resolver = resolver
+        self.athletes = {a.id: a for a in athletes}
+        self._hr_max: dict[tuple[int, int], float] = {}
+
+    @classmethod
+    def of(cls, registry: Registry) -> Snapshot:
+        # Assignments first: an athlete they name was created before, so it is in the list.
+        resolver = registry.resolver()
+        return cls(resolver, registry.athletes())
+
+    def hr_max(self, athlete_id: int, ts: int) -> float | None:
+        """The athlete's effective HRmax at ``ts`` (age in the sample's UTC year)."""
+        year = _utc_year(ts // 86_400_000)
+        key = (athlete_id, year)
+        found = self._hr_max.get(key)
+        if found is None:
+            athlete = self.athletes.get(athlete_id)
+            if athlete is None:
+                return None
+            found = self._hr_max[key] = athlete.effective_hr_max(year)
+        return found
+
+    def stamp(self, sensor: str, ts: int, bpm: int) -> tuple[int | None, int | None, int | None]:
+        """(athlete_id, pct_max, zone) of a sample; all None when the strap is unassigned."""
+        athlete_id = self.resolver.athlete_at(sensor, ts)
+        if athlete_id is None:
+            return None, None, None
+        hr_max = self.hr_max(athlete_id, ts)
+        if hr_max is None:
+            return athlete_id, None, None
+        pct, zone = effort_stamp(bpm, hr_max)
+        return athlete_id, pct, zone
+
+
 def decode_message(
-    msg: Received, resolver: Resolver, *, retention_days: int, received_ms: int
+    msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
 ) -> list[StoredSample] | QuarantineRow:
     """Pure: one MQTT message -> stored samples, or the quarantine row saying why not."""
     try:
@@ -71,21 +125,26 @@ def decode_message(
         )
     except contract.PayloadError as err:
         return QuarantineRow(received_ms, msg.topic, msg.payload, err.reason, err.detail)
-    return [
-        StoredSample(
-            site=topic.site,
-            collector=topic.collector,
-            sensor=s.sensor,
-            ts=s.ts,
-            seq=s.seq,
-            bpm=s.bpm,
-            rr_ms=tuple(s.rr_ms),
-            contact=s.contact,
-            energy_kj=s.energy_kj,
-            athlete_id=resolver.athlete_at(s.sensor, s.ts),
+    stored = []
+    for s in samples:
+        athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm)
+        stored.append(
+            StoredSample(
+                site=topic.site,
+                collector=topic.collector,
+                sensor=s.sensor,
+                ts=s.ts,
+                seq=s.seq,
+                bpm=s.bpm,
+                rr_ms=tuple(s.rr_ms),
+                contact=s.contact,
+                energy_kj=s.energy_kj,
+                athlete_id=athlete_id,
+                pct_max=pct_max,
+                zone=zone,
+            )
         )
-        for s in samples
-    ]
+    return stored
 
 
 class IngestService:
@@ -94,8 +153,8 @@ class IngestService:
         self.store = store
         self.registry = registry
         self.stats = IngestStats()
-        self._resolver = registry.resolver()
-        self._resolver_at = time.monotonic()
+        self._snapshot = Snapshot.of(registry)
+        self._snapshot_at = time.monotonic()
         self._stop = asyncio.Event()
         self._bad_log = RateLimitedLog(log, 60.0)
         group = settings.mqtt.shared_group
@@ -104,11 +163,11 @@ class IngestService:
         self.mqtt: MqttClient | None = None
         self.ready = asyncio.Event()
 
-    def _resolver_now(self) -> Resolver:
-        if time.monotonic() - self._resolver_at > RESOLVER_REFRESH_S:
-            self._resolver = self.registry.resolver()
-            self._resolver_at = time.monotonic()
-        return self._resolver
+    def _snapshot_now(self) -> Snapshot:
+        if time.monotonic() - self._snapshot_at > RESOLVER_REFRESH_S:
+            self._snapshot = Snapshot.of(self.registry)
+            self._snapshot_at = time.monotonic()
+        return self._snapshot
 
     async def stop(self) -> None:
         self._stop.set()
@@ -154,12 +213,12 @@ class IngestService:
             await self._write_until_stored(mqtt, batch)
 
     def _build(self, messages: list[Received]) -> WriteBatch:
-        resolver = self._resolver_now()
+        snapshot = self._snapshot_now()
         now = contract.now_ms()
         batch = WriteBatch()
         for msg in messages:
             result = decode_message(
-                msg, resolver, retention_days=self.settings.ingest.retention_days, received_ms=now
+                msg, snapshot, retention_days=self.settings.ingest.retention_days, received_ms=now
             )
             if isinstance(result, QuarantineRow):
                 batch.quarantine.append(result)

@@ -1,7 +1,8 @@
 """Every panel query of every generated dashboard, run against a real influxd.
 
 influxd is loaded through the InfluxDB store with simulated data: live samples of two
-athletes (and an unassigned strap) up to now, and the derived tables of
+athletes (and an unassigned strap) up to now, stamped with ``pct_max``/``zone`` by
+ingestion's :class:`pipeline.ingest.Snapshot` from the athletes' profiles, and the derived tables of
 ``pipeline.analytics.tables`` for 30 days. Grafana's macros are expanded the way Grafana
 does (``$timeFilter`` → ``time >= …ms and time <= …ms``, ``$__interval``, the ``$athlete``
 variable → each value its own variable query returns). Each query must return the series the
@@ -23,6 +24,8 @@ import pytest
 from dashboards.grafana import dashboards as gd
 from gympulse.settings import InfluxSettings
 from pipeline.analytics import tables
+from pipeline.ingest import Snapshot
+from pipeline.registry import Assignment, Athlete, Resolver
 from pipeline.stores.base import StoredSample, WriteBatch
 from pipeline.stores.influxdb import InfluxStore
 from tests.support.influxd import Influxd
@@ -30,6 +33,10 @@ from tests.support.influxd import Influxd
 DB = "gympulse"
 ATHLETES = (1, 2)
 DAYS = 30
+# Both athletes end the class at 150 bpm. Athlete 1 has a measured HRmax of 196: 76.5 %,
+# shown as 77, zone 3. Athlete 2 is 60 (Tanaka: 208 - 0.7 * 60 = 166): 90.4 %, 90, zone 5.
+LAST_BPM = 150
+LAST_PCT = {1: 77, 2: 90}
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +71,34 @@ async def load(influxd: Influxd) -> Loaded:
     try:
         samples: list[StoredSample] = []
         start = loaded.now_ms - 600_000  # ten minutes of class up to 2 s ago
+        year = dt.datetime.fromtimestamp((start + 597_000) / 1000, dt.UTC).year
+        profiles = [
+            Athlete(1, "One", year - 30, "female", 60.0, 196, 50),
+            Athlete(2, "Two", year - 60, "male", 80.0, None, 60),
+        ]
+        snapshot = Snapshot(
+            Resolver([Assignment(a, f"strap-{a}", a, 0, None) for a in ATHLETES]), profiles
+        )
         for athlete in ATHLETES:
             for i in range(598):
-                bpm = 100 + athlete * 20 + (i % 30)
+                bpm = LAST_BPM - 27 + (i % 30)
                 ts = start + i * 1000
+                sensor = f"strap-{athlete}"
+                athlete_id, pct, zone = snapshot.stamp(sensor, ts, bpm)
                 samples.append(
                     StoredSample(
-                        "gym-a", "edge", f"strap-{athlete}", ts, i, bpm, (600,), True, None, athlete
+                        "gym-a",
+                        "edge",
+                        sensor,
+                        ts,
+                        i,
+                        bpm,
+                        (600,),
+                        True,
+                        None,
+                        athlete_id,
+                        pct,
+                        zone,
                     )
                 )
                 loaded.last_bpm[athlete] = bpm
@@ -172,7 +200,7 @@ def columns(series: list[dict[str, Any]]) -> set[str]:
 
 # What each panel (by title) must return: its columns besides time, and its GROUP BY tags.
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
-    "Athlete $athlete": ({"bpm"}, set()),
+    "Athlete $athlete": ({"pct_max", "bpm"}, set()),
     "Squad: load and form (latest day)": ({"fitness", "fatigue", "form", "acwr"}, {"athlete_id"}),
     "Squad: HRV and resting HR against normal (latest day)": (
         {"ln_rmssd_7d", "ln_rmssd_normal", "hr_rest_7d", "hr_rest_normal", "flags"},
@@ -250,7 +278,10 @@ def test_panel_values_match_what_was_written(influxd: Influxd, data: Loaded) -> 
     ((_, tile),) = gd.iter_targets(live)
     for athlete in ATHLETES:
         (series,) = run(influxd, expand(tile["query"], data, str(athlete)))
-        assert series["values"][0][1] == data.last_bpm[athlete]
+        (row,) = [dict(zip(series["columns"], v, strict=True)) for v in series["values"]]
+        # The same bpm, each athlete's own % of HRmax, from the latest sample.
+        assert data.last_bpm[athlete] == LAST_BPM
+        assert (row["bpm"], row["pct_max"]) == (LAST_BPM, LAST_PCT[athlete])
     # A strap silent for longer than the signal window shows "no signal" (no rows).
     assert run(influxd, expand(tile["query"], data, "777")) == []
 
@@ -297,13 +328,17 @@ def test_live_board_shape() -> None:
     assert live["refresh"] == "1s"
     (panel,) = live["panels"]
     assert panel["type"] == "stat" and panel["repeat"] == "athlete"
-    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    # Zones of HRmax 190: 50/60/70/80/90 % rounded half up.
-    assert [s["value"] for s in steps] == [None, 95, 114, 133, 152, 171]
-    assert gd.zone_thresholds(185)[1:] == [
-        (93.0, steps[1]["color"]),
-        (111.0, steps[2]["color"]),
-        (130.0, steps[3]["color"]),
-        (148.0, steps[4]["color"]),
-        (167.0, steps[5]["color"]),
-    ]
+    defaults = panel["fieldConfig"]["defaults"]
+    # Coloured by % of each athlete's own HRmax: the zone bounds 50/60/70/80/90 %.
+    assert defaults["unit"] == "percent"
+    assert [s["value"] for s in defaults["thresholds"]["steps"]] == [None, 50, 60, 70, 80, 90]
+    assert [s["color"] for s in defaults["thresholds"]["steps"]] == list(gd.ZONE_COLOURS)
+    # bpm alongside, named and uncoloured; the series are named by column for the overrides.
+    overrides = {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in panel["fieldConfig"]["overrides"]
+    }
+    assert overrides["pct_max"]["displayName"] == "% HRmax"
+    assert overrides["bpm"]["color"] == {"mode": "fixed", "fixedColor": "transparent"}
+    (target,) = panel["targets"]
+    assert target["alias"] == "$col"

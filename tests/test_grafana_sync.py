@@ -200,7 +200,7 @@ def test_sync_creates_everything_then_changes_nothing(
     athletes = registry.athletes()
     sync = GrafanaSync(target(url))
 
-    first = sync.sync(athletes, 2025)
+    first = sync.sync(athletes)
     assert fake.violations == []
     assert set(fake.dashboards) == {
         gd.LIVE_UID,
@@ -220,16 +220,22 @@ def test_sync_creates_everything_then_changes_nothing(
     for a in athletes:
         assert fake.dashboards[gd.guest_uid(a.id)]["meta"]["folderUid"] == gd.FOLDER_GUESTS
     assert len(first.created) == 2 + 1 + 3 + len(athletes)
+    # The live board does not depend on who is in the squad (no squad-median HRmax).
+    assert fake.dashboards[gd.LIVE_UID]["dashboard"] == {
+        **gd.to_json(gd.live_class()),
+        "id": 7,
+        "version": 1,
+    }
 
     writes_before = len(fake.writes)
-    second = sync.sync(athletes, 2025)
+    second = sync.sync(athletes)
     assert not second.changed
     assert len(fake.writes) == writes_before  # not a single write the second time
     assert all(d["dashboard"]["version"] == 1 for d in fake.dashboards.values())
 
     # A dashboard edited by hand in Grafana is put back, and only that one.
     fake.dashboards[gd.COACH_UID]["dashboard"]["title"] = "edited"
-    third = sync.sync(athletes, 2025)
+    third = sync.sync(athletes)
     assert third.updated == [f"dashboard {gd.COACH_UID}"]
     assert (
         fake.dashboards[gd.COACH_UID]["dashboard"]["title"] == gd.to_json(gd.coach_squad())["title"]

@@ -77,8 +77,12 @@ def sample(
     energy: int | None = None,
     athlete: int | None = 1,
     seq: int = 0,
+    pct_max: int | None = None,
+    zone: int | None = None,
 ) -> StoredSample:
-    return StoredSample("gym-a", "edge-1", sensor, ts, seq, bpm, rr, contact, energy, athlete)
+    return StoredSample(
+        "gym-a", "edge-1", sensor, ts, seq, bpm, rr, contact, energy, athlete, pct_max, zone
+    )
 
 
 def variety() -> list[StoredSample]:
@@ -96,6 +100,8 @@ def variety() -> list[StoredSample]:
                 energy=i * 2 if i % 2 else None,
                 athlete=None if i % 7 == 0 else (i % 3) + 1,
                 seq=i,
+                pct_max=None if i % 7 == 0 else 30 + i,
+                zone=None if i % 7 == 0 else i % 6,
             )
         )
     return out
@@ -131,7 +137,19 @@ async def test_round_trip_every_shape(store: InfluxStore, influxd: Influxd) -> N
         "energy_kj": "integer",
         "seq": "integer",
         "collector": "string",
+        "pct_max": "integer",
+        "zone": "integer",
     }
+    # pct_max and zone as written, absent (null) on the unassigned samples.
+    stamps = influxd.rows(
+        'SELECT "bpm", "pct_max", "zone", "athlete" FROM hr GROUP BY "sensor"', db=DB
+    )
+    by_key = {(s.sensor, s.ts): s for s in samples}
+    assert len(stamps) == 30
+    for r in stamps:
+        s = by_key[(r["sensor"], r["time"])]
+        assert (r["pct_max"], r["zone"]) == (s.pct_max, s.zone)
+        assert (r["pct_max"] is None) == (r["athlete"] is None)
     tag_keys = {r["tagKey"] for r in influxd.rows("SHOW TAG KEYS FROM hr", db=DB)}
     assert tag_keys == {"site", "sensor", "athlete"}
 
@@ -215,9 +233,17 @@ async def test_quarantine_rows_round_trip(store: InfluxStore) -> None:
 
 async def test_reassign_keeps_one_point_per_sample(store: InfluxStore, influxd: Influxd) -> None:
     samples = [
-        sample("strap-5", T0 + i * 1000, athlete=None if i < 5 else 1, seq=i) for i in range(10)
+        sample(
+            "strap-5",
+            T0 + i * 1000,
+            athlete=None if i < 5 else 1,
+            seq=i,
+            pct_max=None if i < 5 else 35,  # 70 bpm of athlete 1's HRmax 200
+            zone=None if i < 5 else 0,
+        )
+        for i in range(10)
     ]
-    samples.append(sample("strap-6", T0, athlete=1))
+    samples.append(sample("strap-6", T0, athlete=1, pct_max=35, zone=0))
     await store.write(WriteBatch(samples))
     changed = await store.reassign("strap-5", T0 + 3000, T0 + 8000, 4)
     assert changed == 5
@@ -234,6 +260,29 @@ async def test_reassign_keeps_one_point_per_sample(store: InfluxStore, influxd: 
     # The other fields came along unchanged.
     assert frame_rows(frame.drop("athlete_id")) == [(e[0], *e[2:]) for e in expected_frame(samples)]
     assert await store.reassign("strap-5", T0 + 3000, T0 + 8000, 4) == 0  # repeatable
+
+    def stamps() -> dict[int, tuple[str | None, int | None, int | None]]:
+        rows = influxd.rows(
+            'SELECT "bpm", "athlete", "pct_max", "zone" FROM hr WHERE sensor = \'strap-5\'', db=DB
+        )
+        return {(r["time"] - T0) // 1000: (r["athlete"], r["pct_max"], r["zone"]) for r in rows}
+
+    # Moved without an HRmax: athlete 1's 35 % is not carried over to athlete 4.
+    assert stamps() == {
+        **{i: (None, None, None) for i in range(3)},
+        **{i: ("4", None, None) for i in range(3, 8)},
+        **{i: ("1", 35, 0) for i in range(8, 10)},
+    }
+    # Moved with the new athlete's HRmax (150): 70 bpm is 46.7 % -> 47, zone 0; and with
+    # HRmax 140 it is exactly 50 %, zone 1.
+    assert await store.reassign("strap-5", T0 + 3000, T0 + 6000, 5, hr_max=150.0) == 3
+    assert await store.reassign("strap-5", T0 + 6000, T0 + 10_000, 6, hr_max=140.0) == 4
+    assert stamps() == {
+        **{i: (None, None, None) for i in range(3)},
+        **{i: ("5", 47, 0) for i in range(3, 6)},
+        **{i: ("6", 50, 1) for i in range(6, 10)},
+    }
+    assert await store.count_samples() == 11
     # Back to unassigned: the 7 assigned points move, the 3 unassigned ones stay put.
     assert await store.reassign("strap-5", T0, T0 + 20_000, None) == 7
     assert (await store.query_samples(T0, T0 + 20_000, sensors=["strap-5"]))[

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -16,10 +18,12 @@ from pathlib import Path
 import msgspec
 
 from gympulse import contract
+from gympulse.mqtt import Received
 from gympulse.settings import Settings
 from pipeline.embedded_broker import EmbeddedBroker
-from pipeline.ingest import IngestService
+from pipeline.ingest import IngestService, Snapshot, decode_message
 from pipeline.registry import Registry
+from pipeline.stores.base import StoredSample, WriteBatch
 from pipeline.stores.sqlite import SqliteStore
 from tests.support.pipeline import (
     class_samples,
@@ -80,6 +84,23 @@ async def test_twenty_straps_for_a_minute_are_stored_exactly_once(
         unassigned = await store.query_samples(0, 2**62, sensors=["strap-2"])
         assert unassigned["athlete_id"].null_count() == unassigned.height > 0
         assert service.stats.duplicates == 0
+
+        # Anna (born 1990, no measured HRmax): Tanaka 208 - 0.7 * age in the sample's year.
+        with sqlite3.connect(db) as conn:
+            stamped = conn.execute(
+                "SELECT ts, bpm, pct_max, zone FROM samples WHERE sensor = 'strap-1'"
+            ).fetchall()
+            blank = conn.execute(
+                "SELECT count(*) FROM samples WHERE sensor != 'strap-1'"
+                " AND (pct_max IS NOT NULL OR zone IS NOT NULL)"
+            ).fetchone()[0]
+        assert stamped and blank == 0
+        for ts, bpm, pct, zone in stamped:
+            year = dt.datetime.fromtimestamp(ts / 1000, dt.UTC).year
+            hr_max = 208 - 0.7 * (year - 1990)
+            assert pct == int(100 * bpm / hr_max + 0.5)
+            lower_pct = (50, 60, 70, 80, 90)
+            assert zone == sum(1 for p in lower_pct if 100 * bpm >= p * hr_max)
 
 
 async def test_redelivered_samples_are_not_stored_twice(
@@ -244,3 +265,95 @@ async def test_metrics_endpoint_serves_prometheus_text() -> None:
     assert body.startswith("HTTP/1.1 200")
     assert "gympulse_ingest_samples_stored_total" in body
     assert "gympulse_ingest_quarantined_total" in body
+
+
+# --------------------------------------------------------------------------- pct_max / zone
+
+MARCH_2026 = int(dt.datetime(2026, 3, 1, 18, 0, tzinfo=dt.UTC).timestamp() * 1000)
+NEW_YEARS_EVE = int(dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def _hr_message(sensor: str, ts: int, bpm: int) -> Received:
+    sample = contract.HrSample(sensor=sensor, ts=ts, seq=ts, bpm=bpm, rr_ms=[60_000 // bpm])
+    return Received(
+        contract.hr_topic("gym", "edge", sensor), contract.encode(sample), 1, False, 0, 0
+    )
+
+
+def test_decode_stamps_percent_of_the_athletes_own_hr_max(tmp_path: Path) -> None:
+    """150 bpm is zone 5 for a 60-year-old and zone 3 for a 20-year-old. Expected values are
+    worked out by hand from the profiles (Tanaka: HRmax = 208 - 0.7 * age)."""
+    registry = Registry(tmp_path / "r.db")
+    old = registry.add_athlete("Olga", birth_year=1966)  # 60 in 2026: HRmax 166
+    young = registry.add_athlete("Yves", birth_year=2006)  # 20 in 2026: HRmax 194
+    measured = registry.add_athlete("Mia", birth_year=1990, hr_max=200)  # measured wins
+    registry.assign("strap-1", old, 0)
+    registry.assign("strap-2", young, 0)
+    registry.assign("strap-3", measured, 0)
+    snapshot = Snapshot.of(registry)
+    registry.close()
+
+    def stamp(sensor: str, ts: int, bpm: int) -> tuple[int | None, int | None, int | None]:
+        result = decode_message(
+            _hr_message(sensor, ts, bpm),
+            snapshot,
+            retention_days=365,
+            received_ms=MARCH_2026 + 1000,
+        )
+        assert isinstance(result, list)
+        (s,) = result
+        return s.athlete_id, s.pct_max, s.zone
+
+    assert stamp("strap-1", MARCH_2026, 150) == (old, 90, 5)  # 150/166 = 90.4 %
+    assert stamp("strap-2", MARCH_2026, 150) == (young, 77, 3)  # 150/194 = 77.3 %
+    assert stamp("strap-3", MARCH_2026, 101) == (measured, 51, 1)  # 50.5 % rounds half up
+    assert stamp("strap-3", MARCH_2026, 60) == (measured, 30, 0)  # below 50 %: zone 0
+    assert stamp("strap-3", MARCH_2026, 210) == (measured, 105, 5)  # above HRmax: zone 5
+    # Age counts in the sample's year: on 31 Dec 2025 Olga was 59, HRmax 166.7, and
+    # 150 bpm is 89.98 %: 90 % on the tile, but still zone 4 (the exact bound is 150.03).
+    assert stamp("strap-1", NEW_YEARS_EVE, 150) == (old, 90, 4)
+    # An unassigned strap: no athlete, so no percentage and no zone.
+    assert stamp("strap-9", MARCH_2026, 150) == (None, None, None)
+
+
+async def test_sqlite_store_adds_the_new_columns_to_an_old_file(tmp_path: Path) -> None:
+    """A samples table written before pct_max/zone existed: opening it adds both columns,
+    keeps the old rows (NULL there), and new samples store their stamps."""
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            """
+            CREATE TABLE samples (
+                sensor TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+                site TEXT NOT NULL, collector TEXT NOT NULL, bpm INTEGER NOT NULL,
+                rr TEXT NOT NULL DEFAULT '', contact INTEGER, energy_kj INTEGER,
+                athlete_id INTEGER, PRIMARY KEY (sensor, ts)
+            ) WITHOUT ROWID;
+            INSERT INTO samples VALUES ('strap-1', 1000, 1, 'gym', 'edge', 120, '500', 1, NULL, 7);
+            """
+        )
+    for _ in range(2):  # a second open finds the columns and changes nothing
+        store = SqliteStore(db)
+        await store.open()
+        await store.close()
+    store = SqliteStore(db)
+    await store.open()
+    try:
+        new = StoredSample("gym", "edge", "strap-1", 2000, 2, 150, (400,), True, None, 7, 75, 3)
+        assert (await store.write(WriteBatch([new]))).stored == 1
+        frame = await store.query_samples(0, 10_000)
+        assert frame["bpm"].to_list() == [120, 150]
+        # Mia (measured HRmax 200) corrected onto the strap: both samples restamped.
+        assert await store.reassign("strap-1", 0, 10_000, 8, hr_max=200.0) == 2
+        rows = store.conn.execute("SELECT ts, athlete_id, pct_max, zone FROM samples").fetchall()
+        assert rows == [(1000, 8, 60, 2), (2000, 8, 75, 3)]
+        # Without an HRmax (or to unassigned), stamps are cleared, never left stale.
+        assert await store.reassign("strap-1", 0, 10_000, 9) == 2
+        rows = store.conn.execute("SELECT athlete_id, pct_max, zone FROM samples").fetchall()
+        assert rows == [(9, None, None), (9, None, None)]
+        assert await store.reassign("strap-1", 0, 10_000, 9, hr_max=190.0) == 0  # same athlete
+    finally:
+        await store.close()
+    with sqlite3.connect(db) as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(samples)")]
+    assert cols[-2:] == ["pct_max", "zone"] and cols.count("zone") == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
 from gympulse.commands import Command
@@ -37,7 +36,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         sync = GrafanaSync(GrafanaTarget.from_environment(settings))
         if args.grafana_action == "sync":
-            report = sync.sync(registry.athletes(), dt.datetime.now(dt.UTC).year)
+            report = sync.sync(registry.athletes())
             for name in report.created:
                 print(f"created  {name}")
             for name in report.updated:

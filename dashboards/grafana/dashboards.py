@@ -4,7 +4,8 @@ Four dashboards on the InfluxDB schema of ``pipeline/stores/README.md`` (measure
 and the derived tables of :mod:`pipeline.analytics.tables`):
 
 - **live class** (``gympulse-live``): a stat tile per participant, repeated over the
-  ``athlete`` variable, zone colours, 1 s refresh, "no signal" when a strap is silent 10 s;
+  ``athlete`` variable: % of the athlete's own HRmax coloured by zone, bpm alongside, 1 s
+  refresh, "no signal" when a strap is silent 10 s;
 - **coach — squad recovery** (``gympulse-coach``): form, ACWR, HRV and resting HR status per
   athlete, and the flags raised;
 - **athlete detail** (``gympulse-athlete``): fitness/fatigue/form, ACWR band, ln RMSSD and
@@ -122,11 +123,11 @@ def _thresholds(steps: list[tuple[float | None, str]]) -> dash.ThresholdsConfig:
     )
 
 
-def zone_thresholds(hr_max: float) -> list[tuple[float | None, str]]:
-    """bpm thresholds of the 5 zones for ``hr_max`` (lower bounds rounded half up)."""
+def zone_thresholds() -> list[tuple[float | None, str]]:
+    """Thresholds of the 5 zones on ``pct_max`` (% of the athlete's own HRmax)."""
     steps: list[tuple[float | None, str]] = [(None, ZONE_COLOURS[0])]
     for pct, colour in zip(ZONE_BOUNDS_PCT, ZONE_COLOURS[1:], strict=True):
-        steps.append((float(int(hr_max * pct / 100 + 0.5)), colour))
+        steps.append((float(pct), colour))
     return steps
 
 
@@ -151,12 +152,15 @@ def _ts(title: str, unit: str = "none") -> timeseries.Panel:
 # --------------------------------------------------------------------------- live class
 
 
-def live_class(reference_hr_max: float = 190.0) -> dash.Dashboard:
+def live_class() -> dash.Dashboard:
     """One stat tile per participant seen in the last 15 minutes.
 
-    InfluxQL cannot join a sample to its athlete's HRmax, so the tiles colour bpm by the
-    zones of ``reference_hr_max`` (sync passes the squad's median HRmax); the built-in live
-    board colours each tile by its own athlete's HRmax.
+    Each tile shows the athlete's latest ``pct_max`` (% of their own effective HRmax, stamped
+    by ingestion) coloured by the zone thresholds, the way gym boards show effort, and the
+    bpm of the same sample beside it (a neutral, uncoloured value). Both come from one point
+    (``ORDER BY time DESC LIMIT 1``), never from two different samples. No HRmax is needed
+    here any more: a squad-wide reference HRmax coloured a 60-year-old's 150 bpm like a
+    20-year-old's.
     """
     athlete_var = (
         dash.QueryVariable("athlete")
@@ -177,18 +181,29 @@ def live_class(reference_hr_max: float = 190.0) -> dash.Dashboard:
         .repeat_direction("h")
         .span(4)
         .height(6)
-        .unit("bpm")
+        .unit("percent")
         .decimals(0)
         .no_value("no signal")
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]))
-        .thresholds(_thresholds(zone_thresholds(reference_hr_max)))
+        .thresholds(_thresholds(zone_thresholds()))
+        .override_by_name("pct_max", [model.DynamicConfigValue("displayName", "% HRmax")])
+        .override_by_name(
+            "bpm",
+            [
+                model.DynamicConfigValue("displayName", "bpm"),
+                model.DynamicConfigValue("unit", "none"),
+                model.DynamicConfigValue("color", {"mode": "fixed", "fixedColor": "transparent"}),
+            ],
+        )
         .with_target(
             InfluxQL(
-                'SELECT last("bpm") AS "bpm" FROM "hr"'
+                'SELECT "pct_max", "bpm" FROM "hr"'
                 f" WHERE \"athlete\" = '$athlete' AND time > now() - {SIGNAL_WINDOW}"
-            )
+                " ORDER BY time DESC LIMIT 1"
+            ).alias("$col")  # series named by column, as the overrides expect
         )
     )
     return (
@@ -407,9 +422,9 @@ def to_json(board: dash.Dashboard) -> dict[str, Any]:
     return encoded
 
 
-def staff_dashboards(reference_hr_max: float = 190.0) -> list[Generated]:
+def staff_dashboards() -> list[Generated]:
     return [
-        Generated(LIVE_UID, FOLDER_STAFF, to_json(live_class(reference_hr_max))),
+        Generated(LIVE_UID, FOLDER_STAFF, to_json(live_class())),
         Generated(COACH_UID, FOLDER_STAFF, to_json(coach_squad())),
         Generated(ATHLETE_UID, FOLDER_STAFF, to_json(athlete_detail())),
     ]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,14 +170,12 @@ class GrafanaSync:
         )
         (report.updated if current is not None else report.created).append(name)
 
-    def sync(self, athletes: list[Athlete], year: int) -> SyncReport:
+    def sync(self, athletes: list[Athlete]) -> SyncReport:
         """Data source, folders, staff dashboards, and one guest dashboard per athlete."""
         report = SyncReport()
         self.sync_datasource(report)
         self.sync_folders(report)
-        hr_maxes = [a.effective_hr_max(year) for a in athletes]
-        reference = statistics.median(hr_maxes) if hr_maxes else 190.0
-        for board in gd.staff_dashboards(reference):
+        for board in gd.staff_dashboards():
             self.sync_dashboard(board, report)
         for athlete in athletes:
             self.sync_dashboard(gd.guest_dashboard(athlete.id, athlete.name), report)

@@ -10,16 +10,24 @@ lives in the :class:`pipeline.registry.Registry` (SQLite), whatever the store.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import polars as pl
 
+from pipeline.analytics.zones import zone as zone_of
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSample:
-    """A validated sample with the context ingestion resolved for it."""
+    """A validated sample with the context ingestion resolved for it.
+
+    ``pct_max`` (integer % of the athlete's effective HRmax, rounded half up) and ``zone``
+    (0–5, :func:`pipeline.analytics.zones.zone`) are stamped at ingest from the athlete's
+    profile as it was then; both are None when the strap is unassigned.
+    """
 
     site: str
     collector: str
@@ -31,6 +39,14 @@ class StoredSample:
     contact: bool | None
     energy_kj: int | None
     athlete_id: int | None
+    pct_max: int | None = None
+    zone: int | None = None
+
+
+def effort_stamp(bpm: int, hr_max: float) -> tuple[int, int]:
+    """(``pct_max``, ``zone``) of ``bpm`` for ``hr_max``: the percent rounded half up, the
+    zone by the exact comparison of :func:`pipeline.analytics.zones.zone`."""
+    return math.floor(bpm * 100 / hr_max + 0.5), zone_of(bpm, hr_max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +129,19 @@ class Store(Protocol):
         ...
 
     async def reassign(
-        self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None
+        self,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        athlete_id: int | None,
+        *,
+        hr_max: float | None = None,
     ) -> int:
         """Re-stamp stored samples of ``sensor`` in [start_ms, end_ms) with ``athlete_id``
-        (a corrected assignment). Returns the number of samples changed."""
+        (a corrected assignment). Returns the number of samples changed. The changed samples
+        get ``pct_max``/``zone`` recomputed from their bpm and ``hr_max`` (the new athlete's
+        effective HRmax); without ``hr_max`` (or to unassigned) they are cleared, never left
+        with the previous athlete's percentages."""
         ...
 
     async def close(self) -> None: ...

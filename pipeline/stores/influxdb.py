@@ -10,8 +10,9 @@ Schema (see ``pipeline/stores/README.md``):
 
 - ``hr``: tags ``site``, ``sensor``, ``athlete`` (absent when unassigned); fields ``bpm``
   (int), ``rr`` (string "812,790", ms), ``contact`` (bool, absent when unknown),
-  ``energy_kj`` (int, absent when null), ``seq`` (int), ``collector`` (string);
-  time = sample ``ts`` in ms.
+  ``energy_kj`` (int, absent when null), ``seq`` (int), ``collector`` (string),
+  ``pct_max`` (int, % of the athlete's HRmax) and ``zone`` (int 0–5), both stamped at
+  ingest and absent when unassigned; time = sample ``ts`` in ms.
 - ``quarantine``: tag ``reason``; fields ``topic``, ``payload`` (base64), ``detail``,
   ``received_ms``; time in ns = received_ms·10⁶ + a hash of the row (so two rows of the
   same millisecond stay two points, and the same row written twice stays one).
@@ -61,6 +62,7 @@ from pipeline.stores.base import (
     StoreUnavailable,
     WriteBatch,
     WriteResult,
+    effort_stamp,
 )
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,8 @@ def sample_line(s: StoredSample) -> str:
             "energy_kj": s.energy_kj,
             "seq": s.seq,
             "collector": s.collector,
+            "pct_max": s.pct_max,
+            "zone": s.zone,
         },
         s.ts,
     )
@@ -563,12 +567,19 @@ class InfluxStore:
         ]
 
     async def reassign(
-        self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None
+        self,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        athlete_id: int | None,
+        *,
+        hr_max: float | None = None,
     ) -> int:
         """Re-stamp in two steps that can be repeated: write every point of ``sensor`` in the
         range that carries another athlete into the new athlete's series, then delete it from
         its old series. A crash in between leaves a doubled point that the next run removes;
-        no point is ever lost."""
+        no point is ever lost. The moved points get ``pct_max``/``zone`` from ``hr_max``, or
+        none without it (see ``README.md``)."""
         new_tag = "" if athlete_id is None else str(athlete_id)
         q = (
             f"SELECT * FROM {self._hr} WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
@@ -584,13 +595,14 @@ class InfluxStore:
             fields = {
                 k: v
                 for k, v in r.items()
-                if k not in ("time", "site", "sensor", "athlete") and v is not None
+                if k not in ("time", "site", "sensor", "athlete", "pct_max", "zone")
+                and v is not None
             }
-            if isinstance(fields.get("bpm"), float):
-                fields["bpm"] = int(fields["bpm"])
             for int_field in ("bpm", "energy_kj", "seq"):
                 if int_field in fields:
                     fields[int_field] = int(fields[int_field])
+            if athlete_id is not None and hr_max is not None:
+                fields["pct_max"], fields["zone"] = effort_stamp(fields["bpm"], hr_max)
             moved.append(
                 line(
                     HR,

@@ -6,6 +6,10 @@ survive a power cut, which is what lets ingestion acknowledge it to the broker.
 
 RR intervals are stored as a comma-separated string of milliseconds ("812,790"): compact,
 readable in the sqlite3 shell, and split by polars in one vectorised call.
+
+``pct_max`` and ``zone`` (stamped by ingestion, NULL when unassigned) were added after the
+first release: :meth:`SqliteStore.open` adds them to an existing file's ``samples`` table
+(``ALTER TABLE ... ADD COLUMN``, guarded by ``PRAGMA table_info``); older rows keep NULL.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pipeline.stores.base import (
     StoreUnavailable,
     WriteBatch,
     WriteResult,
+    effort_stamp,
 )
 
 _SCHEMA = """
@@ -38,6 +43,8 @@ CREATE TABLE IF NOT EXISTS samples (
     contact    INTEGER,
     energy_kj  INTEGER,
     athlete_id INTEGER,
+    pct_max    INTEGER,
+    zone       INTEGER,
     PRIMARY KEY (sensor, ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_athlete_ts ON samples (athlete_id, ts);
@@ -51,6 +58,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
     detail      TEXT    NOT NULL
 );
 """
+
+# Columns added to ``samples`` after the first schema: (name, SQL type), in order.
+_SAMPLE_MIGRATIONS = (("pct_max", "INTEGER"), ("zone", "INTEGER"))
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -108,6 +118,7 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = connect(self.path)
         self._conn.executescript(_SCHEMA)
+        _migrate_samples(self._conn)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -128,6 +139,8 @@ class SqliteStore:
                 None if s.contact is None else int(s.contact),
                 s.energy_kj,
                 s.athlete_id,
+                s.pct_max,
+                s.zone,
             )
             for s in batch.samples
         ]
@@ -136,7 +149,8 @@ class SqliteStore:
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO samples (sensor, ts, seq, site, collector, bpm, rr,"
-                " contact, energy_kj, athlete_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " contact, energy_kj, athlete_id, pct_max, zone)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
             stored = conn.total_changes - before
@@ -187,14 +201,38 @@ class SqliteStore:
         return [QuarantineRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
     async def reassign(
-        self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None
+        self,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        athlete_id: int | None,
+        *,
+        hr_max: float | None = None,
     ) -> int:
-        cur = self.conn.execute(
-            "UPDATE samples SET athlete_id = ? WHERE sensor = ? AND ts >= ? AND ts < ?"
-            " AND athlete_id IS NOT ?",
-            (athlete_id, sensor, start_ms, end_ms, athlete_id),
-        )
-        return cur.rowcount
+        """Re-stamp the samples whose athlete differs; their ``pct_max``/``zone`` are
+        recomputed from ``hr_max``, or cleared without it (see ``README.md``)."""
+        where = "sensor = ? AND ts >= ? AND ts < ? AND athlete_id IS NOT ?"
+        params = (sensor, start_ms, end_ms, athlete_id)
+        conn = self.conn
+        if athlete_id is None or hr_max is None:
+            cur = conn.execute(
+                f"UPDATE samples SET athlete_id = ?, pct_max = NULL, zone = NULL WHERE {where}",
+                (athlete_id, *params),
+            )
+            return cur.rowcount
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute(f"SELECT ts, bpm FROM samples WHERE {where}", params).fetchall()
+            conn.executemany(
+                "UPDATE samples SET athlete_id = ?, pct_max = ?, zone = ?"
+                " WHERE sensor = ? AND ts = ?",
+                [(athlete_id, *effort_stamp(bpm, hr_max), sensor, ts) for ts, bpm in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     # ------------------------------------------------------------ derived tables
 
@@ -252,6 +290,26 @@ class SqliteStore:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+
+def _migrate_samples(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_SAMPLE_MIGRATIONS` that an older file lacks. Checked again
+    inside a write transaction, so two processes opening the same file add each once."""
+
+    def missing() -> list[tuple[str, str]]:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(samples)").fetchall()}
+        return [(n, t) for n, t in _SAMPLE_MIGRATIONS if n not in have]
+
+    if not missing():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name, sql_type in missing():
+            conn.execute(f"ALTER TABLE samples ADD COLUMN {name} {sql_type}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
