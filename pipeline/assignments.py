@@ -7,6 +7,7 @@ stored samples are re-stamped from the registry's current assignments.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 from pipeline.registry import FOREVER_MS, Registry
@@ -23,7 +24,16 @@ async def reapply(registry: Registry, store: Store, sensor: str, start_ms: int, 
             if start_ms < edge < end_ms:
                 bounds.add(edge)
     edges = sorted(bounds)
+    athletes = {a.id: a for a in registry.athletes()}
     changed = 0
     for lo, hi in itertools.pairwise(edges):
-        changed += await store.reassign(sensor, lo, hi, resolver.athlete_at(sensor, lo))
+        athlete_id = resolver.athlete_at(sensor, lo)
+        athlete = athletes.get(athlete_id) if athlete_id is not None else None
+        # %HRmax and zone follow the new wearer (age in the interval's first year).
+        hr_max = athlete.effective_hr_max(_utc_year(lo)) if athlete is not None else None
+        changed += await store.reassign(sensor, lo, hi, athlete_id, hr_max=hr_max)
     return changed
+
+
+def _utc_year(ts_ms: int) -> int:
+    return dt.datetime.fromtimestamp(max(ts_ms, 0) / 1000, dt.UTC).year
