@@ -33,6 +33,7 @@ import datetime as dt
 import functools
 import logging
 import random
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -165,8 +166,11 @@ class IngestService:
 
     def _snapshot_now(self) -> Snapshot:
         if time.monotonic() - self._snapshot_at > RESOLVER_REFRESH_S:
-            self._snapshot = Snapshot.of(self.registry)
             self._snapshot_at = time.monotonic()
+            try:
+                self._snapshot = Snapshot.of(self.registry)
+            except sqlite3.Error as err:  # a locked or busy registry: keep the last view
+                log.warning("registry unreadable, keeping the previous assignments: %s", err)
         return self._snapshot
 
     async def stop(self) -> None:
@@ -217,9 +221,16 @@ class IngestService:
         now = contract.now_ms()
         batch = WriteBatch()
         for msg in messages:
-            result = decode_message(
-                msg, snapshot, retention_days=self.settings.ingest.retention_days, received_ms=now
-            )
+            try:
+                result = decode_message(
+                    msg,
+                    snapshot,
+                    retention_days=self.settings.ingest.retention_days,
+                    received_ms=now,
+                )
+            except Exception as err:  # a bug must cost one message's place, never the service
+                log.exception("could not process a message on %s", msg.topic)
+                result = QuarantineRow(now, msg.topic, msg.payload, "internal-error", repr(err))
             if isinstance(result, QuarantineRow):
                 batch.quarantine.append(result)
                 self.stats.quarantined[result.reason] += 1
@@ -246,11 +257,17 @@ class IngestService:
             try:
                 result = await self.store.write(batch)
                 break
-            except StoreUnavailable as err:
+            except Exception as err:
+                # StoreUnavailable is expected (down, timing out); anything else is a bug or
+                # a broken disk. Either way nothing is acknowledged, so nothing is lost.
                 self.stats.store_errors += 1
                 INGEST.store_errors.inc()
-                log.warning(
-                    "store unavailable, holding %d messages unacknowledged: %s", len(messages), err
+                log.log(
+                    logging.WARNING if isinstance(err, StoreUnavailable) else logging.ERROR,
+                    "store write failed, holding %d messages unacknowledged: %s",
+                    len(messages),
+                    err,
+                    exc_info=not isinstance(err, StoreUnavailable),
                 )
                 if self._stop.is_set():
                     return  # unacknowledged: the broker keeps them for the next run

@@ -23,7 +23,7 @@ from gympulse.settings import Settings
 from pipeline.embedded_broker import EmbeddedBroker
 from pipeline.ingest import IngestService, Snapshot, decode_message
 from pipeline.registry import Registry
-from pipeline.stores.base import StoredSample, WriteBatch
+from pipeline.stores.base import StoredSample, WriteBatch, WriteResult
 from pipeline.stores.sqlite import SqliteStore
 from tests.support.pipeline import (
     class_samples,
@@ -38,12 +38,12 @@ from tests.support.procs import Mosquitto
 
 @contextlib.asynccontextmanager
 async def running_ingest(
-    settings: Settings, registry: Registry | None = None
+    settings: Settings, registry: Registry | None = None, store: SqliteStore | None = None
 ) -> AsyncIterator[tuple[IngestService, SqliteStore]]:
     """An in-process ingestion service, subscribed and ready, closed afterwards."""
     db = Path(settings.store.path)
     registry = registry or Registry(db)
-    store = SqliteStore(db)
+    store = store or SqliteStore(db)
     await store.open()
     service = IngestService(settings, store, registry)
     task = asyncio.create_task(service.run())
@@ -357,3 +357,30 @@ async def test_sqlite_store_adds_the_new_columns_to_an_old_file(tmp_path: Path) 
     with sqlite3.connect(db) as conn:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(samples)")]
     assert cols[-2:] == ["pct_max", "zone"] and cols.count("zone") == 1
+
+
+class _FlakyStore(SqliteStore):
+    """A real SQLite store whose first writes fail the way a bug or a full disk would."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("No space left on device")
+        return await super().write(batch)
+
+
+async def test_unexpected_store_errors_hold_messages_until_a_write_succeeds(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    db = tmp_path / "g.db"
+    flaky = _FlakyStore(db, failures=3)
+    async with running_ingest(settings_for(mosquitto.url, db), store=flaky) as (service, _):
+        samples = class_samples(2, 10)
+        await publish_samples(mosquitto.url, samples)
+        await wait_for(lambda: count_rows(db, "samples") >= len(samples), 30, "all samples")
+        assert service.stats.store_errors == 3
+        assert Counter(stored_keys(db)) == Counter((s.sensor, s.seq) for s in samples)
