@@ -8,8 +8,10 @@ Two implementations, chosen by ``collector.central`` through :data:`CENTRALS`:
   (``usb:0``, ``serial:/dev/ttyUSB0``, ``tcp-client:HOST:PORT``), no BlueZ or D-Bus.
 
 A :class:`Central` scans for the Heart Rate Service and connects; a :class:`StrapLink` is
-one connected strap: subscribe to 0x2A37, read the battery and RSSI, disconnect, and a
-callback when the link drops. Everything above this boundary (decoding, seq, availability,
+one connected strap: subscribe to 0x2A37, read the battery and RSSI, read once what the
+strap says about itself (Body Sensor Location 0x2A38, the Device Information Service's
+manufacturer and model: :class:`StrapDetails`), disconnect, and a callback when the link
+drops. Everything above this boundary (decoding, seq, availability,
 publishing) is the same for both stacks.
 """
 
@@ -20,21 +22,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from collectors.hrm import decode_body_sensor_location
+
 __all__ = [
     "BATTERY_LEVEL",
     "BATTERY_SERVICE",
+    "BODY_SENSOR_LOCATION",
     "CENTRALS",
+    "DEVICE_INFORMATION",
     "HR_MEASUREMENT",
     "HR_SERVICE",
+    "MANUFACTURER_NAME",
+    "MODEL_NUMBER",
     "Central",
     "CentralError",
     "ConnectFailed",
     "Found",
     "NoAdapter",
     "NoPermission",
+    "StrapDetails",
     "StrapLink",
+    "decode_text",
+    "details_from_values",
     "make_central",
     "normalise_address",
+    "strap_model",
 ]
 
 HR_SERVICE: Final = "0000180d-0000-1000-8000-00805f9b34fb"
@@ -42,6 +54,9 @@ HR_MEASUREMENT: Final = "00002a37-0000-1000-8000-00805f9b34fb"
 BODY_SENSOR_LOCATION: Final = "00002a38-0000-1000-8000-00805f9b34fb"
 BATTERY_SERVICE: Final = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL: Final = "00002a19-0000-1000-8000-00805f9b34fb"
+DEVICE_INFORMATION: Final = "0000180a-0000-1000-8000-00805f9b34fb"
+MANUFACTURER_NAME: Final = "00002a29-0000-1000-8000-00805f9b34fb"
+MODEL_NUMBER: Final = "00002a24-0000-1000-8000-00805f9b34fb"
 
 
 class CentralError(RuntimeError):
@@ -75,6 +90,50 @@ def normalise_address(address: str) -> str:
     return address.split("/")[0].strip().upper().replace("-", ":")
 
 
+@dataclass(frozen=True, slots=True)
+class StrapDetails:
+    """What a strap says about itself, read once per connection. Every characteristic is
+    optional in the specs, so each field is None when the strap lacks it."""
+
+    location: str | None = None  # Body Sensor Location (0x2A38), decoded: "Chest", ...
+    manufacturer: str | None = None  # Manufacturer Name String (0x2A29)
+    model_number: str | None = None  # Model Number String (0x2A24)
+
+
+def decode_text(value: bytes | None) -> str | None:
+    """A Device Information string (UTF-8, some straps pad with NULs); empty -> None."""
+    if value is None:
+        return None
+    text = value.decode("utf-8", errors="replace").replace("\x00", "").strip()
+    return text or None
+
+
+def details_from_values(
+    location: bytes | None, manufacturer: bytes | None, model_number: bytes | None
+) -> StrapDetails:
+    """The raw values a central read (None: not there) -> :class:`StrapDetails`."""
+    return StrapDetails(
+        location=decode_body_sensor_location(location),
+        manufacturer=decode_text(manufacturer),
+        model_number=decode_text(model_number),
+    )
+
+
+def strap_model(manufacturer: str | None, model_number: str | None, advertised: str) -> str:
+    """What ``info.model`` says: the brand (first word of the manufacturer name) and the
+    model number, ``"Polar Electro Oy"`` + ``"H10"`` -> ``"Polar H10"``; the model number
+    alone when it already names the brand; the advertised name when there is no model number
+    (the Device Information Service and its characteristics are optional)."""
+    if not model_number:
+        return advertised or manufacturer or ""
+    if not manufacturer:
+        return model_number
+    brand = manufacturer.split()[0]
+    if brand.lower() in model_number.lower():
+        return model_number
+    return f"{brand} {model_number}"
+
+
 NotificationHandler = Callable[[bytes], None]
 
 
@@ -94,6 +153,11 @@ class StrapLink(Protocol):
 
     async def read_rssi(self) -> int | None:
         """RSSI of the connection in dBm when the stack can tell, else None."""
+        ...
+
+    async def read_details(self) -> StrapDetails:
+        """Body Sensor Location and the Device Information Service's manufacturer and model
+        number; a characteristic the strap lacks (or refuses to read) is None."""
         ...
 
     async def disconnect(self) -> None: ...

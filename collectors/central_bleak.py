@@ -32,15 +32,20 @@ from bleak_retry_connector import establish_connection
 
 from collectors.central import (
     BATTERY_LEVEL,
+    BODY_SENSOR_LOCATION,
     HR_MEASUREMENT,
     HR_SERVICE,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
     CentralError,
     ConnectFailed,
     Found,
     NoAdapter,
     NoPermission,
     NotificationHandler,
+    StrapDetails,
     StrapLink,
+    details_from_values,
     normalise_address,
 )
 
@@ -137,6 +142,23 @@ class BleakStrap:
         except BleakCharacteristicNotFoundError:
             return None
         return value[0] if value else None
+
+    async def _read_optional(self, uuid: str) -> bytes | None:
+        """An optional characteristic: None when the strap lacks it or refuses the read."""
+        try:
+            return bytes(await self._client.read_gatt_char(uuid))
+        except BleakCharacteristicNotFoundError:
+            return None
+        except (BleakError, TimeoutError, EOFError) as err:
+            log.debug("%s: reading %s failed: %s", self._address, uuid, err)
+            return None
+
+    async def read_details(self) -> StrapDetails:
+        return details_from_values(
+            await self._read_optional(BODY_SENSOR_LOCATION),
+            await self._read_optional(MANUFACTURER_NAME),
+            await self._read_optional(MODEL_NUMBER),
+        )
 
     async def read_rssi(self) -> int | None:
         return None  # bleak has no RSSI of a connection; the manager keeps the scan's

@@ -15,12 +15,17 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from bumble import core, hci
+from bumble.core import UUID
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt import (
     GATT_BATTERY_LEVEL_CHARACTERISTIC,
     GATT_BATTERY_SERVICE,
+    GATT_BODY_SENSOR_LOCATION_CHARACTERISTIC,
+    GATT_DEVICE_INFORMATION_SERVICE,
     GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC,
     GATT_HEART_RATE_SERVICE,
+    GATT_MANUFACTURER_NAME_STRING_CHARACTERISTIC,
+    GATT_MODEL_NUMBER_STRING_CHARACTERISTIC,
 )
 from bumble.transport import open_transport
 from bumble.transport.common import Transport, TransportInitError, TransportSpecError
@@ -32,7 +37,9 @@ from collectors.central import (
     NoAdapter,
     NoPermission,
     NotificationHandler,
+    StrapDetails,
     StrapLink,
+    details_from_values,
     normalise_address,
 )
 
@@ -44,6 +51,12 @@ _SERVICE_LISTS = (
 )
 _NAMES = (core.AdvertisingData.COMPLETE_LOCAL_NAME, core.AdvertisingData.SHORTENED_LOCAL_NAME)
 POWER_ON_TIMEOUT_S = 10.0
+# Read once per connection when the strap has them (all optional).
+_DETAILS = (
+    GATT_BODY_SENSOR_LOCATION_CHARACTERISTIC,
+    GATT_MANUFACTURER_NAME_STRING_CHARACTERISTIC,
+    GATT_MODEL_NUMBER_STRING_CHARACTERISTIC,
+)
 
 
 def _advertises_heart_rate(advertisement: Advertisement) -> bool:
@@ -71,21 +84,30 @@ class BumbleStrap:
         self._address = address
         self._hr: Any = None
         self._battery: Any = None
+        self._details: dict[UUID, Any] = {}
 
     @property
     def address(self) -> str:
         return self._address
 
     async def discover(self) -> None:
-        await self._peer.discover_services([GATT_HEART_RATE_SERVICE, GATT_BATTERY_SERVICE])
+        await self._peer.discover_services(
+            [GATT_HEART_RATE_SERVICE, GATT_BATTERY_SERVICE, GATT_DEVICE_INFORMATION_SERVICE]
+        )
         chars = await self._peer.discover_characteristics(
-            uuids=[GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC, GATT_BATTERY_LEVEL_CHARACTERISTIC]
+            uuids=[
+                GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC,
+                GATT_BATTERY_LEVEL_CHARACTERISTIC,
+                *_DETAILS,
+            ]
         )
         for char in chars:
             if char.uuid == GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC:
                 self._hr = char
             elif char.uuid == GATT_BATTERY_LEVEL_CHARACTERISTIC:
                 self._battery = char
+            elif char.uuid in _DETAILS:
+                self._details.setdefault(char.uuid, char)
         if self._hr is None:
             raise ConnectFailed(f"{self._address} has no Heart Rate Measurement characteristic")
 
@@ -100,6 +122,20 @@ class BumbleStrap:
             return None
         value = await self._peer.read_value(self._battery)
         return value[0] if value else None
+
+    async def _read_optional(self, uuid: UUID) -> bytes | None:
+        char = self._details.get(uuid)
+        if char is None:
+            return None
+        try:
+            return bytes(await self._peer.read_value(char))
+        except (core.BaseBumbleError, hci.HCI_Error, TimeoutError) as err:
+            log.debug("%s: reading %s failed: %r", self._address, uuid, err)
+            return None
+
+    async def read_details(self) -> StrapDetails:
+        values = [await self._read_optional(uuid) for uuid in _DETAILS]
+        return details_from_values(*values)
 
     async def read_rssi(self) -> int | None:
         try:

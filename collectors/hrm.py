@@ -16,6 +16,9 @@ What is lenient and what is not: a missing flags byte, a missing or truncated he
 a flagged but truncated energy field raise :class:`MalformedMeasurement`. An odd RR byte, or
 bytes after the heart rate / energy that the flags do not describe, are dropped and the
 result is marked ``partial``: every complete field is still worth keeping.
+
+Body Sensor Location (0x2A38, read once per connection, optional in the spec) is a single
+uint8: :func:`decode_body_sensor_location`.
 """
 
 from __future__ import annotations
@@ -23,13 +26,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["HeartRateMeasurement", "MalformedMeasurement", "decode", "rr_raw_to_ms"]
+__all__ = [
+    "BODY_SENSOR_LOCATIONS",
+    "HeartRateMeasurement",
+    "MalformedMeasurement",
+    "decode",
+    "decode_body_sensor_location",
+    "rr_raw_to_ms",
+]
 
 FLAG_HR_UINT16: Final = 0x01
 FLAG_CONTACT_DETECTED: Final = 0x02
 FLAG_CONTACT_SUPPORTED: Final = 0x04
 FLAG_ENERGY: Final = 0x08
 FLAG_RR: Final = 0x10
+
+# Body Sensor Location (0x2A38) values, Heart Rate Service 1.0 section 3.2; 7-255 reserved.
+BODY_SENSOR_LOCATIONS: Final[dict[int, str]] = {
+    0: "Other",
+    1: "Chest",
+    2: "Wrist",
+    3: "Finger",
+    4: "Hand",
+    5: "Ear Lobe",
+    6: "Foot",
+}
+UNKNOWN_LOCATION: Final = "unknown"
 
 
 class MalformedMeasurement(ValueError):
@@ -98,3 +120,16 @@ def decode(data: bytes) -> HeartRateMeasurement:
         rr_ms=tuple(rr_raw_to_ms(raw) for raw in rr_raw),
         partial=partial,
     )
+
+
+def decode_body_sensor_location(value: bytes | None) -> str | None:
+    """Body Sensor Location (0x2A38) as a name: ``b"\\x01"`` -> ``"Chest"``.
+
+    ``None`` (the strap has no such characteristic: it is optional) stays None; a reserved
+    value, or an empty read, is ``"unknown"``. Bytes after the first are ignored (the value
+    is one uint8; a longer one comes from a strap that pads it)."""
+    if value is None:
+        return None
+    if not value:
+        return UNKNOWN_LOCATION
+    return BODY_SENSOR_LOCATIONS.get(value[0], UNKNOWN_LOCATION)

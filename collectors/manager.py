@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from collectors.buffer import DiskQueue, Forwarder, SeqAllocator
-from collectors.central import Central, CentralError, Found, StrapLink, make_central
+from collectors.central import (
+    Central,
+    CentralError,
+    Found,
+    StrapLink,
+    make_central,
+    strap_model,
+)
 from collectors.central import normalise_address as _addr
 from collectors.hrm import MalformedMeasurement, decode
 from collectors.publisher import CollectorPublisher, collector_will
@@ -83,6 +90,8 @@ class Strap:
     adapter: str = ""
     rssi: int | None = None
     battery_pct: int | None = None
+    model: str = ""  # from the Device Information Service, else the advertised name
+    location: str | None = None  # Body Sensor Location: "Chest", ...; None when not told
     link: StrapLink | None = None
     connecting: bool = False
     availability: AvailabilityState | None = None
@@ -159,7 +168,11 @@ class StrapManager:
     def _publish_info(self, strap: Strap) -> None:
         strap.last_info_at = time.monotonic()
         info = SensorInfo(
-            name=strap.name, model=strap.name, battery_pct=strap.battery_pct, rssi=strap.rssi
+            name=strap.name,
+            model=strap.model or strap.name,
+            battery_pct=strap.battery_pct,
+            rssi=strap.rssi,
+            location=strap.location,
         )
         self._background(self.publisher.info(strap.sensor, info))
 
@@ -249,6 +262,7 @@ class StrapManager:
                     strap.battery_pct = await link.read_battery()
                 with contextlib.suppress(Exception):
                     strap.rssi = await link.read_rssi() or strap.rssi
+                await self._read_details(strap, link)
             except Exception:
                 await link.disconnect()
                 raise
@@ -269,6 +283,17 @@ class StrapManager:
         if strap.availability in (None, "lost"):
             self._set_availability(strap, "connected")
         self._publish_info(strap)
+
+    async def _read_details(self, strap: Strap, link: StrapLink) -> None:
+        """Body Sensor Location and Device Information, once per connection. All optional:
+        a strap without them (or that fails to answer) keeps the advertised name as model."""
+        try:
+            details = await asyncio.wait_for(link.read_details(), CONNECT_TIMEOUT_S)
+        except Exception as err:
+            log.info("%s: no location / device information (%r)", strap.sensor, err)
+            return
+        strap.location = details.location
+        strap.model = strap_model(details.manufacturer, details.model_number, strap.name)
 
     def _wanted(self, central: Central) -> bool:
         if self.connected_on(central) >= self.settings.max_connections:

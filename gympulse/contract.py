@@ -138,6 +138,7 @@ class SensorInfo(msgspec.Struct, frozen=True):
     model: str = ""
     battery_pct: int | None = None
     rssi: int | None = None
+    location: str | None = None
 
 
 # --------------------------------------------------------------------------- topics

@@ -21,11 +21,17 @@ from bleak.exc import (
 
 from collectors.central import (
     BATTERY_LEVEL,
+    BODY_SENSOR_LOCATION,
     HR_MEASUREMENT,
     HR_SERVICE,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
     ConnectFailed,
     NoAdapter,
     NoPermission,
+    StrapDetails,
+    decode_text,
+    strap_model,
 )
 from collectors.central_bleak import (
     BleakCentral,
@@ -61,6 +67,9 @@ class FakeBleakClient:
     instances: ClassVar[list[FakeBleakClient]] = []
     fail_connects = 0
     battery: bytes | None = b"\x4b"
+    # readable characteristics besides the battery; a missing key: the strap lacks it
+    values: ClassVar[dict[str, bytes]] = {}
+    refuse: ClassVar[set[str]] = set()  # characteristics whose read fails (ATT error)
 
     def __init__(
         self,
@@ -91,10 +100,12 @@ class FakeBleakClient:
         self.notify[uuid] = callback
 
     async def read_gatt_char(self, uuid: str) -> bytearray:
-        assert uuid == BATTERY_LEVEL
-        if self.battery is None:
+        if uuid in self.refuse:
+            raise BleakError(f"Failed to read characteristic {uuid}: Protocol Error 0x02")
+        value = self.battery if uuid == BATTERY_LEVEL else self.values.get(uuid)
+        if value is None:
             raise BleakCharacteristicNotFoundError(uuid)
-        return bytearray(self.battery)
+        return bytearray(value)
 
     async def disconnect(self) -> bool:
         self.connected = False
@@ -111,6 +122,8 @@ def _reset_fake() -> None:
     FakeBleakClient.instances = []
     FakeBleakClient.fail_connects = 0
     FakeBleakClient.battery = b"\x4b"
+    FakeBleakClient.values = {}
+    FakeBleakClient.refuse = set()
 
 
 def central(adapter: str = "hci1") -> BleakCentral:
@@ -161,6 +174,52 @@ async def test_connect_subscribe_battery_and_disconnect_callback() -> None:
     assert drops == [POLAR]  # once per link
     await link.disconnect()
     assert not client.connected
+
+
+async def test_location_and_device_information_are_read_once_connected() -> None:
+    c = central()
+    found = {f.address: f for f in await c.scan(1.0)}
+    FakeBleakClient.values = {
+        BODY_SENSOR_LOCATION: b"\x01",
+        MANUFACTURER_NAME: b"Polar Electro Oy",
+        MODEL_NUMBER: b"H10\x00",  # NUL padded, as some firmwares send it
+    }
+    link = await c.connect(found[POLAR], lambda: None)
+    assert await link.read_details() == StrapDetails("Chest", "Polar Electro Oy", "H10")
+
+    FakeBleakClient.values = {BODY_SENSOR_LOCATION: b"\x2a"}  # reserved; no DIS at all
+    assert await link.read_details() == StrapDetails("unknown", None, None)
+    FakeBleakClient.values = {}  # none of the optional characteristics
+    assert await link.read_details() == StrapDetails(None, None, None)
+    FakeBleakClient.values = {BODY_SENSOR_LOCATION: b"\x02", MODEL_NUMBER: b"HRM-Dual"}
+    FakeBleakClient.refuse = {BODY_SENSOR_LOCATION}  # a read that fails is "not told"
+    assert await link.read_details() == StrapDetails(None, None, "HRM-Dual")
+
+
+@pytest.mark.parametrize(
+    ("manufacturer", "model_number", "advertised", "model"),
+    [
+        ("Polar Electro Oy", "H10", "Polar H10 12345678", "Polar H10"),
+        ("Garmin International", "HRM-Dual", "HRM-Dual:123", "Garmin HRM-Dual"),
+        ("Wahoo Fitness", "Wahoo TICKR FIT", "TICKR FIT 1A2B", "Wahoo TICKR FIT"),
+        (None, "H9", "Polar H9 1", "H9"),
+        ("CooSpo", None, "HW807 0042", "HW807 0042"),  # no model number: the advertised name
+        (None, None, "HRM-Dual:123", "HRM-Dual:123"),
+        ("Magene", None, "", "Magene"),
+    ],
+)
+def test_model_from_device_information(
+    manufacturer: str | None, model_number: str | None, advertised: str, model: str
+) -> None:
+    assert strap_model(manufacturer, model_number, advertised) == model
+
+
+def test_device_information_text() -> None:
+    assert decode_text(None) is None
+    assert decode_text(b"") is None
+    assert decode_text(b"\x00\x00") is None
+    assert decode_text(b" H10 \x00") == "H10"
+    assert decode_text(b"Polar\xff") == "Polar\ufffd"  # not UTF-8: replaced, never raises
 
 
 async def test_a_flaky_first_attempt_is_retried_by_the_retry_connector() -> None:

@@ -1,5 +1,6 @@
-"""12 virtual straps -> the bumble central over HCI-over-TCP -> collector -> a real Mosquitto
--> a subscriber; and a strap that drops out mid-class and comes back."""
+"""12 virtual straps (driven by the simulator) -> the bumble central over HCI-over-TCP ->
+collector -> a real Mosquitto -> a subscriber; and a strap that drops out mid-class and comes
+back."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from collectors.manager import run_collector
 from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
-from tests.support.virtual_straps import StrapField, Watcher, check_stream
+from tests.support.virtual_straps import StrapField, Watcher, check_simulation, check_stream
 
 SITE = "gym"
 COLLECTOR = "floor"
@@ -96,9 +97,15 @@ async def test_twelve_straps_every_notification_once_in_order(
             assert info.battery_pct == 87
             assert info.name == strap.name
             assert info.rssi is not None
+            # Body Sensor Location and Device Information, where the strap has them
+            assert info.location == strap.kind.want_location
+            assert info.model == (strap.kind.want_model or strap.name)
         # max_connections is per adapter: two virtual controllers, six straps each
         assert sorted(s.connections for s in field.straps) == [1] * 12
         assert got.status[-1] == "online"
+        # ... and the straps played the simulated class, second by second
+        assert check_simulation(field) == sent
+        assert {s.kind.want_location for s in field.straps} == {"Chest", "Wrist", "unknown", None}
     summary = await run.task
     assert sum(c["published"] for c in summary.values()) == sent
     assert got.status[-1] == "offline"
@@ -160,6 +167,37 @@ async def test_no_contact_is_never_a_live_bpm(mosquitto: Mosquitto, tmp_path: Pa
         assert all(s.contact is True for s in samples)
         assert [s.bpm for s in samples] == [x.bpm for x in contact_sent]
         assert run.watcher.got.availability[sensor] == ["connected", "no-contact", "connected"]
+
+
+async def test_the_simulators_contact_losses_never_reach_the_board(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # 20 simulated seconds per real second; a contact loss (5-20 s, stale bpm, contact false)
+    # every ~10 simulated seconds per strap.
+    field = StrapField(2, rate_hz=20, contact_loss_rate=0.1)
+    async with running_collector(mosquitto, tmp_path, field) as run:
+        await wait_connected(field, run.watcher, 2)
+
+        def slipped_a_while() -> bool:  # a loss, and 20 notifications after it began
+            for strap in field.straps:
+                flags = [x.contact for x in strap.sent]
+                if False in flags and len(flags) - flags.index(False) >= 20:
+                    return True
+            return False
+
+        await run.watcher.until(slipped_a_while)
+        field.pause()
+        sent = sum(1 for s in field.straps for x in s.sent if x.contact)
+        await run.watcher.until(lambda: run.watcher.got.total() >= sent)
+        await asyncio.sleep(0.3)
+
+        got = run.watcher.got
+        check_simulation(field)
+        for sensor, strap in field.by_sensor().items():
+            check_stream(strap, got.samples.get(sensor, []))  # contact false: never published
+            if any(x.contact is False for x in strap.sent):
+                assert "no-contact" in got.availability[sensor]
+        assert all(s.contact is True for samples in got.samples.values() for s in samples)
 
 
 @pytest.fixture(autouse=True)

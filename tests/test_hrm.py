@@ -8,7 +8,13 @@ from bumble.profiles.heart_rate_service import HeartRateService
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.hrm import HeartRateMeasurement, MalformedMeasurement, decode, rr_raw_to_ms
+from collectors.hrm import (
+    HeartRateMeasurement,
+    MalformedMeasurement,
+    decode,
+    decode_body_sensor_location,
+    rr_raw_to_ms,
+)
 
 # --------------------------------------------------------------------------- real captures
 # Each entry: (hex value as captured, bpm, contact, energy_kj, rr_raw, rr_ms, provenance).
@@ -191,3 +197,38 @@ def test_truncating_rr_only_loses_the_tail(data: bytes) -> None:
         part = decode(value[:cut])
         assert full.rr_raw[: len(part.rr_raw)] == part.rr_raw
         assert part.bpm == full.bpm
+
+
+# --------------------------------------------------------------------------- body sensor location
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (b"\x00", "Other"),
+        (b"\x01", "Chest"),
+        (b"\x02", "Wrist"),
+        (b"\x03", "Finger"),
+        (b"\x04", "Hand"),
+        (b"\x05", "Ear Lobe"),
+        (b"\x06", "Foot"),
+        (b"\x07", "unknown"),  # 7-255 are reserved
+        (b"\xff", "unknown"),
+        (b"", "unknown"),  # present but empty: a strap bug, still "it has one"
+        (b"\x01\x00", "Chest"),  # padded: the value is the first byte
+        (None, None),  # no 0x2A38 characteristic: optional in the spec
+    ],
+)
+def test_body_sensor_location(value: bytes | None, name: str | None) -> None:
+    assert decode_body_sensor_location(value) == name
+
+
+def test_body_sensor_location_agrees_with_bumbles_encoder() -> None:
+    for location in HeartRateService.BodySensorLocation:
+        want = location.name.replace("_", " ").title()  # EAR_LOBE -> "Ear Lobe"
+        assert decode_body_sensor_location(bytes([location])) == want
+
+
+@given(st.binary(max_size=4))
+def test_body_sensor_location_never_raises(data: bytes) -> None:
+    assert isinstance(decode_body_sensor_location(data), str)

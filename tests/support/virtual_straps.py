@@ -1,5 +1,6 @@
-"""Virtual heart-rate straps: bumble peripherals with the standard Heart Rate and Battery
-services on a virtual radio (``bumble.link.LocalLink``), reachable over HCI-over-TCP.
+"""Virtual heart-rate straps: bumble peripherals with the standard Heart Rate, Battery and
+Device Information services on a virtual radio (``bumble.link.LocalLink``), reachable over
+HCI-over-TCP, notifying what the simulator's participants do.
 
 :class:`StrapField` owns the link, N straps (one virtual controller each) and a TCP server
 speaking HCI (H4 framing). Every client that connects to the server gets a fresh virtual
@@ -8,8 +9,17 @@ controller on the link, so a collector reaches the straps with the transport str
 goes away (the collector exits or is killed) its controller's connections end with a
 supervision timeout, as a real radio's would, and the straps advertise again.
 
-Each strap records every notification it sent to a subscribed central, so tests compare
-what arrived at the broker with what the radio carried.
+The straps are driven by :func:`collectors.simulator.simulate`: strap ``i`` of a field wears
+participant ``i`` of ``make_profiles(n, seed)``, and every tick of the field (``rate_hz``
+per second) is one simulated second: each subscribed strap notifies that second's bpm, RR
+intervals and contact, encoded by bumble's ``HeartRateService.HeartRateMeasurement`` with
+contact detection supported. Each strap records every notification it sent (and the
+simulated second it came from), so tests compare what arrived at the broker with what the
+radio carried, and that with the simulation.
+
+What the straps say about themselves varies with their number (:data:`STRAP_KINDS`): Body
+Sensor Location and Device Information (manufacturer, model number) are optional in the
+specs, and some straps leave them out.
 """
 
 from __future__ import annotations
@@ -17,21 +27,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bumble import hci, ll
 from bumble.controller import Controller
 from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
+from bumble.gatt import Service
 from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.profiles.battery_service import BatteryService
+from bumble.profiles.device_information_service import DeviceInformationService
 from bumble.profiles.heart_rate_service import HeartRateService
 from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
 from collectors.hrm import rr_raw_to_ms
+from collectors.simulator import Profile, SimEvent, make_profiles, simulate
 from gympulse import contract
 from gympulse.contract import HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
@@ -40,6 +52,27 @@ from gympulse.settings import MqttSettings
 ADVERTISING_INTERVAL_MS = 20.0  # MEASURED.md: connections wait about one interval each
 HR_UUID_LE = bytes([0x0D, 0x18])
 BATTERY_UUID_LE = bytes([0x0F, 0x18])
+SIM_START_MS = 1_767_225_600_000  # 2026-01-01: the simulated class (its RR depend on it)
+
+
+@dataclass(frozen=True, slots=True)
+class StrapKind:
+    """What a strap says about itself, and what the collector must publish in ``info``."""
+
+    location: int | None  # Body Sensor Location value; None: no 0x2A38 characteristic
+    manufacturer: str | None  # Device Information; both None: no such service
+    model_number: str | None
+    want_location: str | None
+    want_model: str | None  # None: the advertised name
+
+
+STRAP_KINDS: tuple[StrapKind, ...] = (
+    StrapKind(1, "Polar Electro Oy", "H10", "Chest", "Polar H10"),
+    StrapKind(1, "Garmin International", "HRM-Dual", "Chest", "Garmin HRM-Dual"),
+    StrapKind(2, "Wahoo Fitness", "Wahoo TICKR FIT", "Wrist", "Wahoo TICKR FIT"),
+    StrapKind(None, None, None, None, None),  # a bare strap: the optional parts left out
+    StrapKind(9, "CooSpo", None, "unknown", None),  # a reserved location, no model number
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +84,12 @@ class Sent:
     rr_ms: tuple[int, ...]
     contact: bool | None
     energy_kj: int | None
+    second: int  # the simulated second it reports
 
 
-def heart_rate_curve(t: float, index: int) -> float:
-    """A class: warm-up towards a working level, intervals on top, one offset per strap."""
-    base = 65 + 3 * (index % 7)
-    work = 55 * (1 - math.exp(-t / 45))
-    intervals = 18 * math.sin(2 * math.pi * t / (30 + index))
-    return base + work + intervals
+def rr_ms_to_raw(ms: int) -> int:
+    """ms -> 1/1024 s, rounded to nearest; the decoder's half-up rounding gives ``ms`` back."""
+    return (ms * 1024 + 500) // 1000
 
 
 @dataclass
@@ -68,30 +99,48 @@ class VirtualStrap:
     name: str
     device: Device
     hr_service: HeartRateService
+    profile: Profile
+    kind: StrapKind
     battery_pct: int = 87
-    contact: bool | None = True
+    contact: bool | None = True  # False: the strap slipped; None: no contact detection
     sends_energy: bool = False
     away: bool = False
     sent: list[Sent] = field(default_factory=list)
     connection: Connection | None = None
     subscribed: bool = False
-    energy: int = 0
+    last_bpm: int = 0
     connections: int = 0
 
     @property
     def address_text(self) -> str:
         return self.address.to_string(False)
 
-    def measurement(self, t: float) -> HeartRateService.HeartRateMeasurement:
-        bpm = round(heart_rate_curve(t, self.index))
-        rr_raw = round(60 * 1024 / bpm)
-        self.energy += 1
+    @property
+    def sensor(self) -> str:
+        """The collector's sensor id for this strap (no allow-list: the address)."""
+        return self.address_text.lower().replace(":", "-")
+
+    def measurement(self, sample: HrSample) -> HeartRateService.HeartRateMeasurement:
+        """The notification for one simulated second. Without skin contact (the simulator's
+        contact loss, or :attr:`contact` set False) a strap repeats its last bpm, no RR."""
+        slipped = self.contact is False or sample.contact is False
+        rr_ms: list[int] = []
+        if sample.contact is False:  # the simulator's contact loss repeats a stale bpm itself
+            bpm = sample.bpm
+        elif slipped:
+            bpm = self.last_bpm or sample.bpm
+        else:
+            bpm, rr_ms = sample.bpm, sample.rr_ms
+            self.last_bpm = bpm
+        energy = None
+        if self.sends_energy and sample.energy_kj is not None:
+            energy = min(0xFFFF, sample.energy_kj)  # the field saturates (HRS 1.0, 3.1.1.3)
         return HeartRateService.HeartRateMeasurement(
             heart_rate=bpm,
-            sensor_contact_detected=self.contact,
-            energy_expended=self.energy if self.sends_energy else None,
+            sensor_contact_detected=None if self.contact is None else not slipped,
+            energy_expended=energy,
             # raw / 1024 is exact in binary floating point: bumble encodes int(rr * 1024)
-            rr_intervals=[rr_raw / 1024],
+            rr_intervals=[rr_ms_to_raw(ms) / 1024 for ms in rr_ms] or None,
         )
 
     async def advertise(self) -> None:
@@ -100,11 +149,11 @@ class VirtualStrap:
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
 
-    async def notify(self, t: float) -> None:
+    async def notify(self, second: int, sample: HrSample) -> None:
         connection = self.connection
         if connection is None or not self.subscribed or self.away:
             return
-        m = self.measurement(t)
+        m = self.measurement(sample)
         value = bytes(m)
         await self.device.notify_subscriber(
             connection, self.hr_service.heart_rate_measurement_characteristic, m
@@ -116,6 +165,7 @@ class VirtualStrap:
                 rr_ms=tuple(rr_raw_to_ms(round(rr * 1024)) for rr in m.rr_intervals or ()),
                 contact=m.sensor_contact_detected,
                 energy_kj=m.energy_expended,
+                second=second,
             )
         )
 
@@ -132,24 +182,56 @@ class VirtualStrap:
         await self.advertise()
 
 
+def simulated_class(
+    n: int, seed: int, contact_loss_rate: float = 0.0, dropout_rate: float = 0.0
+) -> Iterator[list[SimEvent]]:
+    """The simulation a :class:`StrapField` of ``n`` straps plays, one list per second."""
+    return simulate(
+        make_profiles(n, seed),
+        start_ms=SIM_START_MS,
+        seconds=None,
+        seed=seed,
+        seq_base=0,
+        contact_loss_rate=contact_loss_rate,
+        dropout_rate=dropout_rate,
+    )
+
+
 class StrapField:
-    """N virtual straps on one LocalLink, driven at ``rate_hz`` notifications per second."""
+    """N virtual straps on one LocalLink; every tick (``rate_hz`` per second) is one second
+    of the simulated class. ``seed`` defaults to ``first``, so two fields differ. Contact
+    losses and drop-outs of the simulator are off unless asked for: a drop-out is silence
+    (no notifications) on a link that stays up, a contact loss a stale bpm with contact
+    false."""
 
     def __init__(
-        self, n: int, *, rate_hz: float = 1.0, first: int = 0, name: str = "sim", adapters: int = 1
+        self,
+        n: int,
+        *,
+        rate_hz: float = 1.0,
+        first: int = 0,
+        name: str = "sim",
+        adapters: int = 1,
+        seed: int | None = None,
+        contact_loss_rate: float = 0.0,
+        dropout_rate: float = 0.0,
     ) -> None:
         self.n = n
         self.adapters = adapters
         self.rate_hz = rate_hz
         self.first = first
         self.name = name
+        self.seed = first if seed is None else seed
+        self.profiles = make_profiles(n, self.seed)
+        self.rates = (contact_loss_rate, dropout_rate)
+        self._class = simulated_class(n, self.seed, *self.rates)
+        self.second = 0  # the next simulated second
         self.link = LocalLink()  # type: ignore[no-untyped-call]
         self.straps: list[VirtualStrap] = []
         self.ports: list[int] = []
         self._servers: list[asyncio.Server] = []
         self._driver: asyncio.Task[None] | None = None
         self._host_controllers: set[Controller] = set()
-        self._t0 = 0.0
         self.running = True
         self.paused = False
 
@@ -171,9 +253,9 @@ class StrapField:
         self.paused = False
 
     def by_sensor(self) -> dict[str, VirtualStrap]:
-        return {s.address_text.lower().replace(":", "-"): s for s in self.straps}
+        return {s.sensor: s for s in self.straps}
 
-    async def _make_strap(self, index: int) -> VirtualStrap:
+    async def _make_strap(self, index: int, profile: Profile) -> VirtualStrap:
         # A random static address: two top bits set, the strap number in the low bytes.
         address = hci.Address(
             f"C0:9E:1A:{(index >> 16) & 0xFF:02X}:{(index >> 8) & 0xFF:02X}:{index & 0xFF:02X}",
@@ -185,14 +267,26 @@ class StrapField:
             address=address,
             host=Host(controller, AsyncPipeSink(controller)),
         )
+        kind = STRAP_KINDS[index % len(STRAP_KINDS)]
         hr_service = HeartRateService(
             read_heart_rate_measurement=lambda _c: HeartRateService.HeartRateMeasurement(60),
-            body_sensor_location=HeartRateService.BodySensorLocation.CHEST,
+            body_sensor_location=(
+                None
+                if kind.location is None
+                else HeartRateService.BodySensorLocation(kind.location)
+            ),
         )
-        strap = VirtualStrap(index, address, device.name, device, hr_service)
+        strap = VirtualStrap(index, address, device.name, device, hr_service, profile, kind)
         strap.sends_energy = index % 2 == 1
         battery = BatteryService(read_battery_level=lambda _c: strap.battery_pct)
-        device.add_services([hr_service, battery])
+        services: list[Service] = [hr_service, battery]
+        if kind.manufacturer is not None or kind.model_number is not None:
+            services.append(
+                DeviceInformationService(
+                    manufacturer_name=kind.manufacturer, model_number=kind.model_number
+                )
+            )
+        device.add_services(services)
         device.advertising_data = bytes(
             AdvertisingData(
                 [
@@ -232,24 +326,27 @@ class StrapField:
         return strap
 
     async def start(self) -> None:
-        for i in range(self.first, self.first + self.n):
-            self.straps.append(await self._make_strap(i))
+        for i, profile in zip(range(self.first, self.first + self.n), self.profiles, strict=True):
+            self.straps.append(await self._make_strap(i, profile))
         for _ in range(self.adapters):
             server = await asyncio.get_running_loop().create_server(self._protocol, "127.0.0.1", 0)
             self._servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
-        self._t0 = asyncio.get_running_loop().time()
         self._driver = asyncio.create_task(self._drive())
 
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
         period = 1 / self.rate_hz
         tick = loop.time()
+        by_profile = {p.sensor: strap for p, strap in zip(self.profiles, self.straps, strict=True)}
         while self.running:
-            t = loop.time() - self._t0
             if not self.paused:
-                for strap in self.straps:
-                    await strap.notify(t)
+                # The class goes on whether or not a strap is connected; a drop-out of the
+                # simulator is a second without a sample.
+                second, self.second = self.second, self.second + 1
+                for event in next(self._class):
+                    if event.sample is not None:
+                        await by_profile[event.sensor].notify(second, event.sample)
             tick += period
             await asyncio.sleep(max(0.0, tick - loop.time()))
 
@@ -397,8 +494,34 @@ class Watcher:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def check_simulation(field: StrapField) -> int:
+    """Assert that every strap of ``field`` sent what the simulator said its participant did
+    in that second: bpm, RR intervals (through 1/1024 s and back), contact, energy (odd straps
+    only). Plays the simulation again from its seed; returns the notifications checked."""
+    last = max((x.second for s in field.straps for x in s.sent), default=-1)
+    by_sensor = {p.sensor: strap for p, strap in zip(field.profiles, field.straps, strict=True)}
+    want: dict[tuple[str, int], HrSample] = {}
+    simulation = simulated_class(field.n, field.seed, *field.rates)
+    for second, events in enumerate(itertools.islice(simulation, last + 1)):
+        for event in events:
+            if event.sample is not None:
+                want[(by_sensor[event.sensor].sensor, second)] = event.sample
+    checked = 0
+    for strap in field.straps:
+        for x in strap.sent:
+            sample = want[(strap.sensor, x.second)]
+            if x.contact is False:
+                continue  # a stale bpm by design
+            assert (x.bpm, x.rr_ms) == (sample.bpm, tuple(sample.rr_ms)), (strap.sensor, x)
+            assert x.contact is (None if strap.contact is None else True)
+            assert x.energy_kj == (sample.energy_kj if strap.sends_energy else None)
+            checked += 1
+    return checked
+
+
 def check_stream(strap: VirtualStrap, samples: list[HrSample], *, dedup: bool = False) -> int:
-    """Assert that ``samples`` are exactly what ``strap`` sent, once each, in order.
+    """Assert that ``samples`` are exactly what ``strap`` sent, once each, in order; except
+    notifications with the contact flag false, which the collector must never publish.
 
     With ``dedup`` the check is made on the ingestion's view: first occurrence per (sensor, ts)
     (a replay after a crash may repeat a message the broker stored but never acknowledged).
@@ -417,7 +540,7 @@ def check_stream(strap: VirtualStrap, samples: list[HrSample], *, dedup: bool = 
             unique.append(s)
         samples = unique
     got = [(s.bpm, tuple(s.rr_ms), s.contact, s.energy_kj) for s in samples]
-    want = [(x.bpm, x.rr_ms, x.contact, x.energy_kj) for x in strap.sent]
+    want = [(x.bpm, x.rr_ms, x.contact, x.energy_kj) for x in strap.sent if x.contact is not False]
     assert len(got) == len(want), f"{strap.address_text}: {len(got)} received, {len(want)} sent"
     assert got == want, f"{strap.address_text}: received samples differ from what was sent"
     seqs = [s.seq for s in samples]
