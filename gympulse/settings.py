@@ -22,6 +22,11 @@ ENV_PREFIX = "GYMPULSE_"
 SECRET_KEYS = frozenset({"password", "token", "secret_key"})
 
 
+def is_secret(key: str) -> bool:
+    """password, token, secret_key and any ``*_password`` / ``*_token``."""
+    return key in SECRET_KEYS or key.endswith(("_password", "_token"))
+
+
 class MqttSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str = "mqtt://127.0.0.1:1883"
     protocol: Literal["3.1.1", "5"] = "3.1.1"
@@ -82,6 +87,17 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secret_key: str = ""  # environment only; generated per process if empty
 
 
+class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: str = "http://127.0.0.1:3000"
+    username: str = ""  # with password; or a service-account token instead
+    password: str = ""  # environment only: GYMPULSE_GRAFANA__PASSWORD
+    token: str = ""  # environment only: GYMPULSE_GRAFANA__TOKEN
+    # How Grafana reaches InfluxDB (its own network view); empty: the store's influxdb.url.
+    influx_url: str = ""
+    influx_username: str = ""  # a read-only InfluxDB user for Grafana
+    influx_password: str = ""  # environment only
+
+
 class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str = "edge"
     central: Literal["bleak", "bumble"] = "bleak"
@@ -104,6 +120,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     web: WebSettings = msgspec.field(default_factory=WebSettings)
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
+    grafana: GrafanaSettings = msgspec.field(default_factory=GrafanaSettings)
 
 
 class SettingsError(ValueError):
@@ -116,7 +133,7 @@ def _find_secrets(data: Mapping[str, Any], path: str = "") -> list[str]:
         here = f"{path}.{key}" if path else key
         if isinstance(value, Mapping):
             found += _find_secrets(value, here)
-        elif key in SECRET_KEYS and value:
+        elif is_secret(key) and value:
             found.append(here)
     return found
 
@@ -177,7 +194,7 @@ def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:
     return {
         key: _without_secrets(value) if isinstance(value, dict) else value
         for key, value in data.items()
-        if key not in SECRET_KEYS
+        if not is_secret(key)
     }
 
 

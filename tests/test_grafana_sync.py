@@ -25,7 +25,6 @@ import pytest
 from dashboards.grafana import dashboards as gd
 from dashboards.grafana.commands import COMMANDS
 from dashboards.grafana.sync import GrafanaSync, GrafanaTarget
-from gympulse.settings import Settings, StoreSettings
 from pipeline.registry import Registry
 
 TOKEN = "glsa_test_token"
@@ -266,16 +265,22 @@ def test_guest_link_and_revoke(grafana: tuple[FakeGrafana, str], tmp_path: Path)
 def test_cli_command(
     grafana: tuple[FakeGrafana, str],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import argparse
 
+    from gympulse.settings import load
+
     fake, url = grafana
     registry_with_athletes(tmp_path).close()
-    monkeypatch.setenv("GRAFANA_URL", url)
-    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
-    settings = Settings(store=StoreSettings(path=str(tmp_path / "registry.db")))
+    settings = load(
+        None,
+        environ={
+            "GYMPULSE_GRAFANA__URL": url,
+            "GYMPULSE_GRAFANA__TOKEN": TOKEN,
+            "GYMPULSE_STORE__PATH": str(tmp_path / "registry.db"),
+        },
+    )
     (command,) = COMMANDS
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)

@@ -23,8 +23,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--revoke", action="store_true", help="delete the share: the link stops working"
     )
     parser.epilog = (
-        "Grafana: GRAFANA_URL, GRAFANA_TOKEN (or GRAFANA_USER/GRAFANA_PASSWORD); the data source "
-        "URL as Grafana sees InfluxDB: GRAFANA_INFLUX_URL, GRAFANA_INFLUX_USER/PASSWORD."
+        "Where Grafana is and how it reaches InfluxDB: settings [grafana] (url, username,"
+        " influx_url, influx_username); secrets from GYMPULSE_GRAFANA__TOKEN or"
+        " GYMPULSE_GRAFANA__PASSWORD, and GYMPULSE_GRAFANA__INFLUX_PASSWORD."
     )
 
 
@@ -34,7 +35,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     registry = Registry(settings.store.path)
     try:
-        sync = GrafanaSync(GrafanaTarget.from_environment(settings))
+        sync = GrafanaSync(GrafanaTarget.from_settings(settings))
         if args.grafana_action == "sync":
             report = sync.sync(registry.athletes())
             for name in report.created:

@@ -19,8 +19,6 @@ Grafana API used (documented HTTP API, Grafana 10.2+):
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,25 +47,22 @@ class GrafanaTarget:
     influx_password: str = ""
 
     @classmethod
-    def from_environment(
-        cls, settings: Settings, environ: Mapping[str, str] | None = None
-    ) -> GrafanaTarget:
-        """``GRAFANA_URL``, ``GRAFANA_TOKEN`` or ``GRAFANA_USER``/``GRAFANA_PASSWORD``,
-        ``GRAFANA_INFLUX_URL`` (default: the store's url), ``GRAFANA_INFLUX_USER``/``…PASSWORD``."""
-        env = os.environ if environ is None else environ
+    def from_settings(cls, settings: Settings) -> GrafanaTarget:
+        """From the ``[grafana]`` settings (secrets from GYMPULSE_GRAFANA__* variables)."""
+        grafana = settings.grafana
         credential: str | tuple[str, str] | None = None
-        if env.get("GRAFANA_TOKEN"):
-            credential = env["GRAFANA_TOKEN"]
-        elif env.get("GRAFANA_USER"):
-            credential = (env["GRAFANA_USER"], env.get("GRAFANA_PASSWORD", ""))
+        if grafana.token:
+            credential = grafana.token
+        elif grafana.username:
+            credential = (grafana.username, grafana.password)
         influx = settings.store.influxdb
         return cls(
-            url=env.get("GRAFANA_URL", "http://127.0.0.1:3000").rstrip("/"),
+            url=grafana.url.rstrip("/"),
             credential=credential,
-            influx_url=env.get("GRAFANA_INFLUX_URL", influx.url),
+            influx_url=grafana.influx_url or influx.url,
             database=influx.database,
-            influx_user=env.get("GRAFANA_INFLUX_USER", ""),
-            influx_password=env.get("GRAFANA_INFLUX_PASSWORD", ""),
+            influx_user=grafana.influx_username,
+            influx_password=grafana.influx_password,
         )
 
 
