@@ -6,12 +6,19 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline.analytics.hrv import correct_artifacts, time_domain
+from pipeline.analytics.hrv import (
+    annotate_artifacts,
+    block_ids,
+    correct_artifacts,
+    rmssd_by_group,
+    time_domain,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -123,3 +130,43 @@ def test_artifact_correction_missed_beat_in_constant_series() -> None:
     assert fixed.flags[40] == "missed"
     assert fixed.rr_ms == (800,) * 82
     assert math.isclose(time_domain(fixed.rr_ms).rmssd or 0.0, 0.0)
+
+
+def test_threshold_blocks_by_hand() -> None:
+    # 337 beats → round(3.70) = 4 blocks of 85/84/84/84 (block = pos · 4 // 337);
+    # 40 beats → round(0.44) = 0, at least 1 block; 140 beats → round(1.54) = 2 blocks of 70.
+    blocks = block_ids(np.array([337, 40, 140])).tolist()
+    expected = [0] * 85 + [1] * 84 + [2] * 84 + [3] * 84 + [4] * 40 + [5] * 70 + [6] * 70
+    assert blocks == expected
+
+
+def test_median_per_group_matches_plain_python() -> None:
+    # Groups of every edge-case size: shorter than the window, exactly it, twice it, ...
+    rng = random.Random(5)
+    sizes = [1, 3, 10, 11, 12, 21, 22, 23, 50]
+    rr = [float(rng.randint(400, 1200)) for _ in range(sum(sizes))]
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    beats = annotate_artifacts(np.array(rr), group)
+    expected = []
+    start = 0
+    for size in sizes:
+        part = rr[start : start + size]
+        for i in range(size):
+            expected.append(statistics.median(part[max(0, i - 5) : i + 6]))
+        start += size
+    assert beats.med.tolist() == expected
+
+
+def test_rmssd_by_group_matches_each_series_on_its_own() -> None:
+    clean = _series()
+    dirty, _ = _inject(clean)
+    both = np.array(clean + dirty, dtype=float)
+    group = np.repeat([7, 3], [len(clean), len(dirty)])
+    stats = rmssd_by_group(annotate_artifacts(both, group))
+    for row, series in zip(stats.iter_rows(named=True), (clean, dirty), strict=True):
+        alone = correct_artifacts(series)
+        assert row["n_rr"] == len(alone.rr_ms)
+        assert row["n_corrected"] == alone.n_corrected
+        diffs = np.diff(np.array(alone.rr_ms, dtype=float))
+        # rr_ms is rounded half up; the grouped RMSSD is not: within 0.5 ms per value.
+        assert row["rmssd"] == pytest.approx(float(np.sqrt(np.mean(diffs**2))), abs=0.5)

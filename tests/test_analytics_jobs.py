@@ -174,3 +174,69 @@ async def _run(tmp_path: Path) -> None:
 
 def test_analyze_end_to_end_and_incremental(tmp_path: Path) -> None:
     asyncio.run(_run(tmp_path))
+
+
+async def _run_amsterdam(tmp_path: Path) -> None:
+    path = tmp_path / "gympulse.db"
+    store = SqliteStore(path)
+    await store.open()
+    registry = Registry(path)
+    journal = Journal(path)
+    a1 = registry.add_athlete(
+        "Cas", birth_year=1990, sex="male", weight_kg=70, hr_max=190, hr_rest=60
+    )
+    # Amsterdam is UTC+1 in March (summer time starts on 31 March 2024).
+    evening = _ms(dt.datetime(2024, 3, 5, 18, 0, tzinfo=dt.UTC))  # 19:00 local, 5 March
+    late = _ms(dt.datetime(2024, 3, 5, 23, 20, tzinfo=dt.UTC))  # 00:20 local, 6 March
+    morning = _ms(dt.datetime(2024, 3, 5, 23, 5, tzinfo=dt.UTC))  # 00:05 local, 6 March
+    batch = WriteBatch()
+    batch.samples += _workout("s1", a1, evening, 30, 150)
+    batch.samples += _morning("s1", a1, morning)
+    batch.samples += _workout("s1", a1, late, 30, 160)
+    await store.write(batch)
+    journal.tag_morning(a1, morning, morning + 180_000)
+    now = _ms(dt.datetime(2024, 3, 6, 12, 0, tzinfo=dt.UTC))
+    await analyze(store, registry, journal, now_ms=now, tz="Europe/Amsterdam")
+
+    summary = (await read_table(store, tables.SESSION_SUMMARY)).sort("start_ms")
+    assert summary["date"].to_list() == [dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
+    metrics = (await read_table(store, tables.DAILY_METRICS)).sort("date")
+    assert metrics["date"].to_list() == [dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
+    assert metrics["sessions"].to_list() == [1, 1]
+    assert metrics["load"].to_list() == pytest.approx(summary["trimp_banister"].to_list())
+    readings = await read_table(store, tables.MORNING_READINGS)
+    assert readings["date"].to_list() == [dt.date(2024, 3, 6)]
+    baselines = await read_table(store, tables.BASELINES)
+    assert sorted(baselines["date"].to_list()) == [dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_training_days_in_the_site_time_zone(tmp_path: Path) -> None:
+    asyncio.run(_run_amsterdam(tmp_path))
+
+
+def test_daily_loads_local_day_across_summer_time() -> None:
+    from pipeline.analytics.daily import daily_loads
+
+    # 22:30 UTC on 1 July = 00:30 CEST on 2 July; 21:30 UTC = 23:30 CEST on 1 July.
+    starts = [
+        _ms(dt.datetime(2024, 7, 1, 21, 30, tzinfo=dt.UTC)),
+        _ms(dt.datetime(2024, 7, 1, 22, 30, tzinfo=dt.UTC)),
+    ]
+    rows = pl.DataFrame(
+        {
+            "athlete_id": [1, 1],
+            "date": [dt.date(2024, 7, 1)] * 2,  # as a UTC run would have stored them
+            "start_ms": starts,
+            "trimp_banister": [10.0, 20.0],
+            "srpe_load": [None, None],
+            "duration_s": [600, 1200],
+        },
+        schema_overrides={"srpe_load": pl.Float64},
+    )
+    local = daily_loads(rows, "Europe/Amsterdam")
+    assert local["date"].to_list() == [dt.date(2024, 7, 1), dt.date(2024, 7, 2)]
+    assert local["load"].to_list() == [10.0, 20.0]
+    assert daily_loads(rows)["load"].to_list() == [30.0]

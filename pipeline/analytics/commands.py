@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 journal,
                 full=bool(args.full),
                 lookback_ms=int(args.lookback_hours * 3_600_000),
+                tz=settings.timezone,
             )
         finally:
             await store.close()

@@ -31,12 +31,22 @@ ACWR_FLAG = 1.5
 FORM_FLAG = -30.0
 
 
-def daily_loads(summaries: pl.DataFrame) -> pl.DataFrame:
-    """Per athlete per day: load (Σ TRIMP), srpe_load, sessions, minutes."""
+def daily_loads(summaries: pl.DataFrame, tz: str | None = None) -> pl.DataFrame:
+    """Per athlete per day: load (Σ TRIMP), srpe_load, sessions, minutes.
+
+    ``tz`` (an IANA name, the site's time zone): a session counts for the local day of its
+    ``start_ms`` there; None keeps the summaries' ``date`` column as it is."""
     import polars as pl
 
+    from pipeline.analytics.sessions import local_date
+
+    day = (
+        pl.col("date").cast(pl.Date)
+        if tz is None
+        else local_date(pl.col("start_ms"), tz).alias("date")
+    )
     return (
-        summaries.group_by("athlete_id", pl.col("date").cast(pl.Date))
+        summaries.group_by("athlete_id", day)
         .agg(
             pl.col("trimp_banister").fill_null(0.0).sum().alias("load"),
             pl.col("srpe_load").fill_null(0.0).sum().cast(pl.Float64).alias("srpe_load"),

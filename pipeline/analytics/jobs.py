@@ -3,7 +3,7 @@
 What is recomputed (everything else is left as it was):
 
 1. **Touched days.** The newest sample ts seen is the watermark (``analytics_state`` row
-   with ``athlete_id = -1``). Each run reads the samples from the UTC day of
+   with ``athlete_id = -1``). Each run reads the samples from the local day of
    (watermark − lookback, default 2 days) on, counts them per athlete per day and compares
    with the counts stored at the last run; a day whose count changed is *touched*. Late
    samples older than the lookback need ``--full`` (or a larger ``--lookback-hours``).
@@ -16,8 +16,10 @@ What is recomputed (everything else is left as it was):
 4. **Morning readings** tagged in the journal since the last run, or lying on a touched
    day, are recomputed; **wellness** reports changed since the last run are mirrored.
 
-Day boundaries are UTC. Journal changes are found by ``updated_ms`` > the journal watermark
-(``analytics_state`` row with ``athlete_id = -2``).
+Days are calendar days of the site's time zone (``settings.timezone``, an IANA name, passed
+as ``tz``): a class at 23:30 in Amsterdam counts for that Amsterdam day, and a day is 23 or
+25 h long when the clocks change. Journal changes are found by ``updated_ms`` > the
+journal watermark (``analytics_state`` row with ``athlete_id = -2``).
 """
 
 from __future__ import annotations
@@ -54,12 +56,24 @@ class AnalyzeReport:
     wellness: int
 
 
-def _day_floor(ts: int) -> int:
-    return ts - ts % DAY_MS
+def _zone(tz: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return dt.UTC if tz == "UTC" else ZoneInfo(tz)
 
 
-def _date(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts / 1000, tz=dt.UTC).date()
+def _date(ts: int, tz: str = "UTC") -> dt.date:
+    """The local calendar day of an epoch-ms timestamp."""
+    return dt.datetime.fromtimestamp(ts / 1000, tz=_zone(tz)).date()
+
+
+def _day_start(day: dt.date, tz: str = "UTC") -> int:
+    """Epoch ms of local midnight starting ``day``."""
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=_zone(tz)).timestamp() * 1000)
+
+
+def _day_floor(ts: int, tz: str = "UTC") -> int:
+    return _day_start(_date(ts, tz), tz)
 
 
 async def read_table(
@@ -86,7 +100,10 @@ async def analyze(
     full: bool = False,
     now_ms: int | None = None,
     lookback_ms: int = DEFAULT_LOOKBACK_MS,
+    tz: str = "UTC",
 ) -> AnalyzeReport:
+    """Recompute what changed since the last run; ``tz``: the site's IANA time zone, where
+    training days start and end."""
     import polars as pl
 
     started = time.time_ns() // 1_000_000
@@ -100,11 +117,11 @@ async def analyze(
     if full:
         watermark, journal_mark = None, -1
 
-    scan_start = 0 if watermark is None else _day_floor(watermark - lookback_ms)
+    scan_start = 0 if watermark is None else _day_floor(watermark - lookback_ms, tz)
     scan_end = max(now, watermark or 0) + DAY_MS
     samples = await store.query_samples(max(0, scan_start - MARGIN_MS), scan_end)
     samples = samples.filter(pl.col("athlete_id").is_not_null())
-    day = pl.from_epoch("ts", time_unit="ms").dt.date()
+    day = sessions.local_date(pl.col("ts"), tz)
     counts = (
         samples.filter(pl.col("ts") >= scan_start)
         .group_by("athlete_id", day.alias("date"))
@@ -122,7 +139,7 @@ async def analyze(
     # Journal changes since the last run.
     changed_classes = journal.classes(updated_since_ms=journal_mark)
     if changed_classes:
-        class_days = {_date(c.start_ms) for c in changed_classes}
+        class_days = {_date(c.start_ms, tz) for c in changed_classes}
         extra = counts.filter(pl.col("date").is_in(list(class_days)))
         touched = pl.concat([touched, extra.select(touched.columns)]).unique(["athlete_id", "date"])
     rpes = journal.session_rpes()
@@ -146,8 +163,8 @@ async def analyze(
             orient="row",
         )
         touched_ids = samples.join(touched.select("athlete_id"), on="athlete_id", how="semi")
-        summary = sessions.summarize(touched_ids, athletes, classes, now_ms=now)
-        end_day = pl.from_epoch("end_ms", time_unit="ms").dt.date()
+        summary = sessions.summarize(touched_ids, athletes, classes, now_ms=now, tz=tz)
+        end_day = sessions.local_date(pl.col("end_ms"), tz)
         keys = touched.select("athlete_id", "date").with_columns(pl.lit(True).alias("_hit"))
         summary = (
             summary.join(keys, on=["athlete_id", "date"], how="left")
@@ -182,8 +199,8 @@ async def analyze(
     # 4a. Morning readings: newly tagged, or lying on a touched day.
     recordings = {m.id: m for m in journal.morning_recordings(updated_since_ms=journal_mark)}
     for a, d in touched.select("athlete_id", "date").iter_rows():
-        start = int(dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
-        for m in journal.morning_recordings(a, start_ms=start, end_ms=start + DAY_MS):
+        start, end = _day_start(d, tz), _day_start(d + dt.timedelta(days=1), tz)
+        for m in journal.morning_recordings(a, start_ms=start, end_ms=end):
             recordings[m.id] = m
     readings = []
     for m in recordings.values():
@@ -195,8 +212,8 @@ async def analyze(
             )
         else:
             window = await store.query_samples(m.start_ms, m.end_ms, athlete_ids=[m.athlete_id])
-        readings.append(_morning_reading(window, m.id, m.athlete_id, m.start_ms, m.end_ms, now))
-        d0 = _date(m.start_ms)
+        readings.append(_morning_reading(window, m.id, m.athlete_id, m.start_ms, m.end_ms, now, tz))
+        d0 = _date(m.start_ms, tz)
         first_touched[m.athlete_id] = min(d0, first_touched.get(m.athlete_id, d0))
     if readings:
         frame = tables.conform(tables.MORNING_READINGS, pl.DataFrame(readings))
@@ -206,11 +223,11 @@ async def analyze(
     max_seen: int | None = samples.select(pl.col("ts").max()).item() if samples.height else None
     seen = [v for v in (watermark, max_seen) if v]
     newest = max(seen) if seen else None
-    until = _date(newest) if newest else None
+    until = _date(newest, tz) if newest else None
     n_daily = 0
     for athlete_id, since in sorted(first_touched.items()):
         rows = await read_table(store, tables.SESSION_SUMMARY, {"athlete_id": athlete_id})
-        metrics = daily.daily_metrics(daily.daily_loads(rows), until, now)
+        metrics = daily.daily_metrics(daily.daily_loads(rows, tz), until, now)
         out = metrics.filter(pl.col("date") >= since)
         await store.write_rows(tables.DAILY_METRICS.name, out, tables.DAILY_METRICS.key)
         n_daily += out.height
@@ -245,7 +262,7 @@ async def analyze(
     marks_frame = pl.DataFrame(
         {
             "athlete_id": [WATERMARK_ROW, JOURNAL_ROW],
-            "date": [_date(now), _date(now)],
+            "date": [_date(now, tz), _date(now, tz)],
             "n_samples": [0, 0],
             "max_ts": [newest or 0, started - 1],
         }
@@ -269,17 +286,23 @@ def _with_rpe(summary: pl.DataFrame, rpe: pl.DataFrame) -> pl.DataFrame:
 
 
 def _morning_reading(
-    window: pl.DataFrame, recording_id: int, athlete_id: int, start_ms: int, end_ms: int, now: int
+    window: pl.DataFrame,
+    recording_id: int,
+    athlete_id: int,
+    start_ms: int,
+    end_ms: int,
+    now: int,
+    tz: str = "UTC",
 ) -> dict[str, object]:
     import polars as pl
 
     rr = window.sort("ts").select(pl.col("rr_ms").alias("rr")).explode("rr").drop_nulls()
-    rr = rr.filter(pl.col("rr") > 0).with_columns(pl.lit(1).alias("_g"))
+    rr = rr.filter(pl.col("rr") > 0)
     rmssd: float | None = None
     n_rr = n_corrected = 0
     hr_rest: float | None = None
     if rr.height >= 3:
-        stats = sessions.rr_rmssd(rr.lazy(), ["_g"])
+        stats = sessions.rr_rmssd(rr["rr"])
         n_rr = int(stats["n_rr"][0])
         n_corrected = int(stats["n_corrected"][0])
         rmssd = stats["rmssd"][0]
@@ -290,7 +313,7 @@ def _morning_reading(
     return {
         "athlete_id": athlete_id,
         "recording_id": recording_id,
-        "date": _date(start_ms),
+        "date": _date(start_ms, tz),
         "start_ms": start_ms,
         "end_ms": end_ms,
         "n_rr": n_rr,

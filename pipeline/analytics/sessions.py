@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.analytics import energy, hrv, load, points, tables
+from pipeline.analytics import energy, load, points, tables
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
     from pipeline.registry import Athlete
@@ -73,82 +74,99 @@ def athlete_schema() -> dict[str, pl.DataType]:
     }
 
 
-def assign_sessions(
-    samples: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Samples (with athlete parameters joined) that belong to a session, sorted by
-    athlete and time, with ``class_id`` and an integer session key ``_sk`` added (the
-    run's first ts for a detected workout, −class_id for a class).
-
-    ``classes``: ``class_id``, ``start_ms``, ``end_ms`` (the journal's schedule; classes
-    must not overlap)."""
+def _sorted_samples(samples: pl.DataFrame, athletes: pl.DataFrame) -> pl.DataFrame:
+    """The columns the summaries need, of samples of known athletes, sorted by athlete and
+    time (filters and the sort are skipped when they would change nothing: the input is
+    usually the store's output, already in that order)."""
     import numpy as np
     import polars as pl
 
-    frame = (
-        samples.lazy()
-        .filter(pl.col("athlete_id").is_not_null())
-        .select("athlete_id", "ts", "bpm", "rr_ms", "contact")
-        .join(athletes.lazy(), on="athlete_id", how="inner")
-        .sort("athlete_id", "ts")
-        .collect()
-    )
-    class_id = np.full(frame.height, -1, dtype=np.int64)
-    if classes is not None and not classes.is_empty() and frame.height:
+    frame = samples.select("athlete_id", "ts", "bpm", "rr_ms", "contact")
+    known = pl.col("athlete_id").is_in(athletes["athlete_id"].implode())
+    if frame["athlete_id"].null_count() or not frame.select(known.all()).item():
+        frame = frame.filter(known.fill_null(False))
+    a = frame["athlete_id"].to_numpy()
+    t = frame["ts"].to_numpy()
+    ordered = bool(np.all((a[1:] > a[:-1]) | ((a[1:] == a[:-1]) & (t[1:] >= t[:-1]))))
+    return frame if ordered else frame.sort("athlete_id", "ts")
+
+
+def assign_sessions(
+    samples: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Samples that belong to a session, sorted by athlete and time: ``athlete_id``,
+    ``ts``, ``bpm``, ``rr_ms``, ``class_id`` and the integer session key ``_sk`` (the run's
+    first ts for a detected workout, −class_id for a class).
+
+    ``classes``: ``class_id``, ``start_ms``, ``end_ms`` (the journal's schedule; classes
+    must not overlap). Works on the sorted rows' positions: a detected run is the range of
+    rows between its first and last active sample."""
+    return _assign(_sorted_samples(samples, athletes), athletes, classes)
+
+
+def _assign(
+    frame: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None
+) -> pl.DataFrame:
+    import numpy as np
+    import polars as pl
+
+    n = frame.height
+    aid = frame["athlete_id"].to_numpy()
+    ts = frame["ts"].to_numpy()
+    class_id = np.full(n, -1, dtype=np.int64)
+    if classes is not None and not classes.is_empty() and n:
         cls = classes.sort("start_ms")
         starts = cls["start_ms"].to_numpy()
         ends = cls["end_ms"].to_numpy()
         ids = cls["class_id"].to_numpy()
-        ts = frame["ts"].to_numpy()
         idx = np.searchsorted(starts, ts, side="right") - 1
         inside = (idx >= 0) & (ts < ends[np.maximum(idx, 0)])
         class_id = np.where(inside, ids[np.maximum(idx, 0)], -1)
-    frame = frame.with_columns(pl.Series("class_id", class_id).replace(-1, None).cast(pl.Int64))
 
-    threshold = pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest"))
-    lf = frame.lazy()
-    runs = (
-        lf.filter(
-            pl.col("class_id").is_null()
-            & pl.col("contact").fill_null(True)
-            & (pl.col("bpm") >= threshold)
-        )
-        .select("athlete_id", "ts")
-        .with_columns(
-            (
-                (pl.col("ts") - pl.col("ts").shift(1)).over("athlete_id").fill_null(AUTO_GAP_MS)
-                >= AUTO_GAP_MS
-            )
-            .cum_sum()
-            .over("athlete_id")
-            .alias("_run")
-        )
-        .group_by("athlete_id", "_run")
-        .agg(pl.col("ts").min().alias("_start"), pl.col("ts").max().alias("_end"))
-        .filter(pl.col("_end") - pl.col("_start") >= AUTO_MIN_MS)
-        .select("athlete_id", "_start", "_end")
-        .sort("athlete_id", "_start")
+    # Per-row activity threshold: the athletes' thresholds repeated over their rows.
+    seg_start = np.flatnonzero(np.diff(aid, prepend=aid[:1] - 1)) if n else np.zeros(0, int)
+    seg_len = np.diff(seg_start, append=n)
+    params = athletes.select(
+        "athlete_id",
+        (pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest"))).alias(
+            "thr"
+        ),
     )
-    return (
-        lf.join_asof(
-            runs,
-            left_on="ts",
-            right_on="_start",
-            by="athlete_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .with_columns(
-            pl.when(pl.col("class_id").is_not_null())
-            .then(-pl.col("class_id"))
-            .when(pl.col("ts") <= pl.col("_end"))
-            .then(pl.col("_start"))
-            .alias("_sk")
-        )
-        .filter(pl.col("_sk").is_not_null())
-        .drop("_start", "_end")
-        .collect()
+    thr_by_id = dict(zip(params["athlete_id"].to_list(), params["thr"].to_list(), strict=True))
+    thr = np.repeat(np.array([thr_by_id[int(a)] for a in aid[seg_start]], dtype=float), seg_len)
+    contact = frame["contact"].fill_null(True).to_numpy()
+    active = np.flatnonzero((class_id < 0) & contact & (frame["bpm"].to_numpy() >= thr))
+    del thr, contact
+
+    none = np.iinfo(np.int64).min
+    in_class = class_id >= 0
+    sk = np.full(n, none, dtype=np.int64)
+    if active.size:
+        ta, aa = ts[active], aid[active]
+        new = np.empty(active.size, dtype=bool)
+        new[0] = True
+        new[1:] = (aa[1:] != aa[:-1]) | (ta[1:] - ta[:-1] >= AUTO_GAP_MS)
+        firsts = np.flatnonzero(new)
+        lasts = np.append(firsts[1:] - 1, active.size - 1)
+        long_enough = ta[lasts] - ta[firsts] >= AUTO_MIN_MS
+        first_row, last_row = active[firsts[long_enough]], active[lasts[long_enough]]
+        # Rows inside a run: +1 at its first row, −1 after its last (runs don't overlap).
+        mark = np.zeros(n + 1, dtype=np.int8)
+        mark[first_row] += 1
+        mark[last_row + 1] -= 1
+        in_run = np.cumsum(mark[:-1], dtype=np.int8) > 0
+        run_of_row = np.zeros(n, dtype=np.int64)
+        run_of_row[first_row] = first_row
+        np.maximum.accumulate(run_of_row, out=run_of_row)
+        np.copyto(sk, ts[run_of_row], where=in_run)
+        del mark, in_run, run_of_row
+    np.copyto(sk, -class_id, where=in_class)
+    keep = sk != none
+    out = frame.select("athlete_id", "ts", "bpm", "rr_ms").with_columns(
+        pl.Series("class_id", class_id).replace(-1, None).cast(pl.Int64),
+        pl.Series("_sk", sk),
     )
+    return out if keep.all() else out.filter(pl.Series(keep))
 
 
 def summarize(
@@ -157,17 +175,46 @@ def summarize(
     classes: pl.DataFrame | None = None,
     *,
     now_ms: int = 0,
+    tz: str = "UTC",
 ) -> pl.DataFrame:
     """Session summaries (``session_summary`` rows, without rpe) of the sessions found in
-    ``samples`` (a :data:`pipeline.stores.base.SAMPLE_COLUMNS` frame)."""
+    ``samples`` (a :data:`pipeline.stores.base.SAMPLE_COLUMNS` frame). ``date`` is the day
+    of the session's start in the site's time zone ``tz`` (an IANA name).
+
+    Per-sample quantities (zone, Keytel kcal/min, points) depend only on the bpm and the
+    athlete, so they are computed once per (session, bpm) from a bpm histogram of each
+    session rather than once per sample."""
     import polars as pl
 
     from pipeline.analytics.zones import zone_expr
 
-    sessions = assign_sessions(samples, athletes, classes)
+    ordered = _sorted_samples(samples, athletes)
+    sessions = _assign(ordered, athletes, classes)
     if sessions.is_empty():
         return tables.conform(tables.SESSION_SUMMARY, pl.DataFrame())
     keys = ["athlete_id", "_sk"]
+    # Runs of consecutive rows with the same session key: the unit of the RR series.
+    sessions = sessions.with_columns(pl.struct(keys).rle_id().alias("_seg"))
+    per_session = (
+        sessions.lazy()
+        .group_by(keys)
+        .agg(
+            pl.col("class_id").first(),
+            pl.col("ts").min().alias("start_ms"),
+            pl.col("ts").max().alias("end_ms"),
+            pl.len().cast(pl.Int64).alias("n_samples"),
+            pl.col("bpm").max().cast(pl.Int32).alias("hr_max"),
+            pl.col("bpm").sort_by("ts").last().cast(pl.Float64).alias("_end_bpm"),
+        )
+        .collect()
+    )
+    histogram = (
+        sessions.lazy()
+        .group_by(*keys, "bpm")
+        .agg(pl.len().cast(pl.Float64).alias("_n"))
+        .join(athletes.lazy(), on="athlete_id", how="inner")
+        .collect()
+    )
     kcal_coef = [pl.lit(c) for c in energy.keytel_coefficients_kcal("male")]
     kcal_coef_f = [pl.lit(c) for c in energy.keytel_coefficients_kcal("female")]
     bpm = pl.col("bpm").cast(pl.Float64)
@@ -184,26 +231,26 @@ def summarize(
         .clip(lower_bound=0.0)
     )
     ppm = pl.Series(points.POINTS_PER_MINUTE)
-    lz = sessions.lazy().with_columns(zone_expr(bpm, pl.col("hr_max")).alias("_zone"))
-    lz = lz.with_columns(
-        pl.col("_zone").replace_strict(list(range(6)), ppm, return_dtype=pl.Float64).alias("_ppm")
+    n = pl.col("_n")
+    zone = pl.col("_zone")
+    weighted = (
+        histogram.lazy()
+        .with_columns(zone_expr(bpm, pl.col("hr_max")).alias("_zone"))
+        .group_by(keys)
+        .agg(
+            ((bpm * n).sum() / n.sum()).alias("hr_avg"),
+            pl.col("hr_max").first().alias("hr_max_ref"),
+            pl.col("hr_rest").first().alias("hr_rest_ref"),
+            pl.col("sex").first(),
+            *[n.filter(zone == z).sum().cast(pl.Int64).alias(f"zone{z}_s") for z in range(6)],
+            ((zone.cast(pl.Float64) * n).sum() / 60.0).alias("trimp_edwards"),
+            ((kcal_min * n).sum() / 60.0).alias("kcal"),
+            (
+                (zone.replace_strict(list(range(6)), ppm, return_dtype=pl.Float64) * n).sum() / 60.0
+            ).alias("points"),
+        )
     )
-    agg = lz.group_by(keys).agg(
-        pl.col("class_id").first(),
-        pl.col("ts").min().alias("start_ms"),
-        pl.col("ts").max().alias("end_ms"),
-        pl.len().cast(pl.Int64).alias("n_samples"),
-        bpm.mean().alias("hr_avg"),
-        pl.col("bpm").max().cast(pl.Int32).alias("hr_max"),
-        pl.col("bpm").sort_by("ts").last().cast(pl.Float64).alias("_end_bpm"),
-        pl.col("hr_max").first().alias("hr_max_ref"),
-        pl.col("hr_rest").first().alias("hr_rest_ref"),
-        pl.col("sex").first(),
-        *[(pl.col("_zone") == z).sum().cast(pl.Int64).alias(f"zone{z}_s") for z in range(6)],
-        (pl.col("_zone").cast(pl.Float64).sum() / 60.0).alias("trimp_edwards"),
-        (kcal_min.sum() / 60.0).alias("kcal"),
-        (pl.col("_ppm").sum() / 60.0).alias("points"),
-    )
+    agg = per_session.lazy().join(weighted, on=keys, how="inner")
     agg = agg.with_columns(
         pl.when(pl.col("_sk") < 0).then(pl.lit("class")).otherwise(pl.lit("auto")).alias("kind"),
         pl.when(pl.col("_sk") < 0)
@@ -233,104 +280,99 @@ def summarize(
         .round()
         .cast(pl.Int64)
         .alias("duration_s"),
-        pl.from_epoch("start_ms", time_unit="ms").dt.date().alias("date"),
+        local_date(pl.col("start_ms"), tz).alias("date"),
     )
     summary = agg.collect()
-    summary = summary.join(_hrr60(samples, summary), on=keys, how="left")
+    summary = summary.join(_hrr60(ordered, summary), on=keys, how="left")
     summary = summary.join(_session_rmssd(sessions), on=keys, how="left")
     summary = summary.with_columns(pl.lit(now_ms, pl.Int64).alias("updated_ms"))
     return tables.conform(tables.SESSION_SUMMARY, summary).sort("athlete_id", "start_ms")
 
 
-def _hrr60(samples: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
-    """HRR60 per session: end bpm minus the bpm interpolated at end + 60 s (±2 s rule)."""
+def local_date(ts_ms: pl.Expr, tz: str) -> pl.Expr:
+    """The calendar day of an epoch-ms timestamp in the IANA time zone ``tz``."""
+    import polars as pl
+
+    utc = pl.from_epoch(ts_ms, time_unit="ms")
+    if tz == "UTC":
+        return utc.dt.date()
+    return utc.dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
+
+
+def _hrr60(ordered: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
+    """HRR60 per session: end bpm minus the bpm interpolated at end + 60 s (±2 s rule).
+    ``ordered``: the samples sorted by athlete and time; the samples around each target
+    time are found by binary search within the athlete's rows."""
+    import numpy as np
     import polars as pl
 
     from pipeline.analytics.recovery import RECOVERY_S, TOLERANCE_S
 
     tol = int(TOLERANCE_S * 1000)
-    pts = (
-        samples.lazy()
-        .filter(pl.col("athlete_id").is_not_null())
-        .select("athlete_id", "ts", pl.col("bpm").cast(pl.Float64))
-        .sort("ts")
-    )
-    targets = (
-        summary.lazy()
-        .select(
-            "athlete_id",
-            "_sk",
-            "_end_bpm",
-            (pl.col("end_ms") + int(RECOVERY_S * 1000)).alias("_t"),
-        )
-        .sort("_t")
-    )
-    before = pts.rename({"ts": "_t0", "bpm": "_b0"})
-    after = pts.rename({"ts": "_t1", "bpm": "_b1"})
-    joined = targets.join_asof(
-        before,
-        left_on="_t",
-        right_on="_t0",
-        by="athlete_id",
-        strategy="backward",
-        check_sortedness=False,
-    ).join_asof(
-        after,
-        left_on="_t",
-        right_on="_t1",
-        by="athlete_id",
-        strategy="forward",
-        check_sortedness=False,
-    )
-    near = ((pl.col("_t") - pl.col("_t0")) <= tol) | ((pl.col("_t1") - pl.col("_t")) <= tol)
-    interp = (
-        pl.when(pl.col("_t0") == pl.col("_t"))
-        .then(pl.col("_b0"))
-        .when(pl.col("_t0").is_null())
-        .then(pl.col("_b1"))
-        .when(pl.col("_t1").is_null())
-        .then(pl.col("_b0"))
-        .otherwise(
-            pl.col("_b0")
-            + (pl.col("_b1") - pl.col("_b0"))
-            * (pl.col("_t") - pl.col("_t0"))
-            / (pl.col("_t1") - pl.col("_t0"))
-        )
-    )
-    return (
-        joined.with_columns(
-            pl.when(near.fill_null(False)).then(pl.col("_end_bpm") - interp).alias("hrr60")
-        )
-        .select("athlete_id", "_sk", "hrr60")
-        .collect()
-    )
+    aid = ordered["athlete_id"].to_numpy()
+    ts = ordered["ts"].to_numpy()
+    bpm = ordered["bpm"].cast(pl.Float64).to_numpy()
+    t_aid = summary["athlete_id"].to_numpy()
+    target = summary["end_ms"].to_numpy() + int(RECOVERY_S * 1000)
+    lo = np.searchsorted(aid, t_aid, side="left")
+    hi = np.searchsorted(aid, t_aid, side="right")
+    out = np.full(summary.height, np.nan)
+    for i in range(summary.height):
+        a, b, t = int(lo[i]), int(hi[i]), int(target[i])
+        j = a + int(np.searchsorted(ts[a:b], t, side="right"))  # first sample after t
+        t0 = ts[j - 1] if j > a else None
+        t1 = ts[j] if j < b else None
+        if not ((t0 is not None and t - t0 <= tol) or (t1 is not None and t1 - t <= tol)):
+            continue
+        if t0 is not None and t0 == t:
+            at = bpm[j - 1]
+        elif t0 is None:
+            at = bpm[j]
+        elif t1 is None:
+            at = bpm[j - 1]
+        else:
+            at = bpm[j - 1] + (bpm[j] - bpm[j - 1]) * (t - t0) / (t1 - t0)
+        out[i] = summary["_end_bpm"][i] - at
+    return summary.select("athlete_id", "_sk").with_columns(pl.Series("hrr60", out).fill_nan(None))
 
 
-def rr_rmssd(rr_rows: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
-    """RMSSD, n_rr and n_corrected per ``keys`` group of a frame with one ``rr`` per row
-    (in time order), after artifact correction (:mod:`.hrv`)."""
-    import polars as pl
+def rr_rmssd(rr: pl.Series | np.ndarray, group: np.ndarray | None = None) -> pl.DataFrame:
+    """RMSSD, n_rr and n_corrected (see :func:`pipeline.analytics.hrv.rmssd_by_group`) of
+    an RR series after artifact correction, per contiguous ``group`` (one row per group in
+    order of appearance, numbered by ``_g``)."""
+    from pipeline.analytics import hrv
 
-    annotated = hrv.annotate_artifacts(rr_rows, "rr", keys)
-    counts = annotated.group_by(keys).agg(
-        (pl.col("_kind") != hrv.OK).sum().cast(pl.Int64).alias("n_corrected")
-    )
-    fixed = hrv.corrected_rows(annotated, "rr", keys)
-    stats = fixed.group_by(keys, maintain_order=True).agg(
-        pl.len().cast(pl.Int64).alias("n_rr"),
-        (pl.col("rr").diff().pow(2).mean().sqrt()).alias("rmssd"),
-    )
-    return stats.join(counts, on=keys, how="left").collect()
+    return hrv.rmssd_by_group(hrv.annotate_artifacts(rr, group))
 
 
 def _session_rmssd(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Per session: RMSSD over its RR series. Each run of consecutive rows of a session
+    (``_seg``; one run unless a class interrupts a detected workout) is corrected on its
+    own; the runs' squared differences and counts add up to the session's."""
     import polars as pl
 
-    keys = ["athlete_id", "_sk"]
-    rr_rows = (
-        sessions.lazy()
-        .select(*keys, pl.col("rr_ms").alias("rr"))
+    beats = (
+        sessions.select("_seg", pl.col("rr_ms").alias("rr"))
         .explode("rr")
         .filter(pl.col("rr").is_not_null() & (pl.col("rr") > 0))
     )
-    return rr_rmssd(rr_rows, keys)
+    stats = rr_rmssd(beats["rr"], beats["_seg"].to_numpy())
+    seg_ids = beats["_seg"].unique(maintain_order=True)
+    stats = stats.with_columns(pl.Series("_seg", seg_ids))
+    seg_keys = sessions.select("_seg", "athlete_id", "_sk").unique("_seg")
+    return (
+        stats.join(seg_keys, on="_seg", how="inner")
+        .group_by("athlete_id", "_sk")
+        .agg(
+            pl.col("n_rr").sum(),
+            pl.col("n_corrected").sum(),
+            pl.col("sumsq").sum(),
+            (pl.col("n_rr") > 0).sum().alias("_runs"),
+        )
+        .with_columns(
+            pl.when(pl.col("n_rr") - pl.col("_runs") >= 1)
+            .then((pl.col("sumsq") / (pl.col("n_rr") - pl.col("_runs"))).sqrt())
+            .alias("rmssd")
+        )
+        .select("athlete_id", "_sk", "n_rr", "n_corrected", "rmssd")
+    )

@@ -7,8 +7,9 @@ as polars type names (``"Int64"``, ``"Float64"``, ``"String"``, ``"Date"``, ``"B
 
 Conventions for every table:
 
-- ``athlete_id`` is the registry's athlete id; ``date`` is the UTC calendar day
-  (``YYYY-MM-DD``; a polars ``Date``, stored as TEXT by the SQLite store).
+- ``athlete_id`` is the registry's athlete id; ``date`` is the calendar day in the site's
+  time zone (``settings.timezone``; ``YYYY-MM-DD``; a polars ``Date``, stored as TEXT by the
+  SQLite store).
 - Times are UTC epoch milliseconds (``*_ms``); durations are seconds (``*_s``).
 - Nullable columns are marked ``| None`` in the column notes; a null means "not
   computable" (no RR intervals, no sample 60 s after the end, SD 0, ...), never 0.
@@ -46,7 +47,7 @@ SESSION_SUMMARY = Table(
         "session_id": "String",  # "auto-{athlete_id}-{start_ms}" or "class-{class_id}"
         "kind": "String",  # "auto" (detected workout) | "class" (from the schedule)
         "class_id": "Int64",  # | None: journal class id for kind == "class"
-        "date": "Date",  # UTC day of start_ms
+        "date": "Date",  # local day (settings.timezone) of start_ms
         "start_ms": "Int64",  # first sample of the session
         "end_ms": "Int64",  # last sample of the session (end of exercise for HRR60)
         "duration_s": "Int64",  # (end_ms - start_ms) / 1000, rounded
