@@ -87,9 +87,10 @@ def count_rows(db: Path, table: str) -> int:
             return 0
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], bool], limit_s: float, what: str) -> None:
+    """Poll ``predicate`` until it holds; fail after ``limit_s`` (a bound, not a benchmark)."""
+    deadline = time.monotonic() + limit_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"gave up after {limit_s} s waiting for {what}")
         await asyncio.sleep(0.1)
