@@ -66,6 +66,7 @@ C1 = 0.13
 C2 = 0.17
 QD_WINDOW = 91  # beats for the time-varying thresholds
 MEDIAN_WINDOW = 11  # beats for the local median
+CHUNK_BEATS = 1 << 19  # beats classified per call (whole groups)
 
 # Beat classes (CorrectedRR.flags and the ``_kind`` column).
 OK, ECTOPIC, LONG, SHORT, MISSED, EXTRA, MERGED = range(7)
@@ -201,17 +202,40 @@ def annotate_artifacts(rr: pl.Series | np.ndarray, group: np.ndarray | None = No
     x = np.asarray(rr.to_numpy() if isinstance(rr, pl.Series) else rr, dtype=np.float64)
     n = x.size
     if group is None or n == 0:
-        g = np.zeros(n, dtype=np.int64)
+        starts = np.zeros(min(n, 1), dtype=np.int64)
     else:
         change = np.empty(n, dtype=bool)
         change[:1] = True
         np.not_equal(group[1:], group[:-1], out=change[1:])
-        g = np.cumsum(change) - 1
+        starts = np.flatnonzero(change)
         del change
-    starts = np.flatnonzero(np.diff(g, prepend=-1))
+    sizes = np.diff(starts, append=n)
+    g = np.repeat(np.arange(starts.size, dtype=np.int32), sizes)
+    kind = np.empty(n, dtype=np.int8)
+    med = np.empty(n)
+    # Whole groups at a time, about CHUNK_BEATS per call: the arrays of a call stay small
+    # enough to be reused by the allocator instead of being mapped afresh every time.
+    i = 0
+    while i < starts.size:
+        lo = int(starts[i])
+        j = max(i + 1, int(np.searchsorted(starts, lo + CHUNK_BEATS, side="right")))
+        hi = int(starts[j]) if j < starts.size else n
+        kind[lo:hi], med[lo:hi] = _classify(x[lo:hi], starts[i:j] - lo)
+        i = j
+    return Beats(x, g, kind, med)
+
+
+def _classify(x: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beat classes and 11-beat medians of ``x``, whose groups start at ``starts``."""
+    import numpy as np
+    import polars as pl
+
+    n = x.size
     sizes = np.diff(starts, append=n)
     ends = starts + sizes - 1
-    pos = np.arange(n, dtype=np.int64) - np.repeat(starts, sizes)
+    g = np.repeat(np.arange(starts.size, dtype=np.int64), sizes)
+    pos = np.arange(n, dtype=np.int64)
+    pos -= np.repeat(starts, sizes)
     size_of = np.repeat(sizes, sizes)
     # dRR; a group's first beat gets the group's mean dRR, (last − first)/(n − 1).
     d = np.empty(n)
@@ -220,28 +244,34 @@ def annotate_artifacts(rr: pl.Series | np.ndarray, group: np.ndarray | None = No
         d[starts] = np.where(sizes > 1, (x[ends] - x[starts]) / (sizes - 1), 0.0)
     med = _median11(x, g, pos, size_of)
     m = x - med
-    m = np.where(m < 0, 2.0 * m, m)
+    np.multiply(m, 2.0, out=m, where=m < 0)
     blk = block_ids(sizes, pos, size_of)
     del pos, size_of
     q = (
-        pl.DataFrame({"blk": blk, "d": np.abs(d), "m": np.abs(m)})
+        pl.DataFrame({"blk": blk, "d": d, "m": m})
         .group_by("blk")
         .agg(
             *(
-                pl.col(c).quantile(p, "linear").alias(f"{c}{p}")
+                pl.col(c).abs().quantile(p, "linear").alias(f"{c}{p}")
                 for c in ("d", "m")
                 for p in (0.25, 0.75)
             )
         )
         .sort("blk")
     )
-    th1 = np.maximum(ALPHA * (q["d0.75"].to_numpy() - q["d0.25"].to_numpy()) / 2.0, 1e-9)[blk]
-    th2 = np.maximum(ALPHA * (q["m0.75"].to_numpy() - q["m0.25"].to_numpy()) / 2.0, 1e-9)[blk]
-    del blk, q
-    dn = d / th1
-    mn = m / th2
+    th1_blk = np.maximum(ALPHA * (q["d0.75"].to_numpy() - q["d0.25"].to_numpy()) / 2.0, 1e-9)
+    th2_blk = np.maximum(ALPHA * (q["m0.75"].to_numpy() - q["m0.25"].to_numpy()) / 2.0, 1e-9)
+    del q
+    # Normalised in place: d becomes dRR/Th1, m becomes mRR/Th2.
+    buf = np.take(th1_blk, blk)
+    dn = np.divide(d, buf, out=d)
+    np.take(th2_blk, blk, out=buf)
+    mn = np.divide(m, buf, out=m)
+    candidate = np.abs(dn, out=buf) > 1
+    candidate |= np.abs(mn, out=buf) > 3
+    c = np.flatnonzero(candidate)
+    del buf, candidate
     kind = np.zeros(n, dtype=np.int8)
-    c = np.flatnonzero((np.abs(dn) > 1) | (np.abs(mn) > 3))
     if c.size:
         gc = g[c]
         end_c = ends[gc]
@@ -252,7 +282,7 @@ def annotate_artifacts(rr: pl.Series | np.ndarray, group: np.ndarray | None = No
             inside = (j >= starts[gc]) & (j <= end_c)
             return np.where(inside, values[np.clip(j, 0, n - 1)], fill)
 
-        dc, xc, medc, th2c = dn[c], x[c], med[c], th2[c]
+        dc, xc, medc, th2c = dn[c], x[c], med[c], th2_blk[blk[c]]
         prev1, next1, next2 = at(-1, dn, 0.0), at(1, dn, 0.0), at(2, dn, 0.0)
         s12 = np.where(dc > 0, np.maximum(prev1, next1), np.minimum(prev1, next1))
         s22 = np.where(dc >= 0, np.minimum(next1, next2), np.maximum(next1, next2))
@@ -277,21 +307,24 @@ def annotate_artifacts(rr: pl.Series | np.ndarray, group: np.ndarray | None = No
         # The interval after an extra beat is merged into it, whatever it was classed as.
         after = c[(kc == EXTRA) & (c < end_c)] + 1
         kind[after] = MERGED
-    return Beats(x, g, kind, med)
+    return kind, med
 
 
 def corrected(beats: Beats) -> tuple[np.ndarray, np.ndarray]:
     """Each input interval's corrected value and how often it occurs in the corrected
     series (2 for a missed beat's halves, 0 for a merged interval)."""
+    return _corrected(beats.rr, beats.kind, beats.med)
+
+
+def _corrected(x: np.ndarray, kind: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
-    x, kind = beats.rr, beats.kind
     value = x.copy()
-    reps = np.ones(x.size, dtype=np.int64)
+    reps = np.ones(x.size, dtype=np.int8)
     fixed = np.flatnonzero(kind != OK)
     k = kind[fixed]
     repl = fixed[(k == ECTOPIC) | (k == LONG) | (k == SHORT)]
-    value[repl] = beats.med[repl]
+    value[repl] = med[repl]
     ex = fixed[k == EXTRA]
     value[ex] = x[ex] + x[ex + 1]  # an extra beat is never a group's last (see above)
     mi = fixed[k == MISSED]
@@ -304,20 +337,33 @@ def corrected(beats: Beats) -> tuple[np.ndarray, np.ndarray]:
 def rmssd_by_group(beats: Beats) -> pl.DataFrame:
     """Per group of an :func:`annotate_artifacts` series (``_g``, 0, 1, …): ``n_rr``
     (corrected intervals), ``n_corrected`` (input intervals replaced, split or merged),
-    ``sumsq`` (Σ squared successive differences of the corrected series) and ``rmssd``."""
+    ``sumsq`` (Σ squared successive differences of the corrected series) and ``rmssd``.
+    Whole groups at a time, about ``CHUNK_BEATS`` per step."""
     import numpy as np
     import polars as pl
 
-    value, reps = corrected(beats)
     g = beats.group
     n_groups = int(g[-1]) + 1 if g.size else 0
-    kept = reps > 0
-    v, gk = value[kept], g[kept]
-    same = gk[1:] == gk[:-1]
-    step = (v[1:] - v[:-1])[same]
-    sumsq = np.bincount(gk[1:][same], weights=step * step, minlength=n_groups)
-    n_rr = np.bincount(g, weights=reps, minlength=n_groups).astype(np.int64)
-    n_corrected = np.bincount(g[beats.kind != OK], minlength=n_groups).astype(np.int64)
+    starts = np.searchsorted(g, np.arange(n_groups))
+    sumsq = np.zeros(n_groups)
+    n_rr = np.zeros(n_groups, dtype=np.int64)
+    n_corrected = np.zeros(n_groups, dtype=np.int64)
+    i = 0
+    while i < n_groups:
+        lo = int(starts[i])
+        j = max(i + 1, int(np.searchsorted(starts, lo + CHUNK_BEATS, side="right")))
+        hi = int(starts[j]) if j < n_groups else g.size
+        kind = beats.kind[lo:hi]
+        value, reps = _corrected(beats.rr[lo:hi], kind, beats.med[lo:hi])
+        local = g[lo:hi] - i
+        kept = reps > 0
+        v, gk = value[kept], local[kept]
+        same = gk[1:] == gk[:-1]
+        step = (v[1:] - v[:-1])[same]
+        sumsq[i:j] = np.bincount(gk[1:][same], weights=step * step, minlength=j - i)
+        n_rr[i:j] = np.bincount(local, weights=reps, minlength=j - i)
+        n_corrected[i:j] = np.bincount(local[kind != OK], minlength=j - i)
+        i = j
     with np.errstate(divide="ignore", invalid="ignore"):
         rmssd = np.sqrt(sumsq / (n_rr - 1))
     return pl.DataFrame(

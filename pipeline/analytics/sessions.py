@@ -113,7 +113,7 @@ def _assign(
     n = frame.height
     aid = frame["athlete_id"].to_numpy()
     ts = frame["ts"].to_numpy()
-    class_id = np.full(n, -1, dtype=np.int64)
+    class_id: np.ndarray | None = None
     if classes is not None and not classes.is_empty() and n:
         cls = classes.sort("start_ms")
         starts = cls["start_ms"].to_numpy()
@@ -122,48 +122,41 @@ def _assign(
         idx = np.searchsorted(starts, ts, side="right") - 1
         inside = (idx >= 0) & (ts < ends[np.maximum(idx, 0)])
         class_id = np.where(inside, ids[np.maximum(idx, 0)], -1)
+        del idx, inside
 
-    # Per-row activity threshold: the athletes' thresholds repeated over their rows.
-    seg_start = np.flatnonzero(np.diff(aid, prepend=aid[:1] - 1)) if n else np.zeros(0, int)
-    seg_len = np.diff(seg_start, append=n)
-    params = athletes.select(
+    thresholds = athletes.select(
         "athlete_id",
-        (pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest"))).alias(
-            "thr"
-        ),
+        pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest")),
     )
-    thr_by_id = dict(zip(params["athlete_id"].to_list(), params["thr"].to_list(), strict=True))
-    thr = np.repeat(np.array([thr_by_id[int(a)] for a in aid[seg_start]], dtype=float), seg_len)
+    thr_by_id = dict(thresholds.iter_rows())
+    # Rows are sorted by athlete: each athlete's rows start where a binary search says.
+    athlete_ids = frame["athlete_id"].unique(maintain_order=True).to_list()
+    bounds = np.append(np.searchsorted(aid, athlete_ids), n)
+    bpm = frame["bpm"].to_numpy()
     contact = frame["contact"].fill_null(True).to_numpy()
-    active = np.flatnonzero((class_id < 0) & contact & (frame["bpm"].to_numpy() >= thr))
-    del thr, contact
-
     none = np.iinfo(np.int64).min
-    in_class = class_id >= 0
     sk = np.full(n, none, dtype=np.int64)
-    if active.size:
-        ta, aa = ts[active], aid[active]
-        new = np.empty(active.size, dtype=bool)
-        new[0] = True
-        new[1:] = (aa[1:] != aa[:-1]) | (ta[1:] - ta[:-1] >= AUTO_GAP_MS)
-        firsts = np.flatnonzero(new)
-        lasts = np.append(firsts[1:] - 1, active.size - 1)
-        long_enough = ta[lasts] - ta[firsts] >= AUTO_MIN_MS
-        first_row, last_row = active[firsts[long_enough]], active[lasts[long_enough]]
-        # Rows inside a run: +1 at its first row, −1 after its last (runs don't overlap).
-        mark = np.zeros(n + 1, dtype=np.int8)
-        mark[first_row] += 1
-        mark[last_row + 1] -= 1
-        in_run = np.cumsum(mark[:-1], dtype=np.int8) > 0
-        run_of_row = np.zeros(n, dtype=np.int64)
-        run_of_row[first_row] = first_row
-        np.maximum.accumulate(run_of_row, out=run_of_row)
-        np.copyto(sk, ts[run_of_row], where=in_run)
-        del mark, in_run, run_of_row
-    np.copyto(sk, -class_id, where=in_class)
+    for a, lo, hi in zip(athlete_ids, bounds[:-1], bounds[1:], strict=True):
+        active = (bpm[lo:hi] >= thr_by_id[a]) & contact[lo:hi]
+        if class_id is not None:
+            active &= class_id[lo:hi] < 0
+        rows = np.flatnonzero(active) + lo
+        if not rows.size:
+            continue
+        t = ts[rows]
+        breaks = np.flatnonzero(np.diff(t) >= AUTO_GAP_MS)
+        firsts = np.append(0, breaks + 1)
+        lasts = np.append(breaks, rows.size - 1)
+        long_enough = t[lasts] - t[firsts] >= AUTO_MIN_MS
+        for first, last in zip(rows[firsts[long_enough]], rows[lasts[long_enough]], strict=True):
+            sk[first : last + 1] = ts[first]
+    if class_id is not None:
+        np.copyto(sk, -class_id, where=class_id >= 0)
     keep = sk != none
     out = frame.select("athlete_id", "ts", "bpm", "rr_ms").with_columns(
-        pl.Series("class_id", class_id).replace(-1, None).cast(pl.Int64),
+        pl.Series("class_id", class_id).replace(-1, None).cast(pl.Int64)
+        if class_id is not None
+        else pl.lit(None, pl.Int64).alias("class_id"),
         pl.Series("_sk", sk),
     )
     return out if keep.all() else out.filter(pl.Series(keep))
