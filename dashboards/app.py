@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from dashboards import admin, coach, guest
@@ -24,6 +24,8 @@ from dashboards.web import AppContext, security_headers
 from gympulse import __version__, contract
 from gympulse.settings import Settings
 from pipeline.registry import Registry
+from pipeline.stores import make_store
+from pipeline.stores.base import StoreUnavailable
 
 SSE_KEEPALIVE_S = 15.0
 STATIC_DIR = resources.files("dashboards") / "static"
@@ -38,19 +40,25 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     own_hub = hub is None
     live = hub if hub is not None else LiveHub(settings, registry)
     secret = settings.web.secret_key.encode() or secrets.token_bytes(32)
-    ctx = AppContext(hub=live, registry=registry, secret=secret, site=settings.site)
+    store = make_store(settings.store)
+    ctx = AppContext(hub=live, registry=registry, store=store, secret=secret, site=settings.site)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The SQLite connections live as long as the app (its owner closes them with
         # app.state.ctx.close()): a lifespan may run more than once on one app in tests.
-        if own_hub:
-            await live.start()
+        # The time-series store (SQLite or InfluxDB) is opened for each lifespan.
+        await ctx.data.open_store()
         try:
-            yield
-        finally:
             if own_hub:
-                await live.stop()
+                await live.start()
+            try:
+                yield
+            finally:
+                if own_hub:
+                    await live.stop()
+        finally:
+            await ctx.data.close_store()
 
     app = FastAPI(title="gympulse", version=__version__, lifespan=lifespan)
     app.state.hub = live
@@ -66,6 +74,14 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     @app.exception_handler(coach.NotLoggedIn)
     async def to_login(request: Request, exc: coach.NotLoggedIn) -> RedirectResponse:
         return RedirectResponse("/coach/login", status_code=303)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "time-series store unavailable, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "10"},
+        )
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -148,12 +148,12 @@ async def logout(
 # ---------------------------------------------------------------------- squad
 
 
-def squad(ctx: AppContext) -> list[dict[str, Any]]:
+async def squad(ctx: AppContext) -> list[dict[str, Any]]:
     """One row per athlete, most flags first: today's form, ACWR, 7-day load, HRV and
     resting-HR status against the athlete's own 60-day normal range."""
-    daily = ctx.data.latest_per_athlete("daily_metrics")
-    base = ctx.data.latest_per_athlete("baselines")
-    load7 = ctx.data.load_7d()
+    daily = await ctx.data.latest_per_athlete("daily_metrics")
+    base = await ctx.data.latest_per_athlete("baselines")
+    load7 = await ctx.data.load_7d()
     rows: list[dict[str, Any]] = []
     for a in ctx.registry.athletes():
         d = daily.get(a.id, {})
@@ -182,7 +182,7 @@ def squad(ctx: AppContext) -> list[dict[str, Any]]:
 async def api_squad(request: Request) -> list[dict[str, Any]]:
     """The squad overview, sorted by attention flags."""
     coach = _coach(request, api=True)
-    return squad(coach.ctx)
+    return await squad(coach.ctx)
 
 
 def _status(lang: str, flag: bool | None) -> str:
@@ -206,7 +206,7 @@ async def squad_page(request: Request) -> HTMLResponse:
             _status(lang, r["hr_rest_flag"]),
             escape(", ".join(r["flags"])),
         ]
-        for r in squad(coach.ctx)
+        for r in await squad(coach.ctx)
     ]
     headers = ["athlete", "form", "acwr", "load_7d", "hrv_status", "rest_status", "flags"]
     body = table([t(lang, h) for h in headers], rows, cls="squad")
@@ -239,9 +239,9 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
             "hr_max": a.hr_max,
             "hr_rest": a.hr_rest,
         },
-        "daily": data.daily(athlete_id),
-        "baselines": data.baselines(athlete_id),
-        "sessions": data.sessions(athlete_id),
+        "daily": await data.daily(athlete_id),
+        "baselines": await data.baselines(athlete_id),
+        "sessions": await data.sessions(athlete_id),
     }
 
 
@@ -249,11 +249,11 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
 async def api_session(request: Request, athlete_id: RowId, session_id: str) -> dict[str, Any]:
     """One session summary and its heart-rate curve."""
     coach = _coach(request, api=True)
-    row = coach.ctx.data.session(athlete_id, session_id)
+    row = await coach.ctx.data.session(athlete_id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
     return row | {
-        "hr": coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
+        "hr": await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     }
 
 
@@ -274,8 +274,8 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
     lang = coach.lang
     ctx = coach.ctx
     a = _athlete_or_404(ctx, athlete_id)
-    daily = ctx.data.daily(athlete_id)
-    base = ctx.data.baselines(athlete_id)
+    daily = await ctx.data.daily(athlete_id)
+    base = await ctx.data.baselines(athlete_id)
     dates = [str(r["date"]) for r in daily]
     bdates = [str(r["date"]) for r in base]
     parts = [
@@ -320,7 +320,7 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
             fmt(s.get("hrr60")),
             fmt(s.get("rpe")),
         ]
-        for s in ctx.data.sessions(athlete_id)
+        for s in await ctx.data.sessions(athlete_id)
     ]
     parts.append(
         table(
@@ -342,10 +342,10 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
     coach = _coach(request)
     lang = coach.lang
     a = _athlete_or_404(coach.ctx, athlete_id)
-    row = coach.ctx.data.session(athlete_id, session_id)
+    row = await coach.ctx.data.session(athlete_id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
-    hr = coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
+    hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or a.effective_hr_max(dt.date.today().year))
     body = [
         charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
@@ -470,7 +470,7 @@ async def export_csv(request: Request, table_name: str) -> Response:
     """Any table as CSV (athletes, sensors, assignments, classes, wellness, session_rpe,
     samples and the analytics tables)."""
     coach = _coach(request, api=True)
-    found = coach.ctx.data.export(table_name) if table_name in EXPORTABLE else None
+    found = await coach.ctx.data.export(table_name) if table_name in EXPORTABLE else None
     if found is None:
         raise HTTPException(status_code=404, detail="no such table")
     names, rows = found

@@ -1,47 +1,203 @@
-"""Read-only queries the coach and guest views need, on the SQLite file next to the registry.
+"""Read-only queries the coach and guest views need.
 
-The derived tables are the ones ``gympulse analyze`` writes (``pipeline.analytics.tables``);
-a table that does not exist yet (analyze never ran) reads as empty. Every query that
-returns an athlete's data takes the athlete id as a parameter, so a guest view can only
-ever ask for its own athlete's rows.
+Time series and derived tables (the ones ``gympulse analyze`` writes, see
+``pipeline.analytics.tables``) are read through the opened :class:`pipeline.stores.base.Store`
+(``query_samples`` / ``read_rows``; filtering, sorting and limits in polars), so the views
+work the same on the SQLite file and on InfluxDB. Identity and journal tables (athletes,
+sensors, assignments, classes, wellness, session RPE) are not time series: they stay on the
+registry's SQLite file and are only read here for the CSV export.
+
+A derived table that does not exist yet (analyze never ran) reads as empty. Every query that
+returns an athlete's data takes the athlete id as a parameter and passes it to the store as
+the filter (and filters again on the result), so a guest view can only ever ask for its own
+athlete's rows.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY
+import polars as pl
+
+from pipeline.analytics.tables import (
+    BASELINES,
+    BY_NAME,
+    DAILY_METRICS,
+    MORNING_READINGS,
+    SESSION_SUMMARY,
+    Table,
+)
+from pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
 from pipeline.stores.sqlite import connect
+
+log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
-# Tables a coach may export as CSV: name -> ORDER BY.
-EXPORTABLE: dict[str, str] = {
+# Registry/journal tables a coach may export (SQLite next to the registry): name -> ORDER BY.
+IDENTITY_EXPORTS: dict[str, str] = {
     "athletes": "id",
     "sensors": "id",
     "assignments": "id",
     "classes": "id",
     "wellness": "athlete_id, date",
     "session_rpe": "athlete_id, session_id",
-    "samples": "sensor, ts",
-    SESSION_SUMMARY.name: "athlete_id, start_ms",
-    DAILY_METRICS.name: "athlete_id, date",
-    "morning_readings": "athlete_id, start_ms",
-    BASELINES.name: "athlete_id, date",
 }
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Store tables a coach may export: name -> sort columns.
+STORE_EXPORTS: dict[str, tuple[str, ...]] = {
+    "samples": ("sensor", "ts"),
+    SESSION_SUMMARY.name: ("athlete_id", "start_ms"),
+    DAILY_METRICS.name: ("athlete_id", "date"),
+    MORNING_READINGS.name: ("athlete_id", "start_ms"),
+    BASELINES.name: ("athlete_id", "date"),
+}
+EXPORTABLE: frozenset[str] = frozenset(IDENTITY_EXPORTS) | frozenset(STORE_EXPORTS)
+
+# The whole time axis every store accepts (InfluxDB keeps nanoseconds in an int64: < 2262).
+ALL_TIME = (0, 9_000_000_000_000)
+
+_INT = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64")
+
+
+def _normalise(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """One shape for every backend: ``Date`` columns as ISO text (SQLite keeps them as text,
+    InfluxDB returns dates), booleans as booleans (SQLite keeps 0/1), integers as integers."""
+    casts = []
+    for name, type_name in table.columns.items():
+        if name not in frame.columns:
+            continue
+        col = pl.col(name)
+        dtype = frame.schema[name]
+        if type_name == "Date":
+            casts.append(col.cast(pl.String) if dtype != pl.String else col)
+        elif type_name == "Boolean" and dtype != pl.Boolean and dtype != pl.Null:
+            casts.append(col.cast(pl.Boolean, strict=False))
+        elif type_name in _INT and dtype != pl.Null:
+            casts.append(col.cast(getattr(pl, type_name), strict=False))
+        else:
+            continue
+        casts[-1] = casts[-1].alias(name)
+    return frame.with_columns(casts) if casts else frame
+
+
+def _rows(frame: pl.DataFrame) -> list[Row]:
+    return frame.to_dicts()
 
 
 class Data:
-    def __init__(self, path: str | Path) -> None:
+    """The views' read side: ``store`` must be opened by its owner (the app's lifespan:
+    :meth:`open_store` / :meth:`close_store`); ``path`` is the registry's SQLite file."""
+
+    def __init__(self, store: Store, path: str | Path) -> None:
+        self.store = store
         self.conn: sqlite3.Connection = connect(path)
+        self._store_users = 0
 
     def close(self) -> None:
         self.conn.close()
+
+    async def open_store(self) -> None:
+        """Open the store for one more user (an app lifespan); the first opens it."""
+        if self._store_users == 0:
+            try:
+                await self.store.open()
+            except StoreUnavailable as err:
+                # The live board does not need the store: serve it, and answer the views
+                # that do with 503 until the store is back (its client retries per request).
+                log.warning("time-series store unavailable at start-up: %s", err)
+        self._store_users += 1
+
+    async def close_store(self) -> None:
+        """Release one user of the store; the last closes it."""
+        self._store_users = max(0, self._store_users - 1)
+        if self._store_users == 0:
+            await self.store.close()
+
+    async def _table(self, table: Table, athlete_id: int | None, **where: object) -> pl.DataFrame:
+        """Rows of a derived table (only ``athlete_id``'s when given), normalised."""
+        cond: dict[str, object] = dict(where)
+        if athlete_id is not None:
+            cond = {"athlete_id": athlete_id} | cond
+        frame = await self.store.read_rows(table.name, cond or None)
+        if frame.is_empty() or "athlete_id" not in frame.columns:
+            return pl.DataFrame()
+        frame = _normalise(table, frame)
+        for name, value in cond.items():  # again, whatever the backend did with the filter
+            if name not in frame.columns:
+                return pl.DataFrame()
+            frame = frame.filter(pl.col(name) == value)
+        return frame
+
+    # ---------------------------------------------------------------- one athlete
+
+    async def sessions(self, athlete_id: int, limit: int = 200) -> list[Row]:
+        """The athlete's session summaries, newest first."""
+        frame = await self._table(SESSION_SUMMARY, athlete_id)
+        if frame.is_empty():
+            return []
+        return _rows(frame.sort("start_ms", descending=True, nulls_last=True).head(limit))
+
+    async def session(self, athlete_id: int, session_id: str) -> Row | None:
+        frame = await self._table(SESSION_SUMMARY, athlete_id, session_id=session_id)
+        return _rows(frame.head(1))[0] if not frame.is_empty() else None
+
+    async def _by_date(self, table: Table, athlete_id: int, days: int) -> list[Row]:
+        frame = await self._table(table, athlete_id)
+        if frame.is_empty():
+            return []
+        return _rows(frame.sort("date", descending=True, nulls_last=True).head(days).reverse())
+
+    async def daily(self, athlete_id: int, days: int = 120) -> list[Row]:
+        """The athlete's last ``days`` daily metrics, oldest first."""
+        return await self._by_date(DAILY_METRICS, athlete_id, days)
+
+    async def baselines(self, athlete_id: int, days: int = 120) -> list[Row]:
+        """The athlete's last ``days`` baseline rows, oldest first."""
+        return await self._by_date(BASELINES, athlete_id, days)
+
+    async def samples(self, athlete_id: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """(ts, bpm) of the athlete's samples with skin contact in [start_ms, end_ms]."""
+        frame = await self.store.query_samples(start_ms, end_ms + 1, athlete_ids=[athlete_id])
+        frame = frame.filter(
+            (pl.col("athlete_id") == athlete_id)
+            & (pl.col("ts") >= start_ms)
+            & (pl.col("ts") <= end_ms)
+            & (pl.col("contact").is_null() | pl.col("contact"))
+        ).sort("ts")
+        return [(int(ts), int(bpm)) for ts, bpm in frame.select("ts", "bpm").iter_rows()]
+
+    # ---------------------------------------------------------------- the squad
+
+    async def latest_per_athlete(self, table_name: str) -> dict[int, Row]:
+        """The newest row (by date) of each athlete in a derived table."""
+        table = BY_NAME.get(table_name)
+        if table is None or "date" not in table.columns:
+            return {}
+        frame = await self._table(table, None)
+        if frame.is_empty():
+            return {}
+        latest = frame.filter(pl.col("date") == pl.col("date").max().over("athlete_id"))
+        return {int(r["athlete_id"]): r for r in _rows(latest) if r["athlete_id"] is not None}
+
+    async def load_7d(self) -> dict[int, float]:
+        """Σ daily load of each athlete's last 7 days on record."""
+        frame = await self._table(DAILY_METRICS, None)
+        if frame.is_empty():
+            return {}
+        day = pl.col("date").str.to_date("%Y-%m-%d", strict=False)
+        sums = (
+            frame.with_columns(day.alias("day"))
+            .filter(pl.col("day") > pl.col("day").max().over("athlete_id") - pl.duration(days=7))
+            .group_by("athlete_id")
+            .agg(pl.col("load").cast(pl.Float64).sum())
+        )
+        return {int(a): float(s or 0.0) for a, s in sums.iter_rows() if a is not None}
+
+    # ---------------------------------------------------------------- export
 
     def _exists(self, table: str) -> bool:
         row = self.conn.execute(
@@ -49,88 +205,30 @@ class Data:
         ).fetchone()
         return row is not None
 
-    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
-        cur = self.conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-    # ---------------------------------------------------------------- one athlete
-
-    def sessions(self, athlete_id: int, limit: int = 200) -> list[Row]:
-        if not self._exists(SESSION_SUMMARY.name):
-            return []
-        return self._rows(
-            f"SELECT * FROM {SESSION_SUMMARY.name} WHERE athlete_id = ?"
-            " ORDER BY start_ms DESC LIMIT ?",
-            (athlete_id, limit),
-        )
-
-    def session(self, athlete_id: int, session_id: str) -> Row | None:
-        if not self._exists(SESSION_SUMMARY.name):
-            return None
-        rows = self._rows(
-            f"SELECT * FROM {SESSION_SUMMARY.name} WHERE athlete_id = ? AND session_id = ?",
-            (athlete_id, session_id),
-        )
-        return rows[0] if rows else None
-
-    def daily(self, athlete_id: int, days: int = 120) -> list[Row]:
-        if not self._exists(DAILY_METRICS.name):
-            return []
-        rows = self._rows(
-            f"SELECT * FROM {DAILY_METRICS.name} WHERE athlete_id = ? ORDER BY date DESC LIMIT ?",
-            (athlete_id, days),
-        )
-        return rows[::-1]
-
-    def baselines(self, athlete_id: int, days: int = 120) -> list[Row]:
-        if not self._exists(BASELINES.name):
-            return []
-        rows = self._rows(
-            f"SELECT * FROM {BASELINES.name} WHERE athlete_id = ? ORDER BY date DESC LIMIT ?",
-            (athlete_id, days),
-        )
-        return rows[::-1]
-
-    def samples(self, athlete_id: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
-        """(ts, bpm) of the athlete's samples with skin contact in [start_ms, end_ms]."""
-        if not self._exists("samples"):
-            return []
-        rows = self.conn.execute(
-            "SELECT ts, bpm FROM samples WHERE athlete_id = ? AND ts >= ? AND ts <= ?"
-            " AND (contact IS NULL OR contact = 1) ORDER BY ts",
-            (athlete_id, start_ms, end_ms),
-        ).fetchall()
-        return [(int(ts), int(bpm)) for ts, bpm in rows]
-
-    # ---------------------------------------------------------------- the squad
-
-    def latest_per_athlete(self, table: str) -> dict[int, Row]:
-        """The newest row (by date) of each athlete in ``table``."""
-        if not _IDENT.match(table) or not self._exists(table):
-            return {}
-        rows = self._rows(
-            f"SELECT t.* FROM {table} t JOIN (SELECT athlete_id, max(date) AS d FROM {table}"
-            " GROUP BY athlete_id) m ON m.athlete_id = t.athlete_id AND m.d = t.date"
-        )
-        return {int(r["athlete_id"]): r for r in rows}
-
-    def load_7d(self) -> dict[int, float]:
-        """Σ daily load of each athlete's last 7 days on record."""
-        if not self._exists(DAILY_METRICS.name):
-            return {}
-        rows = self.conn.execute(
-            f"SELECT athlete_id, sum(load) FROM {DAILY_METRICS.name} d WHERE date > ("
-            f"SELECT date(max(date), '-7 days') FROM {DAILY_METRICS.name} e"
-            " WHERE e.athlete_id = d.athlete_id) GROUP BY athlete_id"
-        ).fetchall()
-        return {int(a): float(s or 0.0) for a, s in rows}
-
-    # ---------------------------------------------------------------- export
-
-    def export(self, table: str) -> tuple[list[str], Iterator[tuple[Any, ...]]] | None:
+    async def export(self, table: str) -> tuple[list[str], Iterator[tuple[Any, ...]]] | None:
         """Column names and rows of an exportable table; None when not exportable."""
-        if table not in EXPORTABLE or not self._exists(table):
+        if table in IDENTITY_EXPORTS:
+            if not self._exists(table):
+                return None
+            cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
+            return [d[0] for d in cur.description], iter(cur)
+        if table not in STORE_EXPORTS:
             return None
-        cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY {EXPORTABLE[table]}")
-        return [d[0] for d in cur.description], iter(cur)
+        if table == "samples":
+            frame = await self.store.query_samples(*ALL_TIME)
+            frame = frame.with_columns(
+                pl.col("rr_ms").cast(pl.List(pl.String)).list.join(",").alias("rr_ms")
+            )
+            columns = list(SAMPLE_COLUMNS)
+        else:
+            derived = BY_NAME[table]
+            frame = await self.store.read_rows(table)
+            if frame.is_empty():
+                return None
+            frame = _normalise(derived, frame)
+            columns = [c for c in derived.columns if c in frame.columns]
+            columns += [c for c in frame.columns if c not in derived.columns]
+        order = [c for c in STORE_EXPORTS[table] if c in frame.columns]
+        if order:
+            frame = frame.sort(order, nulls_last=True)
+        return columns, frame.select(columns).iter_rows()

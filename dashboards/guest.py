@@ -74,17 +74,19 @@ def _public_session(row: Row) -> dict[str, Any]:
 async def api_sessions(request: Request, token: str) -> list[dict[str, Any]]:
     """The guest's own sessions, newest first."""
     guest = _guest(request, token)
-    return [_public_session(r) for r in guest.ctx.data.sessions(guest.athlete.id)]
+    return [_public_session(r) for r in await guest.ctx.data.sessions(guest.athlete.id)]
 
 
 @router.get("/api/me/{token}/sessions/{session_id}")
 async def api_session(request: Request, token: str, session_id: str) -> dict[str, Any]:
     """One of the guest's sessions with its heart-rate curve ([ts, bpm] pairs)."""
     guest = _guest(request, token)
-    row = guest.ctx.data.session(guest.athlete.id, session_id)
+    row = await guest.ctx.data.session(guest.athlete.id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
-    samples = guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
+    samples = await guest.ctx.data.samples(
+        guest.athlete.id, int(row["start_ms"]), int(row["end_ms"])
+    )
     return _public_session(row) | {"hr": samples}
 
 
@@ -92,7 +94,7 @@ async def api_session(request: Request, token: str, session_id: str) -> dict[str
 async def api_progress(request: Request, token: str) -> dict[str, Any]:
     """Trends over the stay: resting HR, HRV, HRR60, weekly zone minutes, VO2max estimate."""
     guest = _guest(request, token)
-    return progress(guest)
+    return await progress(guest)
 
 
 @router.get("/api/me/{token}/live")
@@ -141,7 +143,7 @@ async def post_rpe(
     """Rate one of the guest's own sessions (CR-10, 0–10)."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
-    if guest.ctx.data.session(guest.athlete.id, session_id) is None:
+    if await guest.ctx.data.session(guest.athlete.id, session_id) is None:
         raise HTTPException(status_code=404, detail="no such session")
     guest.ctx.journal.set_session_rpe(guest.athlete.id, session_id, float(rpe))
     return RedirectResponse(f"{guest.base}?saved=rpe", status_code=303)
@@ -181,11 +183,11 @@ def _first_last(values: list[float | None]) -> tuple[float, float] | None:
     return (present[0], present[-1]) if len(present) >= 2 else None
 
 
-def progress(guest: Guest) -> dict[str, Any]:
+async def progress(guest: Guest) -> dict[str, Any]:
     data = guest.ctx.data
     athlete_id = guest.athlete.id
-    base = data.baselines(athlete_id)
-    sessions = data.sessions(athlete_id)[::-1]  # oldest first
+    base = await data.baselines(athlete_id)
+    sessions = (await data.sessions(athlete_id))[::-1]  # oldest first
     weeks: dict[str, float] = {}
     for s in sessions:
         year, week, _ = dt.date.fromisoformat(str(s["date"])).isocalendar()
@@ -272,7 +274,7 @@ def _zone_labels(lang: str) -> list[str]:
 async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    sessions = guest.ctx.data.sessions(guest.athlete.id)
+    sessions = await guest.ctx.data.sessions(guest.athlete.id)
     parts = [f'<p class="hello">{escape(t(lang, "hello", name=guest.athlete.name))}</p>']
     if saved == "rpe":
         parts.append(f'<p class="saved">{escape(t(lang, "rpe_saved"))}</p>')
@@ -329,10 +331,10 @@ async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse
 async def me_session_page(request: Request, token: str, session_id: str) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    row = guest.ctx.data.session(guest.athlete.id, session_id)
+    row = await guest.ctx.data.session(guest.athlete.id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
-    hr = guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
+    hr = await guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(2026))
     body = [
         charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
@@ -362,7 +364,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
 async def me_progress_page(request: Request, token: str) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    p = progress(guest)
+    p = await progress(guest)
     words = "".join(f"<li>{escape(w)}</li>" for w in _progress_words(lang, p))
     body = [f'<ul class="words">{words}</ul>']
     if p["dates"]:

@@ -22,6 +22,7 @@ from dashboards.i18n import t
 from dashboards.live import LiveHub
 from pipeline.journal import Journal
 from pipeline.registry import Registry
+from pipeline.stores.base import Store
 
 # A row id in a path: bounded so an absurd number is a 422, never an SQLite overflow.
 RowId = Annotated[int, Path(ge=0, le=2**53)]
@@ -108,20 +109,23 @@ def fmt(value: object, digits: int = 0) -> str:
 class AppContext:
     """What the routers share, kept on ``app.state.ctx``."""
 
-    def __init__(self, *, hub: LiveHub, registry: Registry, secret: bytes, site: str) -> None:
+    def __init__(
+        self, *, hub: LiveHub, registry: Registry, store: Store, secret: bytes, site: str
+    ) -> None:
         self.hub = hub
         self.registry = registry
+        self.store = store  # opened and closed by the app's lifespan (Data.open_store)
         self.secret = secret
         self.site = site
         self._open = False
         self.open()
 
     def open(self) -> None:
-        """(Re)open the SQLite connections: each app lifespan closes them at its end."""
+        """(Re)open the SQLite connections (the app's owner closes them with close())."""
         if not self._open:
             path = self.registry.path
             self.accounts = Accounts(path)
-            self.data = Data(path)
+            self.data = Data(self.store, path)
             self.journal = Journal(path)
             self._open = True
 

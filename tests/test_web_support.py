@@ -32,8 +32,8 @@ from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings, Settings, StoreSettings
 from pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
 from pipeline.registry import Registry
+from pipeline.stores import make_store
 from pipeline.stores.base import StoredSample, WriteBatch
-from pipeline.stores.sqlite import SqliteStore
 from tests.support.procs import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,10 +57,15 @@ def artifact(name: str) -> Path:
 
 @contextlib.contextmanager
 def web_server(
-    broker_url: str, db: Path, *, extra_env: dict[str, str] | None = None
+    broker_url: str,
+    db: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """``gympulse web`` as a subprocess (real uvicorn) on a free port; yields its base URL."""
-    port = free_port()
+    """``gympulse web`` as a subprocess (real uvicorn) on ``port`` (default: a free one);
+    yields its base URL and stops the process (SIGTERM) on exit."""
+    port = port or free_port()
     env = {
         **os.environ,
         "GYMPULSE_SITE": SITE,
@@ -239,9 +244,11 @@ def _history_rows(
     return {"daily_metrics": daily, "baselines": base, "session_summary": sessions}
 
 
-def seed_history(db: Path) -> Seeded:
+def seed_history(db: Path, store_settings: StoreSettings | None = None) -> Seeded:
     """Two guests (Alice, Bob) with 5 days of sessions, daily metrics, baselines and the HR
-    samples of each session; Bob's latest day raises two flags. A coach account."""
+    samples of each session; Bob's latest day raises two flags. A coach account.
+    Identity lives in the registry at ``db``; the time series and derived tables are
+    written through the store ``store_settings`` name (default: the SQLite file ``db``)."""
     registry = Registry(db)
     ids = {
         "Alice": registry.add_athlete("Alice", birth_year=1990, sex="female", weight_kg=60),
@@ -253,7 +260,7 @@ def seed_history(db: Path) -> Seeded:
     sessions: dict[str, list[str]] = {}
 
     async def write() -> None:
-        store = SqliteStore(db)
+        store = make_store(store_settings or StoreSettings(path=str(db)))
         await store.open()
         try:
             for name, flags, rest, strap in (
@@ -294,9 +301,10 @@ def csrf_from(html: str) -> str:
 
 
 @contextlib.contextmanager
-def app_client(db: Path) -> Iterator[TestClient]:
-    """The app in process (no MQTT: the live hub is not started) on ``db``."""
-    settings = Settings(site=SITE, store=StoreSettings(path=str(db)))
+def app_client(db: Path, store_settings: StoreSettings | None = None) -> Iterator[TestClient]:
+    """The app in process (no MQTT: the live hub is not started) on the registry ``db``
+    and the store ``store_settings`` (default: the SQLite file ``db``)."""
+    settings = Settings(site=SITE, store=store_settings or StoreSettings(path=str(db)))
     registry = Registry(db)
     hub = LiveHub(settings, registry)
     try:
