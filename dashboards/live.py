@@ -28,14 +28,15 @@ from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import Settings
 from pipeline.analytics.energy import keytel_kcal_per_min
 from pipeline.analytics.points import points_per_minute
-from pipeline.analytics.zones import zone as zone_of
 from pipeline.registry import Athlete, Registry, Resolver, strap_label
+from pipeline.stores.base import effort_stamp
 
 log = logging.getLogger(__name__)
 
 TileState = Literal["live", "no-contact", "no-signal"]
 SPARK_SECONDS = 120
 REFRESH_NAMES_S = 5.0
+LOG_EVERY_S = 60.0
 
 
 @dataclass
@@ -119,6 +120,7 @@ class LiveHub:
         self._names_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttClient | None = None
+        self._failures_logged: dict[str, float] = {}  # topic -> monotonic time last logged
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -197,8 +199,9 @@ class LiveHub:
             return tile
         tile.state = "live"
         tile.bpm = sample.bpm
-        tile.pct_max = round(100 * sample.bpm / tile.hr_max)
-        tile.zone = zone_of(sample.bpm, tile.hr_max)
+        # The one rule (rounded half up, exact zone bounds) ingestion stamps stored samples
+        # with, so the board, the stored samples and Grafana agree.
+        tile.pct_max, tile.zone = effort_stamp(sample.bpm, tile.hr_max)
         tile.spark.append((sample.ts, sample.bpm))
         tile.accumulate(sample.ts, sample.bpm)
         return tile
@@ -251,19 +254,34 @@ class LiveHub:
             self._broadcast(self.apply_sample(sample, received))
 
     async def _consume(self, mqtt: MqttClient) -> None:
+        """Handle messages for as long as the hub runs. A bug or bad data in one message is
+        logged and that message skipped: the task never ends (the board would freeze)."""
         while True:
             msg = await mqtt.messages.get()
-            self.handle(msg)
+            try:
+                self.handle(msg)
+            except Exception:
+                self._log_failure(msg.topic)
+
+    def _log_failure(self, topic: str) -> None:
+        """Log a failed message with its traceback, at most once a minute per topic."""
+        now = time.monotonic()
+        if now - self._failures_logged.get(topic, -LOG_EVERY_S) >= LOG_EVERY_S:
+            self._failures_logged[topic] = now
+            log.exception("live board skipped a message on %s", topic)
 
     async def _watch_staleness(self) -> None:
         stale_ms = int(self.settings.web.stale_after_s * 1000)
         while True:
             await asyncio.sleep(0.5)
             now = contract.now_ms()
-            for tile in self.tiles.values():
-                if tile.state != "no-signal" and now - tile.received_ms > stale_ms:
-                    tile.state = "no-signal"
-                    self._broadcast(tile)
+            for tile in list(self.tiles.values()):
+                try:
+                    if tile.state != "no-signal" and now - tile.received_ms > stale_ms:
+                        tile.state = "no-signal"
+                        self._broadcast(tile)
+                except Exception:
+                    self._log_failure(f"staleness of {tile.sensor}")
 
     # ------------------------------------------------------------------ browsers
 

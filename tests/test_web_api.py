@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dashboards.accounts import Accounts
+from dashboards.live import LiveHub
 from gympulse import contract
+from gympulse.mqtt import MqttClient, Received
+from gympulse.settings import Settings, StoreSettings
 from pipeline.journal import Journal
 from pipeline.registry import Registry
+from pipeline.stores.base import effort_stamp
 from tests.test_web_support import (
+    SITE,
     Seeded,
     app_client,
     csrf_from,
@@ -101,6 +110,63 @@ def test_live_tile_totals(client: TestClient) -> None:
     (summary,) = client.get("/api/live/summary").json()
     assert summary["peak_bpm"] == 150
     assert summary["zone_minutes"][zone] == round(2 / 60, 1)
+
+
+def test_live_tile_uses_the_stored_effort_rule(client: TestClient, seeded: Seeded) -> None:
+    """125 bpm at HRmax 200 is 62.5 %: rounded half up to 63 (Python's round gives 62),
+    as ``effort_stamp`` stamps stored samples and Grafana shows them."""
+    registry = Registry(seeded.db)
+    carla = registry.add_athlete("Carla", birth_year=1995, hr_max=200)
+    registry.assign("strap-7", carla, 0)
+    registry.close()
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    now = contract.now_ms()
+    tile = hub.apply_sample(contract.HrSample("strap-7", now, 1, 125), now)
+    assert (tile.pct_max, tile.zone) == effort_stamp(125, 200.0) == (63, 2)
+
+
+async def test_live_hub_survives_a_message_that_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected error while handling one message is logged and that message skipped;
+    the consume task keeps going and the next message still updates its tile."""
+    db = tmp_path / "gympulse.db"
+    settings = Settings(site=SITE, store=StoreSettings(path=str(db)))
+    registry = Registry(db)
+    hub = LiveHub(settings, registry)
+    mqtt = MqttClient(settings.mqtt, "test-hub")  # never connected: we feed its queue
+    real_identify = hub._identify
+
+    def identify(tile: Any, ts: int) -> None:
+        if tile.sensor == "strap-bad":
+            raise RuntimeError("boom")
+        real_identify(tile, ts)
+
+    hub._identify = identify  # type: ignore[method-assign]
+
+    def message(sensor: str, bpm: int) -> Received:
+        sample = contract.HrSample(sensor, contract.now_ms(), 1, bpm, contact=True)
+        topic = contract.hr_topic(SITE, "sim", sensor)
+        return Received(topic, contract.encode_samples([sample]), 0, False, 0, 0)
+
+    consume = asyncio.create_task(hub._consume(mqtt))
+    try:
+        with caplog.at_level(logging.ERROR, logger="dashboards.live"):
+            await mqtt.messages.put(message("strap-bad", 150))
+            await mqtt.messages.put(message("strap-good", 140))
+            for _ in range(100):
+                if "strap-good" in hub.tiles:
+                    break
+                await asyncio.sleep(0.01)
+        assert not consume.done()
+        assert hub.tiles["strap-good"].bpm == 140
+        assert hub.tiles["strap-good"].state == "live"
+        assert any("skipped a message" in r.message and r.exc_info for r in caplog.records)
+    finally:
+        consume.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consume
+        registry.close()
 
 
 # ---------------------------------------------------------------------- coach
