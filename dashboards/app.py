@@ -12,9 +12,9 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -113,10 +113,33 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         }  # fmt: skip
 
     @app.get("/api/live/summary")
-    async def live_summary() -> list[dict[str, Any]]:
+    async def live_summary(
+        class_id: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    ) -> list[dict[str, Any]]:
         """Per participant since their strap went on: minutes per zone, points, kcal,
-        peak HR."""
-        return live.summary()
+        peak HR; and HRR60 from the class's session summary once ``gympulse analyze`` has
+        written it (``class_id``: that class, default the latest class started today)."""
+        rows = live.summary()
+        chosen = _summary_class(class_id)
+        for row in rows:
+            row["hrr60"] = None
+            if chosen is None or row["athlete_id"] is None:
+                continue
+            try:
+                session = await ctx.data.session(int(row["athlete_id"]), f"class-{chosen}")
+            except StoreUnavailable:
+                break  # the board works without the store: HRR60 stays "–"
+            if session is not None and session.get("hrr60") is not None:
+                row["hrr60"] = float(session["hrr60"])
+        return rows
+
+    def _summary_class(class_id: int | None) -> int | None:
+        if class_id is not None:
+            return class_id
+        now = contract.now_ms()
+        today = now - now % 86_400_000
+        started = ctx.journal.classes(start_ms=today, end_ms=now + 1)
+        return started[-1].id if started else None
 
     @app.get("/api/live/stream", response_class=StreamingResponse)
     async def live_stream(request: Request) -> StreamingResponse:

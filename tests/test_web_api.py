@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime as dt
 import io
 import logging
 import sqlite3
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,9 +22,11 @@ from dashboards.live import LiveHub
 from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import Settings, StoreSettings
+from pipeline.analytics.tables import SESSION_SUMMARY, conform
 from pipeline.journal import Journal
 from pipeline.registry import Registry
 from pipeline.stores.base import effort_stamp
+from pipeline.stores.sqlite import SqliteStore
 from tests.test_web_support import (
     SITE,
     Seeded,
@@ -167,6 +171,42 @@ async def test_live_hub_survives_a_message_that_fails(
         with contextlib.suppress(asyncio.CancelledError):
             await consume
         registry.close()
+
+
+def test_class_summary_hrr60_from_session_summary(client: TestClient, seeded: Seeded) -> None:
+    """The end-of-class summary fills HRR60 from the class's session_summary row (written
+    by ``gympulse analyze``) when there is one, else leaves it empty."""
+    now = contract.now_ms()
+    journal = Journal(seeded.db)
+    class_id = journal.add_class("HIIT", now - 3_600_000, now - 300_000)
+    journal.close()
+    alice, bob = seeded.athletes["Alice"], seeded.athletes["Bob"]
+    row = {
+        "athlete_id": alice, "session_id": f"class-{class_id}", "kind": "class",
+        "class_id": class_id, "date": dt.datetime.now(dt.UTC).date(),
+        "start_ms": now - 3_600_000, "end_ms": now - 300_000, "hrr60": 27.4,
+    }  # fmt: skip
+
+    async def write() -> None:
+        store = SqliteStore(seeded.db)
+        await store.open()
+        try:
+            frame = conform(SESSION_SUMMARY, pl.DataFrame([row]))
+            await store.write_rows(SESSION_SUMMARY.name, frame, SESSION_SUMMARY.key)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    for strap in ("strap-1", "strap-2", "strap-9"):  # strap-9: nobody's
+        hub.apply_sample(contract.HrSample(strap, now, 1, 150), now)
+    for query in (f"?class_id={class_id}", ""):  # explicit, and the latest class of today
+        summary = {r["athlete_id"]: r for r in client.get(f"/api/live/summary{query}").json()}
+        assert summary[alice]["hrr60"] == 27.4
+        assert summary[bob]["hrr60"] is None
+        assert summary[None]["hrr60"] is None
+    other = client.get(f"/api/live/summary?class_id={class_id + 1}").json()
+    assert all(r["hrr60"] is None for r in other)
 
 
 # ---------------------------------------------------------------------- coach

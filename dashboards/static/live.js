@@ -119,9 +119,15 @@ function mmss(ms) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// HRR60 comes from `gympulse analyze` (a minute or more after the class): while the
+// summary is open it is fetched again every 30 s, so the value appears when it exists.
+let summaryClassId = null, summaryTimer = null;
 async function showSummary() {
   summaryShown = true;
-  const rows = await (await fetch("/api/live/summary")).json();
+  if (currentClass) summaryClassId = currentClass.id;
+  const query = summaryClassId === null ? "" : `?class_id=${summaryClassId}`;
+  let rows;
+  try { rows = await (await fetch(`/api/live/summary${query}`)).json(); } catch (e) { return; }
   const box = document.getElementById("summary");
   box.querySelector("tbody").innerHTML = "";
   rows.forEach((r) => {
@@ -133,6 +139,9 @@ async function showSummary() {
     box.querySelector("tbody").appendChild(tr);
   });
   box.hidden = false;
+  if (summaryTimer === null) {
+    summaryTimer = setInterval(() => { if (!box.hidden) showSummary(); }, 30000);
+  }
 }
 
 function tick() {
