@@ -75,6 +75,8 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     async def to_login(request: Request, exc: coach.NotLoggedIn) -> RedirectResponse:
         return RedirectResponse("/coach/login", status_code=303)
 
+    app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)
+
     @app.exception_handler(StoreUnavailable)
     async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return JSONResponse(

@@ -17,7 +17,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
 from dashboards import charts
 from dashboards.accounts import GuestToken, token_hash
@@ -45,12 +51,32 @@ class Guest:
         return f"/me/{quote(self.token, safe='')}"
 
 
+class GuestLinkNotFound(HTTPException):
+    """Unknown, expired or revoked link (one answer for all three). The app answers a
+    browser page with a small HTML page in the visitor's language, ``/api/...`` with JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=404, detail="unknown or expired link")
+
+
+def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
+    """The answer to :class:`GuestLinkNotFound`: HTML for a browser on a page, else JSON.
+    The language comes from the browser only (never from the link's profile), so the page
+    is the same for unknown, expired and revoked links."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or not wants_html:
+        return JSONResponse({"detail": exc.detail}, status_code=404)
+    lang = pick_language(request.headers.get("accept-language"))
+    body = f'<p class="error">{escape(t(lang, "link_expired"))}</p>'
+    return page(lang, t(lang, "link_invalid_title"), body, status_code=404)
+
+
 def _guest(request: Request, token: str) -> Guest:
     ctx = ctx_of(request)
     grant = ctx.accounts.guest(token)
     athlete = ctx.registry.athlete(grant.athlete_id) if grant is not None else None
     if grant is None or athlete is None:
-        raise HTTPException(status_code=404, detail="unknown or expired link")
+        raise GuestLinkNotFound
     return Guest(ctx, token, grant, athlete)
 
 

@@ -82,6 +82,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "resting_hr": {"en": "Resting HR", "nl": "Rusthartslag"},
     "ln_rmssd": {"en": "ln RMSSD", "nl": "ln RMSSD"},
     "normal_range": {"en": "60-day normal range", "nl": "normaal bereik (60 dagen)"},
+    "link_invalid_title": {"en": "Link not valid", "nl": "Link niet geldig"},
     "link_expired": {
         "en": "This link is not valid (any more). Ask your coach for a new one.",
         "nl": "Deze link is niet (meer) geldig. Vraag je coach om een nieuwe.",

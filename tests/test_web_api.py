@@ -406,3 +406,33 @@ def test_expired_token_is_refused(client: TestClient, seeded: Seeded) -> None:
     with sqlite3.connect(seeded.db) as conn:
         stored = [r[0] for r in conn.execute("SELECT token_hash FROM guest_tokens")]
     assert token not in stored and len(stored) == 1
+
+
+def test_bad_guest_link_gets_a_friendly_page(client: TestClient, seeded: Seeded) -> None:
+    """A browser opening an unknown, expired or revoked link sees the same small page in
+    its language (404); the JSON API keeps answering JSON."""
+    alice = seeded.athletes["Alice"]
+    expired = guest_token(seeded.db, alice, days=-1)
+    revoked = guest_token(seeded.db, alice)
+    accounts = Accounts(seeded.db)
+    (grant,) = [g for g in accounts.guest_tokens(alice) if g.expires_ms > contract.now_ms()]
+    accounts.revoke_guest_token(grant.id)
+    accounts.close()
+    unknown = "x" * 43
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    pages: dict[str, str] = {}
+    for token in (unknown, expired, revoked):
+        for path in (f"/me/{token}", f"/me/{token}/progress"):
+            response = client.get(path, headers=browser | {"accept-language": "nl-BE,nl"})
+            assert response.status_code == 404
+            assert response.headers["content-type"].startswith("text/html")
+            assert "Deze link is niet (meer) geldig" in response.text
+            assert "Alice" not in response.text
+            first = pages.setdefault(path.replace(token, "T"), response.text)
+            assert response.text == first  # nothing tells the three apart
+        english = client.get(f"/me/{token}", headers=browser)
+        assert english.status_code == 404 and "This link is not valid" in english.text
+        api = client.get(f"/api/me/{token}/sessions", headers=browser)
+        assert api.status_code == 404
+        assert api.json() == {"detail": "unknown or expired link"}
+        assert client.get(f"/me/{token}").json() == {"detail": "unknown or expired link"}
