@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 
 from dashboards import admin, coach, guest
-from dashboards.live import LiveHub
+from dashboards.live import END_OF_STREAM, LiveHub
 from dashboards.web import AppContext, security_headers
 from gympulse import __version__, contract
 from gympulse.settings import Settings
@@ -155,9 +155,12 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
                     yield _tile_event(tile)
                 while True:
                     try:
-                        yield await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
+                        event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
                     except TimeoutError:
-                        yield ": keep-alive\n\n"
+                        event = ": keep-alive\n\n"
+                    if event == END_OF_STREAM:
+                        return  # the server is stopping
+                    yield event
             finally:
                 live.unsubscribe(queue)
 

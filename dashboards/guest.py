@@ -29,6 +29,7 @@ from dashboards import charts
 from dashboards.accounts import GuestToken, token_hash
 from dashboards.data import Row
 from dashboards.i18n import pick_language, t
+from dashboards.live import END_OF_STREAM
 from dashboards.web import AppContext, check_csrf, csrf_field, csrf_token, ctx_of, fmt, page, table
 from pipeline.analytics.fitness import vo2max_uth
 from pipeline.journal import WELLNESS_ITEMS
@@ -145,11 +146,14 @@ async def api_stream(request: Request, token: str) -> StreamingResponse:
                 yield f"event: tile\ndata: {json.dumps(tile, separators=(',', ':'))}\n\n"
             while True:
                 try:
-                    yield await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
+                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
                 except TimeoutError:
                     if guest.ctx.accounts.guest(token) is None:
                         return  # revoked or expired while connected
-                    yield ": keep-alive\n\n"
+                    event = ": keep-alive\n\n"
+                if event == END_OF_STREAM:
+                    return  # the server is stopping
+                yield event
         finally:
             hub.unsubscribe(queue)
 

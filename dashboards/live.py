@@ -37,6 +37,7 @@ TileState = Literal["live", "no-contact", "no-signal"]
 SPARK_SECONDS = 120
 REFRESH_NAMES_S = 5.0
 LOG_EVERY_S = 60.0
+END_OF_STREAM = ""  # put in a client queue by LiveHub.end_streams: the stream ends
 
 
 @dataclass
@@ -307,6 +308,16 @@ class LiveHub:
 
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
         self._clients.pop(queue, None)
+
+    def end_streams(self) -> None:
+        """Tell every connected stream to end (the server is stopping): each gets
+        :data:`END_OF_STREAM` and returns, so a shutdown never waits on an open SSE
+        connection, and the browsers reconnect by themselves to the next server."""
+        for queue in list(self._clients):
+            while queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(END_OF_STREAM)
 
     @property
     def client_count(self) -> int:

@@ -13,6 +13,8 @@ from dashboards.live import LiveHub
 from gympulse.settings import Settings
 from pipeline.registry import Registry
 
+SHUTDOWN_GRACE_S = 3  # seconds in-flight requests get when the server stops
+
 
 class QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to the caller."""
@@ -34,7 +36,14 @@ async def serve_web(
     """Run the web app on the current loop until ``stop`` is set."""
     registry = Registry(settings.store.path)
     app = create_app(settings, registry, hub)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
     server = QuietServer(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -49,6 +58,9 @@ async def serve_web(
         await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
     finally:
+        # Open Server-Sent Event streams never finish by themselves: end them first, or
+        # uvicorn's graceful shutdown would wait for them (then by a bounded timeout).
+        app.state.hub.end_streams()
         server.should_exit = True
         await task
         app.state.ctx.close()

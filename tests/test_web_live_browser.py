@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from gympulse import contract
-from tests.support.procs import Mosquitto
+from tests.support.procs import Mosquitto, free_port
 from tests.test_web_support import (
     LiveClass,
     artifact,
@@ -143,3 +143,43 @@ async def test_live_board_shows_the_class_and_greys_a_dropped_strap(
             await page.screenshot(path=artifact("live-board-40.png"))
             with contextlib.suppress(Exception):
                 await page.close()
+
+
+async def test_live_board_reconnects_after_a_server_restart(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Stop the ``gympulse web`` process, start it again on the same port: the open page
+    gets tiles updating again by itself, without a reload."""
+    db = tmp_path / "gympulse.db"
+    live_class = LiveClass(mosquitto.url, 3, seed=11)
+    seed_athletes(db, live_class.profiles, contract.now_ms() - 60_000)
+    port = free_port()
+    all_live = "document.querySelectorAll('.tile[data-state=live]').length === 3"
+    async with running(live_class), chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        await page.add_init_script(COLLECT_EVENTS)
+        with web_server(mosquitto.url, db, port=port) as base:
+            await page.goto(f"{base}/live")
+            await _wait(page, all_live, 20, "3 live tiles")
+            await page.evaluate("window.__samePage = true")
+        # The server is gone: the page notices, and the tiles grey out (no frozen values).
+        await _wait(page, "document.getElementById('status').dataset.state === 'error'", 10,
+                    "the page to notice the lost stream")  # fmt: skip
+        await _wait(page, "document.querySelectorAll('.tile[data-state=live]').length === 0",
+                    10, "tiles to grey out while the server is down")  # fmt: skip
+        restarted_at = await page.evaluate("Date.now()")
+        with web_server(mosquitto.url, db, port=port):
+            await _wait(
+                page,
+                f"{all_live} && Object.values(window.__events).every(e => e.filter("
+                f"x => x.state === 'live' && x.at > {restarted_at}).length >= 2)",
+                20,
+                "tiles updating again after the restart",
+            )
+            assert await page.evaluate("window.__samePage === true")  # never reloaded
+            assert await page.evaluate("document.getElementById('status').dataset.state") == (
+                "open"
+            )
+            await page.screenshot(path=artifact("live-board-reconnected.png"))
+        with contextlib.suppress(Exception):
+            await page.close()
