@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import msgspec
 
 from gympulse.commands import Command
 from gympulse.settings import MqttSettings, Settings
+
+log = logging.getLogger(__name__)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -55,6 +58,35 @@ def seed_registry(db_path: str, profiles: list[object], start_ms: int) -> None:
             if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
                 registry.assign(profile.sensor, athlete_id, start_ms)
     finally:
+        registry.close()
+
+
+async def analyze_periodically(settings: Settings, stop: asyncio.Event, every_s: float) -> None:
+    """Run the incremental analytics every ``every_s`` seconds, so the coach and guest views
+    fill in while the demo runs (a site runs ``gympulse analyze`` on a timer instead)."""
+    from pipeline.analytics.jobs import analyze
+    from pipeline.journal import Journal
+    from pipeline.registry import Registry
+    from pipeline.stores import make_store
+
+    store = make_store(settings.store)
+    await store.open()
+    registry = Registry(settings.store.path)
+    journal = Journal(settings.store.path)
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await analyze(store, registry, journal, tz=settings.timezone)
+            except Exception:  # the demo goes on; the next run retries
+                log.exception("analyze failed")
+    finally:
+        await store.close()
+        journal.close()
         registry.close()
 
 
@@ -121,6 +153,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     stop=stop,
                 )
             )
+            if args.analyze_every > 0:
+                tasks.create_task(analyze_periodically(settings, stop, args.analyze_every))
             if args.duration:
                 try:
                     await asyncio.wait_for(stop.wait(), args.duration)
@@ -144,6 +178,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--db", metavar="FILE", help="SQLite file (default: settings store.path)")
     parser.add_argument("--port", type=int, help="web port (default: settings web.port, 8000)")
+    parser.add_argument(
+        "--analyze-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="run the analytics this often for the coach and guest views (0: never; 60)",
+    )
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
