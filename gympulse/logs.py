@@ -1,4 +1,4 @@
-"""Structured, quiet-by-default logging: ``ts level logger key=value message`` on stderr."""
+"""Quiet-by-default logging on stderr, one line per event: ``UTC-time level logger: message``."""
 
 from __future__ import annotations
 
