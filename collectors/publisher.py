@@ -3,6 +3,8 @@ info, and heart-rate samples. Used by the simulator and the BLE strap manager al
 
 from __future__ import annotations
 
+from typing import Literal
+
 from gympulse import __version__, contract
 from gympulse.contract import Availability, AvailabilityState, HrSample, SensorInfo, Status
 from gympulse.mqtt import MqttClient, Will
@@ -25,8 +27,8 @@ class CollectorPublisher:
         self.collector = contract.check_level(collector, "collector")
         self._availability: dict[str, AvailabilityState] = {}
 
-    async def online(self) -> None:
-        status = Status(state="online", version=__version__, ts=contract.now_ms())
+    async def _status(self, state: Literal["online", "offline"]) -> None:
+        status = Status(state=state, version=__version__, ts=contract.now_ms())
         await self.mqtt.publish(
             contract.status_topic(self.site, self.collector),
             contract.encode(status),
@@ -34,15 +36,12 @@ class CollectorPublisher:
             retain=True,
         )
 
+    async def online(self) -> None:
+        await self._status("online")
+
     async def offline(self) -> None:
         """A clean goodbye (the last will covers the unclean one)."""
-        status = Status(state="offline", version=__version__, ts=contract.now_ms())
-        await self.mqtt.publish(
-            contract.status_topic(self.site, self.collector),
-            contract.encode(status),
-            qos=1,
-            retain=True,
-        )
+        await self._status("offline")
 
     def availability_state(self, sensor: str) -> AvailabilityState | None:
         return self._availability.get(sensor)

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from pipeline.stores.sqlite import connect
+from pipeline.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_users (
@@ -83,15 +81,8 @@ class GuestToken:
         return self.revoked_ms is None and at_ms < self.expires_ms
 
 
-class Accounts:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(self.path)
-        self.conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.conn.close()
+class Accounts(SqliteDatabase):
+    SCHEMA = _SCHEMA
 
     # ---------------------------------------------------------------- coaches
 

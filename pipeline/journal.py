@@ -13,18 +13,16 @@
   session.
 
 Every row carries ``updated_ms`` so ``gympulse analyze`` picks up what changed since its
-last run. Tables are created IF NOT EXISTS; open with :func:`pipeline.stores.sqlite.connect`.
+last run. Tables are created IF NOT EXISTS; see :class:`pipeline.sqlite_db.SqliteDatabase`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from pipeline.stores.sqlite import connect
+from pipeline.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wellness (
@@ -118,15 +116,8 @@ class ScheduledClass:
     updated_ms: int
 
 
-class Journal:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(self.path)
-        self.conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.conn.close()
+class Journal(SqliteDatabase):
+    SCHEMA = _SCHEMA
 
     # ---------------------------------------------------------------- wellness
 

@@ -8,11 +8,9 @@ for an in-memory snapshot and refreshes it every few seconds, so the hot path ne
 from __future__ import annotations
 
 import bisect
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
-from pipeline.stores.sqlite import connect
+from pipeline.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS athletes (
@@ -102,15 +100,8 @@ class Resolver:
         return None
 
 
-class Registry:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(self.path)
-        self.conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.conn.close()
+class Registry(SqliteDatabase):
+    SCHEMA = _SCHEMA
 
     # ---------------------------------------------------------------- athletes
 
