@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -475,13 +475,17 @@ async def export_csv(request: Request, table_name: str) -> Response:
         raise HTTPException(status_code=404, detail="no such table")
     names, rows = found
 
-    def lines() -> Iterator[str]:
+    async def lines() -> AsyncIterator[str]:
+        # Rows come from an async iterator (samples: one store query per window, read as
+        # the client consumes), flushed every 1000 rows: memory stays flat however long.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(names)
-        for i, row in enumerate(rows):
+        i = 0
+        async for row in rows:
             writer.writerow(row)
-            if i % 1000 == 999:
+            i += 1
+            if i % 1000 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,8 @@ STORE_EXPORTS: dict[str, tuple[str, ...]] = {
 }
 EXPORTABLE: frozenset[str] = frozenset(IDENTITY_EXPORTS) | frozenset(STORE_EXPORTS)
 
-# The whole time axis every store accepts (InfluxDB keeps nanoseconds in an int64: < 2262).
-ALL_TIME = (0, 9_000_000_000_000)
+# The samples CSV export reads this much time per query_samples call (one day).
+EXPORT_WINDOW_MS = 86_400_000
 
 _INT = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64")
 
@@ -205,30 +205,60 @@ class Data:
         ).fetchone()
         return row is not None
 
-    async def export(self, table: str) -> tuple[list[str], Iterator[tuple[Any, ...]]] | None:
-        """Column names and rows of an exportable table; None when not exportable."""
+    async def export(
+        self, table: str, *, window_ms: int = EXPORT_WINDOW_MS
+    ) -> tuple[list[str], AsyncIterator[tuple[Any, ...]]] | None:
+        """Column names and rows of an exportable table; None when not exportable.
+
+        ``samples`` are streamed: :meth:`Store.sample_time_range` gives the oldest and newest
+        ts, then one ``query_samples`` per ``window_ms`` (a day) is read only when the
+        consumer asks for its rows, so memory holds one window, not the whole history. Rows
+        come ordered by window, then (sensor, ts) within it. Derived tables (a few rows per
+        athlete per day) are read whole."""
         if table in IDENTITY_EXPORTS:
             if not self._exists(table):
                 return None
             cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
-            return [d[0] for d in cur.description], iter(cur)
+            return [d[0] for d in cur.description], _aiter(cur)
         if table not in STORE_EXPORTS:
             return None
         if table == "samples":
-            frame = await self.store.query_samples(*ALL_TIME)
-            frame = frame.with_columns(
-                pl.col("rr_ms").cast(pl.List(pl.String)).list.join(",").alias("rr_ms")
-            )
-            columns = list(SAMPLE_COLUMNS)
-        else:
-            derived = BY_NAME[table]
-            frame = await self.store.read_rows(table)
-            if frame.is_empty():
-                return None
-            frame = _normalise(derived, frame)
-            columns = [c for c in derived.columns if c in frame.columns]
-            columns += [c for c in frame.columns if c not in derived.columns]
+            return list(SAMPLE_COLUMNS), self._sample_rows(window_ms)
+        derived = BY_NAME[table]
+        frame = await self.store.read_rows(table)
+        if frame.is_empty():
+            return None
+        frame = _normalise(derived, frame)
+        columns = [c for c in derived.columns if c in frame.columns]
+        columns += [c for c in frame.columns if c not in derived.columns]
         order = [c for c in STORE_EXPORTS[table] if c in frame.columns]
         if order:
             frame = frame.sort(order, nulls_last=True)
-        return columns, frame.select(columns).iter_rows()
+        return columns, _aiter(frame.select(columns).iter_rows())
+
+    async def _sample_rows(self, window_ms: int) -> AsyncIterator[tuple[Any, ...]]:
+        """Every stored sample once: windows [lo, lo + window_ms) from the oldest ts until
+        past the newest (samples that arrive meanwhile beyond the newest are not included)."""
+        if window_ms <= 0:
+            raise ValueError("window_ms must be positive")
+        span = await self.store.sample_time_range()
+        if span is None:
+            return
+        oldest, newest = span
+        columns = list(SAMPLE_COLUMNS)
+        order = list(STORE_EXPORTS["samples"])
+        for lo in range(oldest, newest + 1, window_ms):
+            hi = min(lo + window_ms, newest + 1)
+            frame = await self.store.query_samples(lo, hi)
+            if frame.is_empty():
+                continue
+            frame = frame.with_columns(
+                pl.col("rr_ms").cast(pl.List(pl.String)).list.join(",").alias("rr_ms")
+            ).sort(order)
+            for row in frame.select(columns).iter_rows():
+                yield row
+
+
+async def _aiter(rows: Iterable[tuple[Any, ...]]) -> AsyncIterator[tuple[Any, ...]]:
+    for row in rows:
+        yield row

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.analytics import tables
 from pipeline.analytics.jobs import analyze, read_table
+from pipeline.analytics.load import banister_trimp
 from pipeline.journal import Journal
 from pipeline.registry import Registry
 from pipeline.stores.base import StoredSample, WriteBatch
@@ -240,3 +241,102 @@ def test_daily_loads_local_day_across_summer_time() -> None:
     assert local["date"].to_list() == [dt.date(2024, 7, 1), dt.date(2024, 7, 2)]
     assert local["load"].to_list() == [10.0, 20.0]
     assert daily_loads(rows)["load"].to_list() == [30.0]
+
+
+async def _run_late_samples(tmp_path: Path) -> None:
+    path = tmp_path / "gympulse.db"
+    store = SqliteStore(path)
+    await store.open()
+    registry = Registry(path)
+    journal = Journal(path)
+    a1 = registry.add_athlete(
+        "Dea", birth_year=1990, sex="female", weight_kg=60, hr_max=190, hr_rest=60
+    )
+    day = DAY0.date()
+    start = _ms(DAY0) + 18 * 3_600_000  # 18:00 UTC
+    await store.write(WriteBatch(_workout("s1", a1, start, 30, 150)))
+    await analyze(store, registry, journal, now_ms=start + 3_600_000)
+    (old_id,) = (await read_table(store, tables.SESSION_SUMMARY))["session_id"].to_list()
+    assert old_id == f"auto-{a1}-{start}"
+
+    # Hours later the collector replays its disk queue: the 15 min before 18:00 at 140 bpm.
+    early = start - 15 * 60_000
+    late = [
+        StoredSample("gym", "c1", "s1", early + i * 1000, 10_000 + i, 140, (429,), True, None, a1)
+        for i in range(15 * 60)
+    ]
+    await store.write(WriteBatch(late))
+    # Before the next analyze, the guest rates the workout she sees: under its old key.
+    journal.set_session_rpe(a1, old_id, 7)
+    report = await analyze(store, registry, journal, now_ms=start + 5 * 3_600_000)
+    assert report.touched_days == 1
+
+    summary = await read_table(store, tables.SESSION_SUMMARY)
+    assert summary.height == 1  # the row keyed by 18:00 is gone
+    row = summary.row(0, named=True)
+    assert row["session_id"] == f"auto-{a1}-{early}" and row["start_ms"] == early
+    # 15 min at 140, 30 min at 150, 2 min of recovery at 100 (all ≥ the 86 bpm threshold).
+    n = 15 * 60 + 30 * 60 + 120
+    hr_avg = (900 * 140 + 1800 * 150 + 120 * 100) / n
+    assert row["n_samples"] == n and row["hr_avg"] == pytest.approx(hr_avg)
+    assert row["duration_s"] == n - 1
+    trimp = banister_trimp((n - 1) / 60, hr_avg, 60.0, 190.0, "female")
+    assert row["trimp_banister"] == pytest.approx(trimp)
+    # The rating followed the workout to its new key, in the journal too.
+    assert row["rpe"] == 7 and row["srpe_load"] == pytest.approx(7 * (n - 1) / 60)
+    assert {(r.session_id, r.rpe) for r in journal.session_rpes(a1)} >= {(row["session_id"], 7)}
+
+    metrics = (await read_table(store, tables.DAILY_METRICS)).filter(pl.col("date") == day)
+    assert metrics["sessions"].to_list() == [1]
+    assert metrics["load"].to_list() == [pytest.approx(trimp)]
+    assert metrics["srpe_load"].to_list() == [pytest.approx(7 * (n - 1) / 60)]
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_late_samples_that_move_a_workouts_start_leave_one_row(tmp_path: Path) -> None:
+    asyncio.run(_run_late_samples(tmp_path))
+
+
+def test_rpe_of_a_vanished_session_goes_to_the_new_session_overlapping_it_most() -> None:
+    from pipeline.analytics.jobs import _carry_rpe
+
+    def sessions(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(1, sid, s, e) for sid, s, e in rows],
+            schema={
+                "athlete_id": pl.Int64,
+                "session_id": pl.String,
+                "start_ms": pl.Int64,
+                "end_ms": pl.Int64,
+            },
+            orient="row",
+        )
+
+    rpe = pl.DataFrame(
+        {"athlete_id": [1, 1], "session_id": ["auto-1-0", "auto-1-5000"], "rpe": [6.0, 8.0]}
+    )
+    # Split: auto-1-0 (0–4000) becomes auto-1-100 (100–1000) and auto-1-1500 (1500–4000);
+    # auto-1-5000 kept its key and its own rating; auto-1-9000 never overlapped anything.
+    previous = sessions([("auto-1-0", 0, 4000), ("auto-1-5000", 5000, 6000)])
+    new = sessions(
+        [
+            ("auto-1-100", 100, 1000),
+            ("auto-1-1500", 1500, 4000),
+            ("auto-1-5000", 5000, 6000),
+            ("auto-1-9000", 9000, 9900),
+        ]
+    )
+    # auto-1-1500 overlaps auto-1-0 by 2500 ms, auto-1-100 by 900 ms.
+    assert _carry_rpe(previous, new, rpe).rows() == [(1, "auto-1-1500", 6.0)]
+    # Merge: two rated workouts (900 ms and 2500 ms inside the new one) under a new key;
+    # the one it overlaps most gives the rating.
+    split = sessions([("auto-1-100", 100, 1000), ("auto-1-1500", 1500, 4000)])
+    split_rpe = pl.DataFrame(
+        {"athlete_id": [1, 1], "session_id": ["auto-1-100", "auto-1-1500"], "rpe": [6.0, 8.0]}
+    )
+    merged = sessions([("auto-1-50", 50, 4000)])
+    assert _carry_rpe(split, merged, split_rpe).rows() == [(1, "auto-1-50", 8.0)]
+    # A new session that kept a rated key is not given a second rating.
+    assert _carry_rpe(previous, sessions([("auto-1-0", 0, 6000)]), rpe).is_empty()

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboards.accounts import Accounts
+from dashboards.data import Data
 from dashboards.live import LiveHub
 from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
@@ -25,7 +27,8 @@ from gympulse.settings import Settings, StoreSettings
 from pipeline.analytics.tables import SESSION_SUMMARY, conform
 from pipeline.journal import Journal
 from pipeline.registry import Registry
-from pipeline.stores.base import effort_stamp
+from pipeline.stores import make_store
+from pipeline.stores.base import StoredSample, WriteBatch, effort_stamp
 from pipeline.stores.sqlite import SqliteStore
 from tests.test_web_support import (
     SITE,
@@ -281,6 +284,114 @@ def test_csv_export(client: TestClient, seeded: Seeded, coach_csrf: str) -> None
     assert len(summary) == 10
     assert client.get("/coach/export/web_users.csv").status_code == 404  # not exportable
     assert client.get("/coach/export/sqlite_master.csv").status_code == 404
+
+
+EXPORT_T0 = 1_709_543_580_250  # 2024-03-04 09:13:00.250 UTC: windows do not start at midnight
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def spread_samples(athletes: dict[str, int]) -> list[StoredSample]:
+    """Samples over four days: every 5 h on two straps, one unassigned strap, and samples on
+    both sides of each one-day window boundary counted from the oldest sample."""
+    out: list[StoredSample] = []
+    for day in range(4):
+        for hour in range(0, 24, 5):
+            for k, (strap, athlete) in enumerate(
+                (("strap-1", athletes["Alice"]), ("strap-2", athletes["Bob"]), ("strap-9", None))
+            ):
+                ts = EXPORT_T0 + day * DAY_MS + hour * HOUR_MS + k * 7
+                rr = (800 + hour, 810 + day) if k != 1 else ()
+                contact = (True, False, None)[(day + hour) % 3]
+                out.append(
+                    StoredSample(SITE, "c1", strap, ts, len(out), 60 + hour + day, rr, contact,
+                                 None, athlete)
+                )  # fmt: skip
+    for edge in (DAY_MS - 1, DAY_MS + 1, 2 * DAY_MS - 1, 3 * DAY_MS):  # around the windows
+        out.append(
+            StoredSample(SITE, "c1", "strap-1", EXPORT_T0 + edge + 3, len(out), 99, (606,), True,
+                         None, athletes["Alice"])
+        )  # fmt: skip
+    return out
+
+
+def csv_row(s: StoredSample) -> tuple[str, ...]:
+    """A sample as the CSV writer renders the SAMPLE_COLUMNS (None as empty)."""
+    return (
+        s.sensor,
+        "" if s.athlete_id is None else str(s.athlete_id),
+        str(s.ts),
+        str(s.bpm),
+        ",".join(map(str, s.rr_ms)),
+        "" if s.contact is None else str(s.contact),
+    )
+
+
+def check_samples_export(tmp_path: Path, store_settings: StoreSettings | None = None) -> None:
+    """Samples over 4 days through the store ``store_settings`` names (default: SQLite):
+    the CSV export has each one exactly once, read one day per ``query_samples``."""
+    db = tmp_path / "export.db"
+    registry = Registry(db)
+    athletes = {n: registry.add_athlete(n, birth_year=1990) for n in ("Alice", "Bob")}
+    registry.close()
+    accounts = Accounts(db)
+    accounts.add_user("coach", "correct horse battery")
+    accounts.close()
+    samples = spread_samples(athletes)
+    settings = store_settings or StoreSettings(path=str(db))
+
+    async def write() -> None:
+        store = make_store(settings)
+        await store.open()
+        try:
+            await store.write(WriteBatch(samples))
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    windows = {(s.ts - EXPORT_T0) // DAY_MS for s in samples}
+    assert len(windows) == 4  # the data really spans several one-day windows
+    with app_client(db, store_settings) as client:
+        login(client, "coach", "correct horse battery")
+        response = client.get("/coach/export/samples.csv")
+        assert response.status_code == 200
+        rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"]
+    exported = [tuple(r) for r in rows[1:]]
+    assert len(exported) == len(samples)
+    assert Counter(exported) == Counter(csv_row(s) for s in samples)
+
+    # The same through Data.export with a store that records its queries: one window each.
+    calls: list[tuple[int, int]] = []
+    store = make_store(settings)
+    original = store.query_samples
+
+    async def recording(start_ms: int, end_ms: int, **kw: Any) -> pl.DataFrame:
+        calls.append((start_ms, end_ms))
+        return await original(start_ms, end_ms, **kw)
+
+    async def export() -> list[tuple[Any, ...]]:
+        await store.open()
+        data = Data(store, db)
+        try:
+            found = await data.export("samples")
+            assert found is not None
+            return [row async for row in found[1]]
+        finally:
+            data.close()
+            await store.close()
+
+    store.query_samples = recording  # type: ignore[method-assign]
+    streamed = asyncio.run(export())
+    assert len(streamed) == len(samples)
+    newest = max(s.ts for s in samples)
+    assert calls == [
+        (EXPORT_T0 + k * DAY_MS, min(EXPORT_T0 + (k + 1) * DAY_MS, newest + 1)) for k in range(4)
+    ]
+
+
+def test_csv_export_of_samples_streams_one_day_at_a_time(tmp_path: Path) -> None:
+    check_samples_export(tmp_path)
 
 
 def test_admin_forms(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
+from tests.test_web_api import check_samples_export
 from tests.test_web_support import app_client, guest_token, login, seed_history
 
 
@@ -93,3 +94,16 @@ def test_coach_guest_and_export_read_influxdb(influxd: Influxd, tmp_path: Path) 
         assert {r["sensor"] for r in samples} == {"strap-1", "strap-2"}
         athletes = list(csv.reader(io.StringIO(client.get("/coach/export/athletes.csv").text)))
         assert [r[1] for r in athletes[1:]] == ["Alice", "Bob"]  # identity: still SQLite
+
+
+def test_samples_export_streams_every_sample_once_from_influxdb(
+    influxd: Influxd, tmp_path: Path
+) -> None:
+    check_samples_export(
+        tmp_path,
+        StoreSettings(
+            backend="influxdb",
+            path=str(tmp_path / "export.db"),
+            influxdb=InfluxSettings(url=influxd.url, database="export", retries=1),
+        ),
+    )

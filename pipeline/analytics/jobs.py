@@ -8,8 +8,14 @@ What is recomputed (everything else is left as it was):
    with the counts stored at the last run; a day whose count changed is *touched*. Late
    samples older than the lookback need ``--full`` (or a larger ``--lookback-hours``).
 2. **Sessions** of the touched days (detected on the samples read, with 6 h of margin so a
-   session across midnight is whole) are summarised and upserted; RPE from the journal is
-   joined in. RPE changed since the last run updates its session row.
+   session across midnight is whole) are summarised; the athlete's stored
+   ``session_summary`` rows of each touched day are deleted (``Store.delete_rows`` by
+   ``athlete_id`` and ``date``) and the recomputed ones written, so a detected workout
+   whose key changed (late samples replayed by a collector moved its start, split or
+   merged it) never stays behind as a second row counted twice in the day's load. RPE
+   from the journal is joined in; a rating of a session that disappeared is copied in the
+   journal to the new session overlapping it most (:func:`_carry_rpe`). RPE changed since
+   the last run updates its session row.
 3. **Daily metrics and baselines** of every athlete with a touched day (or a changed RPE,
    morning tag or class) are recomputed from their session rows (cheap: one row per day)
    and written from the earliest touched day on — earlier days cannot change.
@@ -84,7 +90,8 @@ async def read_table(
 
     raw = await store.read_rows(table.name, where)
     if raw.is_empty():
-        return tables.conform(table, pl.DataFrame())
+        # No rows (conform of a frame without columns would make one row of nulls).
+        return pl.DataFrame(schema=tables.polars_schema(table))
     fixes = []
     for name, type_name in table.columns.items():
         if name in raw.columns and type_name == "Date" and raw.schema[name] == pl.String:
@@ -176,8 +183,19 @@ async def analyze(
             )
             .filter(pl.col("_hit").fill_null(False) | pl.col("_hit_end").fill_null(False))
         )
+        # The day's previous rows: a session whose key changed (late samples moved its
+        # start, split or merged it) must not stay behind next to its recomputed self.
+        previous = await _session_rows_of(store, touched.select("athlete_id", "date"))
+        carried = _carry_rpe(previous, summary, rpe_frame)
+        for a, sid, rpe in carried.iter_rows():
+            journal.set_session_rpe(a, sid, rpe)
+        rpe_frame = pl.concat([rpe_frame, carried])
         summary = _with_rpe(summary.drop("rpe", "srpe_load"), rpe_frame)
         summary = tables.conform(tables.SESSION_SUMMARY, summary)
+        for a, d in (
+            previous.select("athlete_id", "date").unique().sort("athlete_id", "date").rows()
+        ):
+            await store.delete_rows(tables.SESSION_SUMMARY.name, {"athlete_id": a, "date": d})
         await store.write_rows(tables.SESSION_SUMMARY.name, summary, tables.SESSION_SUMMARY.key)
         n_sessions = summary.height
 
@@ -275,6 +293,65 @@ async def analyze(
     ).with_columns(pl.lit(now, pl.Int64).alias("updated_ms"))
     await store.write_rows(tables.ANALYTICS_STATE.name, state_rows, tables.ANALYTICS_STATE.key)
     return AnalyzeReport(touched.height, n_sessions, n_daily, len(readings), len(reports))
+
+
+async def _session_rows_of(store: Store, days: pl.DataFrame) -> pl.DataFrame:
+    """The stored ``session_summary`` rows of the (``athlete_id``, ``date``) pairs in
+    ``days``: one read per athlete (a few rows per day), filtered to those days."""
+    import polars as pl
+
+    frames = [
+        (await read_table(store, tables.SESSION_SUMMARY, {"athlete_id": a})).filter(
+            pl.col("date").is_in(group["date"].implode())
+        )
+        for (a,), group in days.group_by("athlete_id", maintain_order=True)
+    ]
+    if not frames:
+        return pl.DataFrame(schema=tables.polars_schema(tables.SESSION_SUMMARY))
+    return pl.concat(frames)
+
+
+def _carry_rpe(previous: pl.DataFrame, summary: pl.DataFrame, rpe: pl.DataFrame) -> pl.DataFrame:
+    """Ratings to copy from sessions that disappeared to the new sessions that replace them.
+
+    A journal RPE is keyed by ``session_id``, and a detected workout's id holds its start,
+    which late samples can move. A rating of a session that is no longer in ``summary``
+    goes to the new session of the same athlete that overlaps it most in time
+    ([start_ms, end_ms], more than 0 ms) and has no rating of its own; one rating to one
+    session (greedy by overlap), so a split workout keeps one rating, on its larger part,
+    and a merge of two rated workouts keeps the rating of the one it overlaps most.
+    Returns (``athlete_id``, ``session_id``, ``rpe``) rows for the new session ids."""
+    import polars as pl
+
+    keys = ["athlete_id", "session_id"]
+    gone = previous.select(*keys, "start_ms", "end_ms").join(
+        summary.select(keys), on=keys, how="anti"
+    )
+    rated_gone = gone.join(rpe, on=keys, how="inner")
+    unrated_new = summary.select(*keys, "start_ms", "end_ms").join(rpe, on=keys, how="anti")
+    pairs = (
+        rated_gone.join(unrated_new, on="athlete_id", suffix="_new")
+        .with_columns(
+            (
+                pl.min_horizontal("end_ms", "end_ms_new")
+                - pl.max_horizontal("start_ms", "start_ms_new")
+            ).alias("overlap")
+        )
+        .filter(pl.col("overlap") > 0)
+        .sort("overlap", "session_id", "session_id_new", descending=[True, False, False])
+    )
+    used_old: set[tuple[int, str]] = set()
+    used_new: set[tuple[int, str]] = set()
+    out: list[tuple[int, str, float]] = []
+    for row in pairs.iter_rows(named=True):
+        old_key = (row["athlete_id"], row["session_id"])
+        new_key = (row["athlete_id"], row["session_id_new"])
+        if old_key in used_old or new_key in used_new:
+            continue
+        used_old.add(old_key)
+        used_new.add(new_key)
+        out.append((row["athlete_id"], row["session_id_new"], row["rpe"]))
+    return pl.DataFrame(out, schema=rpe.schema, orient="row")
 
 
 def _with_rpe(summary: pl.DataFrame, rpe: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """The time-series store boundary: one lifecycle for every backend.
 
-``open`` -> ``write`` (batch) / ``query_*`` / ``write_rows`` / ``read_rows`` -> ``close``;
+``open`` -> ``write`` (batch) / ``query_*`` / ``write_rows`` / ``read_rows`` /
+``delete_rows`` -> ``close``;
 never a write after close. Implementations are chosen by settings through the explicit
 registry in :mod:`pipeline.stores` (no import side effects).
 
@@ -116,6 +117,12 @@ class Store(Protocol):
 
     async def count_samples(self) -> int: ...
 
+    async def sample_time_range(self) -> tuple[int, int] | None:
+        """(oldest ts, newest ts) of the stored samples in epoch ms, both inclusive; None
+        when there are none. Lets a reader walk all samples in bounded windows (the CSV
+        export) instead of one query over all time."""
+        ...
+
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]: ...
 
     async def write_rows(self, table: str, rows: pl.DataFrame, key: Sequence[str]) -> None:
@@ -126,6 +133,15 @@ class Store(Protocol):
         self, table: str, where: Mapping[str, object] | None = None
     ) -> pl.DataFrame:
         """Derived rows, optionally filtered by column equality. Empty frame if none."""
+        ...
+
+    async def delete_rows(self, table: str, where: Mapping[str, object]) -> int:
+        """Delete the derived rows of ``table`` whose columns equal every value of ``where``
+        (at least one condition: an empty ``where`` raises ValueError rather than emptying
+        the table; an unknown column raises ValueError too). A ``datetime.date`` value
+        matches a ``Date`` column. Returns the number of rows deleted, or -1 when the
+        backend cannot tell (neither built-in backend returns -1); 0 when the table does
+        not exist."""
         ...
 
     async def reassign(

@@ -550,6 +550,22 @@ class InfluxStore:
             int(r["count"]) for r in await self._rows(f'SELECT count("bpm") FROM {self._hr}')
         )
 
+    async def sample_time_range(self) -> tuple[int, int] | None:
+        """``first()`` and ``last()`` over every series of ``hr``: InfluxQL selectors return
+        the selected point's time, and TSM answers both from each series' index."""
+        results = await self._query(
+            f'SELECT first("bpm") FROM {self._hr}; SELECT last("bpm") FROM {self._hr}'
+        )
+        times = []
+        for result in results:
+            rows = list(_iter_rows(result["series"]))
+            if not rows:
+                return None
+            times.append(int(rows[0]["time"]))
+        if len(times) != 2:
+            return None
+        return times[0], times[1]
+
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
         q = (
             f'SELECT "received_ms", "topic", "payload", "reason", "detail"'
@@ -693,15 +709,26 @@ class InfluxStore:
             existing = list(await self._rows(q))
         except InfluxQueryError:
             return
+        stale = []
         for r in existing:
             k = tuple(str(r.get(t) or "") for t in tag_cols)
             if k in times and int(r["time"]) != times[k]:
-                cond = " AND ".join(
-                    f"{quote_ident(t)} = {quote_str(v)}" for t, v in zip(tag_cols, k, strict=True)
-                )
-                await self._query(
-                    f"DELETE FROM {quote_ident(table)} WHERE {cond} AND time = {int(r['time'])}ms"
-                )
+                stale.append((dict(zip(tag_cols, k, strict=True)), int(r["time"])))
+        await self._delete_derived_points(table, stale)
+
+    async def _delete_derived_points(
+        self, table: str, points: Sequence[tuple[Mapping[str, str], int]]
+    ) -> None:
+        """Delete single points of a derived table, each by its full tag set and time (ms):
+        InfluxQL ``DELETE`` filters on tags and time only, and a tag set + time is exactly
+        one point. Sent as ``;``-separated statements, 200 per request."""
+        statements = []
+        for tags, time_ms in points:
+            conds = [f"{quote_ident(t)} = {quote_str(v)}" for t, v in sorted(tags.items())]
+            conds.append(f"time = {int(time_ms)}ms")
+            statements.append(f"DELETE FROM {quote_ident(table)} WHERE {' AND '.join(conds)}")
+        for start in range(0, len(statements), 200):
+            await self._query("; ".join(statements[start : start + 200]))
 
     async def _write_checked(self, lines: list[str], table: str) -> None:
         refused = await self._post_lines()(lines, "ms")
@@ -711,17 +738,36 @@ class InfluxStore:
     async def read_rows(
         self, table: str, where: Mapping[str, object] | None = None
     ) -> pl.DataFrame:
+        found = await self._read_points(table, where)
+        if found is None:
+            return pl.DataFrame()
+        return found.drop(_POINT_TIME, *[c for c in found.columns if c.startswith(_RAW_TAG)])
+
+    async def _read_points(
+        self, table: str, where: Mapping[str, object] | None
+    ) -> pl.DataFrame | None:
+        """The rows of ``table`` matching ``where`` (tags and the time column filtered by the
+        server, other columns by polars), plus each point's identity: its time in ms
+        (column ``_POINT_TIME``) and its raw tag strings (``_RAW_TAG`` + tag name). None
+        when the table was never written."""
         schema = await self._schema(table)
         if schema is None:
-            return pl.DataFrame()
+            return None
         columns: dict[str, str] = schema["columns"]
         tags: list[str] = schema["tags"]
         time_col: str | None = schema["time"]
+        for k in where or {}:
+            if k not in columns:
+                raise ValueError(f"{table} has no column {k!r}")
         conds = [
             f"{quote_ident(k)} = {quote_str(_tag_value(v))}"
             for k, v in (where or {}).items()
             if k in tags
         ]
+        if time_col is not None and time_col in (where or {}):
+            value = (where or {})[time_col]
+            if isinstance(value, dt.date | int) and not isinstance(value, bool):
+                conds.append(f"time = {_to_ms(value)}ms")
         q = f"SELECT * FROM {self._measurement(table)}"
         if conds:
             q += " WHERE " + " AND ".join(conds)
@@ -744,11 +790,43 @@ class InfluxStore:
         frame = frame.with_columns(
             [_cast_column(frame[c], t).alias(c) for c, t in columns.items() if t != "Null"]
         )
+        frame = frame.with_columns(
+            pl.Series(_POINT_TIME, [int(r["time"]) for r in raw], dtype=pl.Int64),
+            *[
+                pl.Series(_RAW_TAG + t, [str(r.get(t) or "") for r in raw], dtype=pl.String)
+                for t in tags
+            ],
+        )
         for k, v in (where or {}).items():
-            if k not in columns:
-                raise ValueError(f"{table} has no column {k!r}")
             frame = frame.filter(pl.col(k) == v)
         return frame
+
+    async def delete_rows(self, table: str, where: Mapping[str, object]) -> int:
+        """Rows matching ``where`` on any columns: the matching points are read (tags and
+        time filtered by the server, field columns such as ``session_summary.date`` in
+        polars), then each is deleted by its tag set and time, the only filters InfluxQL
+        ``DELETE`` has. Returns how many points were deleted."""
+        if table in (HR, QUARANTINE, SCHEMA):
+            raise ValueError(f"{table!r} is not a derived table")
+        if not where:
+            raise ValueError("delete_rows needs at least one condition")
+        found = await self._read_points(table, where)
+        if found is None or found.is_empty():
+            return 0
+        tag_cols = [c for c in found.columns if c.startswith(_RAW_TAG)]
+        points = [
+            (
+                {c.removeprefix(_RAW_TAG): str(row[c]) for c in tag_cols},
+                int(row[_POINT_TIME]),
+            )
+            for row in found.select(_POINT_TIME, *tag_cols).iter_rows(named=True)
+        ]
+        await self._delete_derived_points(table, points)
+        return len(points)
+
+
+_POINT_TIME = "__point_time_ms"
+_RAW_TAG = "__point_tag_"
 
 
 def _dtype_name(dtype: pl.DataType) -> str:
@@ -867,6 +945,23 @@ class InfluxV2Store(InfluxStore):
         await asyncio.to_thread(
             self._v2.delete_api().delete, start, stop, predicate, bucket=s.bucket, org=s.org
         )
+
+    async def _delete_derived_points(
+        self, table: str, points: Sequence[tuple[Mapping[str, str], int]]
+    ) -> None:
+        """The v2 delete API: a predicate on the measurement and tags, and a time range of
+        half a millisecond around the point (derived points are written with ms precision),
+        so it hits that one point whether ``stop`` is inclusive or not."""
+        s = self.settings
+        for tags, time_ms in points:
+            start = dt.datetime.fromtimestamp(time_ms / 1000, dt.UTC)
+            stop = dt.datetime.fromtimestamp((time_ms + 0.5) / 1000, dt.UTC)
+            predicate = " AND ".join(
+                [f'_measurement="{table}"', *(f'{t}="{v}"' for t, v in sorted(tags.items()))]
+            )
+            await asyncio.to_thread(
+                self._v2.delete_api().delete, start, stop, predicate, bucket=s.bucket, org=s.org
+            )
 
 
 def make_influx_store(settings: InfluxSettings) -> Store:

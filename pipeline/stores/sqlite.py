@@ -14,6 +14,7 @@ first release: :meth:`SqliteStore.open` adds them to an existing file's ``sample
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -192,6 +193,10 @@ class SqliteStore:
         (count,) = self.conn.execute("SELECT count(*) FROM samples").fetchone()
         return int(count)
 
+    async def sample_time_range(self) -> tuple[int, int] | None:
+        lo, hi = self.conn.execute("SELECT min(ts), max(ts) FROM samples").fetchone()
+        return None if lo is None else (int(lo), int(hi))
+
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
         rows = self.conn.execute(
             "SELECT received_ms, topic, payload, reason, detail FROM quarantine"
@@ -290,6 +295,41 @@ class SqliteStore:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    async def delete_rows(self, table: str, where: Mapping[str, object]) -> int:
+        """``DELETE FROM table WHERE col = ? AND ...`` in one transaction; dates compare as
+        the ISO text ``write_rows`` stores, booleans as 0/1."""
+        _ident(table)
+        if not where:
+            raise ValueError("delete_rows needs at least one condition")
+        conn = self.conn
+        existing = {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+        if not existing:
+            return 0
+        for name in where:
+            if _ident(name) not in existing:
+                raise ValueError(f"{table} has no column {name!r}")
+        sql = f"DELETE FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in where)
+        params = [_sql_value(v) for v in where.values()]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = conn.execute(sql, params).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return int(deleted)
+
+
+def _sql_value(value: object) -> object:
+    """A filter value as ``write_rows`` stores it: dates as ISO text, booleans as 0/1."""
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"cannot filter derived rows on a datetime: {value!r}")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _migrate_samples(conn: sqlite3.Connection) -> None:
