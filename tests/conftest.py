@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.influxd import Influxd
 from tests.support.procs import Mosquitto
 
 
@@ -17,3 +18,14 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.kill()
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[Influxd]:
+    """A private influxd (Debian's InfluxDB 1.x) on free ports with a temp data dir."""
+    server = Influxd(tmp_path / "influxd")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

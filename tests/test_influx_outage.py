@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,6 @@ COLLECTOR = "edge-1"
 SENSORS = [f"strap-{i}" for i in range(20)]
 OUTAGE_S = 30.0
 ROUND_S = 0.1  # one sample per sensor per round (10x real time: ts advances 1 s per round)
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[Influxd]:
-    server = Influxd(tmp_path / "influxd")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def message(sensor: str, ts: int, seq: int) -> tuple[str, bytes]:

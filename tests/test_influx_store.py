@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -33,16 +33,6 @@ from tests.support.influxd import Influxd
 
 DB = "gympulse"
 T0 = 1_700_000_000_000
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[Influxd]:
-    server = Influxd(tmp_path / "influxd")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def settings_for(server: Influxd, **overrides: object) -> InfluxSettings:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,6 @@ from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
 from tests.test_web_api import check_samples_export
 from tests.test_web_support import app_client, guest_token, login, seed_history
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[Influxd]:
-    server = Influxd(tmp_path / "influxd")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def test_coach_guest_and_export_read_influxdb(influxd: Influxd, tmp_path: Path) -> None:
