@@ -105,6 +105,9 @@ class MqttClient:
         self.subscriptions = list(subscriptions)
         self.messages: asyncio.Queue[Received] = asyncio.Queue()
         self.connected = asyncio.Event()
+        # Set once the broker has acknowledged every subscription of the current connection.
+        self.subscribed = asyncio.Event()
+        self._pending_subs: set[int] = set()
         self._user_on_connect = on_connect
         self._mqtt5 = settings.protocol == "5"
         self._persistent = persistent
@@ -146,6 +149,7 @@ class MqttClient:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.on_publish = self._on_publish
         c.on_socket_open = self._on_socket_open
         c.on_socket_close = self._on_socket_close
@@ -211,8 +215,14 @@ class MqttClient:
             self.address.port,
             getattr(flags, "session_present", None),
         )
+        self._pending_subs.clear()
+        self.subscribed.clear()
         for topic_filter, qos in self.subscriptions:
-            client.subscribe(topic_filter, qos)
+            _, mid = client.subscribe(topic_filter, qos)
+            if mid is not None:
+                self._pending_subs.add(mid)
+        if not self._pending_subs:
+            self.subscribed.set()
         self._disconnected.clear()
         self.connected.set()
         if self._user_on_connect is not None:
@@ -227,10 +237,27 @@ class MqttClient:
         properties: Properties | None,
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self._disconnected.set()
         if not self._closing:
             self.last_error = f"disconnected: {reason_code}"
             log.warning("mqtt %s %s", self.client_id, self.last_error)
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            self.last_error = f"subscription refused: {', '.join(refused)}"
+            log.error("mqtt %s: %s", self.client_id, self.last_error)
+        self._pending_subs.discard(mid)
+        if not self._pending_subs and not refused:
+            self.subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         self.messages.put_nowait(
@@ -347,7 +374,10 @@ class MqttClient:
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         self.subscriptions.append((topic_filter, qos))
         if self.connected.is_set():
-            self._client.subscribe(topic_filter, qos)
+            _, mid = self._client.subscribe(topic_filter, qos)
+            if mid is not None:
+                self.subscribed.clear()
+                self._pending_subs.add(mid)
 
     async def close(self) -> None:
         self._closing = True

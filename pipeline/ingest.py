@@ -162,6 +162,7 @@ class IngestService:
         filters = contract.subscription(settings.site if settings.site != "*" else None)
         self.filters = [contract.shared(group, f) if group else f for f in filters]
         self.mqtt: MqttClient | None = None
+        # Set once the broker has acknowledged the subscriptions of the persistent session.
         self.ready = asyncio.Event()
 
     def _snapshot_now(self) -> Snapshot:
@@ -197,7 +198,10 @@ class IngestService:
 
     async def _consume(self, mqtt: MqttClient, stopper: asyncio.Task[bool]) -> None:
         cfg = self.settings.ingest
-        self.ready.set()
+        subscribed = asyncio.create_task(mqtt.subscribed.wait())
+        await asyncio.wait({subscribed, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        subscribed.cancel()
+        self.ready.set()  # subscribed: from now on the broker keeps our messages for us
         while not self._stop.is_set():
             getter = asyncio.ensure_future(mqtt.messages.get())
             done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -48,10 +48,7 @@ async def running_ingest(
     service = IngestService(settings, store, registry)
     task = asyncio.create_task(service.run())
     try:
-        await service.ready.wait()
-        assert service.mqtt is not None
-        await service.mqtt.wait_connected()
-        await asyncio.sleep(0.3)  # subscriptions granted
+        await asyncio.wait_for(service.ready.wait(), 20)  # connected and subscribed
         yield service, store
     finally:
         await service.stop()
