@@ -43,7 +43,7 @@ async def _subscribe_once(url: str, client_id: str) -> None:
     )
     runner = asyncio.create_task(client.run())
     await client.wait_connected()
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(client.subscribed.wait(), 10)
     await client.close()
     await runner
 

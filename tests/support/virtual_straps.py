@@ -460,6 +460,8 @@ class Watcher:
             asyncio.create_task(self._pump()),
         ]
         await self.client.wait_connected()
+        # Subscribed before the first collector publishes: nothing may slip past unseen.
+        await asyncio.wait_for(self.client.subscribed.wait(), 10)
 
     async def _pump(self) -> None:
         while True:
