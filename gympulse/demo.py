@@ -61,6 +61,24 @@ def seed_registry(db_path: str, profiles: list[object], start_ms: int) -> None:
         registry.close()
 
 
+def demo_coach_login(db_path: str) -> tuple[str, str] | None:
+    """A coach login for the demo's /coach pages when the file has none yet: (user,
+    password), the password random and shown once on the console. None if one exists."""
+    import secrets
+
+    from dashboards.accounts import Accounts
+
+    accounts = Accounts(db_path)
+    try:
+        if accounts.users():
+            return None
+        password = secrets.token_urlsafe(12)
+        accounts.add_user("coach", password)
+        return "coach", password
+    finally:
+        accounts.close()
+
+
 async def analyze_periodically(settings: Settings, stop: asyncio.Event, every_s: float) -> None:
     """Run the incremental analytics every ``every_s`` seconds, so the coach and guest views
     fill in while the demo runs (a site runs ``gympulse analyze`` on a timer instead)."""
@@ -120,6 +138,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     profiles = simulator.make_profiles(participants, settings.simulator.seed)
     start_ms = contract.now_ms()
     seed_registry(db_path, list(profiles), start_ms)
+    coach_login = demo_coach_login(db_path)
 
     host = settings.web.host
     port = args.port or settings.web.port
@@ -136,6 +155,12 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
             await asyncio.wait_for(web_started.wait(), 30)
             print(f"Live board: http://{host}:{port}/live", flush=True)
             print(f"SQLite file: {db_path}", flush=True)
+            if coach_login is not None:
+                print(
+                    f"Coach view: http://{host}:{port}/coach"
+                    f" (user {coach_login[0]}, password {coach_login[1]})",
+                    flush=True,
+                )
             print(
                 f"MQTT broker: {settings.mqtt.url}" + (" (embedded)" if broker is not None else ""),
                 flush=True,
