@@ -229,6 +229,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
     coach = _coach(request, api=True)
     a = _athlete_or_404(coach.ctx, athlete_id)
     data = coach.ctx.data
+    baselines = await data.baselines(athlete_id)
     return {
         "athlete": {
             "id": a.id,
@@ -240,8 +241,9 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
             "hr_rest": a.hr_rest,
         },
         "daily": await data.daily(athlete_id),
-        "baselines": await data.baselines(athlete_id),
+        "baselines": baselines,
         "sessions": await data.sessions(athlete_id),
+        "wellness": wellness_and_recovery(coach.ctx, athlete_id, baselines),
     }
 
 
@@ -329,8 +331,44 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
             cls="sessions",
         )
     )
+    parts.append(_wellness_table(lang, wellness_and_recovery(ctx, athlete_id, base)))
     parts.append(_guest_links(coach, athlete_id))
     return page(lang, a.name, "".join(parts), nav=_nav(coach))
+
+
+WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+
+def wellness_and_recovery(
+    ctx: AppContext, athlete_id: int, baselines: list[Row], days: int = 14
+) -> list[Row]:
+    """The athlete's self-reports of the last ``days`` days that have a report or a morning
+    reading, next to that day's ln RMSSD and resting HR (newest first)."""
+    reports = {w.date.isoformat(): w for w in ctx.journal.wellness(athlete_id)}
+    recovery = {str(b.get("date")): b for b in baselines}
+    dates = sorted(set(reports) | set(recovery), reverse=True)[:days]
+    rows: list[Row] = []
+    for day in dates:
+        w = reports.get(day)
+        b = recovery.get(day, {})
+        row: Row = {"date": day, "ln_rmssd": b.get("ln_rmssd"), "hr_rest": b.get("hr_rest")}
+        for item in WELLNESS_ITEMS:
+            row[item] = getattr(w, item) if w is not None else None
+        rows.append(row)
+    return rows
+
+
+def _wellness_table(lang: str, rows: list[Row]) -> str:
+    body = [
+        [escape(str(r["date"]))]
+        + [fmt(r[item]) for item in WELLNESS_ITEMS]
+        + [fmt(r["ln_rmssd"], 2), fmt(r["hr_rest"])]
+        for r in rows
+    ]
+    heads = ["date", *WELLNESS_ITEMS, "ln_rmssd", "resting_hr"]
+    return f"<h2>{escape(t(lang, 'wellness_recovery'))}</h2>" + table(
+        [t(lang, h) for h in heads], body, cls="wellness"
+    )
 
 
 @router.get(

@@ -35,6 +35,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "rpe_saved": {"en": "Thanks, your rating is saved.", "nl": "Bedankt, je score is bewaard."},
     "wellness_title": {"en": "Morning check-in", "nl": "Ochtendcheck"},
+    "wellness_recovery": {
+        "en": "Wellness and recovery, last 14 days",
+        "nl": "Welzijn en herstel, laatste 14 dagen",
+    },
     "wellness_saved": {"en": "Thanks, see you in class!", "nl": "Bedankt, tot in de les!"},
     "sleep": {"en": "Sleep", "nl": "Slaap"},
     "stress": {"en": "Stress", "nl": "Stress"},

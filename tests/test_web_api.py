@@ -547,3 +547,25 @@ def test_bad_guest_link_gets_a_friendly_page(client: TestClient, seeded: Seeded)
         assert api.status_code == 404
         assert api.json() == {"detail": "unknown or expired link"}
         assert client.get(f"/me/{token}").json() == {"detail": "unknown or expired link"}
+
+
+def test_wellness_is_shown_next_to_hrv_and_resting_hr(
+    client: TestClient, seeded: Seeded, coach_csrf: str
+) -> None:
+    from pipeline.journal import Journal
+
+    alice = seeded.athletes["Alice"]
+    today = dt.datetime.now(dt.UTC).date()
+    journal = Journal(seeded.db)
+    journal.add_wellness(alice, today, sleep=4, stress=2, mood=5, energy=3, soreness=1)
+    journal.close()
+    rows = client.get(f"/api/coach/athletes/{alice}").json()["wellness"]
+    newest = rows[0]
+    assert newest["date"] == today.isoformat()
+    assert [newest[k] for k in ("sleep", "stress", "mood", "energy", "soreness")] == [4, 2, 5, 3, 1]
+    # The seeded baselines: day i of 5 has ln RMSSD 3.5 + i/100, resting HR 60 - i/2.
+    assert newest["ln_rmssd"] == pytest.approx(3.54)
+    assert newest["hr_rest"] == pytest.approx(58.0)
+    assert len(rows) == 5 and all(r["sleep"] is None for r in rows[1:])
+    page = client.get(f"/coach/athletes/{alice}").text
+    assert 'class="wellness"' in page
