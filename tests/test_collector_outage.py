@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pwd
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,25 +40,6 @@ def _config(path: Path, broker: Mosquitto, name: str, transport: str, state_dir:
         f'state_dir = "{state_dir}"\nscan_seconds = 0.3\n'
     )
     return path
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    """The broker of this test must keep its sessions through the outage: the watcher's
-    persistent session (its subscriptions and the messages queued for it) is what makes
-    "every sample arrives" observable at all. Mosquitto started as root drops to the
-    ``mosquitto`` user, which cannot write its persistence file into a root-owned temp dir
-    ("Error: Permission denied" in its log): the restart then begins with no sessions, and
-    whatever a collector replays before the watcher has subscribed again is delivered to
-    nobody. ``user`` = the current user keeps the broker's privileges (a no-op when the
-    tests do not run as root)."""
-    user = pwd.getpwuid(os.getuid()).pw_name
-    broker = Mosquitto(tmp_path / "mosquitto", extra_conf=f"user {user}")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.kill()
 
 
 async def _spawn(config: Path, log: Path) -> asyncio.subprocess.Process:
@@ -116,7 +95,7 @@ async def test_broker_outage_nothing_lost_even_through_sigkill(
         before = {s.address_text: len(s.sent) for s in straps}
 
         await asyncio.to_thread(mosquitto.stop)
-        # The broker saved its sessions (the watcher's above all): see the fixture.
+        # The broker saved its sessions (the watcher's above all): see tests/support/procs.py.
         assert (mosquitto.workdir / "data" / "mosquitto.db").is_file()
         loop = asyncio.get_running_loop()
         outage_end = loop.time() + OUTAGE_S

@@ -7,6 +7,7 @@ restart and SIGKILL it without touching the machine's system services.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -46,7 +47,12 @@ def require_binary(name: str) -> str:
 
 
 class Mosquitto:
-    """A private Mosquitto broker. ``extra_conf`` lines are appended to the config."""
+    """A private Mosquitto broker. ``extra_conf`` lines are appended to the config.
+
+    It runs as the current user (``user``): started as root, Mosquitto would drop to the
+    ``mosquitto`` user, which cannot write its persistence file into our temp dir — and a
+    restart would then silently begin without the persistent sessions the tests rely on.
+    """
 
     def __init__(self, workdir: Path, *, extra_conf: str = "", persistence: bool = True) -> None:
         self.binary = require_binary("mosquitto")
@@ -57,6 +63,7 @@ class Mosquitto:
         data = workdir / "data"
         data.mkdir(exist_ok=True)
         lines = [
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
             f"persistence {'true' if persistence else 'false'}",
