@@ -44,7 +44,9 @@ def line_chart(
 ) -> str:
     """Lines over a shared x axis (``labels``), with an optional varying band (lo, hi per
     point, e.g. a 60-day normal range) or a fixed band (e.g. ACWR 0.8–1.3)."""
-    left, right, top, bottom = 44, 8, 22, 22
+    left, right, bottom = 44, 8, 22
+    # Several series get a legend row under the title; one series is named by the title.
+    top = 40 if len(series) > 1 else 22
     all_values: list[float | None] = [v for _, vs in series for v in vs]
     extra: list[float] = []
     if band is not None:
@@ -110,10 +112,11 @@ def line_chart(
                     f'<polyline fill="none" stroke="{colour}" stroke-width="2"'
                     f' points="{" ".join(run)}"/>'
                 )
-        parts.append(
-            f'<text x="{width - right - 110 * (len(series) - k)}" y="14" fill="{colour}"'
-            f' class="legend">{escape(name)}</text>'
-        )
+        if len(series) > 1:
+            parts.append(
+                f'<text x="{left + 130 * k}" y="32" fill="{colour}"'
+                f' class="legend">{escape(name)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 

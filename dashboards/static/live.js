@@ -77,7 +77,8 @@ function upsert(d) {
     el.appendChild(svg);
     entry = { el, data: d, seenAt: Date.now(), spark: [] };
     tiles.set(d.sensor, entry);
-    const sorted = [...tiles.values()].sort((a, b) => a.data.name.localeCompare(b.data.name));
+    const sorted = [...tiles.values()].sort((a, b) =>
+      a.data.name.localeCompare(b.data.name, undefined, { numeric: true }));
     sorted.forEach((t) => board.appendChild(t.el));
     layout();
   }
