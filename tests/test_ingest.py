@@ -135,38 +135,42 @@ async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
         "[ingest]\nbatch_size = 50\n"
     )
     log = tmp_path / "ingest.log"
-    proc = _start_ingest_process(config, log)
-    # The first start creates the persistent session: publish probes until one is stored.
-    template = class_samples(1, 1, seed=99)[0]
-    for attempt in range(100):
-        probe = msgspec.structs.replace(template, sensor="probe", ts=template.ts + attempt)
-        await publish_samples(mosquitto.url, [probe])
-        await asyncio.sleep(0.3)
-        if count_rows(db, "samples") > 0:
-            break
-    probes = count_rows(db, "samples")
-    assert probes > 0, log.read_text()
-
-    samples = class_samples(20, 60)
-    publishing = asyncio.create_task(
-        publish_samples(mosquitto.url, samples, pause_every=40, pause_s=0.05)
-    )
-    await wait_for(lambda: count_rows(db, "samples") > 200, 30, "some samples stored")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = count_rows(db, "samples")
-    assert killed_at < len(samples)  # we did kill it mid-stream
-    await asyncio.sleep(0.5)
-    proc = _start_ingest_process(config, log)
+    procs = [_start_ingest_process(config, log)]
     try:
+        # The first start creates the persistent session: publish probes until one is stored.
+        template = class_samples(1, 1, seed=99)[0]
+        for attempt in range(100):
+            probe = msgspec.structs.replace(template, sensor="probe", ts=template.ts + attempt)
+            await publish_samples(mosquitto.url, [probe])
+            await asyncio.sleep(0.3)
+            if count_rows(db, "samples") > 0:
+                break
+        probes = count_rows(db, "samples")
+        assert probes > 0, log.read_text()
+
+        samples = class_samples(20, 60)
+        publishing = asyncio.create_task(
+            publish_samples(mosquitto.url, samples, pause_every=40, pause_s=0.05)
+        )
+        await wait_for(lambda: count_rows(db, "samples") > 200, 30, "some samples stored")
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait()
+        killed_at = count_rows(db, "samples")
+        assert killed_at < len(samples)  # we did kill it mid-stream
+        await asyncio.sleep(0.5)
+        procs.append(_start_ingest_process(config, log))
         await publishing
         await wait_for(lambda: count_rows(db, "samples") >= len(samples) + probes, 60, "catch-up")
         await asyncio.sleep(1.0)
         keys = Counter(k for k in stored_keys(db) if k[0] != "probe")
         assert keys == Counter((s.sensor, s.seq) for s in samples)
+        procs[-1].send_signal(signal.SIGTERM)
+        assert procs[-1].wait(timeout=20) == 0, log.read_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0, log.read_text()
+        for proc in procs:  # never leave a service behind, whatever failed above
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _malformed(i: int, good_ts: int) -> tuple[str, bytes, str]:
