@@ -116,6 +116,18 @@ class ScheduledClass:
     updated_ms: int
 
 
+def _overlapping(params: list[object], start_ms: int | None, end_ms: int | None) -> str:
+    """The SQL condition (and its parameters, appended) for rows overlapping [start, end)."""
+    sql = ""
+    if start_ms is not None:
+        sql += " AND end_ms > ?"
+        params.append(start_ms)
+    if end_ms is not None:
+        sql += " AND start_ms < ?"
+        params.append(end_ms)
+    return sql
+
+
 class Journal(SqliteDatabase):
     SCHEMA = _SCHEMA
 
@@ -211,12 +223,7 @@ class Journal(SqliteDatabase):
         if athlete_id is not None:
             sql += " AND athlete_id = ?"
             params.append(athlete_id)
-        if start_ms is not None:
-            sql += " AND end_ms > ?"
-            params.append(start_ms)
-        if end_ms is not None:
-            sql += " AND start_ms < ?"
-            params.append(end_ms)
+        sql += _overlapping(params, start_ms, end_ms)
         rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
         return [MorningRecording(*r) for r in rows]
 
@@ -244,11 +251,6 @@ class Journal(SqliteDatabase):
             "SELECT id, site, name, start_ms, end_ms, updated_ms FROM classes WHERE updated_ms > ?"
         )
         params: list[object] = [updated_since_ms]
-        if start_ms is not None:
-            sql += " AND end_ms > ?"
-            params.append(start_ms)
-        if end_ms is not None:
-            sql += " AND start_ms < ?"
-            params.append(end_ms)
+        sql += _overlapping(params, start_ms, end_ms)
         rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
         return [ScheduledClass(*r) for r in rows]
