@@ -5,14 +5,14 @@ with one RR interval each. The issue's "≈ 13 M samples" is 10 athletes × 365 
 (100 athletes × 365 days × 3600 s would be 131 M), so the default scale is 0.1 — 13.1 M
 samples; ``--scale 1`` runs the 131 M version. In one run it measures
 
-(a) the full recompute with polars (:func:`pipeline.analytics.sessions.summarize`,
-    :func:`pipeline.analytics.daily.daily_loads` and ``daily_metrics``);
+(a) the full recompute with polars (:func:`gympulse.pipeline.analytics.sessions.summarize`,
+    :func:`gympulse.pipeline.analytics.daily.daily_loads` and ``daily_metrics``);
 (b) the incremental update after one new day: summaries of that day's samples, then the
     daily model of every athlete again (what ``gympulse analyze`` computes for one new
     day; store I/O is not part of (a), (b) or (c));
 (c) the same full recompute written the straightforward pandas way (groupby/apply per
     athlete and per session, the artifact correction with a pandas rolling median and
-    per-block quartiles — the same block thresholds as :mod:`pipeline.analytics.hrv`).
+    per-block quartiles — the same block thresholds as :mod:`gympulse.pipeline.analytics.hrv`).
 
 It prints the ratio (c)/(a), (b) in seconds and the peak memory (max RSS) after the
 polars phases and at the end. Targets: ratio ≥ 10, (b) < 1 s, peak < 4 GB.
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the dev extra
 import polars as pl
 
-from pipeline.analytics import daily, hrv, sessions
-from pipeline.analytics.load import MORTON
+from gympulse.pipeline.analytics import daily, hrv, sessions
+from gympulse.pipeline.analytics.load import MORTON
 
 DAY_MS = 86_400_000
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ A backlog of N single-sample messages waits in a private Mosquitto for a persist
 
 - baseline: a bare subscriber on the same asyncio MQTT client that acknowledges each
   message as it arrives (transport only: no decoding, no store);
-- ingest: :class:`pipeline.ingest.IngestService` draining the same backlog into SQLite,
+- ingest: :class:`gympulse.pipeline.ingest.IngestService` draining the same backlog into SQLite,
   acknowledging only after each batch is committed.
 
 Prints both rates and the ratio ingest/baseline (how much of the transport's capacity the
@@ -24,10 +24,10 @@ from pathlib import Path
 
 from gympulse import contract
 from gympulse.mqtt import MqttClient
+from gympulse.pipeline.ingest import IngestService
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import MqttSettings
-from pipeline.ingest import IngestService
-from pipeline.registry import Registry
-from pipeline.stores.sqlite import SqliteStore
 from tests.support.pipeline import class_samples, count_rows, settings_for, wait_for
 from tests.support.procs import Mosquitto
 

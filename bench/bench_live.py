@@ -28,8 +28,8 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 from playwright.async_api import async_playwright
 
-from collectors.simulator import make_profiles
 from gympulse import contract
+from gympulse.collectors.simulator import make_profiles
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto, free_port, wait_port

@@ -59,7 +59,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _central_errors(run: Any) -> int:
-    from collectors.central import CentralError, NoAdapter, NoPermission
+    from gympulse.collectors.central import CentralError, NoAdapter, NoPermission
 
     try:
         result: int = run()
@@ -85,7 +85,7 @@ def _scan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _scan(settings: Settings, seconds: float, battery: bool) -> list[dict[str, Any]]:
-    from collectors.manager import open_centrals
+    from gympulse.collectors.manager import open_centrals
 
     centrals = await open_centrals(settings)
     rows: list[dict[str, Any]] = []
@@ -177,7 +177,7 @@ def _run_collect(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     async def main() -> int:
-        from collectors.manager import run_collector
+        from gympulse.collectors.manager import run_collector
 
         stop = asyncio.Event()
         install_stop_handlers(stop)

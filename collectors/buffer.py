@@ -40,8 +40,8 @@ from pathlib import Path
 
 import msgspec
 
-from collectors.publisher import CollectorPublisher
 from gympulse import contract
+from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.contract import HrSample
 from gympulse.mqtt import MqttClient
 

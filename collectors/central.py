@@ -2,9 +2,9 @@
 
 Two implementations, chosen by ``collector.central`` through :data:`CENTRALS`:
 
-- ``bleak`` (:mod:`collectors.central_bleak`): BlueZ / CoreBluetooth / WinRT through bleak,
+- ``bleak`` (:mod:`gympulse.collectors.central_bleak`): BlueZ / CoreBluetooth / WinRT through bleak,
   one :class:`Central` per adapter (``hci0``, ``hci1``, ...);
-- ``bumble`` (:mod:`collectors.central_bumble`): bumble's own host on an HCI transport
+- ``bumble`` (:mod:`gympulse.collectors.central_bumble`): bumble's own host on an HCI transport
   (``usb:0``, ``serial:/dev/ttyUSB0``, ``tcp-client:HOST:PORT``), no BlueZ or D-Bus.
 
 A :class:`Central` scans for the Heart Rate Service and connects; a :class:`StrapLink` is
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from collectors.hrm import decode_body_sensor_location
+from gympulse.collectors.hrm import decode_body_sensor_location
 
 __all__ = [
     "BATTERY_LEVEL",
@@ -190,8 +190,8 @@ class Central(Protocol):
 # name -> "module:factory"; the factory takes (adapter or transport, options) and returns a
 # Central. Imported lazily so a machine without bumble (or without bleak) still runs the other.
 CENTRALS: Final[dict[str, str]] = {
-    "bleak": "collectors.central_bleak:BleakCentral",
-    "bumble": "collectors.central_bumble:BumbleCentral",
+    "bleak": "gympulse.collectors.central_bleak:BleakCentral",
+    "bumble": "gympulse.collectors.central_bumble:BumbleCentral",
 }
 
 

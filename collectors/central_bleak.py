@@ -4,7 +4,7 @@ on macOS, WinRT on Windows.
 Connections go through ``bleak_retry_connector.establish_connection`` with the
 :class:`~bleak.backends.device.BLEDevice` from the scan (never a bare address: macOS only
 knows UUIDs, and BlueZ needs the device object it saw on the chosen adapter). The mapping
-between bleak and the :mod:`collectors.central` boundary lives in small functions that the
+between bleak and the :mod:`gympulse.collectors.central` boundary lives in small functions that the
 tests drive with a fake ``BleakClient`` (there is no radio on a build machine).
 """
 
@@ -30,7 +30,7 @@ from bleak.exc import (
 )
 from bleak_retry_connector import establish_connection
 
-from collectors.central import (
+from gympulse.collectors.central import (
     BATTERY_LEVEL,
     BODY_SENSOR_LOCATION,
     HR_MEASUREMENT,

@@ -30,7 +30,7 @@ from bumble.gatt import (
 from bumble.transport import open_transport
 from bumble.transport.common import Transport, TransportInitError, TransportSpecError
 
-from collectors.central import (
+from gympulse.collectors.central import (
     CentralError,
     ConnectFailed,
     Found,

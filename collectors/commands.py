@@ -22,7 +22,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from collectors import simulator
+    from gympulse.collectors import simulator
 
     cfg = settings.simulator
     seed = cfg.seed if args.seed is None else args.seed

@@ -1,6 +1,6 @@
 """The strap manager: find straps, keep them connected, publish every notification.
 
-One :class:`StrapManager` drives one or more :class:`~collectors.central.Central` (one per
+One :class:`StrapManager` drives one or more :class:`~gympulse.collectors.central.Central` (one per
 adapter). Per adapter it scans for the Heart Rate Service, connects up to
 ``max_connections`` straps (one connection attempt at a time: controllers allow one pending
 LE connection), subscribes to 0x2A37 and reads the battery. Each notification is stamped
@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.buffer import DiskQueue, Forwarder, SeqAllocator
-from collectors.central import (
+from gympulse import contract
+from gympulse.collectors.buffer import DiskQueue, Forwarder, SeqAllocator
+from gympulse.collectors.central import (
     Central,
     CentralError,
     Found,
@@ -42,10 +43,9 @@ from collectors.central import (
     make_central,
     strap_model,
 )
-from collectors.central import normalise_address as _addr
-from collectors.hrm import MalformedMeasurement, decode
-from collectors.publisher import CollectorPublisher, collector_will
-from gympulse import contract
+from gympulse.collectors.central import normalise_address as _addr
+from gympulse.collectors.hrm import MalformedMeasurement, decode
+from gympulse.collectors.publisher import CollectorPublisher, collector_will
 from gympulse.contract import AvailabilityState, HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
 from gympulse.settings import Settings

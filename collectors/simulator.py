@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from collectors.publisher import CollectorPublisher, collector_will
 from gympulse import contract
+from gympulse.collectors.publisher import CollectorPublisher, collector_will
 from gympulse.contract import AvailabilityState, HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings

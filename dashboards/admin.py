@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from dashboards.coach import Coach, _coach, _nav
-from dashboards.i18n import t
-from dashboards.web import csrf_field, fmt, page, table
 from gympulse import contract
+from gympulse.dashboards.coach import Coach, _coach, _nav
+from gympulse.dashboards.i18n import t
+from gympulse.dashboards.web import csrf_field, fmt, page, table
 
 router = APIRouter()
 

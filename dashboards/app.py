@@ -18,17 +18,17 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from dashboards import admin, coach, guest
-from dashboards.live import END_OF_STREAM, LiveHub
-from dashboards.web import AppContext, security_headers
 from gympulse import __version__, contract
+from gympulse.dashboards import admin, coach, guest
+from gympulse.dashboards.live import END_OF_STREAM, LiveHub
+from gympulse.dashboards.web import AppContext, security_headers
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores import make_store
+from gympulse.pipeline.stores.base import StoreUnavailable
 from gympulse.settings import Settings
-from pipeline.registry import Registry
-from pipeline.stores import make_store
-from pipeline.stores.base import StoreUnavailable
 
 SSE_KEEPALIVE_S = 15.0
-STATIC_DIR = resources.files("dashboards") / "static"
+STATIC_DIR = resources.files("gympulse.dashboards") / "static"
 
 
 def _page(name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from pipeline.analytics.zones import zone
+from gympulse.pipeline.analytics.zones import zone
 
 ZONE_COLOURS = ("#5f6b7a", "#9aa5b1", "#1e88e5", "#2e9d4f", "#f2a900", "#e53935")
 PALETTE = ("#1e88e5", "#e53935", "#2e9d4f", "#f2a900", "#8e24aa")

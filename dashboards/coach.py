@@ -21,11 +21,11 @@ import qrcode.image.svg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from dashboards import charts
-from dashboards.accounts import User, token_hash
-from dashboards.data import EXPORTABLE, Row
-from dashboards.i18n import pick_language, t
-from dashboards.web import (
+from gympulse.dashboards import charts
+from gympulse.dashboards.accounts import User, token_hash
+from gympulse.dashboards.data import EXPORTABLE, Row
+from gympulse.dashboards.i18n import pick_language, t
+from gympulse.dashboards.web import (
     AppContext,
     RowId,
     check_csrf,

@@ -18,8 +18,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _web(args: argparse.Namespace, settings: Settings) -> int:
-    from dashboards.server import serve_web
     from gympulse.commands import install_stop_handlers
+    from gympulse.dashboards.server import serve_web
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -40,7 +40,7 @@ def _user_arguments(parser: argparse.ArgumentParser) -> None:
 def _coach_user(args: argparse.Namespace, settings: Settings) -> int:
     """Create a coach account (or set its password). The password comes from
     COACH_PASSWORD, else a prompt: never from the command line."""
-    from dashboards.accounts import Accounts
+    from gympulse.dashboards.accounts import Accounts
 
     password = os.environ.get("COACH_PASSWORD") or getpass.getpass("Password: ")
     accounts = Accounts(settings.store.path)

@@ -1,11 +1,12 @@
 """Read-only queries the coach and guest views need.
 
 Time series and derived tables (the ones ``gympulse analyze`` writes, see
-``pipeline.analytics.tables``) are read through the opened :class:`pipeline.stores.base.Store`
-(``query_samples`` / ``read_rows``; filtering, sorting and limits in polars), so the views
-work the same on the SQLite file and on InfluxDB. Identity and journal tables (athletes,
-sensors, assignments, classes, wellness, session RPE) are not time series: they stay on the
-registry's SQLite file and are only read here for the CSV export.
+``gympulse.pipeline.analytics.tables``) are read through the opened
+:class:`gympulse.pipeline.stores.base.Store` (``query_samples`` / ``read_rows``; filtering,
+sorting and limits in polars), so the views work the same on the SQLite file and on
+InfluxDB. Identity and journal tables (athletes, sensors, assignments, classes, wellness,
+session RPE) are not time series: they stay on the registry's SQLite file and are only read
+here for the CSV export.
 
 A derived table that does not exist yet (analyze never ran) reads as empty. Every query that
 returns an athlete's data takes the athlete id as a parameter and passes it to the store as
@@ -23,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.analytics.tables import (
+from gympulse.pipeline.analytics.tables import (
     BASELINES,
     BY_NAME,
     DAILY_METRICS,
@@ -31,8 +32,8 @@ from pipeline.analytics.tables import (
     SESSION_SUMMARY,
     Table,
 )
-from pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
-from pipeline.stores.sqlite import connect
+from gympulse.pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
+from gympulse.pipeline.stores.sqlite import connect
 
 log = logging.getLogger(__name__)
 

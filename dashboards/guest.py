@@ -25,15 +25,24 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
-from dashboards import charts
-from dashboards.accounts import GuestToken, token_hash
-from dashboards.data import Row
-from dashboards.i18n import pick_language, t
-from dashboards.live import END_OF_STREAM
-from dashboards.web import AppContext, check_csrf, csrf_field, csrf_token, ctx_of, fmt, page, table
-from pipeline.analytics.fitness import vo2max_uth
-from pipeline.journal import WELLNESS_ITEMS
-from pipeline.registry import Athlete
+from gympulse.dashboards import charts
+from gympulse.dashboards.accounts import GuestToken, token_hash
+from gympulse.dashboards.data import Row
+from gympulse.dashboards.i18n import pick_language, t
+from gympulse.dashboards.live import END_OF_STREAM
+from gympulse.dashboards.web import (
+    AppContext,
+    check_csrf,
+    csrf_field,
+    csrf_token,
+    ctx_of,
+    fmt,
+    page,
+    table,
+)
+from gympulse.pipeline.analytics.fitness import vo2max_uth
+from gympulse.pipeline.journal import WELLNESS_ITEMS
+from gympulse.pipeline.registry import Athlete
 
 router = APIRouter()
 SSE_KEEPALIVE_S = 15.0

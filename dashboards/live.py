@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
+from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
+from gympulse.pipeline.analytics.points import points_per_minute
+from gympulse.pipeline.registry import Athlete, Registry, Resolver, strap_label
+from gympulse.pipeline.stores.base import effort_stamp
 from gympulse.settings import Settings
-from pipeline.analytics.energy import keytel_kcal_per_min
-from pipeline.analytics.points import points_per_minute
-from pipeline.registry import Athlete, Registry, Resolver, strap_label
-from pipeline.stores.base import effort_stamp
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from dashboards.app import create_app
-from dashboards.live import LiveHub
+from gympulse.dashboards.app import create_app
+from gympulse.dashboards.live import LiveHub
+from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings
-from pipeline.registry import Registry
 
 SHUTDOWN_GRACE_S = 3  # seconds in-flight requests get when the server stops
 

@@ -16,13 +16,13 @@ from typing import Annotated
 from fastapi import HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
-from dashboards.accounts import Accounts
-from dashboards.data import Data
-from dashboards.i18n import t
-from dashboards.live import LiveHub
-from pipeline.journal import Journal
-from pipeline.registry import Registry
-from pipeline.stores.base import Store
+from gympulse.dashboards.accounts import Accounts
+from gympulse.dashboards.data import Data
+from gympulse.dashboards.i18n import t
+from gympulse.dashboards.live import LiveHub
+from gympulse.pipeline.journal import Journal
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.base import Store
 
 # A row id in a path: bounded so an absurd number is a 422, never an SQLite overflow.
 RowId = Annotated[int, Path(ge=0, le=2**53)]

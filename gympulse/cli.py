@@ -22,12 +22,12 @@ from gympulse.settings import SettingsError, load
 # module path -> holds COMMANDS. Order is the order shown in --help.
 COMMAND_MODULES = (
     "gympulse.demo",
-    "collectors.commands",
-    "collectors.ble_commands",
-    "pipeline.commands",
-    "pipeline.analytics.commands",
-    "dashboards.commands",
-    "dashboards.grafana.commands",
+    "gympulse.collectors.commands",
+    "gympulse.collectors.ble_commands",
+    "gympulse.pipeline.commands",
+    "gympulse.pipeline.analytics.commands",
+    "gympulse.dashboards.commands",
+    "gympulse.dashboards.grafana.commands",
 )
 
 

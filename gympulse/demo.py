@@ -34,8 +34,8 @@ def _port_free(host: str, port: int) -> bool:
 def seed_registry(db_path: str, profiles: list[object], start_ms: int) -> None:
     """Create the simulated participants as athletes and give each their strap — all but
     the last, which stays unassigned so the board shows how a spare strap looks."""
-    from collectors.simulator import Profile
-    from pipeline.registry import Registry
+    from gympulse.collectors.simulator import Profile
+    from gympulse.pipeline.registry import Registry
 
     registry = Registry(db_path)
     try:
@@ -66,7 +66,7 @@ def demo_coach_login(db_path: str) -> tuple[str, str] | None:
     password), the password random and shown once on the console. None if one exists."""
     import secrets
 
-    from dashboards.accounts import Accounts
+    from gympulse.dashboards.accounts import Accounts
 
     accounts = Accounts(db_path)
     try:
@@ -82,10 +82,10 @@ def demo_coach_login(db_path: str) -> tuple[str, str] | None:
 async def analyze_periodically(settings: Settings, stop: asyncio.Event, every_s: float) -> None:
     """Run the incremental analytics every ``every_s`` seconds, so the coach and guest views
     fill in while the demo runs (a site runs ``gympulse analyze`` on a timer instead)."""
-    from pipeline.analytics.jobs import analyze
-    from pipeline.journal import Journal
-    from pipeline.registry import Registry
-    from pipeline.stores import make_store
+    from gympulse.pipeline.analytics.jobs import analyze
+    from gympulse.pipeline.journal import Journal
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores import make_store
 
     store = make_store(settings.store)
     await store.open()
@@ -109,12 +109,12 @@ async def analyze_periodically(settings: Settings, stop: asyncio.Event, every_s:
 
 
 async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
-    from collectors import simulator
-    from dashboards.server import serve_web
     from gympulse import contract
+    from gympulse.collectors import simulator
     from gympulse.commands import install_stop_handlers
-    from pipeline.commands import run_ingest
-    from pipeline.embedded_broker import EmbeddedBroker
+    from gympulse.dashboards.server import serve_web
+    from gympulse.pipeline.commands import run_ingest
+    from gympulse.pipeline.embedded_broker import EmbeddedBroker
 
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -143,7 +143,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     host = settings.web.host
     port = args.port or settings.web.port
     if not _port_free(host, port):
-        from pipeline.embedded_broker import free_port
+        from gympulse.pipeline.embedded_broker import free_port
 
         port = free_port(host)
 

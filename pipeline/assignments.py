@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from pipeline.registry import FOREVER_MS, Registry
-from pipeline.stores.base import Store
+from gympulse.pipeline.registry import FOREVER_MS, Registry
+from gympulse.pipeline.stores.base import Store
 
 
 async def reapply(registry: Registry, store: Store, sensor: str, start_ms: int, end_ms: int) -> int:

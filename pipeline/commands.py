@@ -10,10 +10,10 @@ from gympulse.settings import Settings
 
 
 async def run_ingest(settings: Settings, stop: asyncio.Event) -> None:
-    from pipeline.ingest import IngestService
-    from pipeline.metrics import serve_metrics
-    from pipeline.registry import Registry
-    from pipeline.stores import make_store
+    from gympulse.pipeline.ingest import IngestService
+    from gympulse.pipeline.metrics import serve_metrics
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores import make_store
 
     store = make_store(settings.store)
     await store.open()
@@ -74,9 +74,9 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
     import sys
 
     from gympulse.contract import now_ms
-    from pipeline.assignments import reapply
-    from pipeline.registry import FOREVER_MS, Registry
-    from pipeline.stores import make_store
+    from gympulse.pipeline.assignments import reapply
+    from gympulse.pipeline.registry import FOREVER_MS, Registry
+    from gympulse.pipeline.stores import make_store
 
     registry = Registry(settings.store.path)
     matches = [

@@ -41,10 +41,9 @@ from dataclasses import dataclass, field
 from gympulse import contract
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
-from gympulse.settings import Settings
-from pipeline.metrics import INGEST
-from pipeline.registry import Athlete, Registry, Resolver
-from pipeline.stores.base import (
+from gympulse.pipeline.metrics import INGEST
+from gympulse.pipeline.registry import Athlete, Registry, Resolver
+from gympulse.pipeline.stores.base import (
     QuarantineRow,
     Store,
     StoredSample,
@@ -52,6 +51,7 @@ from pipeline.stores.base import (
     WriteBatch,
     effort_stamp,
 )
+from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@
   session.
 
 Every row carries ``updated_ms`` so ``gympulse analyze`` picks up what changed since its
-last run. Tables are created IF NOT EXISTS; see :class:`pipeline.sqlite_db.SqliteDatabase`.
+last run. Tables are created IF NOT EXISTS; see :class:`gympulse.pipeline.sqlite_db.SqliteDatabase`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from pipeline.sqlite_db import SqliteDatabase
+from gympulse.pipeline.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wellness (

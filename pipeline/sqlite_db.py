@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar
 
-from pipeline.stores.sqlite import connect
+from gympulse.pipeline.stores.sqlite import connect
 
 
 class SqliteDatabase:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.analytics.hrv import (
+from gympulse.pipeline.analytics.hrv import (
     annotate_artifacts,
     block_ids,
     correct_artifacts,

@@ -12,13 +12,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.analytics import tables
-from pipeline.analytics.jobs import analyze, read_table
-from pipeline.analytics.load import banister_trimp
-from pipeline.journal import Journal
-from pipeline.registry import Registry
-from pipeline.stores.base import StoredSample, WriteBatch
-from pipeline.stores.sqlite import SqliteStore
+from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.analytics.jobs import analyze, read_table
+from gympulse.pipeline.analytics.load import banister_trimp
+from gympulse.pipeline.journal import Journal
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
+from gympulse.pipeline.stores.sqlite import SqliteStore
 
 DAY0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
 DAY_MS = 86_400_000
@@ -219,7 +219,7 @@ def test_training_days_in_the_site_time_zone(tmp_path: Path) -> None:
 
 
 def test_daily_loads_local_day_across_summer_time() -> None:
-    from pipeline.analytics.daily import daily_loads
+    from gympulse.pipeline.analytics.daily import daily_loads
 
     # 22:30 UTC on 1 July = 00:30 CEST on 2 July; 21:30 UTC = 23:30 CEST on 1 July.
     starts = [
@@ -300,7 +300,7 @@ def test_late_samples_that_move_a_workouts_start_leave_one_row(tmp_path: Path) -
 
 
 def test_rpe_of_a_vanished_session_goes_to_the_new_session_overlapping_it_most() -> None:
-    from pipeline.analytics.jobs import _carry_rpe
+    from gympulse.pipeline.analytics.jobs import _carry_rpe
 
     def sessions(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
         return pl.DataFrame(

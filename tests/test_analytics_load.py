@@ -13,7 +13,7 @@ import statistics
 import polars as pl
 import pytest
 
-from pipeline.analytics.load import banister_trimp, edwards_trimp, performance, srpe_load
+from gympulse.pipeline.analytics.load import banister_trimp, edwards_trimp, performance, srpe_load
 
 D0 = dt.date(2024, 1, 1)
 

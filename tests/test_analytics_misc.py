@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.analytics.energy import keytel_kcal_per_min
-from pipeline.analytics.fitness import vo2max_uth
-from pipeline.analytics.points import effort_points, points_per_minute
-from pipeline.analytics.recovery import hrr60
-from pipeline.analytics.zones import hr_max_estimate, karvonen_bounds, zone, zone_from_bounds
+from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
+from gympulse.pipeline.analytics.fitness import vo2max_uth
+from gympulse.pipeline.analytics.points import effort_points, points_per_minute
+from gympulse.pipeline.analytics.recovery import hrr60
+from gympulse.pipeline.analytics.zones import (
+    hr_max_estimate,
+    karvonen_bounds,
+    zone,
+    zone_from_bounds,
+)
 
 
 @pytest.mark.parametrize(

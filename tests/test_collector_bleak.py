@@ -19,7 +19,7 @@ from bleak.exc import (
     BleakError,
 )
 
-from collectors.central import (
+from gympulse.collectors.central import (
     BATTERY_LEVEL,
     BODY_SENSOR_LOCATION,
     HR_MEASUREMENT,
@@ -33,13 +33,13 @@ from collectors.central import (
     decode_text,
     strap_model,
 )
-from collectors.central_bleak import (
+from gympulse.collectors.central_bleak import (
     BleakCentral,
     Discovery,
     classify,
     found_from_discovery,
 )
-from collectors.hrm import decode
+from gympulse.collectors.hrm import decode
 
 POLAR = "A0:9E:1A:12:34:56"
 GARMIN = "F1:22:33:44:55:66"

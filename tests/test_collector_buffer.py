@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from collectors.buffer import DiskQueue, SeqAllocator
+from gympulse.collectors.buffer import DiskQueue, SeqAllocator
 from gympulse.contract import HrSample
 from tests.support.virtual_straps import StrapField
 

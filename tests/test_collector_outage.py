@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.manager import run_collector
+from gympulse.collectors.manager import run_collector
 from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_straps import StrapField, Watcher, check_stream

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from dashboards.grafana import dashboards as gd
+from gympulse.dashboards.grafana import dashboards as gd
 from gympulse.settings import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,8 @@ def test_grafana_provisioning_matches_the_code() -> None:
     assert [f.stem for f in files] == sorted(generated)
     for f in files:
         assert json.loads(f.read_text()) == generated[f.stem], (
-            f"{f.name} is stale: python -m dashboards.grafana.dashboards config/grafana/dashboards"
+            f"{f.name} is stale: python -m gympulse.dashboards.grafana.dashboards "
+            "config/grafana/dashboards"
         )
 
 

@@ -2,8 +2,9 @@
 
 influxd is loaded through the InfluxDB store with simulated data: live samples of two
 athletes (and an unassigned strap) up to now, stamped with ``pct_max``/``zone`` by
-ingestion's :class:`pipeline.ingest.Snapshot` from the athletes' profiles, and the derived tables of
-``pipeline.analytics.tables`` for 30 days. Grafana's macros are expanded the way Grafana
+ingestion's :class:`gympulse.pipeline.ingest.Snapshot` from the athletes' profiles, and the
+derived tables of
+``gympulse.pipeline.analytics.tables`` for 30 days. Grafana's macros are expanded the way Grafana
 does (``$timeFilter`` → ``time >= …ms and time <= …ms``, ``$__interval``, the ``$athlete``
 variable → each value its own variable query returns). Each query must return the series the
 panel expects: its columns, its grouping, and values the test computed from what it wrote.
@@ -21,13 +22,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from dashboards.grafana import dashboards as gd
+from gympulse.dashboards.grafana import dashboards as gd
+from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.ingest import Snapshot
+from gympulse.pipeline.registry import Assignment, Athlete, Resolver
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
+from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.settings import InfluxSettings
-from pipeline.analytics import tables
-from pipeline.ingest import Snapshot
-from pipeline.registry import Assignment, Athlete, Resolver
-from pipeline.stores.base import StoredSample, WriteBatch
-from pipeline.stores.influxdb import InfluxStore
 from tests.support.influxd import Influxd
 
 DB = "gympulse"

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from dashboards.grafana import dashboards as gd
-from dashboards.grafana.commands import COMMANDS
-from dashboards.grafana.sync import GrafanaSync, GrafanaTarget
-from pipeline.registry import Registry
+from gympulse.dashboards.grafana import dashboards as gd
+from gympulse.dashboards.grafana.commands import COMMANDS
+from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
+from gympulse.pipeline.registry import Registry
 
 TOKEN = "glsa_test_token"
 

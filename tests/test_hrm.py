@@ -8,7 +8,7 @@ from bumble.profiles.heart_rate_service import HeartRateService
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.hrm import (
+from gympulse.collectors.hrm import (
     HeartRateMeasurement,
     MalformedMeasurement,
     decode,

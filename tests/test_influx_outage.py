@@ -17,6 +17,9 @@ import pytest
 
 from gympulse import contract
 from gympulse.mqtt import MqttClient
+from gympulse.pipeline.ingest import IngestService
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.settings import (
     InfluxSettings,
     IngestSettings,
@@ -24,9 +27,6 @@ from gympulse.settings import (
     Settings,
     StoreSettings,
 )
-from pipeline.ingest import IngestService
-from pipeline.registry import Registry
-from pipeline.stores.influxdb import InfluxStore
 from tests.support.influxd import Influxd
 from tests.support.procs import Mosquitto
 

@@ -18,17 +18,17 @@ import polars as pl
 import pytest
 
 from gympulse import contract
-from gympulse.settings import InfluxSettings, StoreSettings
-from pipeline.analytics import tables
-from pipeline.stores import make_store
-from pipeline.stores.base import (
+from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.stores import make_store
+from gympulse.pipeline.stores.base import (
     SAMPLE_COLUMNS,
     QuarantineRow,
     StoredSample,
     StoreUnavailable,
     WriteBatch,
 )
-from pipeline.stores.influxdb import InfluxStore, line, sample_line
+from gympulse.pipeline.stores.influxdb import InfluxStore, line, sample_line
+from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
 
 DB = "gympulse"

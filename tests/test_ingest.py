@@ -19,12 +19,12 @@ import msgspec
 
 from gympulse import contract
 from gympulse.mqtt import Received
+from gympulse.pipeline.embedded_broker import EmbeddedBroker
+from gympulse.pipeline.ingest import IngestService, Snapshot, decode_message
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch, WriteResult
+from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import Settings
-from pipeline.embedded_broker import EmbeddedBroker
-from pipeline.ingest import IngestService, Snapshot, decode_message
-from pipeline.registry import Registry
-from pipeline.stores.base import StoredSample, WriteBatch, WriteResult
-from pipeline.stores.sqlite import SqliteStore
 from tests.support.pipeline import (
     class_samples,
     count_rows,
@@ -251,7 +251,7 @@ async def test_the_embedded_broker_speaks_3_1_1(tmp_path: Path) -> None:
 
 
 async def test_metrics_endpoint_serves_prometheus_text() -> None:
-    from pipeline.metrics import serve_metrics
+    from gympulse.pipeline.metrics import serve_metrics
     from tests.support.procs import free_port
 
     port = free_port()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.assignments import reapply
-from pipeline.registry import Athlete, Registry, strap_label
-from pipeline.stores.base import StoredSample, WriteBatch
-from pipeline.stores.sqlite import SqliteStore
+from gympulse.pipeline.assignments import reapply
+from gympulse.pipeline.registry import Athlete, Registry, strap_label
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
+from gympulse.pipeline.stores.sqlite import SqliteStore
 
 
 def test_resolver_follows_assignments_over_time(tmp_path: Path) -> None:

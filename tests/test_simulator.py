@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from collectors.simulator import SimEvent, make_profiles, simulate
 from gympulse import contract
+from gympulse.collectors.simulator import SimEvent, make_profiles, simulate
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import MqttSettings
 from tests.support.pipeline import wait_for

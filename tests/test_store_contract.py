@@ -13,11 +13,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.stores.base import Store, StoredSample, WriteBatch
+from gympulse.pipeline.stores.influxdb import InfluxStore
+from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import InfluxSettings
-from pipeline.analytics import tables
-from pipeline.stores.base import Store, StoredSample, WriteBatch
-from pipeline.stores.influxdb import InfluxStore
-from pipeline.stores.sqlite import SqliteStore
 from tests.support.influxd import Influxd
 
 DB = "gympulse"

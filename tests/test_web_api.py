@@ -18,18 +18,18 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboards.accounts import Accounts
-from dashboards.data import Data
-from dashboards.live import LiveHub
 from gympulse import contract
+from gympulse.dashboards.accounts import Accounts
+from gympulse.dashboards.data import Data
+from gympulse.dashboards.live import LiveHub
 from gympulse.mqtt import MqttClient, Received
+from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
+from gympulse.pipeline.journal import Journal
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores import make_store
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch, effort_stamp
+from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import Settings, StoreSettings
-from pipeline.analytics.tables import SESSION_SUMMARY, conform
-from pipeline.journal import Journal
-from pipeline.registry import Registry
-from pipeline.stores import make_store
-from pipeline.stores.base import StoredSample, WriteBatch, effort_stamp
-from pipeline.stores.sqlite import SqliteStore
 from tests.test_web_support import (
     SITE,
     Seeded,
@@ -158,7 +158,7 @@ async def test_live_hub_survives_a_message_that_fails(
 
     consume = asyncio.create_task(hub._consume(mqtt))
     try:
-        with caplog.at_level(logging.ERROR, logger="dashboards.live"):
+        with caplog.at_level(logging.ERROR, logger="gympulse.dashboards.live"):
             await mqtt.messages.put(message("strap-bad", 150))
             await mqtt.messages.put(message("strap-good", 140))
             for _ in range(100):
@@ -552,7 +552,7 @@ def test_bad_guest_link_gets_a_friendly_page(client: TestClient, seeded: Seeded)
 def test_wellness_is_shown_next_to_hrv_and_resting_hr(
     client: TestClient, seeded: Seeded, coach_csrf: str
 ) -> None:
-    from pipeline.journal import Journal
+    from gympulse.pipeline.journal import Journal
 
     alice = seeded.athletes["Alice"]
     today = dt.datetime.now(dt.UTC).date()

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboards.accounts import Accounts
 from gympulse import contract
-from pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
-from pipeline.stores.sqlite import SqliteStore
+from gympulse.dashboards.accounts import Accounts
+from gympulse.pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
+from gympulse.pipeline.stores.sqlite import SqliteStore
 from tests.support.procs import Mosquitto
 from tests.test_web_support import (
     DAY_MS,

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from dashboards import admin, coach, guest
+from gympulse.dashboards import admin, coach, guest
 from tests.test_web_support import app_client, csrf_from, guest_token, seed_history
 
 TABLES = ["athletes", "samples", "session_summary", "daily_metrics", "baselines", "wellness"]

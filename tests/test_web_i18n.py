@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dashboards.i18n import CATALOGUE, LANGUAGES, pick_language, t
+from gympulse.dashboards.i18n import CATALOGUE, LANGUAGES, pick_language, t
 
 
 def test_every_key_has_every_language_with_the_same_placeholders() -> None:

@@ -16,11 +16,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
-from dashboards.accounts import Accounts
-from dashboards.app import create_app
-from dashboards.live import LiveHub
+from gympulse.dashboards.accounts import Accounts
+from gympulse.dashboards.app import create_app
+from gympulse.dashboards.live import LiveHub
+from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings, StoreSettings
-from pipeline.registry import Registry
 from tests.test_web_support import SITE, guest_token, seed_history
 
 # Built at import: schemathesis reads the schema when the module is collected.

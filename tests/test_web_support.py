@@ -22,18 +22,18 @@ import polars as pl
 from fastapi.testclient import TestClient
 from playwright.async_api import Browser, async_playwright
 
-from collectors.publisher import CollectorPublisher
-from collectors.simulator import Profile, make_profiles, simulate
-from dashboards.accounts import Accounts
-from dashboards.app import create_app
-from dashboards.live import LiveHub
 from gympulse import contract
+from gympulse.collectors.publisher import CollectorPublisher
+from gympulse.collectors.simulator import Profile, make_profiles, simulate
+from gympulse.dashboards.accounts import Accounts
+from gympulse.dashboards.app import create_app
+from gympulse.dashboards.live import LiveHub
 from gympulse.mqtt import MqttClient
+from gympulse.pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores import make_store
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.settings import MqttSettings, Settings, StoreSettings
-from pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
-from pipeline.registry import Registry
-from pipeline.stores import make_store
-from pipeline.stores.base import StoredSample, WriteBatch
 from tests.support.procs import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,8 +30,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from dashboards.grafana.sync import GrafanaSync, GrafanaTarget
-    from pipeline.registry import Registry
+    from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
+    from gympulse.pipeline.registry import Registry
 
     registry = Registry(settings.store.path)
     try:

@@ -1,7 +1,7 @@
 """Grafana dashboards as code (grafana-foundation-sdk builders, InfluxQL queries).
 
 Four dashboards on the InfluxDB schema of ``pipeline/stores/README.md`` (measurement ``hr``
-and the derived tables of :mod:`pipeline.analytics.tables`):
+and the derived tables of :mod:`gympulse.pipeline.analytics.tables`):
 
 - **live class** (``gympulse-live``): a stat tile per participant, repeated over the
   ``athlete`` variable: % of the athlete's own HRmax coloured by zone, bpm alongside, 1 s

@@ -25,9 +25,9 @@ from typing import Any
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from dashboards.grafana import dashboards as gd
+from gympulse.dashboards.grafana import dashboards as gd
+from gympulse.pipeline.registry import Athlete
 from gympulse.settings import Settings
-from pipeline.registry import Athlete
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from pipeline.analytics.jobs import analyze
-    from pipeline.journal import Journal
-    from pipeline.registry import Registry
-    from pipeline.stores import make_store
+    from gympulse.pipeline.analytics.jobs import analyze
+    from gympulse.pipeline.journal import Journal
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores import make_store
 
     async def main() -> int:
         store = make_store(settings.store)

@@ -1,7 +1,7 @@
 """Daily metrics and recovery baselines from session summaries and morning readings.
 
 - ``daily_metrics``: per athlete per day, load = Σ Banister TRIMP of the day's sessions,
-  srpe_load = Σ session-RPE load, and :func:`pipeline.analytics.load.performance` on the
+  srpe_load = Σ session-RPE load, and :func:`gympulse.pipeline.analytics.load.performance` on the
   TRIMP load (CTL, ATL, TSB, ACWR EWMA and rolling, monotony, strain). Days without
   training count as load 0 up to ``until`` so fitness and fatigue keep decaying.
 - ``baselines`` (DESIGN.md; Plews et al. 2013, *Training adaptation and heart rate
@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from pipeline.analytics import tables
-from pipeline.analytics.load import performance
+from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.analytics.load import performance
 
 if TYPE_CHECKING:
     import polars as pl
@@ -38,7 +38,7 @@ def daily_loads(summaries: pl.DataFrame, tz: str | None = None) -> pl.DataFrame:
     ``start_ms`` there; None keeps the summaries' ``date`` column as it is."""
     import polars as pl
 
-    from pipeline.analytics.sessions import local_date
+    from gympulse.pipeline.analytics.sessions import local_date
 
     day = (
         pl.col("date").cast(pl.Date)

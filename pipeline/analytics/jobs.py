@@ -37,14 +37,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.analytics import daily, sessions, tables
+from gympulse.pipeline.analytics import daily, sessions, tables
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from pipeline.journal import Journal
-    from pipeline.registry import Registry
-    from pipeline.stores.base import Store
+    from gympulse.pipeline.journal import Journal
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores.base import Store
 
 DAY_MS = 86_400_000
 MARGIN_MS = 6 * 3_600_000

@@ -7,7 +7,7 @@
   athlete's HRmax is set too low, and the load then grows as the formula says. With the
   sex unknown, the mean of the two variants is used.
 - Edwards TRIMP (Edwards 1993, *The Heart Rate Monitor Book*): Σ minutes in zone × zone
-  (zones 1–5 of :mod:`pipeline.analytics.zones`).
+  (zones 1–5 of :mod:`gympulse.pipeline.analytics.zones`).
 - Session-RPE load (Foster et al. 2001, *A new approach to monitoring exercise training*,
   J Strength Cond Res 15(1):109–115): CR-10 rating × minutes.
 
@@ -35,7 +35,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.analytics.zones import zone
+from gympulse.pipeline.analytics.zones import zone
 
 if TYPE_CHECKING:
     import polars as pl

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.analytics.zones import zone
+from gympulse.pipeline.analytics.zones import zone
 
 POINTS_PER_MINUTE: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 

@@ -6,7 +6,7 @@ with contact (``contact`` not false) and HR at or above resting + 20 % of the he
 reserve, gaps under 2 min bridged, lasting at least 10 min. All samples of the athlete
 between the run's first and last active sample belong to it.
 
-The summary (columns of :data:`pipeline.analytics.tables.SESSION_SUMMARY`) applies the
+The summary (columns of :data:`gympulse.pipeline.analytics.tables.SESSION_SUMMARY`) applies the
 pure functions of this package as polars expressions: zones (:mod:`.zones`), Banister and
 Edwards TRIMP (:mod:`.load`), Keytel calories per sample (:mod:`.energy`), effort points
 (:mod:`.points`), HRR60 (:mod:`.recovery`: interpolated at end + 60 s, only with a sample
@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.analytics import energy, load, points, tables
+from gympulse.pipeline.analytics import energy, load, points, tables
 
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from pipeline.registry import Athlete
+    from gympulse.pipeline.registry import Athlete
 
 AUTO_RESERVE_FRACTION = 0.20
 AUTO_MIN_MS = 10 * 60_000
@@ -171,7 +171,7 @@ def summarize(
     tz: str = "UTC",
 ) -> pl.DataFrame:
     """Session summaries (``session_summary`` rows, without rpe) of the sessions found in
-    ``samples`` (a :data:`pipeline.stores.base.SAMPLE_COLUMNS` frame). ``date`` is the day
+    ``samples`` (a :data:`gympulse.pipeline.stores.base.SAMPLE_COLUMNS` frame). ``date`` is the day
     of the session's start in the site's time zone ``tz`` (an IANA name).
 
     Per-sample quantities (zone, Keytel kcal/min, points) depend only on the bpm and the
@@ -179,7 +179,7 @@ def summarize(
     session rather than once per sample."""
     import polars as pl
 
-    from pipeline.analytics.zones import zone_expr
+    from gympulse.pipeline.analytics.zones import zone_expr
 
     ordered = _sorted_samples(samples, athletes)
     sessions = _assign(ordered, athletes, classes)
@@ -299,7 +299,7 @@ def _hrr60(ordered: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
     import numpy as np
     import polars as pl
 
-    from pipeline.analytics.recovery import RECOVERY_S, TOLERANCE_S
+    from gympulse.pipeline.analytics.recovery import RECOVERY_S, TOLERANCE_S
 
     tol = int(TOLERANCE_S * 1000)
     aid = ordered["athlete_id"].to_numpy()
@@ -330,10 +330,10 @@ def _hrr60(ordered: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
 
 
 def rr_rmssd(rr: pl.Series | np.ndarray, group: np.ndarray | None = None) -> pl.DataFrame:
-    """RMSSD, n_rr and n_corrected (see :func:`pipeline.analytics.hrv.rmssd_by_group`) of
+    """RMSSD, n_rr and n_corrected (see :func:`gympulse.pipeline.analytics.hrv.rmssd_by_group`) of
     an RR series after artifact correction, per contiguous ``group`` (one row per group in
     order of appearance, numbered by ``_g``)."""
-    from pipeline.analytics import hrv
+    from gympulse.pipeline.analytics import hrv
 
     return hrv.rmssd_by_group(hrv.annotate_artifacts(rr, group))
 

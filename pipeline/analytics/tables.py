@@ -17,7 +17,7 @@ Conventions for every table:
   replaces rows and never duplicates them.
 
 Entered data (wellness self-reports, RPE, morning-recording tags, the class schedule)
-lives in :mod:`pipeline.journal` (SQLite, next to the registry); ``analyze`` mirrors the
+lives in :mod:`gympulse.pipeline.journal` (SQLite, next to the registry); ``analyze`` mirrors the
 wellness reports into the store's ``wellness`` table so dashboards can show them next to
 HRV and resting HR without a second data source.
 """
@@ -65,7 +65,7 @@ SESSION_SUMMARY = Table(
         "trimp_banister": "Float64",  # Morton/Banister 1990 from the session average HR
         "trimp_edwards": "Float64",  # Σ minutes in zone × zone (1..5)
         "kcal": "Float64",  # Keytel 2005 (no VO2max), summed per sample
-        "points": "Float64",  # effort points (pipeline.analytics.points)
+        "points": "Float64",  # effort points (gympulse.pipeline.analytics.points)
         "hrr60": "Float64",  # | None: bpm drop 60 s after end_ms
         "rmssd": "Float64",  # | None: ms, over the session's corrected RR series
         "n_rr": "Int64",  # RR intervals after correction

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gympulse.pipeline.stores.base import Store
 from gympulse.settings import StoreSettings
-from pipeline.stores.base import Store
 
 
 def _sqlite(settings: StoreSettings) -> Store:
-    from pipeline.stores.sqlite import SqliteStore
+    from gympulse.pipeline.stores.sqlite import SqliteStore
 
     return SqliteStore(settings.path)
 
 
 def _influxdb(settings: StoreSettings) -> Store:
-    from pipeline.stores.influxdb import make_influx_store
+    from gympulse.pipeline.stores.influxdb import make_influx_store
 
     return make_influx_store(settings.influxdb)
 

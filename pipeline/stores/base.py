@@ -3,10 +3,10 @@
 ``open`` -> ``write`` (batch) / ``query_*`` / ``write_rows`` / ``read_rows`` /
 ``delete_rows`` -> ``close``;
 never a write after close. Implementations are chosen by settings through the explicit
-registry in :mod:`pipeline.stores` (no import side effects).
+registry in :mod:`gympulse.pipeline.stores` (no import side effects).
 
 Identity data (athletes, straps, assignments, schedule, accounts) is not time series and
-lives in the :class:`pipeline.registry.Registry` (SQLite), whatever the store.
+lives in the :class:`gympulse.pipeline.registry.Registry` (SQLite), whatever the store.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Protocol
 
 import polars as pl
 
-from pipeline.analytics.zones import zone as zone_of
+from gympulse.pipeline.analytics.zones import zone as zone_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class StoredSample:
     """A validated sample with the context ingestion resolved for it.
 
     ``pct_max`` (integer % of the athlete's effective HRmax, rounded half up) and ``zone``
-    (0–5, :func:`pipeline.analytics.zones.zone`) are stamped at ingest from the athlete's
+    (0–5, :func:`gympulse.pipeline.analytics.zones.zone`) are stamped at ingest from the athlete's
     profile as it was then; both are None when the strap is unassigned.
     """
 
@@ -46,7 +46,7 @@ class StoredSample:
 
 def effort_stamp(bpm: int, hr_max: float) -> tuple[int, int]:
     """(``pct_max``, ``zone``) of ``bpm`` for ``hr_max``: the percent rounded half up, the
-    zone by the exact comparison of :func:`pipeline.analytics.zones.zone`."""
+    zone by the exact comparison of :func:`gympulse.pipeline.analytics.zones.zone`."""
     return math.floor(bpm * 100 / hr_max + 0.5), zone_of(bpm, hr_max)
 
 

@@ -16,7 +16,7 @@ Schema (see ``pipeline/stores/README.md``):
 - ``quarantine``: tag ``reason``; fields ``topic``, ``payload`` (base64), ``detail``,
   ``received_ms``; time in ns = received_ms·10⁶ + a hash of the row (so two rows of the
   same millisecond stay two points, and the same row written twice stays one).
-- one measurement per derived table (``pipeline.analytics.tables``), key columns as tags,
+- one measurement per derived table (``gympulse.pipeline.analytics.tables``), key columns as tags,
   the table's day/start as time; ``gympulse_schema`` keeps each table's column types.
 
 Idempotency on (sensor, ts): InfluxDB identifies a point by measurement + tag set + time,
@@ -53,8 +53,7 @@ import httpx
 import polars as pl
 
 from gympulse import contract
-from gympulse.settings import InfluxSettings
-from pipeline.stores.base import (
+from gympulse.pipeline.stores.base import (
     SAMPLE_COLUMNS,
     QuarantineRow,
     Store,
@@ -64,6 +63,7 @@ from pipeline.stores.base import (
     WriteResult,
     effort_stamp,
 )
+from gympulse.settings import InfluxSettings
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ PostFn = Callable[[list[str], str], Awaitable[list[tuple[int, str]]]]
 
 
 class InfluxStore:
-    """:class:`pipeline.stores.base.Store` on InfluxDB's v1 HTTP API (httpx, async)."""
+    """:class:`gympulse.pipeline.stores.base.Store` on InfluxDB's v1 HTTP API (httpx, async)."""
 
     name = "influxdb"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.stores.base import (
+from gympulse.pipeline.stores.base import (
     SAMPLE_COLUMNS,
     QuarantineRow,
     StoredSample,

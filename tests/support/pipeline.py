@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from collectors.publisher import CollectorPublisher
-from collectors.simulator import make_profiles, simulate
 from gympulse import contract
+from gympulse.collectors.publisher import CollectorPublisher
+from gympulse.collectors.simulator import make_profiles, simulate
 from gympulse.contract import HrSample
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings, Settings, StoreSettings

@@ -9,7 +9,8 @@ controller on the link, so a collector reaches the straps with the transport str
 goes away (the collector exits or is killed) its controller's connections end with a
 supervision timeout, as a real radio's would, and the straps advertise again.
 
-The straps are driven by :func:`collectors.simulator.simulate`: strap ``i`` of a field wears
+The straps are driven by :func:`gympulse.collectors.simulator.simulate`: strap ``i`` of a field
+wears
 participant ``i`` of ``make_profiles(n, seed)``, and every tick of the field (``rate_hz``
 per second) is one simulated second: each subscribed strap notifies that second's bpm, RR
 intervals and contact, encoded by bumble's ``HeartRateService.HeartRateMeasurement`` with
@@ -42,9 +43,9 @@ from bumble.profiles.device_information_service import DeviceInformationService
 from bumble.profiles.heart_rate_service import HeartRateService
 from bumble.transport.common import AsyncPipeSink, StreamPacketSource
 
-from collectors.hrm import rr_raw_to_ms
-from collectors.simulator import Profile, SimEvent, make_profiles, simulate
 from gympulse import contract
+from gympulse.collectors.hrm import rr_raw_to_ms
+from gympulse.collectors.simulator import Profile, SimEvent, make_profiles, simulate
 from gympulse.contract import HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
