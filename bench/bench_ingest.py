@@ -34,18 +34,15 @@ from tests.support.procs import Mosquitto
 
 async def _subscribe_once(url: str, client_id: str) -> None:
     """Create the persistent session (and its subscriptions) then leave."""
-    client = MqttClient(
+    async with MqttClient(
         MqttSettings(url=url),
         client_id,
         subscriptions=[(f, 1) for f in contract.subscription("demo")],
         persistent=True,
         manual_ack=True,
-    )
-    runner = asyncio.create_task(client.run())
-    await client.wait_connected()
-    await asyncio.wait_for(client.subscribed.wait(), 10)
-    await client.close()
-    await runner
+    ) as client:
+        await client.wait_connected()
+        await asyncio.wait_for(client.subscribed.wait(), 10)
 
 
 async def _publish_backlog(url: str, messages: int) -> None:
@@ -53,42 +50,39 @@ async def _publish_backlog(url: str, messages: int) -> None:
     # Drop-outs in the simulated class remove a few samples: simulate a little longer.
     samples = class_samples(straps, int(messages / straps * 1.2) + 10)[:messages]
     assert len(samples) == messages
-    client = MqttClient(MqttSettings(url=url), "bench-publisher", max_inflight=2000)
-    runner = asyncio.create_task(client.run())
-    await client.wait_connected()
-    pending = []
-    for s in samples:
-        pending.append(
-            client.publish_nowait(contract.hr_topic("demo", "sim", s.sensor), contract.encode(s))
-        )
-        if len(pending) >= 2000:
-            await asyncio.gather(*pending)
-            pending.clear()
-    await asyncio.gather(*pending)
-    await client.close()
-    await runner
+    async with MqttClient(MqttSettings(url=url), "bench-publisher", max_inflight=2000) as client:
+        await client.wait_connected()
+        pending = []
+        for s in samples:
+            pending.append(
+                client.publish_nowait(
+                    contract.hr_topic("demo", "sim", s.sensor), contract.encode(s)
+                )
+            )
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
 
 
 async def _baseline(url: str, messages: int) -> float:
     await _subscribe_once(url, "bench-bare")
     await _publish_backlog(url, messages)
-    client = MqttClient(
+    async with MqttClient(
         MqttSettings(url=url),
         "bench-bare",
         subscriptions=[(f, 1) for f in contract.subscription("demo")],
         persistent=True,
         manual_ack=True,
-    )
-    runner = asyncio.create_task(client.run())
-    got = 0
-    started = time.perf_counter()
-    while got < messages:
-        msg = await client.messages.get()
-        client.ack(msg)
-        got += 1
-    elapsed = time.perf_counter() - started
-    await client.close()
-    await runner
+    ) as client:
+        got = 0
+        started = time.perf_counter()
+        async for msg in client.messages():
+            client.ack(msg)
+            got += 1
+            if got >= messages:
+                break
+        elapsed = time.perf_counter() - started
     return messages / elapsed
 
 

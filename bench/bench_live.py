@@ -48,45 +48,35 @@ def pct(values: list[float], q: float) -> float:
 
 async def publish(url: str, straps: int, seconds: float, stop: asyncio.Event) -> int:
     profiles = make_profiles(straps, 11)
-    mqtt = MqttClient(MqttSettings(url=url), "bench-pub")
-    runner = asyncio.create_task(mqtt.run())
-    await mqtt.wait_connected()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    sent = 0
-    i = 0
-    while not stop.is_set() and loop.time() - t0 < seconds:
-        pending = []
-        for k, p in enumerate(profiles):
-            # Spread the straps over the second, as real straps are.
-            await asyncio.sleep(max(0.0, t0 + i + k / straps - loop.time()))
-            sample = contract.HrSample(p.sensor, contract.now_ms(), i, 100 + (i + k) % 60)
-            topic = contract.hr_topic(SITE, "bench", p.sensor)
-            pending.append(mqtt.publish_nowait(topic, contract.encode(sample)))
-            sent += 1
-        await asyncio.gather(*pending)
-        i += 1
-    await mqtt.close()
-    await runner
+    async with MqttClient(MqttSettings(url=url), "bench-pub") as mqtt:
+        await mqtt.wait_connected()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        sent = 0
+        i = 0
+        while not stop.is_set() and loop.time() - t0 < seconds:
+            pending = []
+            for k, p in enumerate(profiles):
+                # Spread the straps over the second, as real straps are.
+                await asyncio.sleep(max(0.0, t0 + i + k / straps - loop.time()))
+                sample = contract.HrSample(p.sensor, contract.now_ms(), i, 100 + (i + k) % 60)
+                topic = contract.hr_topic(SITE, "bench", p.sensor)
+                pending.append(mqtt.publish_nowait(topic, contract.encode(sample)))
+                sent += 1
+            await asyncio.gather(*pending)
+            i += 1
     return sent
 
 
 async def baseline_subscriber(url: str, delays: list[float], stop: asyncio.Event) -> None:
     filters = contract.subscription(SITE, "hr")
-    mqtt = MqttClient(MqttSettings(url=url), "bench-sub", subscriptions=[(f, 0) for f in filters])
-    runner = asyncio.create_task(mqtt.run())
-    try:
-        while not stop.is_set():
-            try:
-                msg = await asyncio.wait_for(mqtt.messages.get(), 0.5)
-            except TimeoutError:
-                continue
+    async with MqttClient(
+        MqttSettings(url=url), "bench-sub", subscriptions=[(f, 0) for f in filters]
+    ) as mqtt:
+        async for msg in mqtt.messages(until=stop):
             now = contract.now_ms()
             for s in contract.decode_samples(msg.payload):
                 delays.append(now - s.ts)
-    finally:
-        await mqtt.close()
-        await runner
 
 
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -439,8 +439,9 @@ async def run_collector(
     manager = StrapManager(settings, centrals, forwarder, publisher, SeqAllocator(queue))
     if len(queue):
         log.warning("%d samples from an earlier run wait on disk; they go first", len(queue))
+    connection = contextlib.AsyncExitStack()
+    await connection.enter_async_context(mqtt)
     tasks = [
-        loop.create_task(mqtt.run(), name="mqtt"),
         loop.create_task(forwarder.run(), name="forwarder"),
         loop.create_task(manager.run(), name="manager"),
     ]
@@ -453,14 +454,13 @@ async def run_collector(
         waiter.cancel()
     finally:
         await manager.close()
-        tasks[2].cancel()
-        await forwarder.close()
         tasks[1].cancel()
+        await forwarder.close()
+        tasks[0].cancel()
         if mqtt.connected.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(publisher.offline(), 2)
-        await mqtt.close()
-        tasks[0].cancel()
+        await connection.aclose()
         await asyncio.gather(*tasks, return_exceptions=True)
         for central in centrals:
             await central.close()

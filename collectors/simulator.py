@@ -237,15 +237,13 @@ async def run(
 
     ``step_s`` is the wall time per simulated second: 1.0 is real time, 0 publishes as fast
     as the broker acknowledges (tests, backfills)."""
-    mqtt = MqttClient(
+    published = 0
+    async with MqttClient(
         mqtt_settings,
         f"gympulse-sim-{collector}",
         will=collector_will(site, collector),
         persistent=True,
-    )
-    runner = asyncio.create_task(mqtt.run())
-    published = 0
-    try:
+    ) as mqtt:
         await mqtt.wait_connected(timeout=30)
         pub = CollectorPublisher(mqtt, site, collector)
         await pub.online()
@@ -289,7 +287,4 @@ async def run(
                 pending.clear()
         await asyncio.gather(*pending)
         await pub.offline()
-    finally:
-        await mqtt.close()
-        await runner
     return published

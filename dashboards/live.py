@@ -20,6 +20,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -121,6 +122,7 @@ class LiveHub:
         self._names_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttClient | None = None
+        self._exit = contextlib.AsyncExitStack()
         self._failures_logged: dict[str, float] = {}  # topic -> monotonic time last logged
 
     # ------------------------------------------------------------------ lifecycle
@@ -128,21 +130,21 @@ class LiveHub:
     async def start(self) -> None:
         site = self.settings.site
         filters = contract.subscription(site, "hr") + contract.subscription(site, "availability")
-        self.mqtt = MqttClient(
+        self.mqtt = mqtt = MqttClient(
             self.settings.mqtt,
             f"gympulse-web-{uuid.uuid4().hex[:8]}",
             subscriptions=[(f, 0) for f in filters],
         )
         self._refresh_names(force=True)
+        # Entered here, left in stop(): the hub lives as long as the web app.
+        await self._exit.enter_async_context(mqtt)
         self._tasks = [
-            asyncio.create_task(self.mqtt.run(), name="live-mqtt"),
-            asyncio.create_task(self._consume(self.mqtt), name="live-consume"),
+            asyncio.create_task(self._consume(mqtt.messages()), name="live-consume"),
             asyncio.create_task(self._watch_staleness(), name="live-stale"),
         ]
 
     async def stop(self) -> None:
-        if self.mqtt is not None:
-            await self.mqtt.close()
+        await self._exit.aclose()  # closes the MQTT client: the message iteration ends
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -254,11 +256,10 @@ class LiveHub:
         for sample in latest.values():
             self._broadcast(self.apply_sample(sample, received))
 
-    async def _consume(self, mqtt: MqttClient) -> None:
+    async def _consume(self, messages: AsyncIterable[Received]) -> None:
         """Handle messages for as long as the hub runs. A bug or bad data in one message is
         logged and that message skipped: the task never ends (the board would freeze)."""
-        while True:
-            msg = await mqtt.messages.get()
+        async for msg in messages:
             try:
                 self.handle(msg)
             except Exception:

@@ -5,8 +5,17 @@ from the event loop's reader/writer callbacks (paho's own documented asyncio pat
 callbacks run on the loop and hand over to coroutines without locks. The one blocking call,
 the TCP connect, runs in the default executor so an unreachable broker never freezes the loop.
 
-The reconnect policy is visible here: :meth:`MqttClient.run` loops with capped, jittered
-backoff and logs every attempt.
+Use it the way aiomqtt is used::
+
+    async with MqttClient(settings, "my-id", subscriptions=[(topic, 1)]) as client:
+        async for message in client.messages(until=stop):
+            ...
+
+``async with`` starts the connection keeper and closes the connection on the way out;
+``messages()`` yields what arrives and ends when ``until`` is set or the client closes, so
+no consumer races a queue against its own stop event. The reconnect policy is visible
+here: :meth:`MqttClient._keep_connected` loops with capped, jittered backoff and logs
+every attempt; the client keeps reconnecting for as long as the ``async with`` block runs.
 """
 
 from __future__ import annotations
@@ -16,9 +25,10 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlparse
 
 import paho.mqtt.client as paho
@@ -75,8 +85,67 @@ class Will:
     retain: bool = True
 
 
+async def wait_any(*events: asyncio.Event) -> None:
+    """Return as soon as one of ``events`` is set."""
+    if any(e.is_set() for e in events):
+        return
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+class Messages(AsyncIterator[Received]):
+    """What :meth:`MqttClient.messages` returns: ``async for message in ...`` yields the
+    messages in arrival order and ends when ``until`` is set or the client closes.
+
+    ``len()`` is the number of messages already received and waiting; :meth:`take_nowait`
+    takes up to ``n`` of them without waiting (for batching consumers)."""
+
+    def __init__(self, client: MqttClient, until: asyncio.Event | None) -> None:
+        self._client = client
+        self._stops = [client._closed] if until is None else [client._closed, until]
+
+    def __aiter__(self) -> Self:
+        return self
+
+    def _stopped(self) -> bool:
+        return any(e.is_set() for e in self._stops)
+
+    async def __anext__(self) -> Received:
+        queue = self._client._queue
+        if self._stopped():
+            raise StopAsyncIteration
+        if not queue.empty():
+            return queue.get_nowait()
+        getter = asyncio.ensure_future(queue.get())
+        stopper = asyncio.ensure_future(wait_any(*self._stops))
+        try:
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not getter.done():
+                getter.cancel()  # asyncio.Queue leaves the item in the queue for the next get
+        if getter in done:
+            return getter.result()
+        raise StopAsyncIteration
+
+    def __len__(self) -> int:
+        return self._client._queue.qsize()
+
+    def take_nowait(self, n: int) -> list[Received]:
+        """Up to ``n`` messages that are already here; never waits."""
+        queue = self._client._queue
+        taken: list[Received] = []
+        while len(taken) < n and not queue.empty():
+            taken.append(queue.get_nowait())
+        return taken
+
+
 class MqttClient:
-    """One MQTT connection owned by one event loop.
+    """One MQTT connection owned by one event loop; an async context manager.
 
     - ``subscriptions``: (filter, qos) pairs, (re)subscribed on every connect.
     - ``persistent``: fixed client id with a broker-side session (clean_session / clean_start
@@ -84,6 +153,11 @@ class MqttClient:
     - ``manual_ack``: messages are acknowledged only when :meth:`ack` is called.
     - ``max_inflight``: publishes awaiting PUBACK before :meth:`publish` waits (back-pressure;
       paho fails above 65,535 outstanding messages whatever its own queue setting says).
+    - ``max_backoff_s``: the cap of the jittered reconnect delay.
+
+    ``async with client:`` connects in the background and keeps reconnecting until the block
+    ends (a collector must start while the broker is away); :meth:`wait_connected` waits for
+    the first connection when a caller needs one.
     """
 
     def __init__(
@@ -98,12 +172,16 @@ class MqttClient:
         max_inflight: int = 1000,
         receive_maximum: int = 1000,
         on_connect: Callable[[], None] | None = None,
+        max_backoff_s: float = 10.0,
     ) -> None:
         self.address = parse_url(settings.url)
         self.settings = settings
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
-        self.messages: asyncio.Queue[Received] = asyncio.Queue()
+        self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        self._closed = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._max_backoff_s = max_backoff_s
         self.connected = asyncio.Event()
         # Set once the broker has acknowledged every subscription of the current connection.
         self.subscribed = asyncio.Event()
@@ -189,8 +267,7 @@ class MqttClient:
 
     async def _misc_loop(self) -> None:
         # paho housekeeping (keep-alive pings, retries) once a second while connected.
-        # paho housekeeping (keep-alive pings, retries) once a second while connected.
-        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110  # noqa: ASYNC110
+        while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110
             await asyncio.sleep(1)
 
     # ------------------------------------------------------------ paho callbacks
@@ -260,7 +337,7 @@ class MqttClient:
             self.subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-        self.messages.put_nowait(
+        self._queue.put_nowait(
             Received(
                 msg.topic,
                 bytes(msg.payload),
@@ -307,8 +384,33 @@ class MqttClient:
             ),
         )
 
-    async def run(self, *, max_backoff_s: float = 10.0) -> None:
+    async def __aenter__(self) -> Self:
+        if self._runner is not None or self._closing:
+            raise MqttError("an MqttClient is entered once")
+        self._runner = self._loop.create_task(self._keep_connected(), name=f"mqtt-{self.client_id}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def messages(self, *, until: asyncio.Event | None = None) -> Messages:
+        """``async for message in client.messages(until=stop)``: see :class:`Messages`."""
+        return Messages(self, until)
+
+    async def wait_subscribed(self, *, until: asyncio.Event | None = None) -> bool:
+        """Wait until the broker acknowledged every subscription (or ``until`` is set, or the
+        client closes); True when subscribed."""
+        await wait_any(self.subscribed, self._closed, *(() if until is None else (until,)))
+        return self.subscribed.is_set()
+
+    async def _keep_connected(self) -> None:
         """Connect and stay connected until :meth:`close`; reconnects with jittered backoff."""
+        max_backoff_s = self._max_backoff_s
         delay = 0.2
         while not self._closing:
             try:
@@ -323,10 +425,11 @@ class MqttClient:
                 log.warning("mqtt %s: %s", self.client_id, self.last_error)
             if self._closing:
                 break
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            with contextlib.suppress(TimeoutError):  # close() ends the wait at once
+                await asyncio.wait_for(self._closed.wait(), delay * (0.5 + random.random()))
             delay = min(delay * 2, max_backoff_s)
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # noqa: ASYNC109
+    async def wait_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
@@ -380,7 +483,10 @@ class MqttClient:
                 self._pending_subs.add(mid)
 
     async def close(self) -> None:
+        """Disconnect and stop reconnecting (what leaving ``async with`` does); message
+        iterators end. Safe to call more than once."""
         self._closing = True
+        self._closed.set()
         if self.connected.is_set():
             self._client.disconnect()
             with contextlib.suppress(TimeoutError):
@@ -397,3 +503,6 @@ class MqttClient:
             if not future.done():
                 future.set_exception(MqttError("client closed before the broker acknowledged"))
         self._pending.clear()
+        runner, self._runner = self._runner, None
+        if runner is not None and runner is not asyncio.current_task():
+            await runner

@@ -179,45 +179,34 @@ class IngestService:
 
     async def run(self) -> None:
         cfg = self.settings.ingest
-        self.mqtt = mqtt = MqttClient(
+        async with MqttClient(
             self.settings.mqtt,
             cfg.client_id,
             subscriptions=[(f, 1) for f in self.filters],
             persistent=True,
             manual_ack=True,
             receive_maximum=max(cfg.batch_size, 20),
-        )
-        runner = asyncio.create_task(mqtt.run(), name="ingest-mqtt")
-        stopper = asyncio.create_task(self._stop.wait())
-        try:
-            await self._consume(mqtt, stopper)
-        finally:
-            stopper.cancel()
-            await mqtt.close()
-            await runner
+        ) as mqtt:
+            self.mqtt = mqtt
+            await mqtt.wait_subscribed(until=self._stop)
+            self.ready.set()  # subscribed: from now on the broker keeps our messages for us
+            await self._consume(mqtt)
 
-    async def _consume(self, mqtt: MqttClient, stopper: asyncio.Task[bool]) -> None:
+    async def _consume(self, mqtt: MqttClient) -> None:
         cfg = self.settings.ingest
-        subscribed = asyncio.create_task(mqtt.subscribed.wait())
-        await asyncio.wait({subscribed, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        subscribed.cancel()
-        self.ready.set()  # subscribed: from now on the broker keeps our messages for us
-        while not self._stop.is_set():
-            getter = asyncio.ensure_future(mqtt.messages.get())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                return
-            batch = [getter.result()]
+        messages = mqtt.messages(until=self._stop)
+        async for first in messages:
+            batch = [first]
             deadline = time.monotonic() + cfg.flush_ms / 1000
             # Take what is waiting, up to the batch size or the flush deadline.
             while len(batch) < cfg.batch_size and time.monotonic() < deadline:
-                try:
-                    batch.append(mqtt.messages.get_nowait())
-                except asyncio.QueueEmpty:
-                    await asyncio.sleep(0.002)  # let the socket reader deliver more
-                    if mqtt.messages.empty():
-                        break
+                waiting = messages.take_nowait(cfg.batch_size - len(batch))
+                if waiting:
+                    batch.extend(waiting)
+                    continue
+                await asyncio.sleep(0.002)  # let the socket reader deliver more
+                if not len(messages):
+                    break
             await self._write_until_stored(mqtt, batch)
 
     def _build(self, messages: list[Received]) -> WriteBatch:

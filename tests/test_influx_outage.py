@@ -10,6 +10,7 @@ the collector replays part of the stream (as it does after a reconnect).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -76,8 +77,10 @@ async def test_store_outage_loses_nothing_and_doubles_nothing(
     ingest_task = asyncio.create_task(service.run())
     await asyncio.wait_for(service.ready.wait(), 10)
 
-    publisher = MqttClient(MqttSettings(url=mosquitto.url), "collector-outage")
-    pub_task = asyncio.create_task(publisher.run())
+    connections = contextlib.AsyncExitStack()
+    publisher = await connections.enter_async_context(
+        MqttClient(MqttSettings(url=mosquitto.url), "collector-outage")
+    )
     await publisher.wait_connected()
 
     published: set[tuple[str, int]] = set()
@@ -124,8 +127,7 @@ async def test_store_outage_loses_nothing_and_doubles_nothing(
     finally:
         await service.stop()
         await asyncio.wait_for(ingest_task, 30)
-        await publisher.close()
-        await pub_task
+        await connections.aclose()
         await store.close()
         registry.close()
 

@@ -109,18 +109,13 @@ async def test_status_is_retained_and_the_last_will_says_offline(
     seen: list[Received] = []
 
     async def observe() -> None:
-        watcher = MqttClient(
+        async with MqttClient(
             MqttSettings(url=mosquitto.url),
             f"watch-{os.getpid()}",
             subscriptions=[(status_topic, 1), ("gympulse/v1/gym-a/sim/+/availability", 1)],
-        )
-        runner = asyncio.create_task(watcher.run())
-        try:
-            while True:
-                seen.append(await watcher.messages.get())
-        finally:
-            await watcher.close()
-            await runner
+        ) as watcher:
+            async for message in watcher.messages():
+                seen.append(message)
 
     def status_states() -> list[str]:
         return [contract.decode_status(m.payload).state for m in seen if m.topic == status_topic]

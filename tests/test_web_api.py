@@ -10,7 +10,7 @@ import io
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
-from gympulse.mqtt import MqttClient, Received
+from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
@@ -141,7 +141,12 @@ async def test_live_hub_survives_a_message_that_fails(
     settings = Settings(site=SITE, store=StoreSettings(path=str(db)))
     registry = Registry(db)
     hub = LiveHub(settings, registry)
-    mqtt = MqttClient(settings.mqtt, "test-hub")  # never connected: we feed its queue
+    feed: asyncio.Queue[Received] = asyncio.Queue()  # the messages, fed at the boundary
+
+    async def messages() -> AsyncIterator[Received]:
+        while True:
+            yield await feed.get()
+
     real_identify = hub._identify
 
     def identify(tile: Any, ts: int) -> None:
@@ -156,11 +161,11 @@ async def test_live_hub_survives_a_message_that_fails(
         topic = contract.hr_topic(SITE, "sim", sensor)
         return Received(topic, contract.encode_samples([sample]), 0, False, 0, 0)
 
-    consume = asyncio.create_task(hub._consume(mqtt))
+    consume = asyncio.create_task(hub._consume(messages()))
     try:
         with caplog.at_level(logging.ERROR, logger="gympulse.dashboards.live"):
-            await mqtt.messages.put(message("strap-bad", 150))
-            await mqtt.messages.put(message("strap-good", 140))
+            await feed.put(message("strap-bad", 150))
+            await feed.put(message("strap-good", 140))
             for _ in range(100):
                 if "strap-good" in hub.tiles:
                     break

@@ -132,9 +132,9 @@ class LiveClass:
         self.published: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        mqtt = MqttClient(MqttSettings(url=self.broker_url), f"test-class-{time.monotonic_ns()}")
-        runner = asyncio.create_task(mqtt.run())
-        try:
+        async with MqttClient(
+            MqttSettings(url=self.broker_url), f"test-class-{time.monotonic_ns()}"
+        ) as mqtt:
             await mqtt.wait_connected()
             pub = CollectorPublisher(mqtt, SITE, "sim")
             start = contract.now_ms()
@@ -169,9 +169,6 @@ class LiveClass:
                     )
                     await pub.samples(sample.sensor, [sample])
                     self.published[sample.sensor] = self.published.get(sample.sensor, 0) + 1
-        finally:
-            await mqtt.close()
-            await runner
 
 
 @contextlib.asynccontextmanager

@@ -50,26 +50,25 @@ async def publish_samples(
 ) -> None:
     """Publish each sample on its hr topic at QoS 1 and wait for every PUBACK. ``extra(i)``
     returns additional raw (topic, payload) messages to publish after sample ``i``."""
-    mqtt = MqttClient(MqttSettings(url=url), f"test-pub-{time.monotonic_ns()}")
-    runner = asyncio.create_task(mqtt.run())
-    await mqtt.wait_connected()
-    pub = CollectorPublisher(mqtt, site, collector)
-    pending: list[asyncio.Future[None]] = []
-    for i, s in enumerate(samples):
-        pending.append(
-            mqtt.publish_nowait(contract.hr_topic(site, collector, s.sensor), contract.encode(s))
-        )
-        if extra is not None:
-            for topic, payload in extra(i):
-                pending.append(mqtt.publish_nowait(topic, payload))
-        if pause_every and i % pause_every == pause_every - 1:
-            await asyncio.gather(*pending)
-            pending.clear()
-            await asyncio.sleep(pause_s)
-    await asyncio.gather(*pending)
-    del pub
-    await mqtt.close()
-    await runner
+    async with MqttClient(MqttSettings(url=url), f"test-pub-{time.monotonic_ns()}") as mqtt:
+        await mqtt.wait_connected()
+        pub = CollectorPublisher(mqtt, site, collector)
+        pending: list[asyncio.Future[None]] = []
+        for i, s in enumerate(samples):
+            pending.append(
+                mqtt.publish_nowait(
+                    contract.hr_topic(site, collector, s.sensor), contract.encode(s)
+                )
+            )
+            if extra is not None:
+                for topic, payload in extra(i):
+                    pending.append(mqtt.publish_nowait(topic, payload))
+            if pause_every and i % pause_every == pause_every - 1:
+                await asyncio.gather(*pending)
+                pending.clear()
+                await asyncio.sleep(pause_s)
+        await asyncio.gather(*pending)
+        del pub
 
 
 def stored_keys(db: Path) -> list[tuple[str, int]]:

@@ -451,22 +451,21 @@ class Watcher:
             client_id,
             subscriptions=[(f, 1) for f in filters],
             persistent=True,
+            max_backoff_s=0.5,
         )
         self.got = Received()
         self._tasks: list[asyncio.Task[None]] = []
+        self._exit = contextlib.AsyncExitStack()
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self.client.run(max_backoff_s=0.5)),
-            asyncio.create_task(self._pump()),
-        ]
+        await self._exit.enter_async_context(self.client)
+        self._tasks = [asyncio.create_task(self._pump())]
         await self.client.wait_connected()
         # Subscribed before the first collector publishes: nothing may slip past unseen.
         await asyncio.wait_for(self.client.subscribed.wait(), 10)
 
     async def _pump(self) -> None:
-        while True:
-            msg = await self.client.messages.get()
+        async for msg in self.client.messages():
             topic = contract.parse_topic(msg.topic)
             got = self.got
             got.messages += 1
@@ -491,7 +490,7 @@ class Watcher:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        await self.client.close()
+        await self._exit.aclose()  # the pump's message iteration ends
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
