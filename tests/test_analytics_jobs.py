@@ -117,7 +117,11 @@ async def _run(tmp_path: Path) -> None:
         return max(0.0, (-20.4022 + 0.4472 * b - 0.1263 * 60 + 0.074 * 34) / 4.184)
 
     assert row["kcal"] == pytest.approx((1800 * kcal(150) + 120 * kcal(100)) / 60)
-    assert row["hrr60"] is None  # no sample 60 s after the last one
+    # End of exercise: the last sample at or above moderate intensity (60 + 40 % of 130 =
+    # 112 bpm) is the last one at 150 bpm (i = 1799), also the peak of the minute before;
+    # 60 s later the strap is still on, at 100 bpm: HRR60 = 150 − 100.
+    assert row["exercise_end_ms"] == row["start_ms"] + 1799 * 1000
+    assert row["hrr60"] == 50.0 and row["hrr60_note"] is None
     # RR alternates ±4 ms around 400 ms (150 bpm): successive differences of 8 ms, then
     # the jump to 600 ms at the recovery; RMSSD stays near 8–20 ms, nothing corrected.
     assert row["n_rr"] == 1920 and 7.9 < row["rmssd"] < 20

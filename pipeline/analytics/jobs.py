@@ -373,6 +373,7 @@ def _morning_reading(
 ) -> dict[str, object]:
     import polars as pl
 
+    window = window.filter(pl.col("contact").fill_null(True))  # no contact: no signal
     rr = window.sort("ts").select(pl.col("rr_ms").alias("rr")).explode("rr").drop_nulls()
     rr = rr.filter(pl.col("rr") > 0)
     rmssd: float | None = None

@@ -2,16 +2,24 @@
 
 A **session** is either a class from the journal's schedule (every sample of an athlete
 between the class's start and end) or an automatically detected workout: a run of samples
-with contact (``contact`` not false) and HR at or above resting + 20 % of the heart-rate
-reserve, gaps under 2 min bridged, lasting at least 10 min. All samples of the athlete
-between the run's first and last active sample belong to it.
+with HR at or above resting + 20 % of the heart-rate reserve, gaps under 2 min bridged,
+lasting at least 10 min. All samples of the athlete between the run's first and last
+active sample belong to it.
+
+Samples without skin contact (``contact = false``) are **no signal**, exactly like a
+sample that never arrived: they are dropped before anything else, so they count nowhere
+(detection, sample count, average and peak HR, zone seconds, kcal, TRIMP, points, HRR60,
+RMSSD) — the same samples the HR curve hides. A lost minute inside a session is a gap, as
+a drop-out is.
 
 The summary (columns of :data:`gympulse.pipeline.analytics.tables.SESSION_SUMMARY`) applies the
 pure functions of this package as polars expressions: zones (:mod:`.zones`), Banister and
 Edwards TRIMP (:mod:`.load`), Keytel calories per sample (:mod:`.energy`), effort points
-(:mod:`.points`), HRR60 (:mod:`.recovery`: interpolated at end + 60 s, only with a sample
-within ±2 s) and RMSSD over the session's RR series after the Lipponen–Tarvainen
-correction (:mod:`.hrv`). Every 1 Hz sample counts as one second.
+(:mod:`.points`), HRR60 (:mod:`.recovery`: from the end of exercise — a class's last sample,
+a detected workout's last peak before its cool-down — to 60 s later, interpolated, only
+with a sample within ±2 s, and only when plausible, else empty with a reason) and RMSSD
+over the session's RR series after the Lipponen–Tarvainen correction (:mod:`.hrv`). Every
+1 Hz sample counts as one second.
 
 Athlete parameters come as a frame (:func:`athlete_frame`): ``athlete_id``, ``hr_max``,
 ``hr_rest``, ``sex``, ``weight_kg``, ``age``. Missing profile values fall back to
@@ -75,16 +83,18 @@ def athlete_schema() -> dict[str, pl.DataType]:
 
 
 def _sorted_samples(samples: pl.DataFrame, athletes: pl.DataFrame) -> pl.DataFrame:
-    """The columns the summaries need, of samples of known athletes, sorted by athlete and
-    time (filters and the sort are skipped when they would change nothing: the input is
-    usually the store's output, already in that order)."""
+    """The columns the summaries need, of samples of known athletes with skin contact
+    (``contact`` not false: a sample without contact is no signal, like a missing one),
+    sorted by athlete and time (filters and the sort are skipped when they would change
+    nothing: the input is usually the store's output, already in that order)."""
     import numpy as np
     import polars as pl
 
     frame = samples.select("athlete_id", "ts", "bpm", "rr_ms", "contact")
-    known = pl.col("athlete_id").is_in(athletes["athlete_id"].implode())
-    if frame["athlete_id"].null_count() or not frame.select(known.all()).item():
-        frame = frame.filter(known.fill_null(False))
+    keep = pl.col("athlete_id").is_in(athletes["athlete_id"].implode()).fill_null(False)
+    keep = keep & pl.col("contact").fill_null(True)
+    if not frame.select(keep.all()).item():
+        frame = frame.filter(keep)
     a = frame["athlete_id"].to_numpy()
     t = frame["ts"].to_numpy()
     ordered = bool(np.all((a[1:] > a[:-1]) | ((a[1:] == a[:-1]) & (t[1:] >= t[:-1]))))
@@ -293,40 +303,69 @@ def local_date(ts_ms: pl.Expr, tz: str) -> pl.Expr:
 
 
 def _hrr60(ordered: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
-    """HRR60 per session: end bpm minus the bpm interpolated at end + 60 s (±2 s rule).
-    ``ordered``: the samples sorted by athlete and time; the samples around each target
-    time are found by binary search within the athlete's rows."""
+    """HRR60 per session (:mod:`.recovery`): ``exercise_end_ms`` (a class's last sample; a
+    detected workout's end of exercise by :func:`.recovery.end_of_exercise`), ``hrr60`` =
+    bpm there minus the bpm interpolated at + 60 s (±2 s rule), kept only when
+    :func:`.recovery.checked_hrr60` finds it plausible, else null with ``hrr60_note``.
+    ``ordered``: the samples with contact, sorted by athlete and time; a session's samples
+    and the samples around each target time are found by binary search."""
     import numpy as np
     import polars as pl
 
-    from gympulse.pipeline.analytics.recovery import RECOVERY_S, TOLERANCE_S
+    from gympulse.pipeline.analytics import recovery
 
-    tol = int(TOLERANCE_S * 1000)
+    tol = int(recovery.TOLERANCE_S * 1000)
+    after = int(recovery.RECOVERY_S * 1000)
     aid = ordered["athlete_id"].to_numpy()
     ts = ordered["ts"].to_numpy()
     bpm = ordered["bpm"].cast(pl.Float64).to_numpy()
     t_aid = summary["athlete_id"].to_numpy()
-    target = summary["end_ms"].to_numpy() + int(RECOVERY_S * 1000)
     lo = np.searchsorted(aid, t_aid, side="left")
     hi = np.searchsorted(aid, t_aid, side="right")
+    auto = summary["_sk"].to_numpy() >= 0
+    starts = summary["start_ms"].to_numpy()
+    ends = summary["end_ms"].to_numpy()
+    end_bpm = summary["_end_bpm"].to_numpy()
+    rest = summary["hr_rest_ref"].to_numpy()
+    hmax = summary["hr_max_ref"].to_numpy()
     out = np.full(summary.height, np.nan)
+    ex_end = np.full(summary.height, -1, dtype=np.int64)
+    notes: list[str | None] = [None] * summary.height
     for i in range(summary.height):
-        a, b, t = int(lo[i]), int(hi[i]), int(target[i])
+        a, b = int(lo[i]), int(hi[i])
+        t_end, hr_end = int(ends[i]), float(end_bpm[i])
+        if auto[i]:
+            s0 = a + int(np.searchsorted(ts[a:b], starts[i], side="left"))
+            s1 = a + int(np.searchsorted(ts[a:b], ends[i], side="right"))
+            moderate = recovery.moderate_threshold(float(rest[i]), float(hmax[i]))
+            k = recovery.end_of_exercise(ts[s0:s1], bpm[s0:s1], moderate, window=after)
+            if k is None:
+                notes[i] = recovery.LIGHT
+                continue
+            t_end, hr_end = int(ts[s0 + k]), float(bpm[s0 + k])
+        ex_end[i] = t_end
+        t = t_end + after
         j = a + int(np.searchsorted(ts[a:b], t, side="right"))  # first sample after t
         t0 = ts[j - 1] if j > a else None
         t1 = ts[j] if j < b else None
-        if not ((t0 is not None and t - t0 <= tol) or (t1 is not None and t1 - t <= tol)):
-            continue
-        if t0 is not None and t0 == t:
-            at = bpm[j - 1]
-        elif t0 is None:
-            at = bpm[j]
-        elif t1 is None:
-            at = bpm[j - 1]
-        else:
-            at = bpm[j - 1] + (bpm[j] - bpm[j - 1]) * (t - t0) / (t1 - t0)
-        out[i] = summary["_end_bpm"][i] - at
-    return summary.select("athlete_id", "_sk").with_columns(pl.Series("hrr60", out).fill_nan(None))
+        later: float | None = None
+        if (t0 is not None and t - t0 <= tol) or (t1 is not None and t1 - t <= tol):
+            if t0 is not None and t0 == t:
+                later = float(bpm[j - 1])
+            elif t0 is None:
+                later = float(bpm[j])
+            elif t1 is None:
+                later = float(bpm[j - 1])
+            else:
+                later = float(bpm[j - 1] + (bpm[j] - bpm[j - 1]) * (t - t0) / (t1 - t0))
+        value, notes[i] = recovery.checked_hrr60(hr_end, later, float(rest[i]))
+        if value is not None:
+            out[i] = value
+    return summary.select("athlete_id", "_sk").with_columns(
+        pl.Series("hrr60", out).fill_nan(None),
+        pl.Series("hrr60_note", notes, dtype=pl.String),
+        pl.Series("exercise_end_ms", ex_end).replace(-1, None),
+    )
 
 
 def rr_rmssd(rr: pl.Series | np.ndarray, group: np.ndarray | None = None) -> pl.DataFrame:

@@ -49,7 +49,7 @@ SESSION_SUMMARY = Table(
         "class_id": "Int64",  # | None: journal class id for kind == "class"
         "date": "Date",  # local day (settings.timezone) of start_ms
         "start_ms": "Int64",  # first sample of the session
-        "end_ms": "Int64",  # last sample of the session (end of exercise for HRR60)
+        "end_ms": "Int64",  # last sample of the session
         "duration_s": "Int64",  # (end_ms - start_ms) / 1000, rounded
         "n_samples": "Int64",
         "hr_avg": "Float64",  # mean bpm of the samples
@@ -66,7 +66,9 @@ SESSION_SUMMARY = Table(
         "trimp_edwards": "Float64",  # Σ minutes in zone × zone (1..5)
         "kcal": "Float64",  # Keytel 2005 (no VO2max), summed per sample
         "points": "Float64",  # effort points (gympulse.pipeline.analytics.points)
-        "hrr60": "Float64",  # | None: bpm drop 60 s after end_ms
+        "hrr60": "Float64",  # | None: bpm drop 60 s after exercise_end_ms (plausible only)
+        "hrr60_note": "String",  # | None: why hrr60 is empty (analytics.recovery.REASONS)
+        "exercise_end_ms": "Int64",  # | None: end of exercise (recovery.end_of_exercise)
         "rmssd": "Float64",  # | None: ms, over the session's corrected RR series
         "n_rr": "Int64",  # RR intervals after correction
         "n_corrected": "Int64",  # RR intervals the artifact correction changed
@@ -193,10 +195,13 @@ def polars_schema(table: Table) -> dict[str, pl.DataType]:
 
 def conform(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with exactly the table's columns, in order and cast to their types;
-    missing columns become nulls."""
+    missing columns become nulls. A frame without columns gives no rows (not one row of
+    nulls, which a select of literals would make)."""
     import polars as pl
 
     schema = polars_schema(table)
+    if not frame.columns:
+        return pl.DataFrame(schema=schema)
     return frame.select(
         [
             (pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n)
