@@ -5,16 +5,14 @@ class schedule."""
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gympulse import contract
-from gympulse.dashboards.coach import Coach, _coach, _nav
+from gympulse.dashboards.coach import Coach, _coach, _page
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.web import csrf_field, fmt, page, table
 
 router = APIRouter()
 
@@ -28,128 +26,57 @@ def _straps(coach: Coach) -> list[str]:
     return sorted(known, key=lambda s: (len(s), s))
 
 
+EXPORTS = (
+    "athletes",
+    "sensors",
+    "assignments",
+    "classes",
+    "wellness",
+    "session_rpe",
+    "session_summary",
+    "daily_metrics",
+    "baselines",
+    "samples",
+)
+
+
 @router.get("/coach/admin", response_class=HTMLResponse, include_in_schema=False)
 async def admin_page(request: Request) -> HTMLResponse:
     coach = _coach(request)
-    lang = coach.lang
     reg = coach.ctx.registry
     athletes = reg.athletes()
-    csrf = csrf_field(coach.csrf)
-    rows = [
-        [
-            fmt(a.id),
-            f'<a href="/coach/athletes/{a.id}">{escape(a.name)}</a>',
-            fmt(a.birth_year),
-            fmt(a.sex),
-            fmt(a.weight_kg),
-            fmt(a.hr_max),
-            fmt(a.hr_rest),
-        ]
-        for a in athletes
-    ]
-    parts = [
-        f"<h2>{escape(t(lang, 'athletes'))}</h2>",
-        table(["#", t(lang, "name"), "born", "sex", "kg", "HRmax", "HRrest"], rows),
-        f'<form method="post" action="/coach/admin/athletes" class="row">{csrf}'
-        '<input name="name" placeholder="name" required maxlength="100">'
-        '<input name="birth_year" type="number" min="1900" max="2100" placeholder="born">'
-        '<select name="sex"><option value=""></option><option>female</option>'
-        "<option>male</option></select>"
-        '<input name="weight_kg" type="number" step="0.1" min="20" max="300" placeholder="kg">'
-        '<input name="hr_max" type="number" min="100" max="240" placeholder="HRmax">'
-        '<input name="hr_rest" type="number" min="25" max="120" placeholder="HRrest">'
-        f"<button>{escape(t(lang, 'add'))}</button></form>",
-    ]
-    # Straps and aliases.
     labels = reg.sensor_labels()
-    straps = _straps(coach)
     resolver = reg.resolver()
     now = contract.now_ms()
     names = {a.id: a.name for a in athletes}
-    parts.append(f"<h2>{escape(t(lang, 'straps'))}</h2>")
-    parts.append(
-        table(
-            ["strap", "alias", t(lang, "athlete")],
-            [
-                [
-                    escape(s),
-                    escape(labels.get(s, "")),
-                    escape(names.get(resolver.athlete_at(s, now) or -1, "")),
-                ]
-                for s in straps
-            ],
-        )
-    )
-    parts.append(
-        f'<form method="post" action="/coach/admin/straps" class="row">{csrf}'
-        '<input name="sensor" placeholder="strap id" required maxlength="64">'
-        '<input name="label" placeholder="alias" maxlength="64">'
-        f"<button>{escape(t(lang, 'save'))}</button></form>"
-    )
-    # Fast assignment: every strap with a select, one submit.
-    options = '<option value="">—</option>' + "".join(
-        f'<option value="{a.id}">{escape(a.name)}</option>' for a in athletes
-    )
-    selects = []
-    for s in straps:
+    straps = []
+    for s in _straps(coach):
         current = resolver.athlete_at(s, now)
-        sel = options
-        if current is not None:
-            sel = sel.replace(f'value="{current}"', f'value="{current}" selected')
-        selects.append(
-            f"<label>{escape(labels.get(s) or s)}"
-            f'<select name="strap:{escape(s)}">{sel}</select></label>'
+        straps.append(
+            {
+                "sensor": s,
+                "label": labels.get(s, ""),
+                "athlete_id": current,
+                "athlete": names.get(current or -1, ""),
+            }
         )
-    parts.append(
-        f"<h2>{escape(t(lang, 'assign'))}</h2>"
-        f'<form method="post" action="/coach/admin/assign" class="assign">{csrf}'
-        f"{''.join(selects)}<button>{escape(t(lang, 'save'))}</button></form>"
+    classes = [
+        {
+            "name": c.name,
+            "start": dt.datetime.fromtimestamp(c.start_ms / 1000, dt.UTC).isoformat(),
+            "end": dt.datetime.fromtimestamp(c.end_ms / 1000, dt.UTC).isoformat(),
+        }
+        for c in coach.ctx.journal.classes(start_ms=now - 7 * 86_400_000)
+    ]
+    return _page(
+        coach,
+        "coach/admin.html",
+        title=t(coach.lang, "admin"),
+        athletes=athletes,
+        straps=straps,
+        classes=classes,
+        exports=EXPORTS,
     )
-    # Schedule.
-    classes = coach.ctx.journal.classes(start_ms=now - 7 * 86_400_000)
-    parts.append(f"<h2>{escape(t(lang, 'schedule'))}</h2>")
-    parts.append(
-        table(
-            [t(lang, "name"), "start", "end"],
-            [
-                [
-                    escape(c.name),
-                    escape(dt.datetime.fromtimestamp(c.start_ms / 1000, dt.UTC).isoformat()),
-                    escape(dt.datetime.fromtimestamp(c.end_ms / 1000, dt.UTC).isoformat()),
-                ]
-                for c in classes
-            ],
-        )
-    )
-    parts.append(
-        f'<form method="post" action="/coach/admin/classes" class="row">{csrf}'
-        '<input name="name" placeholder="class" required maxlength="100">'
-        '<input name="start" type="datetime-local" required>'
-        '<input name="minutes" type="number" min="1" max="600" value="45">'
-        f"<button>{escape(t(lang, 'add'))}</button></form>"
-    )
-    parts.append(
-        "<h2>"
-        + escape(t(lang, "export"))
-        + "</h2><p>"
-        + " · ".join(
-            f'<a href="/coach/export/{n}.csv">{n}</a>'
-            for n in (
-                "athletes",
-                "sensors",
-                "assignments",
-                "classes",
-                "wellness",
-                "session_rpe",
-                "session_summary",
-                "daily_metrics",
-                "baselines",
-                "samples",
-            )
-        )
-        + "</p>"
-    )
-    return page(lang, t(lang, "admin"), "".join(parts), nav=_nav(coach))
 
 
 def _back() -> RedirectResponse:

@@ -20,7 +20,9 @@ from fastapi.staticfiles import StaticFiles
 
 from gympulse import __version__, contract
 from gympulse.dashboards import admin, coach, guest
+from gympulse.dashboards.i18n import pick_language
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
+from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, security_headers
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
@@ -29,10 +31,6 @@ from gympulse.settings import Settings
 
 SSE_KEEPALIVE_S = 15.0
 STATIC_DIR = resources.files("gympulse.dashboards") / "static"
-
-
-def _page(name: str) -> str:
-    return (STATIC_DIR / name).read_text(encoding="utf-8")
 
 
 def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = None) -> FastAPI:
@@ -90,8 +88,9 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         return RedirectResponse("/live")
 
     @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
-    async def live_page() -> HTMLResponse:
-        return HTMLResponse(_page("live.html"))
+    async def live_page(request: Request) -> HTMLResponse:
+        lang = pick_language(request.headers.get("accept-language"))
+        return render("live.html", lang, title="live", scripts=("live.js",))
 
     @app.get("/api/live/snapshot")
     async def live_snapshot() -> list[dict[str, Any]]:

@@ -1,13 +1,18 @@
 """Small inline SVG charts, drawn on the server (no JavaScript, no CDN).
 
-Each function returns SVG markup with every text escaped; the pages embed it as is.
+The geometry is computed here on plain data; the markup comes from the autoescaped
+templates in ``templates/charts/``. Each function returns :class:`markupsafe.Markup`
+that a page template embeds as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass
 
+from markupsafe import Markup
+
+from gympulse.dashboards.templating import render_markup
 from gympulse.pipeline.analytics.zones import zone
 
 ZONE_COLOURS = ("#5f6b7a", "#9aa5b1", "#1e88e5", "#2e9d4f", "#f2a900", "#e53935")
@@ -16,17 +21,31 @@ PALETTE = ("#1e88e5", "#e53935", "#2e9d4f", "#f2a900", "#8e24aa")
 Band = tuple[Sequence[float | None], Sequence[float | None]]
 
 
+@dataclass(frozen=True)
+class Line:
+    colour: str
+    name: str
+    runs: list[str]  # polyline point lists ("x,y x,y ...")
+    dots: list[tuple[float, float]]  # single points between gaps
+    legend_x: float
+
+
 def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> tuple[float, float]:
     span = hi - lo or 1.0
     k = (out_hi - out_lo) / span
     return k, out_lo - lo * k
 
 
-def _bounds(values: Sequence[float | None], extra: Sequence[float] = ()) -> tuple[float, float]:
+def _bounds(
+    values: Sequence[float | None], extra: Sequence[float] = (), min_span: float = 0.0
+) -> tuple[float, float]:
     present = [v for v in values if v is not None] + list(extra)
     if not present:
         return 0.0, 1.0
     lo, hi = min(present), max(present)
+    if hi - lo < min_span:  # small noise stays small: never zoom in past min_span
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
     pad = (hi - lo) * 0.08 or 1.0
     return lo - pad, hi + pad
 
@@ -39,11 +58,13 @@ def line_chart(
     band: Band | None = None,
     band_label: str = "",
     fixed_band: tuple[float, float] | None = None,
+    min_span: float = 0.0,
     width: int = 640,
     height: int = 180,
-) -> str:
+) -> Markup:
     """Lines over a shared x axis (``labels``), with an optional varying band (lo, hi per
-    point, e.g. a 60-day normal range) or a fixed band (e.g. ACWR 0.8–1.3)."""
+    point, e.g. a 60-day normal range) or a fixed band (e.g. ACWR 0.8–1.3). ``min_span``:
+    the y axis never spans less than this, so day-to-day noise does not look dramatic."""
     left, right, bottom = 44, 8, 22
     # Several series get a legend row under the title; one series is named by the title.
     top = 40 if len(series) > 1 else 22
@@ -53,7 +74,7 @@ def line_chart(
         extra += [v for v in (*band[0], *band[1]) if v is not None]
     if fixed_band is not None:
         extra += list(fixed_band)
-    y_lo, y_hi = _bounds(all_values, extra)
+    y_lo, y_hi = _bounds(all_values, extra, min_span)
     n = max(len(labels), 2)
     kx, bx = _scale(0, n - 1, left, width - right)
     ky, by = _scale(y_lo, y_hi, height - bottom, top)
@@ -64,92 +85,65 @@ def line_chart(
     def y(v: float) -> float:
         return ky * v + by
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img"'
-        f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{left}" y="14" class="title">{escape(title)}</text>',
-    ]
-    if fixed_band is not None:
-        y0, y1 = y(fixed_band[1]), y(fixed_band[0])
-        parts.append(
-            f'<rect class="band" x="{left}" y="{y0:.1f}" width="{width - left - right}"'
-            f' height="{y1 - y0:.1f}"><title>{escape(band_label)}</title></rect>'
-        )
+    band_points = ""
     if band is not None:
         upper = [(x(i), y(v)) for i, v in enumerate(band[1]) if v is not None]
         lower = [(x(i), y(v)) for i, v in enumerate(band[0]) if v is not None]
         if upper and lower:
-            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in upper + lower[::-1])
-            parts.append(
-                f'<polygon class="band" points="{pts}"><title>{escape(band_label)}</title>'
-                "</polygon>"
-            )
-    for tick in (y_lo, (y_lo + y_hi) / 2, y_hi):
-        parts.append(
-            f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" class="tick" text-anchor="end">'
-            f"{tick:.3g}</text>"
-        )
-    if labels:
-        parts.append(f'<text x="{left}" y="{height - 6}" class="tick">{escape(labels[0])}</text>')
-        parts.append(
-            f'<text x="{width - right}" y="{height - 6}" class="tick" text-anchor="end">'
-            f"{escape(labels[-1])}</text>"
-        )
+            band_points = " ".join(f"{a:.1f},{b:.1f}" for a, b in upper + lower[::-1])
+    fixed = None
+    if fixed_band is not None:
+        y0, y1 = y(fixed_band[1]), y(fixed_band[0])
+        fixed = (round(y0, 1), round(y1 - y0, 1))
+    lines = []
     for k, (name, values) in enumerate(series):
-        colour = PALETTE[k % len(PALETTE)]
         runs: list[list[str]] = [[]]
         for i, v in enumerate(values):
             if v is None:
                 runs.append([])
             else:
                 runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
-        for run in runs:
-            if len(run) == 1:
-                cx, cy = run[0].split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{colour}"/>')
-            elif run:
-                parts.append(
-                    f'<polyline fill="none" stroke="{colour}" stroke-width="2"'
-                    f' points="{" ".join(run)}"/>'
-                )
-        if len(series) > 1:
-            parts.append(
-                f'<text x="{left + 130 * k}" y="32" fill="{colour}"'
-                f' class="legend">{escape(name)}</text>'
+        lines.append(
+            Line(
+                colour=PALETTE[k % len(PALETTE)],
+                name=name,
+                runs=[" ".join(r) for r in runs if len(r) > 1],
+                dots=[(float(r[0].split(",")[0]), float(r[0].split(",")[1])) for r in runs
+                      if len(r) == 1],
+                legend_x=left + 130 * k,
             )
-    parts.append("</svg>")
-    return "".join(parts)
+        )  # fmt: skip
+    ticks = [(round(y(v) + 4, 1), f"{v:.3g}") for v in (y_lo, (y_lo + y_hi) / 2, y_hi)]
+    return render_markup(
+        "charts/line.svg",
+        title=title,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        band_points=band_points,
+        band_label=band_label,
+        fixed=fixed,
+        ticks=ticks,
+        first_label=labels[0] if labels else None,
+        last_label=labels[-1] if labels else None,
+        lines=lines,
+        legend=len(series) > 1,
+    )
 
 
 def hr_curve(
     points: Sequence[tuple[int, int]], hr_max: float, *, title: str, width: int = 720
-) -> str:
+) -> Markup:
     """A session's heart rate over time, each segment coloured by its zone."""
     height, left, right, top, bottom = 200, 40, 8, 22, 20
     if not points:
-        return (
-            f'<svg class="chart" viewBox="0 0 {width} 40">'
-            f'<text x="4" y="24">{escape(title)}: —</text></svg>'
-        )
+        return render_markup("charts/hr.svg", title=title, width=width, empty=True)
     t0, t1 = points[0][0], points[-1][0]
     b_lo, b_hi = _bounds([float(b) for _, b in points])
     kx, bx = _scale(t0, t1, left, width - right)
     ky, by = _scale(b_lo, b_hi, height - bottom, top)
-    parts = [
-        f'<svg class="chart hr" viewBox="0 0 {width} {height}" role="img"'
-        f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{left}" y="14" class="title">{escape(title)}</text>',
-    ]
-    for tick in (b_lo, (b_lo + b_hi) / 2, b_hi):
-        parts.append(
-            f'<text x="{left - 4}" y="{ky * tick + by + 4:.1f}" class="tick"'
-            f' text-anchor="end">{tick:.0f}</text>'
-        )
-    minutes = (t1 - t0) / 60000
-    parts.append(
-        f'<text x="{width - right}" y="{height - 4}" class="tick" text-anchor="end">'
-        f"{minutes:.0f} min</text>"
-    )
+    segments: list[tuple[int, str, str]] = []  # (zone, colour, points)
     run: list[str] = []
     run_zone = -1
     for (ts, bpm), nxt in zip(points, [*points[1:], None], strict=True):
@@ -157,40 +151,46 @@ def hr_curve(
         here = f"{kx * ts + bx:.1f},{ky * bpm + by:.1f}"
         if z != run_zone and run:
             run.append(here)
-            parts.append(
-                f'<polyline fill="none" stroke="{ZONE_COLOURS[run_zone]}" stroke-width="2"'
-                f' data-zone="{run_zone}" points="{" ".join(run)}"/>'
-            )
+            segments.append((run_zone, ZONE_COLOURS[run_zone], " ".join(run)))
             run = []
         run_zone = z
         run.append(here)
         if nxt is None and len(run) > 1:
-            parts.append(
-                f'<polyline fill="none" stroke="{ZONE_COLOURS[run_zone]}" stroke-width="2"'
-                f' data-zone="{run_zone}" points="{" ".join(run)}"/>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+            segments.append((run_zone, ZONE_COLOURS[run_zone], " ".join(run)))
+    ticks = [(round(ky * v + by + 4, 1), f"{v:.0f}") for v in (b_lo, (b_lo + b_hi) / 2, b_hi)]
+    return render_markup(
+        "charts/hr.svg",
+        title=title,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        empty=False,
+        ticks=ticks,
+        minutes=f"{(t1 - t0) / 60000:.0f}",
+        segments=segments,
+    )
 
 
-def zone_bars(seconds: Sequence[float], labels: Sequence[str], *, title: str) -> str:
+def zone_bars(seconds: Sequence[float], labels: Sequence[str], *, title: str) -> Markup:
     """Horizontal bars of minutes per zone (zones 1–5)."""
     width, row = 360, 22
-    height = 24 + row * len(seconds)
     top = max(max(seconds, default=0.0), 1.0)
-    parts = [
-        f'<svg class="chart zones" viewBox="0 0 {width} {height}" role="img"'
-        f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="0" y="14" class="title">{escape(title)}</text>',
+    bars = [
+        {
+            "y": 22 + i * row,
+            "w": round(220 * s / top, 1),
+            "label": label,
+            "minutes": f"{s / 60:.0f}",
+            "colour": ZONE_COLOURS[min(i + 1, 5)],
+        }
+        for i, (s, label) in enumerate(zip(seconds, labels, strict=True))
     ]
-    for i, (s, label) in enumerate(zip(seconds, labels, strict=True)):
-        yy = 22 + i * row
-        w = 220 * s / top
-        parts.append(f'<text x="0" y="{yy + 14}" class="tick">{escape(label)}</text>')
-        parts.append(
-            f'<rect x="70" y="{yy + 2}" width="{w:.1f}" height="{row - 6}"'
-            f' fill="{ZONE_COLOURS[min(i + 1, 5)]}"/>'
-        )
-        parts.append(f'<text x="{75 + w:.1f}" y="{yy + 14}" class="tick">{s / 60:.0f} min</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return render_markup(
+        "charts/zones.svg",
+        title=title,
+        width=width,
+        height=24 + row * len(seconds),
+        row=row,
+        bars=bars,
+    )

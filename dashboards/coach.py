@@ -12,30 +12,20 @@ import datetime as dt
 import io
 import secrets
 from collections.abc import AsyncIterator
-from html import escape
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
 
 from gympulse.dashboards import charts
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.data import EXPORTABLE, Row
 from gympulse.dashboards.i18n import pick_language, t
-from gympulse.dashboards.web import (
-    AppContext,
-    RowId,
-    check_csrf,
-    csrf_field,
-    csrf_token,
-    ctx_of,
-    fmt,
-    page,
-    table,
-)
+from gympulse.dashboards.templating import render, render_markup
+from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
 
 router = APIRouter()
 SESSION_COOKIE = "gp_session"
@@ -72,14 +62,13 @@ def _coach(request: Request, *, api: bool = False) -> Coach:
 
 
 def _nav(coach: Coach) -> str:
-    lang = coach.lang
-    return (
-        f'<nav><a href="/coach">{escape(t(lang, "squad"))}</a>'
-        f'<a href="/coach/admin">{escape(t(lang, "admin"))}</a>'
-        f'<a href="/live">{escape(t(lang, "live_board"))}</a>'
-        f'<form method="post" action="/coach/logout" class="inline">{csrf_field(coach.csrf)}'
-        f'<button type="submit">{escape(t(lang, "logout"))}</button></form></nav>'
-    )
+    """The coach's navigation bar as markup (for pages still built with web.page())."""
+    return str(render_markup("coach/_nav.html", coach.lang, csrf=coach.csrf))
+
+
+def _page(coach: Coach, template: str, *, title: str, **context: Any) -> HTMLResponse:
+    """A coach page: template ``name`` (extends coach/base.html)."""
+    return render(template, coach.lang, title=title, csrf=coach.csrf, **context)
 
 
 # ---------------------------------------------------------------------- login
@@ -90,16 +79,9 @@ async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
     lang = pick_language(request.headers.get("accept-language"))
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     token = csrf_token(ctx_of(request).secret, f"login:{nonce}")
-    error = f'<p class="error">{escape(t(lang, "login_failed"))}</p>' if failed else ""
-    body = (
-        f'{error}<form method="post" action="/coach/login" class="login">{csrf_field(token)}'
-        f'<label>{escape(t(lang, "username"))}<input name="username" autocomplete="username"'
-        " required></label>"
-        f'<label>{escape(t(lang, "password"))}<input name="password" type="password"'
-        ' autocomplete="current-password" required></label>'
-        f'<button type="submit">{escape(t(lang, "login"))}</button></form>'
+    response = render(
+        "coach/login.html", lang, title=t(lang, "login"), csrf=token, failed=bool(failed)
     )
-    response = page(lang, t(lang, "login"), body)
     response.set_cookie(
         LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/coach", max_age=3600
     )
@@ -185,32 +167,12 @@ async def api_squad(request: Request) -> list[dict[str, Any]]:
     return await squad(coach.ctx)
 
 
-def _status(lang: str, flag: bool | None) -> str:
-    if flag is None:
-        return "—"
-    cls, key = ("flag", "out_range") if flag else ("ok", "in_range")
-    return f'<span class="{cls}">{escape(t(lang, key))}</span>'
-
-
 @router.get("/coach", response_class=HTMLResponse, include_in_schema=False)
 async def squad_page(request: Request) -> HTMLResponse:
     coach = _coach(request)
-    lang = coach.lang
-    rows = [
-        [
-            f'<a href="/coach/athletes/{r["athlete_id"]}">{escape(r["name"])}</a>',
-            fmt(r["tsb"], 1),
-            fmt(r["acwr"], 2),
-            fmt(r["load_7d"]),
-            _status(lang, r["hrv_flag"]),
-            _status(lang, r["hr_rest_flag"]),
-            escape(", ".join(r["flags"])),
-        ]
-        for r in await squad(coach.ctx)
-    ]
-    headers = ["athlete", "form", "acwr", "load_7d", "hrv_status", "rest_status", "flags"]
-    body = table([t(lang, h) for h in headers], rows, cls="squad")
-    return page(lang, t(lang, "squad"), body, nav=_nav(coach))
+    return _page(
+        coach, "coach/squad.html", title=t(coach.lang, "squad"), rows=await squad(coach.ctx)
+    )
 
 
 # ---------------------------------------------------------------------- athlete
@@ -312,28 +274,17 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
             band_label=t(lang, "normal_range"),
         ),
     ]
-    rows = [
-        [
-            f'<a href="/coach/athletes/{a.id}/sessions/{quote(str(s["session_id"]), safe="")}">'
-            f"{escape(str(s['date']))}</a>",
-            fmt((s.get("duration_s") or 0) / 60),
-            fmt(s.get("hr_avg")),
-            fmt(s.get("trimp_banister"), 1),
-            fmt(s.get("hrr60")),
-            fmt(s.get("rpe")),
-        ]
-        for s in await ctx.data.sessions(athlete_id)
-    ]
-    parts.append(
-        table(
-            [t(lang, h) for h in ("date", "minutes", "avg_hr", "trimp", "hrr60")] + ["RPE"],
-            rows,
-            cls="sessions",
-        )
+    return _page(
+        coach,
+        "coach/athlete.html",
+        title=a.name,
+        athlete=a,
+        charts=parts,
+        sessions=await ctx.data.sessions(athlete_id),
+        wellness=wellness_and_recovery(ctx, athlete_id, base),
+        wellness_items=WELLNESS_ITEMS,
+        links=_guest_links(coach, athlete_id),
     )
-    parts.append(_wellness_table(lang, wellness_and_recovery(ctx, athlete_id, base)))
-    parts.append(_guest_links(coach, athlete_id))
-    return page(lang, a.name, "".join(parts), nav=_nav(coach))
 
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
@@ -358,19 +309,6 @@ def wellness_and_recovery(
     return rows
 
 
-def _wellness_table(lang: str, rows: list[Row]) -> str:
-    body = [
-        [escape(str(r["date"]))]
-        + [fmt(r[item]) for item in WELLNESS_ITEMS]
-        + [fmt(r["ln_rmssd"], 2), fmt(r["hr_rest"])]
-        for r in rows
-    ]
-    heads = ["date", *WELLNESS_ITEMS, "ln_rmssd", "resting_hr"]
-    return f"<h2>{escape(t(lang, 'wellness_recovery'))}</h2>" + table(
-        [t(lang, h) for h in heads], body, cls="wellness"
-    )
-
-
 @router.get(
     "/coach/athletes/{athlete_id}/sessions/{session_id}",
     response_class=HTMLResponse,
@@ -385,60 +323,38 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
         raise HTTPException(status_code=404, detail="no such session")
     hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or a.effective_hr_max(dt.date.today().year))
-    body = [
-        charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
-        charts.zone_bars(
+    return _page(
+        coach,
+        "coach/session.html",
+        title=f"{a.name} · {row['date']}",
+        row=row,
+        hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
+        zones_chart=charts.zone_bars(
             [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
             [t(lang, "zone_n", n=z) for z in range(1, 6)],
             title=t(lang, "zone_minutes"),
         ),
-        table(
-            [t(lang, h) for h in ("minutes", "avg_hr", "peak_hr", "trimp", "hrr60", "kcal")],
-            [
-                [
-                    fmt((row.get("duration_s") or 0) / 60),
-                    fmt(row.get("hr_avg")),
-                    fmt(row.get("hr_max")),
-                    fmt(row.get("trimp_banister"), 1),
-                    fmt(row.get("hrr60")),
-                    fmt(row.get("kcal")),
-                ]
-            ],
-        ),
-    ]
-    return page(lang, f"{a.name} · {row['date']}", "".join(body), nav=_nav(coach))
+    )
 
 
 # ---------------------------------------------------------------------- guest links
 
 
-def _guest_links(coach: Coach, athlete_id: RowId) -> str:
-    lang = coach.lang
+def _guest_links(coach: Coach, athlete_id: RowId) -> list[dict[str, Any]]:
     rows = []
     now = dt.datetime.now(dt.UTC)
     for g in coach.ctx.accounts.guest_tokens(athlete_id):
         expires = dt.datetime.fromtimestamp(g.expires_ms / 1000, dt.UTC)
         state = "revoked" if g.revoked_ms else ("active" if expires > now else "expired")
-        actions = ""
-        if not g.revoked_ms:
-            actions = (
-                f'<form method="post" action="/coach/guest-links/{g.id}/revoke" class="inline">'
-                f"{csrf_field(coach.csrf)}<button>{escape(t(lang, 'revoke'))}</button></form>"
-                f'<form method="post" action="/coach/guest-links/{g.id}/extend" class="inline">'
-                f'{csrf_field(coach.csrf)}<input name="days" type="number" value="30" min="1"'
-                f' max="3650"><button>{escape(t(lang, "extend"))}</button></form>'
-            )
-        rows.append([fmt(g.id), escape(expires.date().isoformat()), escape(state), actions])
-    new = (
-        f'<form method="post" action="/coach/athletes/{athlete_id}/guest-links">'
-        f'{csrf_field(coach.csrf)}<input name="days" type="number" value="7" min="1" max="3650">'
-        f"<button>{escape(t(lang, 'new_link'))}</button></form>"
-    )
-    return (
-        f"<h2>{escape(t(lang, 'guest_links'))}</h2>"
-        + table(["#", t(lang, "expires"), "", ""], rows)
-        + new
-    )
+        rows.append(
+            {
+                "id": g.id,
+                "expires": expires.date().isoformat(),
+                "state": state,
+                "revoked": bool(g.revoked_ms),
+            }
+        )
+    return rows
 
 
 def qr_svg(text: str) -> str:
@@ -462,12 +378,14 @@ async def new_guest_link(
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
     token = coach.ctx.accounts.issue_guest_token(athlete_id, expires)
     url = f"{str(request.base_url).rstrip('/')}/me/{token}"
-    body = (
-        f'<p><a class="guest-link" href="{escape(url)}">{escape(url)}</a></p>'
-        f'<div class="qr">{qr_svg(url)}</div>'
-        f'<p><a href="/coach/athletes/{athlete_id}">{escape(t(coach.lang, "back"))}</a></p>'
+    return _page(
+        coach,
+        "coach/new_link.html",
+        title=f"{t(coach.lang, 'new_link')}: {a.name}",
+        url=url,
+        qr=Markup(qr_svg(url)),  # drawn by the qrcode library: paths only, no text
+        athlete_id=athlete_id,
     )
-    return page(coach.lang, f"{t(coach.lang, 'new_link')}: {a.name}", body, nav=_nav(coach))
 
 
 @router.post("/coach/guest-links/{token_id}/revoke", response_class=RedirectResponse)

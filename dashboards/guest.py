@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -30,16 +29,8 @@ from gympulse.dashboards.accounts import GuestToken, token_hash
 from gympulse.dashboards.data import Row
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
-from gympulse.dashboards.web import (
-    AppContext,
-    check_csrf,
-    csrf_field,
-    csrf_token,
-    ctx_of,
-    fmt,
-    page,
-    table,
-)
+from gympulse.dashboards.templating import render
+from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of
 from gympulse.pipeline.analytics.fitness import vo2max_uth
 from gympulse.pipeline.journal import WELLNESS_ITEMS
 from gympulse.pipeline.registry import Athlete
@@ -77,8 +68,13 @@ def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
     if request.url.path.startswith("/api/") or not wants_html:
         return JSONResponse({"detail": exc.detail}, status_code=404)
     lang = pick_language(request.headers.get("accept-language"))
-    body = f'<p class="error">{escape(t(lang, "link_expired"))}</p>'
-    return page(lang, t(lang, "link_invalid_title"), body, status_code=404)
+    return render(
+        "not_found.html",
+        lang,
+        title=t(lang, "link_invalid_title"),
+        message=t(lang, "link_expired"),
+        status_code=404,
+    )
 
 
 def _guest(request: Request, token: str) -> Guest:
@@ -268,45 +264,12 @@ def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------- pages
 
 
-def _nav(guest: Guest, lang: str) -> str:
-    return (
-        f'<nav><a href="{guest.base}">{escape(t(lang, "your_sessions"))}</a>'
-        f'<a href="{guest.base}/progress">{escape(t(lang, "progress"))}</a></nav>'
-    )
-
-
-def _rpe_form(guest: Guest, lang: str, session_id: str) -> str:
-    buttons = "".join(f'<button name="rpe" value="{i}" class="tap">{i}</button>' for i in range(11))
-    return (
-        f'<form method="post" action="{guest.base}/rpe" class="rpe">'
-        f"<h2>{escape(t(lang, 'rpe_title'))}</h2><p>{escape(t(lang, 'rpe_hint'))}</p>"
-        f"{csrf_field(guest.csrf)}"
-        f'<input type="hidden" name="session_id" value="{escape(session_id)}">'
-        f'<div class="taps">{buttons}</div></form>'
-    )
-
-
-def _wellness_form(guest: Guest, lang: str) -> str:
-    rows = []
-    for item in WELLNESS_ITEMS:
-        options = "".join(
-            f'<label class="tap"><input type="radio" name="{item}" value="{v}" required>{v}</label>'
-            for v in range(1, 6)
-        )
-        rows.append(
-            f"<fieldset><legend>{escape(t(lang, item))}</legend>"
-            f'<span class="lo">{escape(t(lang, "scale_low"))}</span>{options}'
-            f'<span class="hi">{escape(t(lang, "scale_high"))}</span></fieldset>'
-        )
-    return (
-        f'<form method="post" action="{guest.base}/wellness" class="wellness">'
-        f"<h2>{escape(t(lang, 'wellness_title'))}</h2>{csrf_field(guest.csrf)}"
-        f'{"".join(rows)}<button type="submit">{escape(t(lang, "save"))}</button></form>'
-    )
-
-
 def _zone_labels(lang: str) -> list[str]:
     return [t(lang, "zone_n", n=z) for z in range(1, 6)]
+
+
+def _page(guest: Guest, template: str, lang: str, *, title: str, **context: Any) -> HTMLResponse:
+    return render(template, lang, title=title, base=guest.base, csrf=guest.csrf, **context)
 
 
 @router.get("/me/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -314,52 +277,26 @@ async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse
     guest = _guest(request, token)
     lang = _lang(request, guest)
     sessions = await guest.ctx.data.sessions(guest.athlete.id)
-    parts = [f'<p class="hello">{escape(t(lang, "hello", name=guest.athlete.name))}</p>']
-    if saved == "rpe":
-        parts.append(f'<p class="saved">{escape(t(lang, "rpe_saved"))}</p>')
-    elif saved == "wellness":
-        parts.append(f'<p class="saved">{escape(t(lang, "wellness_saved"))}</p>')
-    parts.append(
-        f'<section id="me-live" data-stream="/api/me/{quote(token, safe="")}/stream">'
-        f"<h2>{escape(t(lang, 'live_now'))}</h2>"
-        f'<div class="me-tile" data-state="no-signal"><span class="bpm">--</span>'
-        f'<span class="zone">{escape(t(lang, "no_signal"))}</span></div></section>'
-    )
-    if sessions:
-        last = sessions[0]
-        if last.get("rpe") is None:
-            parts.append(_rpe_form(guest, lang, str(last["session_id"])))
-        parts.append(
-            charts.zone_bars(
-                [float(last.get(f"zone{z}_s") or 0) for z in range(1, 6)],
-                _zone_labels(lang),
-                title=f"{t(lang, 'zone_minutes')} · {last['date']}",
-            )
+    last = sessions[0] if sessions else None
+    last_zones = None
+    if last is not None:
+        last_zones = charts.zone_bars(
+            [float(last.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+            _zone_labels(lang),
+            title=f"{t(lang, 'zone_minutes')} · {last['date']}",
         )
-    parts.append(_wellness_form(guest, lang))
-    parts.append(f"<h2>{escape(t(lang, 'your_sessions'))}</h2>")
-    if not sessions:
-        parts.append(f"<p>{escape(t(lang, 'no_sessions'))}</p>")
-    else:
-        rows = [
-            [
-                f'<a href="{guest.base}/sessions/{quote(str(s["session_id"]), safe="")}">'
-                f"{escape(str(s['date']))}</a>",
-                fmt((s.get("duration_s") or 0) / 60),
-                fmt(s.get("hr_avg")),
-                fmt(s.get("hr_max")),
-                fmt(s.get("kcal")),
-                fmt(s.get("points")),
-            ]
-            for s in sessions
-        ]
-        headers = ["date", "minutes", "avg_hr", "peak_hr", "kcal", "points"]
-        parts.append(table([t(lang, h) for h in headers], rows, cls="sessions"))
-    return page(
+    return _page(
+        guest,
+        "guest/me.html",
         lang,
-        t(lang, "your_sessions"),
-        "".join(parts),
-        nav=_nav(guest, lang),
+        title=t(lang, "your_sessions"),
+        guest_name=guest.athlete.name,
+        saved=saved,
+        stream=f"/api/me/{quote(token, safe='')}/stream",
+        last=last,
+        last_zones=last_zones,
+        sessions=sessions,
+        wellness_items=WELLNESS_ITEMS,
         scripts=("me.js",),
     )
 
@@ -375,28 +312,20 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
         raise HTTPException(status_code=404, detail="no such session")
     hr = await guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(2026))
-    body = [
-        charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
-        charts.zone_bars(
+    return _page(
+        guest,
+        "guest/session.html",
+        lang,
+        title=f"{t(lang, 'session')} {row['date']}",
+        row=row,
+        session_id=session_id,
+        hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
+        zones_chart=charts.zone_bars(
             [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
             _zone_labels(lang),
             title=t(lang, "zone_minutes"),
         ),
-        table(
-            [t(lang, h) for h in ("minutes", "avg_hr", "peak_hr", "kcal", "points")],
-            [
-                [
-                    fmt((row.get("duration_s") or 0) / 60),
-                    fmt(row.get("hr_avg")),
-                    fmt(row.get("hr_max")),
-                    fmt(row.get("kcal")),
-                    fmt(row.get("points")),
-                ]
-            ],
-        ),
-        _rpe_form(guest, lang, session_id),
-    ]
-    return page(lang, f"{t(lang, 'session')} {row['date']}", "".join(body), nav=_nav(guest, lang))
+    )
 
 
 @router.get("/me/{token}/progress", response_class=HTMLResponse, include_in_schema=False)
@@ -404,24 +333,30 @@ async def me_progress_page(request: Request, token: str) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
     p = await progress(guest)
-    words = "".join(f"<li>{escape(w)}</li>" for w in _progress_words(lang, p))
-    body = [f'<ul class="words">{words}</ul>']
+    shown = []
     if p["dates"]:
-        body.append(
+        shown.append(
             charts.line_chart(
                 [(t(lang, "resting_hr"), p["hr_rest"])], p["dates"], title=t(lang, "resting_hr")
             )
         )
-        body.append(
+        shown.append(
             charts.line_chart([("VO2max", p["vo2max"])], p["dates"], title="VO2max (estimate)")
         )
     weeks = p["weekly_zone_minutes"]
     if weeks:
-        body.append(
+        shown.append(
             charts.line_chart(
                 [(t(lang, "minutes"), list(weeks.values()))],
                 list(weeks),
                 title=t(lang, "weekly_zone_minutes"),
             )
         )
-    return page(lang, t(lang, "progress"), "".join(body), nav=_nav(guest, lang))
+    return _page(
+        guest,
+        "guest/progress.html",
+        lang,
+        title=t(lang, "progress"),
+        words=_progress_words(lang, p),
+        charts=shown,
+    )

@@ -130,6 +130,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "extend": {"en": "Extend", "nl": "Verlengen"},
     "expires": {"en": "Expires", "nl": "Verloopt"},
     "live_board": {"en": "Live board", "nl": "Live scherm"},
+    # live board (TV)
+    "live_connecting": {"en": "connecting…", "nl": "verbinden…"},
+    "live_waiting": {"en": "Waiting for heart-rate straps…", "nl": "Wachten op hartslagbanden…"},
+    "class_summary": {"en": "Class summary", "nl": "Samenvatting van de les"},
 }
 
 

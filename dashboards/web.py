@@ -1,4 +1,5 @@
-"""What every page of the web app shares: security headers, CSRF tokens, the page frame.
+"""What every page of the web app shares: security headers, CSRF tokens, the page frame
+(templates/base.html, rendered by templating.render).
 
 CSRF: every form carries a token that is an HMAC (server secret) of what the request is
 bound to — the coach's session, the guest's link, or for the login form a random cookie
@@ -10,16 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Annotated
 
 from fastapi import HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
-from gympulse.dashboards.i18n import t
 from gympulse.dashboards.live import LiveHub
+from gympulse.dashboards.templating import fmt as plain_fmt
+from gympulse.dashboards.templating import render, render_markup
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
@@ -62,8 +64,14 @@ def check_csrf(secret: bytes, binding: str, submitted: str | None) -> None:
         raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
 
 
-def csrf_field(token: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{escape(token)}">'
+def fmt(value: object, digits: int = 0) -> str:
+    """A number for display ("—" for none), escaped (templates use the ``num`` filter)."""
+    return str(escape(plain_fmt(value, digits)))
+
+
+def csrf_field(token: str) -> Markup:
+    """The hidden CSRF input (templates use the ``csrf_field`` macro of macros.html)."""
+    return render_markup("csrf.html", token=token)
 
 
 def page(
@@ -75,35 +83,25 @@ def page(
     scripts: tuple[str, ...] = (),
     status_code: int = 200,
 ) -> HTMLResponse:
-    """The common HTML frame around ``body`` (already escaped markup)."""
-    script_tags = "".join(f'<script src="/static/{escape(s)}"></script>' for s in scripts)
-    html = (
-        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)} — {escape(t(lang, 'app'))}</title>"
-        '<link rel="stylesheet" href="/static/app.css"></head><body>'
-        f'<header><span class="brand">gympulse</span>{nav}</header>'
-        f"<main><h1>{escape(title)}</h1>{body}</main>{script_tags}</body></html>"
+    """The base layout around ``body``, markup built and escaped by the caller.
+
+    Prefer a template of your own that extends ``base.html`` (see templating.render):
+    there every value is escaped by Jinja2 and nothing can become markup by mistake."""
+    return render(
+        "page.html",
+        lang,
+        title=title,
+        body=Markup(body),
+        nav=Markup(nav),
+        scripts=scripts,
+        status_code=status_code,
     )
-    return HTMLResponse(html, status_code=status_code)
 
 
-def table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> str:
+def table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> Markup:
     """An HTML table; ``headers`` are plain text, cells are markup (escape them first)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return (
-        f'<table class="{escape(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
-
-
-def fmt(value: object, digits: int = 0) -> str:
-    """A number for display ("—" for none), escaped."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return escape(f"{value:.{digits}f}")
-    return escape(str(value))
+    cells = [[Markup(c) for c in row] for row in rows]
+    return render_markup("table.html", headers=headers, rows=cells, cls=cls)
 
 
 class AppContext:
