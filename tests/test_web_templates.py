@@ -10,7 +10,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from markupsafe import Markup
 
 from gympulse import contract
