@@ -195,12 +195,14 @@ COMMANDS: list[Command] = [
         help="list nearby heart-rate straps (name, address, RSSI, battery)",
         run=_run_scan,
         add_arguments=_scan_arguments,
+        extra="collector",
     ),
     Command(
         name="collect",
         help="read heart-rate straps over Bluetooth LE and publish them over MQTT",
         run=_run_collect,
         add_arguments=_collect_arguments,
+        extra="collector",
         description=(
             "Connect to the straps (discovery, or --allow), publish every notification per the "
             "MQTT contract, keep samples on disk while the broker is unreachable."

@@ -61,6 +61,7 @@ COMMANDS = [
         "serve the built-in web app (live board, coach view, guest pages)",
         _web,
         _add_arguments,
+        extra="server",
         description=(
             "Serve the live board (/live) and its Server-Sent Events stream, following the\n"
             "MQTT broker in settings [mqtt]. Names come from the registry next to the store."
@@ -71,6 +72,7 @@ COMMANDS = [
         "create a coach account for /coach (or reset its password)",
         _coach_user,
         _user_arguments,
+        extra="server",
         description=(
             "Creates or updates a coach login in the registry's SQLite file (store.path).\n"
             "The password is read from COACH_PASSWORD or prompted; it is stored\n"

@@ -23,6 +23,9 @@ class Command:
     run: Callable[[argparse.Namespace, Settings], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
     description: str = ""
+    # The optional dependency set (pyproject extra) ``run`` imports, e.g. "server"; None
+    # when the core is enough. The CLI offers the command only where that extra is installed.
+    extra: str | None = None
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:

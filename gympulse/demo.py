@@ -79,33 +79,57 @@ def demo_coach_login(db_path: str) -> tuple[str, str] | None:
         accounts.close()
 
 
-async def analyze_periodically(settings: Settings, stop: asyncio.Event, every_s: float) -> None:
-    """Run the incremental analytics every ``every_s`` seconds, so the coach and guest views
-    fill in while the demo runs (a site runs ``gympulse analyze`` on a timer instead)."""
-    from gympulse.pipeline.analytics.jobs import analyze
-    from gympulse.pipeline.journal import Journal
-    from gympulse.pipeline.registry import Registry
-    from gympulse.pipeline.stores import make_store
+def _ignore_sigint() -> None:
+    """In the analytics worker: Ctrl-C is the demo's to handle (it lets a running analysis
+    finish, then stops the worker), not a KeyboardInterrupt traceback in the worker."""
+    import signal
 
-    store = make_store(settings.store)
-    await store.open()
-    registry = Registry(settings.store.path)
-    journal = Journal(settings.store.path)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def analyze_periodically(
+    settings: Settings, stop: asyncio.Event, every_s: float, first_after_s: float
+) -> None:
+    """Run the incremental analytics ``first_after_s`` seconds after the start, then every
+    ``every_s`` seconds, so the coach and guest views fill in while the demo runs (a site
+    runs ``gympulse analyze`` on a timer instead).
+
+    Each run happens in one worker process (spawned once, kept for the next runs): polars
+    and the SQLite writes never hold this process's event loop or its GIL, so the live
+    board stays as quick during an analysis as without one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gympulse.pipeline.analytics.commands import analyze_once
+
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_sigint,
+    )
     try:
+        wait_s = first_after_s
         while True:
             try:
-                await asyncio.wait_for(stop.wait(), every_s)
+                await asyncio.wait_for(stop.wait(), wait_s)
                 return
             except TimeoutError:
                 pass
+            wait_s = every_s
             try:
-                await analyze(store, registry, journal, tz=settings.timezone)
+                report = await loop.run_in_executor(pool, analyze_once, settings)
             except Exception:  # the demo goes on; the next run retries
                 log.exception("analyze failed")
+                continue
+            log.info(
+                "analyzed: %d athlete-days touched, %d sessions",
+                report.touched_days,
+                report.sessions,
+            )
     finally:
-        await store.close()
-        journal.close()
-        registry.close()
+        # A run in progress finishes (the SQLite writes stay whole); then the worker ends.
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -179,7 +203,14 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                 )
             )
             if args.analyze_every > 0:
-                tasks.create_task(analyze_periodically(settings, stop, args.analyze_every))
+                tasks.create_task(
+                    analyze_periodically(
+                        settings,
+                        stop,
+                        args.analyze_every,
+                        min(args.analyze_first, args.analyze_every),
+                    )
+                )
             if args.duration:
                 try:
                     await asyncio.wait_for(stop.wait(), args.duration)
@@ -210,6 +241,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="run the analytics this often for the coach and guest views (0: never; 60)",
     )
+    parser.add_argument(
+        "--analyze-first",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="the first analytics run this long after the start (15), then every minute",
+    )
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -224,6 +262,7 @@ COMMANDS = [
         "run everything on this machine: broker, simulated class, ingestion, live board",
         _demo,
         _add_arguments,
+        extra="server",
         description=(
             "Starts an embedded MQTT broker (unless --broker or settings mqtt.url name one),\n"
             "12 simulated participants publishing every second, the ingestion service writing\n"

@@ -107,6 +107,7 @@ COMMANDS = [
         "ingest",
         "run the ingestion service (MQTT -> store)",
         _ingest,
+        extra="server",
         description=(
             "Subscribe to the heart-rate topics with a persistent session, validate,\n"
             "de-duplicate on (sensor, ts), resolve athletes, write batches to the store\n"
@@ -119,6 +120,7 @@ COMMANDS = [
         "give a strap to an athlete (and re-stamp samples already stored)",
         _assign,
         _assign_arguments,
+        extra="server",
         description=(
             "Record that ATHLETE wears STRAP from --start (default now) until --end, ending\n"
             "the strap's running assignment. Samples already stored in that interval are\n"

@@ -64,5 +64,6 @@ COMMANDS: list[Command] = [
         help="Grafana: sync dashboards, hand out or revoke guest links",
         run=_run,
         add_arguments=_add_arguments,
+        extra="server",
     )
 ]

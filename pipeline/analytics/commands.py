@@ -6,9 +6,13 @@ Heavy imports (polars, the jobs) happen inside ``run`` so ``gympulse --help`` st
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from gympulse.commands import Command
 from gympulse.settings import Settings
+
+if TYPE_CHECKING:
+    from gympulse.pipeline.analytics.jobs import AnalyzeReport
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,40 +27,51 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def analyze_once(
+    settings: Settings, *, full: bool = False, lookback_ms: int | None = None
+) -> AnalyzeReport:
+    """One incremental run on the store, registry and journal of ``settings``, on its own
+    event loop. Picklable and self-contained, so ``gympulse demo`` runs it in a worker
+    process and the analytics never stall the live board on the demo's loop."""
     import asyncio
 
-    from gympulse.pipeline.analytics.jobs import analyze
+    from gympulse.pipeline.analytics.jobs import DEFAULT_LOOKBACK_MS, analyze
     from gympulse.pipeline.journal import Journal
     from gympulse.pipeline.registry import Registry
     from gympulse.pipeline.stores import make_store
 
-    async def main() -> int:
+    async def main() -> AnalyzeReport:
         store = make_store(settings.store)
         registry = Registry(settings.store.path)
         journal = Journal(settings.store.path)
         await store.open()
         try:
-            report = await analyze(
+            return await analyze(
                 store,
                 registry,
                 journal,
-                full=bool(args.full),
-                lookback_ms=int(args.lookback_hours * 3_600_000),
+                full=full,
+                lookback_ms=DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms,
                 tz=settings.timezone,
             )
         finally:
             await store.close()
             journal.close()
             registry.close()
-        print(
-            f"analyzed: {report.touched_days} athlete-days touched, {report.sessions} sessions,"
-            f" {report.daily_rows} daily rows, {report.morning_readings} morning readings,"
-            f" {report.wellness} wellness reports"
-        )
-        return 0
 
     return asyncio.run(main())
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    report = analyze_once(
+        settings, full=bool(args.full), lookback_ms=int(args.lookback_hours * 3_600_000)
+    )
+    print(
+        f"analyzed: {report.touched_days} athlete-days touched, {report.sessions} sessions,"
+        f" {report.daily_rows} daily rows, {report.morning_readings} morning readings,"
+        f" {report.wellness} wellness reports"
+    )
+    return 0
 
 
 COMMANDS: list[Command] = [
@@ -65,6 +80,7 @@ COMMANDS: list[Command] = [
         help="compute session summaries, daily load, baselines (incremental)",
         run=_run,
         add_arguments=_add_arguments,
+        extra="server",
         description=(
             "Recompute the derived tables (see pipeline/analytics/tables.py) for the\n"
             "sessions and days touched by samples or journal entries new since the last run."
