@@ -32,8 +32,8 @@ from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of
 from gympulse.pipeline.analytics.fitness import vo2max_uth
+from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
-from gympulse.pipeline.registry import Athlete
 
 router = APIRouter()
 SSE_KEEPALIVE_S = 15.0

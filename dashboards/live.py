@@ -28,8 +28,8 @@ from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
 from gympulse.pipeline.analytics.points import points_per_minute
-from gympulse.pipeline.registry import Athlete, Registry, Resolver, strap_label
-from gympulse.pipeline.stores.base import effort_stamp
+from gympulse.pipeline.domain import Athlete, Resolver, effort_stamp, strap_label
+from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -41,15 +41,15 @@ from dataclasses import dataclass, field
 from gympulse import contract
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
+from gympulse.pipeline.domain import Athlete, Resolver, effort_stamp
 from gympulse.pipeline.metrics import INGEST
-from gympulse.pipeline.registry import Athlete, Registry, Resolver
+from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
     QuarantineRow,
     Store,
     StoredSample,
     StoreUnavailable,
     WriteBatch,
-    effort_stamp,
 )
 from gympulse.settings import Settings
 

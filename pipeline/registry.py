@@ -7,10 +7,10 @@ for an in-memory snapshot and refreshes it every few seconds, so the hot path ne
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass
-
+from gympulse.pipeline.domain import Assignment, Athlete, Resolver, strap_label
 from gympulse.pipeline.sqlite_db import SqliteDatabase
+
+__all__ = ["FOREVER_MS", "Assignment", "Athlete", "Registry", "Resolver", "strap_label"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS athletes (
@@ -38,66 +38,6 @@ CREATE INDEX IF NOT EXISTS assignments_sensor ON assignments (sensor, start_ms);
 """
 
 FOREVER_MS = 2**62
-
-
-@dataclass(frozen=True, slots=True)
-class Athlete:
-    id: int
-    name: str
-    birth_year: int | None
-    sex: str | None
-    weight_kg: float | None
-    hr_max: int | None
-    hr_rest: int | None
-
-    def age(self, year: int) -> int | None:
-        return None if self.birth_year is None else year - self.birth_year
-
-    def effective_hr_max(self, year: int) -> float:
-        """Measured HRmax, else Tanaka 208 − 0.7·age, else 190 (no birth year known)."""
-        if self.hr_max:
-            return float(self.hr_max)
-        age = self.age(year)
-        return 208.0 - 0.7 * age if age is not None else 190.0
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    id: int
-    sensor: str
-    athlete_id: int
-    start_ms: int
-    end_ms: int | None
-
-
-def strap_label(sensor: str) -> str:
-    """The name shown for an unassigned strap: "strap-12" -> "strap 12"."""
-    return sensor.replace("-", " ")
-
-
-class Resolver:
-    """An immutable snapshot: which athlete wore ``sensor`` at ``ts``."""
-
-    def __init__(self, assignments: list[Assignment]) -> None:
-        self._by_sensor: dict[str, tuple[list[int], list[Assignment]]] = {}
-        for a in sorted(assignments, key=lambda a: (a.sensor, a.start_ms)):
-            starts, rows = self._by_sensor.setdefault(a.sensor, ([], []))
-            starts.append(a.start_ms)
-            rows.append(a)
-
-    def athlete_at(self, sensor: str, ts: int) -> int | None:
-        entry = self._by_sensor.get(sensor)
-        if entry is None:
-            return None
-        starts, rows = entry
-        i = bisect.bisect_right(starts, ts) - 1
-        # The latest assignment that started at or before ts and has not ended.
-        while i >= 0:
-            a = rows[i]
-            if a.end_ms is None or ts < a.end_ms:
-                return a.athlete_id
-            i -= 1
-        return None
 
 
 class Registry(SqliteDatabase):

@@ -24,8 +24,8 @@ import pytest
 
 from gympulse.dashboards.grafana import dashboards as gd
 from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.domain import Assignment, Athlete, Resolver
 from gympulse.pipeline.ingest import Snapshot
-from gympulse.pipeline.registry import Assignment, Athlete, Resolver
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.settings import InfluxSettings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gympulse.pipeline.assignments import reapply
-from gympulse.pipeline.registry import Athlete, Registry, strap_label
+from gympulse.pipeline.domain import Athlete, strap_label
+from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.sqlite import SqliteStore
 

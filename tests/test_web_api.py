@@ -24,10 +24,11 @@ from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
+from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
-from gympulse.pipeline.stores.base import StoredSample, WriteBatch, effort_stamp
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import Settings, StoreSettings
 from tests.test_web_support import (

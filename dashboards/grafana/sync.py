@@ -26,7 +26,7 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
 from gympulse.dashboards.grafana import dashboards as gd
-from gympulse.pipeline.registry import Athlete
+from gympulse.pipeline.domain import Athlete
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)

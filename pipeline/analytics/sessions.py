@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from gympulse.pipeline.registry import Athlete
+    from gympulse.pipeline.domain import Athlete
 
 AUTO_RESERVE_FRACTION = 0.20
 AUTO_MIN_MS = 10 * 60_000

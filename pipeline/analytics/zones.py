@@ -15,22 +15,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+# The zone rule itself is domain (ingestion stamps stored samples with it, the stores and
+# the live board use it): gympulse.pipeline.domain. Analytics take it from here, next to
+# its variants.
+from gympulse.pipeline.domain import ZONE_LOWER_PCT as ZONE_LOWER_PCT
+from gympulse.pipeline.domain import zone as zone
+
 if TYPE_CHECKING:
     import polars as pl
-
-ZONE_LOWER_PCT = (50, 60, 70, 80, 90)  # lower bounds of zones 1..5, in % (HRmax or reserve)
-
-
-def zone(bpm: float, hr_max: float) -> int:
-    """Zone 0–5 of ``bpm`` by percent of ``hr_max``."""
-    if hr_max <= 0:
-        raise ValueError(f"hr_max must be positive, got {hr_max}")
-    z = 0
-    for i, pct in enumerate(ZONE_LOWER_PCT, start=1):
-        # bpm / hr_max >= pct / 100, compared without a division so 114/190 is exactly 60 %.
-        if bpm * 100 >= pct * hr_max:
-            z = i
-    return z
 
 
 def karvonen_bounds(hr_rest: float, hr_max: float) -> list[int]:

@@ -11,14 +11,11 @@ lives in the :class:`gympulse.pipeline.registry.Registry` (SQLite), whatever the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import polars as pl
-
-from gympulse.pipeline.analytics.zones import zone as zone_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +23,8 @@ class StoredSample:
     """A validated sample with the context ingestion resolved for it.
 
     ``pct_max`` (integer % of the athlete's effective HRmax, rounded half up) and ``zone``
-    (0–5, :func:`gympulse.pipeline.analytics.zones.zone`) are stamped at ingest from the athlete's
-    profile as it was then; both are None when the strap is unassigned.
+    (0–5) are stamped at ingest by :func:`gympulse.pipeline.domain.effort_stamp` from the
+    athlete's profile as it was then; both are None when the strap is unassigned.
     """
 
     site: str
@@ -42,12 +39,6 @@ class StoredSample:
     athlete_id: int | None
     pct_max: int | None = None
     zone: int | None = None
-
-
-def effort_stamp(bpm: int, hr_max: float) -> tuple[int, int]:
-    """(``pct_max``, ``zone``) of ``bpm`` for ``hr_max``: the percent rounded half up, the
-    zone by the exact comparison of :func:`gympulse.pipeline.analytics.zones.zone`."""
-    return math.floor(bpm * 100 / hr_max + 0.5), zone_of(bpm, hr_max)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ import httpx
 import polars as pl
 
 from gympulse import contract
+from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
     SAMPLE_COLUMNS,
     QuarantineRow,
@@ -61,7 +62,6 @@ from gympulse.pipeline.stores.base import (
     StoreUnavailable,
     WriteBatch,
     WriteResult,
-    effort_stamp,
 )
 from gympulse.settings import InfluxSettings
 

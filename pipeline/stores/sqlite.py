@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
     SAMPLE_COLUMNS,
     QuarantineRow,
@@ -29,7 +30,6 @@ from gympulse.pipeline.stores.base import (
     StoreUnavailable,
     WriteBatch,
     WriteResult,
-    effort_stamp,
 )
 
 _SCHEMA = """

@@ -1,0 +1,98 @@
+"""The domain: who an athlete is, which strap they wore when, and how hard they worked.
+
+Plain data and pure rules, shared by ingestion (which stamps every stored sample with
+:func:`effort_stamp`), the stores, the analytics and the live board, so all of them agree.
+No I/O here: the registry (SQLite) persists athletes and assignments, this module only
+defines them.
+
+Zones: five zones by percent of HRmax, lower bound inclusive: zone 1 = [50, 60) %,
+2 = [60, 70), 3 = [70, 80), 4 = [80, 90), 5 = [90, 100] (a heart rate above HRmax also
+counts as zone 5), and zone 0 below 50 %. HRmax without a measurement: Tanaka, Monahan &
+Seals (2001), J Am Coll Cardiol 37:153, HRmax = 208 − 0.7 · age; 190 with no birth year.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+ZONE_LOWER_PCT = (50, 60, 70, 80, 90)  # lower bounds of zones 1..5, in % (HRmax or reserve)
+
+
+def zone(bpm: float, hr_max: float) -> int:
+    """Zone 0–5 of ``bpm`` by percent of ``hr_max``."""
+    if hr_max <= 0:
+        raise ValueError(f"hr_max must be positive, got {hr_max}")
+    z = 0
+    for i, pct in enumerate(ZONE_LOWER_PCT, start=1):
+        # bpm / hr_max >= pct / 100, compared without a division so 114/190 is exactly 60 %.
+        if bpm * 100 >= pct * hr_max:
+            z = i
+    return z
+
+
+def effort_stamp(bpm: int, hr_max: float) -> tuple[int, int]:
+    """(``pct_max``, ``zone``) of ``bpm`` for ``hr_max``: the percent rounded half up, the
+    zone by the exact comparison of :func:`zone`."""
+    return math.floor(bpm * 100 / hr_max + 0.5), zone(bpm, hr_max)
+
+
+@dataclass(frozen=True, slots=True)
+class Athlete:
+    id: int
+    name: str
+    birth_year: int | None
+    sex: str | None
+    weight_kg: float | None
+    hr_max: int | None
+    hr_rest: int | None
+
+    def age(self, year: int) -> int | None:
+        return None if self.birth_year is None else year - self.birth_year
+
+    def effective_hr_max(self, year: int) -> float:
+        """Measured HRmax, else Tanaka 208 − 0.7·age, else 190 (no birth year known)."""
+        if self.hr_max:
+            return float(self.hr_max)
+        age = self.age(year)
+        return 208.0 - 0.7 * age if age is not None else 190.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    id: int
+    sensor: str
+    athlete_id: int
+    start_ms: int
+    end_ms: int | None
+
+
+def strap_label(sensor: str) -> str:
+    """The name shown for an unassigned strap: "strap-12" -> "strap 12"."""
+    return sensor.replace("-", " ")
+
+
+class Resolver:
+    """An immutable snapshot: which athlete wore ``sensor`` at ``ts``."""
+
+    def __init__(self, assignments: list[Assignment]) -> None:
+        self._by_sensor: dict[str, tuple[list[int], list[Assignment]]] = {}
+        for a in sorted(assignments, key=lambda a: (a.sensor, a.start_ms)):
+            starts, rows = self._by_sensor.setdefault(a.sensor, ([], []))
+            starts.append(a.start_ms)
+            rows.append(a)
+
+    def athlete_at(self, sensor: str, ts: int) -> int | None:
+        entry = self._by_sensor.get(sensor)
+        if entry is None:
+            return None
+        starts, rows = entry
+        i = bisect.bisect_right(starts, ts) - 1
+        # The latest assignment that started at or before ts and has not ended.
+        while i >= 0:
+            a = rows[i]
+            if a.end_ms is None or ts < a.end_ms:
+                return a.athlete_id
+            i -= 1
+        return None

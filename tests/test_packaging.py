@@ -1,0 +1,90 @@
+"""What a collector-only install really gets: ``pip install .[collector]`` into a fresh
+venv (a Raspberry Pi) installs exactly one top-level import package, ``gympulse``; every
+collector module imports there, and the server code does not (polars is not installed).
+
+The venv is built once per session by :func:`collector_venv` (a fixture other tests of
+the collector-only install can share)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Not copied into the build tree: local state that is no part of the source.
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache",
+    ".ruff_cache", ".pytest_cache", ".hypothesis", "test-artifacts", "*.db", "*.db-*",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def collector_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh venv with ``gympulse[collector]`` installed from a copy of this checkout
+    (a copy, so the build never writes into the working tree); returns its python."""
+    base = tmp_path_factory.mktemp("collector-install")
+    source = base / "src"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=_NOT_SOURCE)
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    constraints = source / "requirements" / "constraints.txt"
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if constraints.exists():
+        pip += ["-c", str(constraints)]
+    subprocess.run([*pip, f"{source}[collector]"], check=True)
+    yield python
+
+
+def _run(python: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, cwd="/", check=False
+    )
+
+
+@pytest.mark.slow
+def test_collector_install_has_one_top_level_package_and_no_server_code(
+    collector_venv: Path,
+) -> None:
+    top_level = _run(
+        collector_venv,
+        "import importlib.metadata as m\n"
+        "print(m.distribution('gympulse').read_text('top_level.txt'))",
+    )
+    assert top_level.returncode == 0, top_level.stderr
+    assert top_level.stdout.split() == ["gympulse"]
+
+    files = _run(
+        collector_venv,
+        "import importlib.metadata as m\nfor f in m.files('gympulse'): print(f.parts[0])",
+    )
+    assert files.returncode == 0, files.stderr
+    installed = {p for p in files.stdout.split() if not p.endswith(".dist-info") and p != ".."}
+    assert installed == {"gympulse"}  # ".." is the console script in bin/
+
+    collectors = sorted(p.stem for p in (ROOT / "collectors").glob("*.py") if p.stem != "__init__")
+    imports = _run(
+        collector_venv,
+        "import importlib\n"
+        f"for name in {collectors!r}: importlib.import_module('gympulse.collectors.' + name)\n"
+        "import gympulse.contract, gympulse.mqtt, gympulse.settings, gympulse.cli\n",
+    )
+    assert imports.returncode == 0, imports.stderr
+
+    # The server code is in the wheel (one distribution) but cannot run: its extra is absent.
+    server_deps = {"polars", "numpy", "fastapi", "starlette", "uvicorn", "prometheus_client"}
+    for server_module in (
+        "gympulse.pipeline.ingest",
+        "gympulse.pipeline.stores.base",
+        "gympulse.dashboards.app",
+    ):
+        refused = _run(collector_venv, f"import {server_module}")
+        missing = refused.stderr.rpartition("ModuleNotFoundError: No module named ")[2]
+        assert missing.strip().strip("'") in server_deps, refused.stderr
+    polars = _run(collector_venv, "import polars")
+    assert "No module named 'polars'" in polars.stderr
