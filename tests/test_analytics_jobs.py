@@ -128,7 +128,8 @@ async def _run(tmp_path: Path) -> None:
 
     metrics = await read_table(store, tables.DAILY_METRICS)
     ana_days = metrics.filter(pl.col("athlete_id") == a1).sort("date")
-    assert ana_days.height == 3
+    # Days 0–2 trained, and today (day 3, "now" is its midnight) a rest day: load 0.
+    assert ana_days.height == 4 and ana_days["load"][3] == 0.0
     loads = ana["trimp_banister"].to_list()
     k = 1 - math.exp(-1 / 42)
     assert ana_days["ctl"][0] == pytest.approx(loads[0] * k)
@@ -141,7 +142,7 @@ async def _run(tmp_path: Path) -> None:
     assert readings["ln_rmssd"][0] == pytest.approx(math.log(readings["rmssd"][0]))
     assert readings["hr_rest"][0] == pytest.approx(60000 / float(np.mean(MORNING_RR)))
     assert (await read_table(store, tables.WELLNESS))["total"].to_list() == [18]
-    assert (await read_table(store, tables.BASELINES)).height == 6
+    assert (await read_table(store, tables.BASELINES)).height == 8  # 2 athletes × 4 days
 
     # Nothing new: nothing recomputed.
     again = await analyze(store, registry, journal, now_ms=_ms(DAY0) + 3 * DAY_MS + 1)
@@ -168,7 +169,7 @@ async def _run(tmp_path: Path) -> None:
     )
     assert (untouched["updated_ms"] == _ms(DAY0) + 3 * DAY_MS).all()
     metrics = await read_table(store, tables.DAILY_METRICS)
-    assert metrics.filter(pl.col("athlete_id") == a2).height == 4
+    assert metrics.filter(pl.col("athlete_id") == a2).height == 5  # days 0–3 and today
     assert metrics.filter(pl.col("athlete_id") == a1)["srpe_load"].sort(descending=True)[0] == (
         pytest.approx(6 * (32 * 60 - 1) / 60)
     )
@@ -344,3 +345,111 @@ def test_rpe_of_a_vanished_session_goes_to_the_new_session_overlapping_it_most()
     assert _carry_rpe(split, merged, split_rpe).rows() == [(1, "auto-1-50", 8.0)]
     # A new session that kept a rated key is not given a second rating.
     assert _carry_rpe(previous, sessions([("auto-1-0", 0, 6000)]), rpe).is_empty()
+
+
+async def _athlete_with_store(tmp_path: Path) -> tuple[SqliteStore, Registry, Journal, int]:
+    path = tmp_path / "gympulse.db"
+    store = SqliteStore(path)
+    await store.open()
+    registry = Registry(path)
+    journal = Journal(path)
+    a1 = registry.add_athlete(
+        "Eva", birth_year=1990, sex="female", weight_kg=60, hr_max=190, hr_rest=60
+    )
+    return store, registry, journal, a1
+
+
+async def _run_resting(tmp_path: Path) -> None:
+    store, registry, journal, a1 = await _athlete_with_store(tmp_path)
+    base = _ms(DAY0) + 18 * 3_600_000
+    await store.write(WriteBatch(_workout("s1", a1, base, 30, 150)))
+    await analyze(store, registry, journal, now_ms=base + 3_600_000)
+    # Eight rest days later, analyze runs again with no new samples at all.
+    later = _ms(DAY0) + 8 * DAY_MS + 12 * 3_600_000
+    report = await analyze(store, registry, journal, now_ms=later)
+    assert report.touched_days == 0 and report.daily_rows == 8
+    rows = (await read_table(store, tables.DAILY_METRICS)).sort("date")
+    assert rows["date"].to_list() == [DAY0.date() + dt.timedelta(days=d) for d in range(9)]
+    load = rows["load"][0]
+    assert load > 0 and rows["load"].to_list()[1:] == [0.0] * 8
+    # Rest days: X_d = X_0 · e^(−d/τ) for fitness (τ 42) and fatigue (τ 7);
+    # EWMA acute/chronic: L0 · (1 − 2/8)^d and L0 · (1 − 2/29)^d.
+    k42, k7 = 1 - math.exp(-1 / 42), 1 - math.exp(-1 / 7)
+    assert rows["ctl"][8] == pytest.approx(load * k42 * math.exp(-8 / 42))
+    assert rows["atl"][8] == pytest.approx(load * k7 * math.exp(-8 / 7))
+    assert rows["tsb"][8] == pytest.approx(load * (k42 * math.exp(-7 / 42) - k7 * math.exp(-1)))
+    assert rows["acwr_ewma"][8] == pytest.approx((0.75 / (27 / 29)) ** 8)
+    base_rows = await read_table(store, tables.BASELINES)
+    assert base_rows.height == 9
+    # The same day again: nothing to write.
+    again = await analyze(store, registry, journal, now_ms=later + 60_000)
+    assert again.daily_rows == 0
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_a_resting_athlete_gets_a_row_every_day_until_today(tmp_path: Path) -> None:
+    asyncio.run(_run_resting(tmp_path))
+
+
+async def _run_gap(tmp_path: Path) -> None:
+    store, registry, journal, a1 = await _athlete_with_store(tmp_path)
+    base = _ms(DAY0) + 18 * 3_600_000
+    await store.write(WriteBatch(_workout("s1", a1, base, 30, 150)))
+    await analyze(store, registry, journal, now_ms=base + 3_600_000)
+    # Five days later she trains again; analyze runs that evening (days 1–4 never seen).
+    await store.write(WriteBatch(_workout("s1", a1, base + 5 * DAY_MS, 30, 150)))
+    await analyze(store, registry, journal, now_ms=base + 5 * DAY_MS + 3_600_000)
+    dates = (await read_table(store, tables.DAILY_METRICS)).sort("date")["date"].to_list()
+    assert dates == [DAY0.date() + dt.timedelta(days=d) for d in range(6)]
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_daily_rows_have_no_gaps(tmp_path: Path) -> None:
+    asyncio.run(_run_gap(tmp_path))
+
+
+async def _full_in_chunks(tmp_path: Path, chunk_days: int) -> dict[str, pl.DataFrame]:
+    store, registry, journal, a1 = await _athlete_with_store(tmp_path)
+    batch = WriteBatch()
+    for d in range(6):
+        # A workout across midnight every day (23:40 for 40 min) and a morning reading.
+        batch.samples += _workout(
+            "s1", a1, _ms(DAY0) + d * DAY_MS + 23 * 3_600_000 + 40 * 60_000, 40, 140 + d
+        )
+        batch.samples += _morning("s1", a1, _ms(DAY0) + d * DAY_MS + 7 * 3_600_000)
+        journal.tag_morning(
+            a1,
+            _ms(DAY0) + d * DAY_MS + 7 * 3_600_000,
+            _ms(DAY0) + d * DAY_MS + 7 * 3_600_000 + 180_000,
+        )
+    await store.write(batch)
+    now = _ms(DAY0) + 7 * DAY_MS
+    report = await analyze(store, registry, journal, full=True, now_ms=now, chunk_days=chunk_days)
+    assert report.sessions == 6
+    out = {
+        t.name: (await read_table(store, t)).drop("updated_ms").sort(list(t.key))
+        for t in (
+            tables.SESSION_SUMMARY,
+            tables.DAILY_METRICS,
+            tables.MORNING_READINGS,
+            tables.BASELINES,
+        )
+    }
+    await store.close()
+    journal.close()
+    registry.close()
+    return out
+
+
+def test_full_recompute_in_one_day_chunks_equals_one_chunk(tmp_path: Path) -> None:
+    small = asyncio.run(_full_in_chunks(tmp_path / "a", 1))
+    whole = asyncio.run(_full_in_chunks(tmp_path / "b", 30))
+    for name, frame in whole.items():
+        assert frame.height > 0
+        assert small[name].equals(frame), name
+    # Every session crossed midnight, so with 1-day chunks each crossed a chunk edge.
+    assert whole["session_summary"]["duration_s"].to_list() == [42 * 60 - 1] * 6

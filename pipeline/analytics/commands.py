@@ -25,17 +25,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=48.0,
         help="re-count samples this far behind the watermark to catch late data (default 48)",
     )
+    parser.add_argument(
+        "--chunk-days",
+        type=int,
+        default=7,
+        help="days of samples read and held in memory at once (default 7); peak memory"
+        " grows with athletes x chunk days, not with the length of the history",
+    )
 
 
 def analyze_once(
-    settings: Settings, *, full: bool = False, lookback_ms: int | None = None
+    settings: Settings,
+    *,
+    full: bool = False,
+    lookback_ms: int | None = None,
+    chunk_days: int | None = None,
 ) -> AnalyzeReport:
     """One incremental run on the store, registry and journal of ``settings``, on its own
     event loop. Picklable and self-contained, so ``gympulse demo`` runs it in a worker
     process and the analytics never stall the live board on the demo's loop."""
     import asyncio
 
-    from gympulse.pipeline.analytics.jobs import DEFAULT_LOOKBACK_MS, analyze
+    from gympulse.pipeline.analytics.jobs import DEFAULT_CHUNK_DAYS, DEFAULT_LOOKBACK_MS, analyze
     from gympulse.pipeline.journal import Journal
     from gympulse.pipeline.registry import Registry
     from gympulse.pipeline.stores import make_store
@@ -53,6 +64,7 @@ def analyze_once(
                 full=full,
                 lookback_ms=DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms,
                 tz=settings.timezone,
+                chunk_days=DEFAULT_CHUNK_DAYS if chunk_days is None else max(1, chunk_days),
             )
         finally:
             await store.close()
@@ -64,12 +76,15 @@ def analyze_once(
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     report = analyze_once(
-        settings, full=bool(args.full), lookback_ms=int(args.lookback_hours * 3_600_000)
+        settings,
+        full=bool(args.full),
+        lookback_ms=int(args.lookback_hours * 3_600_000),
+        chunk_days=int(args.chunk_days),
     )
     print(
         f"analyzed: {report.touched_days} athlete-days touched, {report.sessions} sessions,"
         f" {report.daily_rows} daily rows, {report.morning_readings} morning readings,"
-        f" {report.wellness} wellness reports"
+        f" {report.wellness} wellness reports ({report.chunks} chunks)"
     )
     return 0
 

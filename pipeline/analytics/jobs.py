@@ -1,31 +1,47 @@
 """``gympulse analyze``: incremental recompute of the derived tables over a Store.
 
-What is recomputed (everything else is left as it was):
+*What* to recompute is decided by the pure functions of :mod:`.plan` from plain data
+(watermarks, per-day sample counts, journal changes, the last daily row of each athlete,
+today); this module is the thin part that reads those inputs from the store and the
+journal, runs the polars analytics and writes the results. In order:
 
-1. **Touched days.** The newest sample ts seen is the watermark (``analytics_state`` row
-   with ``athlete_id = -1``). Each run reads the samples from the local day of
-   (watermark − lookback, default 2 days) on, counts them per athlete per day and compares
-   with the counts stored at the last run; a day whose count changed is *touched*. Late
-   samples older than the lookback need ``--full`` (or a larger ``--lookback-hours``).
-2. **Sessions** of the touched days (detected on the samples read, with 6 h of margin so a
-   session across midnight is whole) are summarised; the athlete's stored
-   ``session_summary`` rows of each touched day are deleted (``Store.delete_rows`` by
-   ``athlete_id`` and ``date``) and the recomputed ones written, so a detected workout
-   whose key changed (late samples replayed by a collector moved its start, split or
-   merged it) never stays behind as a second row counted twice in the day's load. RPE
-   from the journal is joined in; a rating of a session that disappeared is copied in the
-   journal to the new session overlapping it most (:func:`_carry_rpe`). RPE changed since
-   the last run updates its session row.
-3. **Daily metrics and baselines** of every athlete with a touched day (or a changed RPE,
-   morning tag or class) are recomputed from their session rows (cheap: one row per day)
-   and written from the earliest touched day on — earlier days cannot change.
-4. **Morning readings** tagged in the journal since the last run, or lying on a touched
-   day, are recomputed; **wellness** reports changed since the last run are mirrored.
+1. **Inputs.** The bookkeeping rows (``analytics_state``): the newest sample ts seen (the
+   watermark, row ``athlete_id = -1``), the journal watermark (row ``-2``: journal rows
+   with ``updated_ms`` above it changed since the last run) and the sample count of every
+   athlete-day at the last run. The journal's changed classes, RPE ratings and morning
+   recordings.
+2. **Scan, chunk by chunk** (:func:`.plan.scan_window`, :func:`.plan.chunks`): the samples
+   from the local day of (watermark − lookback, default 2 days) on — the whole history on
+   the first or a ``--full`` run — are read in blocks of whole local days (default 7), each
+   with 6 h of margin on both sides so a session across midnight or a block edge is whole.
+   Memory holds one block at a time. In each block:
+
+   a. the samples are counted per athlete per day; a day whose count changed, or that
+      has samples on the day of a changed class, is *touched* (:func:`.plan.touched_days`);
+   b. the sessions of the touched days are summarised; the athlete's stored
+      ``session_summary`` rows of each touched day are deleted (``Store.delete_rows`` by
+      ``athlete_id`` and ``date``) and the recomputed ones written, so a detected workout
+      whose key changed (late samples replayed by a collector moved its start, split or
+      merged it) never stays behind as a second row counted twice in the day's load. RPE
+      from the journal is joined in; a rating of a session that disappeared is copied in
+      the journal to the new session overlapping it most (:func:`_carry_rpe`);
+   c. the morning readings lying on a touched day, or tagged since the last run, are
+      recomputed (:func:`.plan.morning_to_compute`).
+
+   Late samples older than the lookback need ``--full`` (or a larger ``--lookback-hours``).
+3. **RPE** rated after its session was summarised updates that session's row.
+4. **Daily metrics and baselines** (:func:`.plan.daily_since`): every athlete gets a row
+   for every day from their first session up to today, with no gaps — rewritten from the
+   earliest touched or changed day, or from the day after their last row when that is
+   before today (rest days: load 0, fitness and fatigue decaying). They are recomputed
+   from the athlete's session rows (one row per session: cheap).
+5. **Wellness** reports changed since the last run are mirrored.
+6. **Bookkeeping** last (the counts of the touched days and the two watermarks), so a
+   crash before it redoes the work next time.
 
 Days are calendar days of the site's time zone (``settings.timezone``, an IANA name, passed
 as ``tz``): a class at 23:30 in Amsterdam counts for that Amsterdam day, and a day is 23 or
-25 h long when the clocks change. Journal changes are found by ``updated_ms`` > the
-journal watermark (``analytics_state`` row with ``athlete_id = -2``).
+25 h long when the clocks change.
 """
 
 from __future__ import annotations
@@ -35,22 +51,30 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from gympulse.pipeline.analytics import daily, sessions, tables
+from gympulse.pipeline.analytics import daily, plan, sessions, tables
+from gympulse.pipeline.analytics.plan import DAY_MS, DEFAULT_CHUNK_DAYS, MARGIN_MS
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from gympulse.pipeline.journal import Journal
+    from gympulse.pipeline.journal import Journal, MorningRecording
     from gympulse.pipeline.registry import Registry
     from gympulse.pipeline.stores.base import Store
 
-DAY_MS = 86_400_000
-MARGIN_MS = 6 * 3_600_000
-DEFAULT_LOOKBACK_MS = 2 * DAY_MS
+DEFAULT_LOOKBACK_MS = plan.DEFAULT_LOOKBACK_MS
 WATERMARK_ROW = -1
 JOURNAL_ROW = -2
+__all__ = [
+    "DAY_MS",
+    "DEFAULT_CHUNK_DAYS",
+    "DEFAULT_LOOKBACK_MS",
+    "MARGIN_MS",
+    "AnalyzeReport",
+    "analyze",
+    "read_table",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,26 +84,11 @@ class AnalyzeReport:
     daily_rows: int
     morning_readings: int
     wellness: int
+    chunks: int = 1
 
 
-def _zone(tz: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return dt.UTC if tz == "UTC" else ZoneInfo(tz)
-
-
-def _date(ts: int, tz: str = "UTC") -> dt.date:
-    """The local calendar day of an epoch-ms timestamp."""
-    return dt.datetime.fromtimestamp(ts / 1000, tz=_zone(tz)).date()
-
-
-def _day_start(day: dt.date, tz: str = "UTC") -> int:
-    """Epoch ms of local midnight starting ``day``."""
-    return int(dt.datetime.combine(day, dt.time(), tzinfo=_zone(tz)).timestamp() * 1000)
-
-
-def _day_floor(ts: int, tz: str = "UTC") -> int:
-    return _day_start(_date(ts, tz), tz)
+_date = plan.local_date
+_day_start = plan.day_start
 
 
 async def read_table(
@@ -99,6 +108,18 @@ async def read_table(
     return tables.conform(table, raw.with_columns(fixes) if fixes else raw)
 
 
+@dataclass(slots=True)
+class _Run:
+    """What a run has done so far (for the report and the bookkeeping)."""
+
+    touched: list[plan.AthleteDay]
+    state: list[pl.DataFrame]
+    session_ids: set[tuple[int, str]]
+    readings: list[dict[str, object]]
+    done_recordings: set[int]
+    newest: int | None = None
+
+
 async def analyze(
     store: Store,
     registry: Registry,
@@ -108,47 +129,37 @@ async def analyze(
     now_ms: int | None = None,
     lookback_ms: int = DEFAULT_LOOKBACK_MS,
     tz: str = "UTC",
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
 ) -> AnalyzeReport:
     """Recompute what changed since the last run; ``tz``: the site's IANA time zone, where
-    training days start and end."""
+    training days start and end; ``chunk_days``: local days of samples held in memory at
+    once."""
     import polars as pl
 
     started = time.time_ns() // 1_000_000
     now = started if now_ms is None else now_ms
+    today = _date(now, tz)
     athletes = sessions.athlete_frame(registry.athletes(), _date(now).year)
 
+    # 1. Inputs.
     state = await read_table(store, tables.ANALYTICS_STATE)
     marks = dict(state.filter(pl.col("athlete_id") < 0).select("athlete_id", "max_ts").iter_rows())
     watermark: int | None = marks.get(WATERMARK_ROW)
     journal_mark: int = marks.get(JOURNAL_ROW) or -1
     if full:
         watermark, journal_mark = None, -1
-
-    scan_start = 0 if watermark is None else _day_floor(watermark - lookback_ms, tz)
-    scan_end = max(now, watermark or 0) + DAY_MS
-    samples = await store.query_samples(max(0, scan_start - MARGIN_MS), scan_end)
-    samples = samples.filter(pl.col("athlete_id").is_not_null())
-    day = sessions.local_date(pl.col("ts"), tz)
-    counts = (
-        samples.filter(pl.col("ts") >= scan_start)
-        .group_by("athlete_id", day.alias("date"))
-        .agg(pl.len().cast(pl.Int64).alias("n_samples"), pl.col("ts").max().alias("max_ts"))
-    )
-    old = state.filter(pl.col("athlete_id") >= 0).select("athlete_id", "date", "n_samples")
-    touched = (
-        counts.join(old, on=["athlete_id", "date"], how="left", suffix="_old")
-        .filter(
-            pl.col("n_samples_old").is_null() | (pl.col("n_samples") != pl.col("n_samples_old"))
-        )
-        .select("athlete_id", "date", "n_samples", "max_ts")
-    )
-
-    # Journal changes since the last run.
-    changed_classes = journal.classes(updated_since_ms=journal_mark)
-    if changed_classes:
-        class_days = {_date(c.start_ms, tz) for c in changed_classes}
-        extra = counts.filter(pl.col("date").is_in(list(class_days)))
-        touched = pl.concat([touched, extra.select(touched.columns)]).unique(["athlete_id", "date"])
+    stored_counts: dict[plan.AthleteDay, int] = {
+        (a, d): n
+        for a, d, n in state.filter(pl.col("athlete_id") >= 0)
+        .select("athlete_id", "date", "n_samples")
+        .iter_rows()
+    }
+    oldest: int | None = None
+    if watermark is None:
+        span = await store.sample_time_range()
+        oldest = span[0] if span is not None else now
+    window = plan.scan_window(watermark, now=now, lookback_ms=lookback_ms, tz=tz, oldest=oldest)
+    class_days = {_date(c.start_ms, tz) for c in journal.classes(updated_since_ms=journal_mark)}
     rpes = journal.session_rpes()
     rpe_frame = pl.DataFrame(
         [(r.athlete_id, r.session_id, r.rpe) for r in rpes],
@@ -156,50 +167,33 @@ async def analyze(
         orient="row",
     )
     changed_rpe = [r for r in rpes if r.updated_ms > journal_mark]
+    changed_recordings = {
+        m.id: m for m in journal.morning_recordings(updated_since_ms=journal_mark)
+    }
 
-    # 2. Sessions of the touched days.
-    n_sessions = 0
-    first_touched: dict[int, dt.date] = {}
-    for a, d in touched.select("athlete_id", "date").iter_rows():
-        first_touched[a] = min(d, first_touched.get(a, d))
-    if not touched.is_empty():
-        schedule = journal.classes(start_ms=max(0, scan_start - MARGIN_MS), end_ms=scan_end)
-        classes = pl.DataFrame(
-            [(c.id, c.start_ms, c.end_ms) for c in schedule],
-            schema={"class_id": pl.Int64, "start_ms": pl.Int64, "end_ms": pl.Int64},
-            orient="row",
-        )
-        touched_ids = samples.join(touched.select("athlete_id"), on="athlete_id", how="semi")
-        summary = sessions.summarize(touched_ids, athletes, classes, now_ms=now, tz=tz)
-        end_day = sessions.local_date(pl.col("end_ms"), tz)
-        keys = touched.select("athlete_id", "date").with_columns(pl.lit(True).alias("_hit"))
-        summary = (
-            summary.join(keys, on=["athlete_id", "date"], how="left")
-            .join(
-                keys.rename({"date": "_end_date", "_hit": "_hit_end"}),
-                left_on=["athlete_id", end_day],
-                right_on=["athlete_id", "_end_date"],
-                how="left",
+    # 2. Scan, chunk by chunk.
+    run = _Run([], [], set(), [], set())
+    blocks = plan.chunks(window, tz, chunk_days)
+    for block in blocks:
+        rpe_frame = await _chunk(
+            store, journal, block, athletes, stored_counts, class_days, rpe_frame,
+            changed_recordings, run, now, tz,
+        )  # fmt: skip
+    # Recordings tagged since the last run outside the scanned days: read on their own.
+    for m in changed_recordings.values():
+        if m.id not in run.done_recordings:
+            window_samples = await store.query_samples(
+                m.start_ms, m.end_ms, athlete_ids=[m.athlete_id]
             )
-            .filter(pl.col("_hit").fill_null(False) | pl.col("_hit_end").fill_null(False))
-        )
-        # The day's previous rows: a session whose key changed (late samples moved its
-        # start, split or merged it) must not stay behind next to its recomputed self.
-        previous = await _session_rows_of(store, touched.select("athlete_id", "date"))
-        carried = _carry_rpe(previous, summary, rpe_frame)
-        for a, sid, rpe in carried.iter_rows():
-            journal.set_session_rpe(a, sid, rpe)
-        rpe_frame = pl.concat([rpe_frame, carried])
-        summary = _with_rpe(summary.drop("rpe", "srpe_load"), rpe_frame)
-        summary = tables.conform(tables.SESSION_SUMMARY, summary)
-        for a, d in (
-            previous.select("athlete_id", "date").unique().sort("athlete_id", "date").rows()
-        ):
-            await store.delete_rows(tables.SESSION_SUMMARY.name, {"athlete_id": a, "date": d})
-        await store.write_rows(tables.SESSION_SUMMARY.name, summary, tables.SESSION_SUMMARY.key)
-        n_sessions = summary.height
+            run.readings.append(_morning_reading(window_samples, m, now, tz))
+    if run.readings:
+        frame = tables.conform(tables.MORNING_READINGS, pl.DataFrame(run.readings))
+        await store.write_rows(tables.MORNING_READINGS.name, frame, tables.MORNING_READINGS.key)
+    changed: list[plan.AthleteDay] = [
+        (cast(int, r["athlete_id"]), cast(dt.date, r["date"])) for r in run.readings
+    ]
 
-    # RPE rated after its session was summarised.
+    # 3. RPE rated after its session was summarised.
     for r in changed_rpe:
         rows = await read_table(
             store, tables.SESSION_SUMMARY, {"athlete_id": r.athlete_id, "session_id": r.session_id}
@@ -211,39 +205,19 @@ async def analyze(
         )
         rows = tables.conform(tables.SESSION_SUMMARY, rows)
         await store.write_rows(tables.SESSION_SUMMARY.name, rows, tables.SESSION_SUMMARY.key)
-        d0 = rows["date"][0]
-        first_touched[r.athlete_id] = min(d0, first_touched.get(r.athlete_id, d0))
+        changed.append((r.athlete_id, rows["date"][0]))
 
-    # 4a. Morning readings: newly tagged, or lying on a touched day.
-    recordings = {m.id: m for m in journal.morning_recordings(updated_since_ms=journal_mark)}
-    for a, d in touched.select("athlete_id", "date").iter_rows():
-        start, end = _day_start(d, tz), _day_start(d + dt.timedelta(days=1), tz)
-        for m in journal.morning_recordings(a, start_ms=start, end_ms=end):
-            recordings[m.id] = m
-    readings = []
-    for m in recordings.values():
-        if scan_start <= m.start_ms and m.end_ms <= scan_end:
-            window = samples.filter(
-                (pl.col("athlete_id") == m.athlete_id)
-                & (pl.col("ts") >= m.start_ms)
-                & (pl.col("ts") < m.end_ms)
-            )
-        else:
-            window = await store.query_samples(m.start_ms, m.end_ms, athlete_ids=[m.athlete_id])
-        readings.append(_morning_reading(window, m.id, m.athlete_id, m.start_ms, m.end_ms, now, tz))
-        d0 = _date(m.start_ms, tz)
-        first_touched[m.athlete_id] = min(d0, first_touched.get(m.athlete_id, d0))
-    if readings:
-        frame = tables.conform(tables.MORNING_READINGS, pl.DataFrame(readings))
-        await store.write_rows(tables.MORNING_READINGS.name, frame, tables.MORNING_READINGS.key)
-
-    # 3. Daily metrics and baselines of every athlete with something new.
-    max_seen: int | None = samples.select(pl.col("ts").max()).item() if samples.height else None
-    seen = [v for v in (watermark, max_seen) if v]
+    # 4. Daily metrics and baselines: every athlete, every day up to today.
+    seen = [v for v in (watermark, run.newest) if v]
     newest = max(seen) if seen else None
-    until = _date(newest, tz) if newest else None
+    until = plan.daily_until(today, _date(newest, tz) if newest else None)
+    stored_daily = await read_table(store, tables.DAILY_METRICS)
+    last_daily: dict[int, dt.date] = dict(
+        stored_daily.group_by("athlete_id").agg(pl.col("date").max()).iter_rows()
+    )
+    del stored_daily
     n_daily = 0
-    for athlete_id, since in sorted(first_touched.items()):
+    for athlete_id, since in plan.daily_since(run.touched, changed, last_daily, today).items():
         rows = await read_table(store, tables.SESSION_SUMMARY, {"athlete_id": athlete_id})
         metrics = daily.daily_metrics(daily.daily_loads(rows, tz), until, now)
         out = metrics.filter(pl.col("date") >= since)
@@ -253,7 +227,7 @@ async def analyze(
         base = daily.baselines(mr, metrics, now).filter(pl.col("date") >= since)
         await store.write_rows(tables.BASELINES.name, base, tables.BASELINES.key)
 
-    # 4b. Wellness mirror.
+    # 5. Wellness mirror.
     reports = journal.wellness(updated_since_ms=journal_mark)
     if reports:
         frame = pl.DataFrame(
@@ -276,23 +250,128 @@ async def analyze(
         frame = tables.conform(tables.WELLNESS, frame)
         await store.write_rows(tables.WELLNESS.name, frame, tables.WELLNESS.key)
 
-    # Bookkeeping last, so a crash before here redoes the work next time.
+    # 6. Bookkeeping last, so a crash before here redoes the work next time.
     marks_frame = pl.DataFrame(
         {
             "athlete_id": [WATERMARK_ROW, JOURNAL_ROW],
-            "date": [_date(now, tz), _date(now, tz)],
+            "date": [today, today],
             "n_samples": [0, 0],
             "max_ts": [newest or 0, started - 1],
         }
     )
     state_rows = pl.concat(
         [
-            tables.conform(tables.ANALYTICS_STATE, touched),
+            *(tables.conform(tables.ANALYTICS_STATE, f) for f in run.state),
             tables.conform(tables.ANALYTICS_STATE, marks_frame),
         ]
     ).with_columns(pl.lit(now, pl.Int64).alias("updated_ms"))
     await store.write_rows(tables.ANALYTICS_STATE.name, state_rows, tables.ANALYTICS_STATE.key)
-    return AnalyzeReport(touched.height, n_sessions, n_daily, len(readings), len(reports))
+    return AnalyzeReport(
+        len(run.touched), len(run.session_ids), n_daily, len(run.readings), len(reports),
+        len(blocks),
+    )  # fmt: skip
+
+
+async def _chunk(
+    store: Store,
+    journal: Journal,
+    block: plan.Window,
+    athletes: pl.DataFrame,
+    stored_counts: Mapping[plan.AthleteDay, int],
+    class_days: set[dt.date],
+    rpe_frame: pl.DataFrame,
+    changed_recordings: Mapping[int, MorningRecording],
+    run: _Run,
+    now: int,
+    tz: str,
+) -> pl.DataFrame:
+    """Step 2 for one block of days; returns the RPE frame with carried ratings added."""
+    import polars as pl
+
+    lo, hi = max(0, block.start - MARGIN_MS), block.end + MARGIN_MS
+    samples = await store.query_samples(lo, hi)
+    samples = samples.filter(pl.col("athlete_id").is_not_null())
+    if samples.height:
+        top = int(samples.filter(pl.col("ts") < block.end)["ts"].max() or 0)  # type: ignore[arg-type]
+        run.newest = max(run.newest or 0, top) or None
+
+    # a. Touched days.
+    counts = (
+        samples.filter((pl.col("ts") >= block.start) & (pl.col("ts") < block.end))
+        .group_by("athlete_id", sessions.local_date(pl.col("ts"), tz).alias("date"))
+        .agg(pl.len().cast(pl.Int64).alias("n_samples"), pl.col("ts").max().alias("max_ts"))
+    )
+    touched = plan.touched_days(
+        {(a, d): n for a, d, n in counts.select("athlete_id", "date", "n_samples").iter_rows()},
+        stored_counts,
+        class_days,
+    )
+    run.touched += touched
+    keys = pl.DataFrame(
+        touched, schema={"athlete_id": pl.Int64, "date": pl.Date}, orient="row"
+    ).with_columns(pl.lit(True).alias("_hit"))
+    run.state.append(counts.join(keys, on=["athlete_id", "date"], how="semi"))
+
+    # b. Sessions of the touched days.
+    if touched:
+        schedule = journal.classes(start_ms=lo, end_ms=hi)
+        classes = pl.DataFrame(
+            [(c.id, c.start_ms, c.end_ms) for c in schedule],
+            schema={"class_id": pl.Int64, "start_ms": pl.Int64, "end_ms": pl.Int64},
+            orient="row",
+        )
+        touched_ids = samples.join(keys.select("athlete_id").unique(), on="athlete_id", how="semi")
+        summary = sessions.summarize(touched_ids, athletes, classes, now_ms=now, tz=tz)
+        end_day = sessions.local_date(pl.col("end_ms"), tz)
+        summary = (
+            summary.join(keys, on=["athlete_id", "date"], how="left")
+            .join(
+                keys.rename({"date": "_end_date", "_hit": "_hit_end"}),
+                left_on=["athlete_id", end_day],
+                right_on=["athlete_id", "_end_date"],
+                how="left",
+            )
+            .filter(pl.col("_hit").fill_null(False) | pl.col("_hit_end").fill_null(False))
+        )
+        # The day's previous rows: a session whose key changed (late samples moved its
+        # start, split or merged it) must not stay behind next to its recomputed self.
+        previous = await _session_rows_of(store, keys.select("athlete_id", "date"))
+        carried = _carry_rpe(previous, summary, rpe_frame)
+        for a, sid, rpe in carried.iter_rows():
+            journal.set_session_rpe(a, sid, rpe)
+        rpe_frame = pl.concat([rpe_frame, carried])
+        summary = _with_rpe(summary.drop("rpe", "srpe_load"), rpe_frame)
+        summary = tables.conform(tables.SESSION_SUMMARY, summary)
+        for a, d in (
+            previous.select("athlete_id", "date").unique().sort("athlete_id", "date").rows()
+        ):
+            await store.delete_rows(tables.SESSION_SUMMARY.name, {"athlete_id": a, "date": d})
+        await store.write_rows(tables.SESSION_SUMMARY.name, summary, tables.SESSION_SUMMARY.key)
+        run.session_ids.update(summary.select("athlete_id", "session_id").iter_rows())
+
+    # c. Morning readings on the touched days, or tagged since the last run.
+    recordings = {
+        m.id: m for m in journal.morning_recordings(start_ms=block.start, end_ms=block.end)
+    }
+    todo = plan.morning_to_compute(
+        [(m.id, m.athlete_id, _date(m.start_ms, tz)) for m in recordings.values()],
+        touched,
+        changed_recordings,
+        run.done_recordings,
+    )
+    for rid in todo:
+        m = recordings[rid]
+        if lo <= m.start_ms and m.end_ms <= hi:
+            window = samples.filter(
+                (pl.col("athlete_id") == m.athlete_id)
+                & (pl.col("ts") >= m.start_ms)
+                & (pl.col("ts") < m.end_ms)
+            )
+        else:
+            window = await store.query_samples(m.start_ms, m.end_ms, athlete_ids=[m.athlete_id])
+        run.readings.append(_morning_reading(window, m, now, tz))
+        run.done_recordings.add(rid)
+    return rpe_frame
 
 
 async def _session_rows_of(store: Store, days: pl.DataFrame) -> pl.DataFrame:
@@ -363,14 +442,9 @@ def _with_rpe(summary: pl.DataFrame, rpe: pl.DataFrame) -> pl.DataFrame:
 
 
 def _morning_reading(
-    window: pl.DataFrame,
-    recording_id: int,
-    athlete_id: int,
-    start_ms: int,
-    end_ms: int,
-    now: int,
-    tz: str = "UTC",
+    window: pl.DataFrame, m: MorningRecording, now: int, tz: str = "UTC"
 ) -> dict[str, object]:
+    """A ``morning_readings`` row of recording ``m`` from its samples ``window``."""
     import polars as pl
 
     window = window.filter(pl.col("contact").fill_null(True))  # no contact: no signal
@@ -389,11 +463,11 @@ def _morning_reading(
         hr_rest = float(window["bpm"].mean())  # type: ignore[arg-type]
     ln = math.log(rmssd) if rmssd is not None and rmssd > 0 else None
     return {
-        "athlete_id": athlete_id,
-        "recording_id": recording_id,
-        "date": _date(start_ms, tz),
-        "start_ms": start_ms,
-        "end_ms": end_ms,
+        "athlete_id": m.athlete_id,
+        "recording_id": m.id,
+        "date": _date(m.start_ms, tz),
+        "start_ms": m.start_ms,
+        "end_ms": m.end_ms,
         "n_rr": n_rr,
         "n_corrected": n_corrected,
         "rmssd": rmssd,
