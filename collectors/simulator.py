@@ -212,7 +212,10 @@ def simulate(
                 bpm=bpm,
                 rr_ms=rr,
                 contact=contact,
-                energy_kj=int(state.energy_j // 1000) if second % 10 == 0 else None,
+                # The strap's uint16 field saturates at 65535 kJ, as the GATT spec says.
+                energy_kj=min(contract.MAX_ENERGY_KJ, int(state.energy_j // 1000))
+                if second % 10 == 0
+                else None,
             )
             events.append(SimEvent(p.sensor, sample.ts, sample, None))
         yield events

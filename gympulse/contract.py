@@ -10,6 +10,13 @@ Topics (levels are ``[a-z0-9-]``, athletes never appear in topics)::
 
 Every way a payload can be wrong is a :class:`PayloadError` with a stable ``reason`` string
 that the ingestion service counts and stores in quarantine.
+
+Integers are bounded to what every store holds exactly: SQLite INTEGER and InfluxDB
+integer fields are signed 64-bit, and a number that ends up in a float (InfluxDB float
+fields, JSON in a browser) is exact only up to 2**53 - 1, so ``seq`` and every timestamp
+stay within :data:`MAX_SAFE_INT`; ``energy_kj`` is the 0x2A37 field, an unsigned 16-bit
+number that saturates at 65535 (:data:`MAX_ENERGY_KJ`). A larger number is the typed error
+``int-range``, never an overflow in a store.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 
@@ -30,6 +37,8 @@ RR_MIN_MS: Final = 200
 RR_MAX_MS: Final = 3000
 MAX_FUTURE_MS: Final = 24 * 3600 * 1000
 DEFAULT_RETENTION_DAYS: Final = 400
+MAX_SAFE_INT: Final = 2**53 - 1  # exact in int64 and in a float64 (InfluxDB, JavaScript)
+MAX_ENERGY_KJ: Final = 0xFFFF  # the 0x2A37 energy field is uint16 and saturates there
 
 _LEVEL = re.compile(r"^[a-z0-9-]{1,64}$")
 
@@ -90,6 +99,12 @@ class BadTopic(PayloadError):
     reason = "bad-topic"
 
 
+class IntOutOfRange(PayloadError):
+    """An integer beyond what the field (and every store) holds, e.g. ``seq = 2**63``."""
+
+    reason = "int-range"
+
+
 ALL_REASONS: Final = tuple(
     cls.reason
     for cls in (
@@ -103,41 +118,47 @@ ALL_REASONS: Final = tuple(
         TimestampTooOld,
         SensorMismatch,
         BadTopic,
+        IntOutOfRange,
     )
 )
 
 
 # --------------------------------------------------------------------------- payloads
 
+SafeInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+EnergyKj = Annotated[int, msgspec.Meta(ge=0, le=MAX_ENERGY_KJ)]
+RrMs = Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]  # range: validate_sample
+Bpm = Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]  # range: validate_sample
+
 
 class HrSample(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """One heart-rate notification as the collector saw it."""
 
     sensor: str
-    ts: int  # UTC epoch milliseconds, stamped at arrival by the collector
-    seq: int  # per sensor, strictly increasing across collector restarts
-    bpm: int
-    rr_ms: list[int] = []
+    ts: SafeInt  # UTC epoch milliseconds, stamped at arrival by the collector
+    seq: SafeInt  # per sensor, strictly increasing across collector restarts
+    bpm: Bpm
+    rr_ms: list[RrMs] = []
     contact: bool | None = None
-    energy_kj: int | None = None
+    energy_kj: EnergyKj | None = None
 
 
 class Status(msgspec.Struct, frozen=True):
     state: Literal["online", "offline"]
     version: str = ""
-    ts: int = 0
+    ts: SafeInt = 0
 
 
 class Availability(msgspec.Struct, frozen=True):
     state: AvailabilityState
-    ts: int
+    ts: SafeInt
 
 
 class SensorInfo(msgspec.Struct, frozen=True):
     name: str = ""
     model: str = ""
-    battery_pct: int | None = None
-    rssi: int | None = None
+    battery_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    rssi: Annotated[int, msgspec.Meta(ge=-128, le=127)] | None = None
     location: str | None = None
 
 
@@ -261,6 +282,8 @@ def _classify(err: msgspec.DecodeError | msgspec.ValidationError) -> PayloadErro
     if isinstance(err, msgspec.ValidationError):
         if text.startswith("Object missing required field"):
             return MissingField(text)
+        if text.startswith(("Expected `int` <=", "Expected `int` >=")):
+            return IntOutOfRange(text)
         return WrongType(text)
     return NotJson(text)
 
@@ -285,9 +308,74 @@ def validate_sample(
         raise TimestampInFuture(f"ts {sample.ts} is more than 24 h ahead of {current}")
     if sample.ts < current - retention_days * 86_400_000:
         raise TimestampTooOld(f"ts {sample.ts} is older than the {retention_days}-day retention")
-    if sample.seq < 0:
-        raise WrongType(f"seq {sample.seq} is negative")
+    for name, value, top in (
+        ("seq", sample.seq, MAX_SAFE_INT),
+        ("ts", sample.ts, MAX_SAFE_INT),
+        ("energy_kj", sample.energy_kj, MAX_ENERGY_KJ),
+    ):
+        if value is not None and not 0 <= value <= top:
+            raise IntOutOfRange(f"{name} {value} outside 0-{top}")
     return sample
+
+
+_raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_one_sample_decoder = msgspec.json.Decoder(HrSample)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One sample of a message that breaks the contract: its own JSON bytes and the error."""
+
+    payload: bytes
+    error: PayloadError
+
+
+def _decode_one(
+    raw: bytes | msgspec.Raw,
+    topic_sensor: str | None,
+    now: int | None,
+    retention_days: int,
+) -> HrSample:
+    try:
+        sample = _one_sample_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise _classify(err) from None
+    validate_sample(sample, now=now, retention_days=retention_days)
+    if topic_sensor is not None and sample.sensor != topic_sensor:
+        raise SensorMismatch(f"sample for {sample.sensor!r} on the topic of {topic_sensor!r}")
+    return sample
+
+
+def split_samples(
+    payload: bytes,
+    *,
+    topic_sensor: str | None = None,
+    now: int | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> tuple[list[HrSample], list[Rejected]]:
+    """Decode an hr or batch payload sample by sample: (good samples, rejected samples).
+
+    An array is judged per element, so one bad sample of a batch costs only its own place
+    (its bytes go to quarantine, the others are stored). A payload that is not a sample or an
+    array at all (oversized, not JSON, another type) raises :class:`PayloadError` whole.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise OversizedPayload(f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    if payload.lstrip()[:1] != b"[":
+        return [_decode_one(payload, topic_sensor, now, retention_days)], []
+    try:
+        items = _raw_list_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise _classify(err) from None
+    good: list[HrSample] = []
+    bad: list[Rejected] = []
+    for index, raw in enumerate(items):
+        try:
+            good.append(_decode_one(raw, topic_sensor, now, retention_days))
+        except PayloadError as err:
+            err.detail = f"item {index}: {err.detail}"
+            bad.append(Rejected(bytes(raw), err))
+    return good, bad
 
 
 def decode_samples(
@@ -297,23 +385,15 @@ def decode_samples(
     now: int | None = None,
     retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> list[HrSample]:
-    """Decode and validate an hr or batch payload (one object or an array of objects).
-
-    All-or-nothing: one bad sample rejects the message, which goes to quarantine whole, so a
-    message is either stored or kept with its raw bytes, never half of each.
-    """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise OversizedPayload(f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
-    try:
-        decoded = _sample_decoder.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        raise _classify(err) from None
-    samples = decoded if isinstance(decoded, list) else [decoded]
-    for sample in samples:
-        validate_sample(sample, now=now, retention_days=retention_days)
-        if topic_sensor is not None and sample.sensor != topic_sensor:
-            raise SensorMismatch(f"sample for {sample.sensor!r} on the topic of {topic_sensor!r}")
-    return samples
+    """Decode and validate an hr or batch payload (one object or an array of objects),
+    all or nothing: the first bad sample raises its :class:`PayloadError`. Ingestion uses
+    :func:`split_samples` instead, which keeps the good samples of a mixed batch."""
+    good, bad = split_samples(
+        payload, topic_sensor=topic_sensor, now=now, retention_days=retention_days
+    )
+    if bad:
+        raise bad[0].error
+    return good
 
 
 T = TypeVar("T")

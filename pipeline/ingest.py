@@ -21,9 +21,19 @@ so the store holds what a gym board shows and dashboards need no join (InfluxQL 
 Assignments and profiles come from one :class:`Snapshot` of the registry, refreshed every
 ``RESOLVER_REFRESH_S``: the hot path never queries.
 
-Bad input never stops the service: every malformed message is written to quarantine with
-its topic, raw bytes and reason, counted per reason, logged at most once per sensor per
-minute, and acknowledged (it is kept, so it is not lost).
+Bad input never stops the service: every malformed message — or, in an array, every
+malformed sample, the good ones of the same message being stored — is written to quarantine
+with its topic, raw bytes (a bounded prefix, with size and sha256) and reason, counted per
+reason, logged at most once per sensor per minute, and acknowledged (it is kept, so it is not
+lost). A retained message on a sample topic is quarantined once, however often the broker
+sends it again on a reconnect.
+
+One message never blocks the rest. A write that fails because the store is unavailable
+(:class:`StoreUnavailable`, an ``OSError``) is retried and nothing is acknowledged. Any other
+error means something in the batch is at fault: the batch is split in halves until the
+offending message — and within it the offending sample — is found; that sample goes to
+quarantine (reason ``store-rejected``) and the rest is stored. Only when even a quarantine
+row cannot be written is the store treated as broken, and the batch held.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
 import logging
 import random
 import sqlite3
@@ -56,6 +67,9 @@ from gympulse.settings import Settings
 log = logging.getLogger(__name__)
 
 RESOLVER_REFRESH_S = 5.0
+STORE_REJECTED = "store-rejected"  # quarantine reason: the store refused a valid-looking sample
+
+Part = tuple[list[StoredSample], list[QuarantineRow]]  # what one message (or sample) became
 
 
 @dataclass
@@ -113,19 +127,36 @@ class Snapshot:
         return athlete_id, pct, zone
 
 
+def _row(
+    msg: Received, payload: bytes, err: contract.PayloadError, received_ms: int
+) -> QuarantineRow:
+    """A quarantine row keyed by its content. The broker sends a retained message again on
+    every subscribe (flagged retained then): such a copy is stored only if its key is new."""
+    key = hashlib.sha256(
+        b"\0".join((msg.topic.encode(), msg.payload, payload, err.detail.encode()))
+    ).hexdigest()
+    return QuarantineRow(
+        received_ms, msg.topic, payload, err.reason, err.detail, key=key, once=msg.retain
+    )
+
+
 def decode_message(
     msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
-) -> list[StoredSample] | QuarantineRow:
-    """Pure: one MQTT message -> stored samples, or the quarantine row saying why not."""
+) -> Part:
+    """Pure: one MQTT message -> (stored samples, quarantine rows saying what was not and why).
+
+    A payload that is not samples at all is one quarantine row; in an array, each bad sample
+    is its own row (its own JSON bytes) and the good ones are kept."""
     try:
         topic = contract.parse_topic(msg.topic)
         if topic.kind not in ("hr", "batch"):
             raise contract.BadTopic(f"{topic.kind} messages carry no samples")
-        samples = contract.decode_samples(
+        samples, rejected = contract.split_samples(
             msg.payload, topic_sensor=topic.sensor, now=received_ms, retention_days=retention_days
         )
     except contract.PayloadError as err:
-        return QuarantineRow(received_ms, msg.topic, msg.payload, err.reason, err.detail)
+        return [], [_row(msg, msg.payload, err, received_ms)]
+    rows = [_row(msg, r.payload, r.error, received_ms) for r in rejected]
     stored = []
     for s in samples:
         athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm)
@@ -145,7 +176,27 @@ def decode_message(
                 zone=zone,
             )
         )
-    return stored
+    return stored, rows
+
+
+def _sample_payload(s: StoredSample) -> bytes:
+    return contract.encode(
+        contract.HrSample(
+            sensor=s.sensor,
+            ts=s.ts,
+            seq=s.seq,
+            bpm=s.bpm,
+            rr_ms=list(s.rr_ms),
+            contact=s.contact,
+            energy_kj=s.energy_kj,
+        )
+    )
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """The store cannot take writes now (retry, hold the messages) — as opposed to refusing
+    something in the batch (find it, quarantine it, store the rest)."""
+    return isinstance(err, StoreUnavailable | OSError)
 
 
 class IngestService:
@@ -209,13 +260,13 @@ class IngestService:
                     break
             await self._write_until_stored(mqtt, batch)
 
-    def _build(self, messages: list[Received]) -> WriteBatch:
+    def _decode(self, messages: list[Received]) -> list[Part]:
         snapshot = self._snapshot_now()
         now = contract.now_ms()
-        batch = WriteBatch()
+        parts: list[Part] = []
         for msg in messages:
             try:
-                result = decode_message(
+                samples, rows = decode_message(
                     msg,
                     snapshot,
                     retention_days=self.settings.ingest.retention_days,
@@ -223,27 +274,37 @@ class IngestService:
                 )
             except Exception as err:  # a bug must cost one message's place, never the service
                 log.exception("could not process a message on %s", msg.topic)
-                result = QuarantineRow(now, msg.topic, msg.payload, "internal-error", repr(err))
-            if isinstance(result, QuarantineRow):
-                batch.quarantine.append(result)
-                self.stats.quarantined[result.reason] += 1
-                INGEST.quarantined.labels(result.reason).inc()
-                key = msg.topic.rsplit("/", 2)[-2] if msg.topic.count("/") >= 2 else msg.topic
-                self._bad_log.warning(
-                    key,
-                    "quarantined a message on %s: %s: %s",
-                    msg.topic,
-                    result.reason,
-                    result.detail[:200],
+                samples, rows = (
+                    [],
+                    [QuarantineRow(now, msg.topic, msg.payload, "internal-error", repr(err))],
                 )
-            else:
-                batch.samples.extend(result)
-        return batch
+            for row in rows:
+                self._count_quarantined(msg.topic, row)
+            parts.append((samples, rows))
+        return parts
+
+    def _count_quarantined(self, topic: str, row: QuarantineRow) -> None:
+        self.stats.quarantined[row.reason] += 1
+        INGEST.quarantined.labels(row.reason).inc()
+        key = topic.rsplit("/", 2)[-2] if topic.count("/") >= 2 else topic
+        self._bad_log.warning(
+            key, "quarantined a message on %s: %s: %s", topic, row.reason, row.detail[:200]
+        )
 
     async def _write_until_stored(self, mqtt: MqttClient, messages: list[Received]) -> None:
-        batch = self._build(messages)
+        parts = self._decode(messages)
         self.stats.messages += len(messages)
         INGEST.messages.inc(len(messages))
+        if await self._store(parts):
+            for msg in messages:
+                mqtt.ack(msg)
+
+    async def _store(self, parts: list[Part]) -> bool:
+        """Write ``parts`` (retrying while the store is unavailable); a part the store refuses
+        is narrowed down and quarantined. False: stopped before everything was written."""
+        batch = WriteBatch(
+            [s for samples, _ in parts for s in samples], [q for _, rows in parts for q in rows]
+        )
         delay = 0.2
         while True:
             started = time.perf_counter()
@@ -251,19 +312,23 @@ class IngestService:
                 result = await self.store.write(batch)
                 break
             except Exception as err:
-                # StoreUnavailable is expected (down, timing out); anything else is a bug or
-                # a broken disk. Either way nothing is acknowledged, so nothing is lost.
                 self.stats.store_errors += 1
                 INGEST.store_errors.inc()
+                if not is_unavailable(err):
+                    narrowed = await self._narrow(parts, err)
+                    if narrowed is not None:
+                        return narrowed
+                # Unavailable (down, locked, disk full), or a store that cannot even take a
+                # quarantine row: hold everything unacknowledged and retry.
                 log.log(
                     logging.WARNING if isinstance(err, StoreUnavailable) else logging.ERROR,
-                    "store write failed, holding %d messages unacknowledged: %s",
-                    len(messages),
+                    "store write failed, holding %d samples unacknowledged: %s",
+                    len(batch),
                     err,
                     exc_info=not isinstance(err, StoreUnavailable),
                 )
                 if self._stop.is_set():
-                    return  # unacknowledged: the broker keeps them for the next run
+                    return False  # unacknowledged: the broker keeps them for the next run
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 10.0)
         INGEST.batch_seconds.observe(time.perf_counter() - started)
@@ -272,5 +337,28 @@ class IngestService:
         self.stats.duplicates += result.duplicates
         INGEST.stored.inc(result.stored)
         INGEST.duplicates.inc(result.duplicates)
-        for msg in messages:
-            mqtt.ack(msg)
+        return True
+
+    async def _narrow(self, parts: list[Part], err: Exception) -> bool | None:
+        """The store refused ``parts``: write them in halves, then sample by sample, and
+        quarantine the one it refuses. None: nothing left to narrow (hold and retry)."""
+        if len(parts) > 1:
+            mid = len(parts) // 2
+            return await self._store(parts[:mid]) and await self._store(parts[mid:])
+        (samples, rows) = parts[0]
+        if len(samples) > 1:
+            singles: list[Part] = [([s], []) for s in samples]
+            return await self._store([*singles, ([], rows)] if rows else singles)
+        if not samples:
+            return None  # only quarantine rows, and the store refuses those: it is broken
+        (sample,) = samples
+        row = QuarantineRow(
+            contract.now_ms(),
+            contract.hr_topic(sample.site, sample.collector, sample.sensor),
+            _sample_payload(sample),
+            STORE_REJECTED,
+            f"{type(err).__name__}: {err}",
+        )
+        self._count_quarantined(row.topic, row)
+        log.error("the store refused a sample of %s (quarantined): %r", sample.sensor, err)
+        return await self._store([([], [*rows, row])])

@@ -64,7 +64,7 @@ async def test_a_corrected_assignment_is_reapplied_to_stored_samples(tmp_path: P
     by_ts = dict(zip(frame["ts"].to_list(), frame["athlete_id"].to_list(), strict=True))
     assert [by_ts[t] for t in range(0, 10_000, 1000)] == [anna] * 5 + [bram] * 5
     # Bram's samples now carry his %HRmax: 100 bpm of 160 = 62.5 % -> 63 (half up), zone 2.
-    stamps = {r[0]: r[1:] for r in store.conn.execute("SELECT ts, pct_max, zone FROM samples")}
+    stamps = {r[0]: r[1:] for r in await store.execute("SELECT ts, pct_max, zone FROM samples")}
     assert stamps[6000] == (63, 2)
     assert await reapply(reg, store, "strap-12", 0, 10_000) == 0  # idempotent
     await store.close()

@@ -11,6 +11,7 @@ lives in the :class:`gympulse.pipeline.registry.Registry` (SQLite), whatever the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -41,13 +42,47 @@ class StoredSample:
     zone: int | None = None
 
 
+QUARANTINE_PREFIX_BYTES = 4096  # of a payload kept in quarantine; size and hash say the rest
+
+
+def _text(value: str) -> str:
+    """Text every store can encode (a lone surrogate cannot be written as UTF-8)."""
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class QuarantineRow:
+    """A message (or one sample of it) that could not be stored as samples, and why.
+
+    Built from the whole payload, a row keeps its first :data:`QUARANTINE_PREFIX_BYTES`,
+    its ``size`` and ``sha256`` (so 20 × 10 MB of junk cost 20 × 4 kB, and a copy can still
+    be matched); read back from a store, those three come as stored. ``key`` names the
+    content (topic, payload, what was wrong with it); a row with ``once`` set is not stored
+    when a row with its key is (a retained message the broker sends again on every
+    subscribe is quarantined once).
+    """
+
     received_ms: int
     topic: str
     payload: bytes
     reason: str
     detail: str
+    size: int = -1  # bytes of the whole payload; -1 when built: taken from ``payload``
+    sha256: str = ""  # hex digest of the whole payload; "" when built: computed
+    key: str | None = None
+    once: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.payload).hexdigest())
+            object.__setattr__(self, "size", len(self.payload))
+            object.__setattr__(self, "payload", self.payload[:QUARANTINE_PREFIX_BYTES])
+        object.__setattr__(self, "topic", _text(self.topic))
+        object.__setattr__(self, "detail", _text(self.detail)[:2000])
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.payload)
 
 
 @dataclass

@@ -13,9 +13,11 @@ Schema (see ``pipeline/stores/README.md``):
   ``energy_kj`` (int, absent when null), ``seq`` (int), ``collector`` (string),
   ``pct_max`` (int, % of the athlete's HRmax) and ``zone`` (int 0–5), both stamped at
   ingest and absent when unassigned; time = sample ``ts`` in ms.
-- ``quarantine``: tag ``reason``; fields ``topic``, ``payload`` (base64), ``detail``,
-  ``received_ms``; time in ns = received_ms·10⁶ + a hash of the row (so two rows of the
-  same millisecond stay two points, and the same row written twice stays one).
+- ``quarantine``: tag ``reason``; fields ``topic``, ``payload`` (base64 of at most the
+  first 4 kB), ``size`` and ``sha256`` (of the whole payload), ``key`` (of the content),
+  ``detail``, ``received_ms``; time in ns = received_ms·10⁶ + a hash of the row (so two
+  rows of the same millisecond stay two points, and the same row written twice stays one).
+  ``write`` skips a row marked ``once`` whose key is stored already.
 - one measurement per derived table (``gympulse.pipeline.analytics.tables``), key columns as tags,
   the table's day/start as time; ``gympulse_schema`` keeps each table's column types.
 
@@ -40,6 +42,7 @@ import asyncio
 import base64
 import datetime as dt
 import gzip
+import hashlib
 import json
 import logging
 import math
@@ -153,8 +156,11 @@ def quarantine_line(q: QuarantineRow) -> str:
         QUARANTINE,
         {"reason": q.reason},
         {
+            "key": q.key,
             "topic": q.topic,
             "payload": base64.b64encode(q.payload).decode("ascii"),
+            "size": q.size,
+            "sha256": q.sha256,
             "detail": q.detail,
             "received_ms": q.received_ms,
         },
@@ -466,7 +472,7 @@ class InfluxStore:
         existing = await self._existing(list(unique.values()))
         new = [s for k, s in unique.items() if k not in existing]
         rejected = await self._post_lines()([sample_line(s) for s in new], "ms")
-        quarantine = list(batch.quarantine)
+        quarantine = await self._new_quarantine(batch.quarantine)
         for index, message in rejected:
             log.warning(
                 "InfluxDB refused sample %s@%s: %s", new[index].sensor, new[index].ts, message
@@ -483,6 +489,22 @@ class InfluxStore:
             duplicates=len(batch.samples) - len(new),
             quarantined=len(quarantine),
         )
+
+    async def _new_quarantine(self, rows: Sequence[QuarantineRow]) -> list[QuarantineRow]:
+        """``rows`` without those marked ``once`` whose key is stored (or earlier in ``rows``)."""
+        keys = sorted({q.key for q in rows if q.once and q.key})
+        stored: set[str] = set()
+        if keys:
+            q = f'SELECT "key" FROM {self._measurement(QUARANTINE)} WHERE {_any_of("key", keys)}'
+            stored = {str(row["key"]) for row in await self._rows(q)}
+        out = []
+        for row in rows:
+            if row.once and row.key and row.key in stored:
+                continue
+            if row.key:
+                stored.add(row.key)
+            out.append(row)
+        return out
 
     async def query_samples(
         self,
@@ -568,19 +590,26 @@ class InfluxStore:
 
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
         q = (
-            f'SELECT "received_ms", "topic", "payload", "reason", "detail"'
-            f" FROM {self._measurement(QUARANTINE)} ORDER BY time ASC LIMIT {int(limit)}"
+            f'SELECT "received_ms", "topic", "payload", "size", "sha256", "reason", "key",'
+            f' "detail" FROM {self._measurement(QUARANTINE)} ORDER BY time ASC'
+            f" LIMIT {int(limit)}"
         )
-        return [
-            QuarantineRow(
-                received_ms=int(r["received_ms"]),
-                topic=r["topic"],
-                payload=base64.b64decode(r["payload"]),
-                reason=r["reason"],
-                detail=r["detail"],
+        out = []
+        for r in await self._rows(q, epoch="ns"):
+            payload = base64.b64decode(r["payload"])
+            out.append(
+                QuarantineRow(
+                    received_ms=int(r["received_ms"]),
+                    topic=r["topic"],
+                    payload=payload,
+                    reason=r["reason"],
+                    detail=r["detail"],
+                    size=len(payload) if r.get("size") is None else int(r["size"]),
+                    sha256=r.get("sha256") or hashlib.sha256(payload).hexdigest(),
+                    key=r.get("key") or None,
+                )
             )
-            for r in await self._rows(q, epoch="ns")
-        ]
+        return out
 
     async def reassign(
         self,

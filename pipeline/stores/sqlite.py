@@ -4,6 +4,18 @@ Writes are one transaction per batch with ``INSERT OR IGNORE``, so a redelivered
 counted as a duplicate and stored once. ``synchronous=FULL`` makes a committed batch
 survive a power cut, which is what lets ingestion acknowledge it to the broker.
 
+Threading: sqlite3 blocks (an fsync per commit, up to 30 s waiting for another writer's
+lock), so no SQLite call runs on the event loop. The store owns one worker thread that
+opens, uses and closes the one connection; every coroutine hands its work to that thread.
+
+A write that fails always rolls back, so no transaction is ever left open (another writer
+would get "database is locked"). ``sqlite3.OperationalError`` (locked, busy, disk full, I/O)
+is :class:`StoreUnavailable`: retry later. Anything else (an integer sqlite3 cannot bind, a
+constraint) is re-raised as it is, so ingestion knows the data, not the store, is at fault.
+
+Quarantine rows keep a bounded payload prefix with the whole payload's ``size`` and
+``sha256``; a row marked ``once`` is left out when a row with its ``key`` exists.
+
 RR intervals are stored as a comma-separated string of milliseconds ("812,790"): compact,
 readable in the sqlite3 shell, and split by polars in one vectorised call.
 
@@ -14,11 +26,16 @@ first release: :meth:`SqliteStore.open` adds them to an existing file's ``sample
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import hashlib
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -56,12 +73,21 @@ CREATE TABLE IF NOT EXISTS quarantine (
     topic       TEXT    NOT NULL,
     payload     BLOB    NOT NULL,
     reason      TEXT    NOT NULL,
-    detail      TEXT    NOT NULL
+    detail      TEXT    NOT NULL,
+    size        INTEGER,
+    sha256      TEXT,
+    key         TEXT
 );
 """
 
-# Columns added to ``samples`` after the first schema: (name, SQL type), in order.
+# Columns added after the first schema: (name, SQL type), in order.
 _SAMPLE_MIGRATIONS = (("pct_max", "INTEGER"), ("zone", "INTEGER"))
+_QUARANTINE_MIGRATIONS = (("size", "INTEGER"), ("sha256", "TEXT"), ("key", "TEXT"))
+_QUARANTINE_KEY_INDEX = (
+    "CREATE INDEX IF NOT EXISTS quarantine_key ON quarantine (key) WHERE key IS NOT NULL"
+)
+
+T = TypeVar("T")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -88,9 +114,11 @@ def _ident(name: str) -> str:
     return name
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, *, any_thread: bool = True) -> sqlite3.Connection:
     """A connection with the pragmas every gympulse SQLite user wants."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), timeout=30, isolation_level=None, check_same_thread=not any_thread
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -107,26 +135,57 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # used only on the worker thread
+        self._worker: ThreadPoolExecutor | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
+        """The worker thread's connection (only valid on that thread)."""
         if self._conn is None:
             raise RuntimeError("store is not open (or already closed)")
         return self._conn
 
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._worker is None:
+            raise RuntimeError("store is not open (or already closed)")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, functools.partial(fn, *args))
+
     async def open(self) -> None:
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="sqlite-store")
+        await self._run(self._open)
+
+    def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-        _migrate_samples(self._conn)
+        conn = self._conn = connect(self.path, any_thread=False)
+        conn.executescript(_SCHEMA)
+        _migrate(conn, "samples", _SAMPLE_MIGRATIONS)
+        _migrate(conn, "quarantine", _QUARANTINE_MIGRATIONS)
+        conn.execute(_QUARANTINE_KEY_INDEX)
 
     async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, self._close)
+        finally:
+            worker.shutdown(wait=False)
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on the store's thread and return its rows (tests, tools)."""
+        return await self._run(lambda: self.conn.execute(sql, params).fetchall())
+
     async def write(self, batch: WriteBatch) -> WriteResult:
+        return await self._run(self._write, batch)
+
+    def _write(self, batch: WriteBatch) -> WriteResult:
         conn = self.conn
         rows = [
             (
@@ -155,17 +214,33 @@ class SqliteStore:
                 rows,
             )
             stored = conn.total_changes - before
-            conn.executemany(
-                "INSERT INTO quarantine (received_ms, topic, payload, reason, detail)"
-                " VALUES (?,?,?,?,?)",
-                [(q.received_ms, q.topic, q.payload, q.reason, q.detail) for q in batch.quarantine],
-            )
+            before = conn.total_changes
+            for q in batch.quarantine:
+                row = (q.received_ms, q.topic, q.payload, q.reason, q.detail, q.size, q.sha256)
+                if q.once and q.key is not None:
+                    conn.execute(
+                        "INSERT INTO quarantine"
+                        " (received_ms, topic, payload, reason, detail, size, sha256, key)"
+                        " SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS"
+                        " (SELECT 1 FROM quarantine WHERE key = ?)",
+                        (*row, q.key, q.key),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO quarantine"
+                        " (received_ms, topic, payload, reason, detail, size, sha256, key)"
+                        " VALUES (?,?,?,?,?,?,?,?)",
+                        (*row, q.key),
+                    )
+            quarantined = conn.total_changes - before
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as err:
+        except BaseException as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreUnavailable(f"sqlite write failed: {err}") from err
-        return WriteResult(stored, len(rows) - stored, len(batch.quarantine))
+            if isinstance(err, sqlite3.OperationalError):
+                raise StoreUnavailable(f"sqlite write failed: {err}") from err
+            raise
+        return WriteResult(stored, len(rows) - stored, quarantined)
 
     async def query_samples(
         self,
@@ -186,24 +261,29 @@ class SqliteStore:
             sql += f" AND athlete_id IN ({','.join('?' * len(athlete_ids))})"
             params += list(athlete_ids)
         sql += " ORDER BY sensor, ts"
-        rows = self.conn.execute(sql, params).fetchall()
-        return samples_frame(rows)
+        return await self._run(lambda: samples_frame(self.conn.execute(sql, params).fetchall()))
 
     async def count_samples(self) -> int:
-        (count,) = self.conn.execute("SELECT count(*) FROM samples").fetchone()
+        (count,) = (await self.execute("SELECT count(*) FROM samples"))[0]
         return int(count)
 
     async def sample_time_range(self) -> tuple[int, int] | None:
-        lo, hi = self.conn.execute("SELECT min(ts), max(ts) FROM samples").fetchone()
+        lo, hi = (await self.execute("SELECT min(ts), max(ts) FROM samples"))[0]
         return None if lo is None else (int(lo), int(hi))
 
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
-        rows = self.conn.execute(
-            "SELECT received_ms, topic, payload, reason, detail FROM quarantine"
-            " ORDER BY id LIMIT ?",
+        rows = await self.execute(
+            "SELECT received_ms, topic, payload, reason, detail, size, sha256, key"
+            " FROM quarantine ORDER BY id LIMIT ?",
             (limit,),
-        ).fetchall()
-        return [QuarantineRow(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+        )
+        out = []
+        for r in rows:
+            payload = bytes(r[2])
+            size = len(payload) if r[5] is None else int(r[5])
+            sha = str(r[6]) if r[6] else _sha256(payload)
+            out.append(QuarantineRow(r[0], r[1], payload, r[3], r[4], size, sha, r[7]))
+        return out
 
     async def reassign(
         self,
@@ -216,6 +296,11 @@ class SqliteStore:
     ) -> int:
         """Re-stamp the samples whose athlete differs; their ``pct_max``/``zone`` are
         recomputed from ``hr_max``, or cleared without it (see ``README.md``)."""
+        return await self._run(self._reassign, sensor, start_ms, end_ms, athlete_id, hr_max)
+
+    def _reassign(
+        self, sensor: str, start_ms: int, end_ms: int, athlete_id: int | None, hr_max: float | None
+    ) -> int:
         where = "sensor = ? AND ts >= ? AND ts < ? AND athlete_id IS NOT ?"
         params = (sensor, start_ms, end_ms, athlete_id)
         conn = self.conn
@@ -260,10 +345,13 @@ class SqliteStore:
         _ident(table)
         if rows.is_empty():
             return
-        conn = self.conn
         frame = rows.with_columns(
             [pl.col(n).cast(pl.String) for n, t in rows.schema.items() if isinstance(t, pl.Date)]
         )
+        await self._run(self._write_rows, table, frame, key)
+
+    def _write_rows(self, table: str, frame: pl.DataFrame, key: Sequence[str]) -> None:
+        conn = self.conn
         names = [_ident(n) for n in frame.columns]
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -282,6 +370,9 @@ class SqliteStore:
         self, table: str, where: Mapping[str, object] | None = None
     ) -> pl.DataFrame:
         _ident(table)
+        return await self._run(self._read_rows, table, where)
+
+    def _read_rows(self, table: str, where: Mapping[str, object] | None) -> pl.DataFrame:
         exists = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
         ).fetchone()
@@ -302,6 +393,9 @@ class SqliteStore:
         _ident(table)
         if not where:
             raise ValueError("delete_rows needs at least one condition")
+        return await self._run(self._delete_rows, table, where)
+
+    def _delete_rows(self, table: str, where: Mapping[str, object]) -> int:
         conn = self.conn
         existing = {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
         if not existing:
@@ -321,6 +415,10 @@ class SqliteStore:
         return int(deleted)
 
 
+def _sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
 def _sql_value(value: object) -> object:
     """A filter value as ``write_rows`` stores it: dates as ISO text, booleans as 0/1."""
     if isinstance(value, dt.datetime):
@@ -332,20 +430,20 @@ def _sql_value(value: object) -> object:
     return value
 
 
-def _migrate_samples(conn: sqlite3.Connection) -> None:
-    """Add the columns of :data:`_SAMPLE_MIGRATIONS` that an older file lacks. Checked again
+def _migrate(conn: sqlite3.Connection, table: str, migrations: Sequence[tuple[str, str]]) -> None:
+    """Add the columns of ``migrations`` that an older file's ``table`` lacks. Checked again
     inside a write transaction, so two processes opening the same file add each once."""
 
     def missing() -> list[tuple[str, str]]:
-        have = {r[1] for r in conn.execute("PRAGMA table_info(samples)").fetchall()}
-        return [(n, t) for n, t in _SAMPLE_MIGRATIONS if n not in have]
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+        return [(n, t) for n, t in migrations if n not in have]
 
     if not missing():
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         for name, sql_type in missing():
-            conn.execute(f"ALTER TABLE samples ADD COLUMN {name} {sql_type}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
