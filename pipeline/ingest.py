@@ -293,11 +293,11 @@ class IngestService:
 
     async def _write_until_stored(self, mqtt: MqttClient, messages: list[Received]) -> None:
         parts = self._decode(messages)
-        self.stats.messages += len(messages)
-        INGEST.messages.inc(len(messages))
         if await self._store(parts):
             for msg in messages:
                 mqtt.ack(msg)
+        self.stats.messages += len(messages)  # handled: stored, quarantined or held
+        INGEST.messages.inc(len(messages))
 
     async def _store(self, parts: list[Part]) -> bool:
         """Write ``parts`` (retrying while the store is unavailable); a part the store refuses

@@ -51,15 +51,10 @@ def _ingest(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 async def _publish(url: str, messages: list[tuple[str, bytes, bool]]) -> None:
     """Publish (topic, payload, retain) at QoS 1 in order and wait for every PUBACK."""
-    mqtt = MqttClient(MqttSettings(url=url), f"test-raw-{time.monotonic_ns()}")
-    runner = asyncio.create_task(mqtt.run())
-    try:
+    async with MqttClient(MqttSettings(url=url), f"test-raw-{time.monotonic_ns()}") as mqtt:
         await mqtt.wait_connected()
         for topic, payload, retain in messages:
             await mqtt.publish(topic, payload, qos=1, retain=retain)
-    finally:
-        await mqtt.close()
-        await runner
 
 
 def _quarantine(db: Path) -> list[tuple[str, str, bytes, int, str, str | None]]:
