@@ -3,13 +3,20 @@
 Ingestion stamps each sample with the athlete assigned to its strap at the sample's ``ts``.
 When a coach corrects an assignment afterwards ("Eva had strap 12 tonight, not Bram"), the
 stored samples are re-stamped from the registry's current assignments.
+
+Ingestion does this by itself: whenever it sees the registry's change counter move, it
+re-stamps the windows whose wearer changed (:func:`changed_windows`), so samples stored
+before it noticed — unassigned, or under the previous wearer — follow the new assignment,
+whichever process made it (``gympulse assign``, the admin form).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterable
 
+from gympulse.pipeline.domain import Assignment, Resolver
 from gympulse.pipeline.registry import FOREVER_MS, Registry
 from gympulse.pipeline.stores.base import Store
 
@@ -37,3 +44,46 @@ async def reapply(registry: Registry, store: Store, sensor: str, start_ms: int, 
 
 def _utc_year(ts_ms: int) -> int:
     return dt.datetime.fromtimestamp(max(ts_ms, 0) / 1000, dt.UTC).year
+
+
+Window = tuple[int, int]  # [start_ms, end_ms)
+
+
+def changed_windows(old: Iterable[Assignment], new: Iterable[Assignment]) -> dict[str, Window]:
+    """Pure: per strap, the span of time in which the wearer differs between two sets of
+    assignments (from the first to the last instant that differs; ``FOREVER_MS`` for
+    open-ended). Straps whose wearer is the same at every instant are absent, so handing a
+    strap on at ``t`` gives ``[t, FOREVER_MS)``, not the previous wearer's whole history."""
+    old, new = list(old), list(new)
+    before, after = Resolver(old), Resolver(new)
+    edges: dict[str, set[int]] = {}
+    for a in (*old, *new):
+        edges.setdefault(a.sensor, set()).update(
+            (a.start_ms, FOREVER_MS if a.end_ms is None else a.end_ms)
+        )
+    windows: dict[str, Window] = {}
+    for sensor, points in edges.items():
+        ordered = sorted(points)
+        differing = [
+            (lo, hi)
+            for lo, hi in itertools.pairwise(ordered)
+            if before.athlete_at(sensor, lo) != after.athlete_at(sensor, lo)
+        ]
+        if differing:
+            windows[sensor] = (differing[0][0], differing[-1][1])
+    return windows
+
+
+def merge_windows(into: dict[str, Window], more: dict[str, Window]) -> None:
+    for sensor, (start, end) in more.items():
+        lo, hi = into.get(sensor, (start, end))
+        into[sensor] = (min(lo, start), max(hi, end))
+
+
+async def restamp(registry: Registry, store: Store, windows: dict[str, Window]) -> int:
+    """Re-stamp every stored sample in ``windows`` per the registry's assignments now;
+    returns how many changed athlete."""
+    changed = 0
+    for sensor, (start, end) in sorted(windows.items()):
+        changed += await reapply(registry, store, sensor, start, end)
+    return changed

@@ -18,8 +18,13 @@ store returns.
 Each sample is stamped with the athlete wearing its strap at its ``ts`` and, from that
 athlete's profile, ``pct_max`` (% of effective HRmax, rounded half up) and ``zone`` (0–5),
 so the store holds what a gym board shows and dashboards need no join (InfluxQL has none).
-Assignments and profiles come from one :class:`Snapshot` of the registry, refreshed every
-``RESOLVER_REFRESH_S``: the hot path never queries.
+Assignments and profiles come from one :class:`Snapshot` of the registry. Before and after
+each batch the registry's change counter (one tiny read; triggers bump it whoever writes)
+is compared with the snapshot's, and between batches every ``REGISTRY_CHECK_S``: a change
+made by any process (``gympulse assign``, the admin form) applies from the next batch on,
+and the samples already stored in the windows whose wearer changed are re-stamped
+(:func:`gympulse.pipeline.assignments.changed_windows`) — so an assignment takes effect
+for every sample whose ``ts`` falls in it, whenever that sample arrives.
 
 Bad input never stops the service: every malformed message — or, in an array, every
 malformed sample, the good ones of the same message being stored — is written to quarantine
@@ -39,6 +44,7 @@ row cannot be written is the store treated as broken, and the batch held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -52,7 +58,8 @@ from dataclasses import dataclass, field
 from gympulse import contract
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
-from gympulse.pipeline.domain import Athlete, Resolver, effort_stamp
+from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
+from gympulse.pipeline.domain import Assignment, Athlete, Resolver, effort_stamp
 from gympulse.pipeline.metrics import INGEST
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
@@ -66,7 +73,7 @@ from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RESOLVER_REFRESH_S = 5.0
+REGISTRY_CHECK_S = 1.0  # between batches (a quiet stream): how often the counter is read
 STORE_REJECTED = "store-rejected"  # quarantine reason: the store refused a valid-looking sample
 
 Part = tuple[list[StoredSample], list[QuarantineRow]]  # what one message (or sample) became
@@ -80,6 +87,7 @@ class IngestStats:
     quarantined: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     store_errors: int = 0
+    restamped: int = 0  # stored samples re-stamped after assignment changes
 
 
 @functools.lru_cache(maxsize=64)
@@ -92,16 +100,24 @@ class Snapshot:
     """An immutable view of the registry for ingestion: who wore which strap when (the
     :class:`Resolver`) and every athlete's profile, taken together."""
 
-    def __init__(self, resolver: Resolver, athletes: list[Athlete]) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        athletes: list[Athlete],
+        *,
+        version: int = -1,
+        assignments: list[Assignment] | None = None,
+    ) -> None:
         self.resolver = resolver
         self.athletes = {a.id: a for a in athletes}
+        self.version = version  # the registry's change counter when it was read
+        self.assignments = assignments or []
         self._hr_max: dict[tuple[int, int], float] = {}
 
     @classmethod
     def of(cls, registry: Registry) -> Snapshot:
-        # Assignments first: an athlete they name was created before, so it is in the list.
-        resolver = registry.resolver()
-        return cls(resolver, registry.athletes())
+        version, assignments, athletes = registry.read_snapshot()
+        return cls(Resolver(assignments), athletes, version=version, assignments=assignments)
 
     def hr_max(self, athlete_id: int, ts: int) -> float | None:
         """The athlete's effective HRmax at ``ts`` (age in the sample's UTC year)."""
@@ -206,7 +222,10 @@ class IngestService:
         self.registry = registry
         self.stats = IngestStats()
         self._snapshot = Snapshot.of(registry)
-        self._snapshot_at = time.monotonic()
+        self._restamp_due: dict[str, Window] = {}  # windows still to re-stamp (store down)
+        # One batch (sync, stamp, write, sync) or one idle check at a time: a batch is never
+        # stamped from one snapshot and checked against a newer one.
+        self._registry_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._bad_log = RateLimitedLog(log, 60.0)
         group = settings.mqtt.shared_group
@@ -216,14 +235,38 @@ class IngestService:
         # Set once the broker has acknowledged the subscriptions of the persistent session.
         self.ready = asyncio.Event()
 
-    def _snapshot_now(self) -> Snapshot:
-        if time.monotonic() - self._snapshot_at > RESOLVER_REFRESH_S:
-            self._snapshot_at = time.monotonic()
+    async def _sync_registry(self) -> None:
+        """Take a fresh snapshot if the registry changed, and re-stamp the stored samples
+        of every window whose wearer changed. Called with ``_registry_lock`` held."""
+        try:
+            if self.registry.version() != self._snapshot.version:
+                fresh = Snapshot.of(self.registry)
+                windows = changed_windows(self._snapshot.assignments, fresh.assignments)
+                merge_windows(self._restamp_due, windows)
+                self._snapshot = fresh
+        except sqlite3.Error as err:  # a locked or busy registry: keep the last view
+            log.warning("registry unreadable, keeping the previous assignments: %s", err)
+        if not self._restamp_due:
+            return
+        due, self._restamp_due = self._restamp_due, {}
+        try:
+            changed = await restamp(self.registry, self.store, due)
+        except Exception as err:  # the store is down: try again with the next check
+            merge_windows(self._restamp_due, due)
+            log.warning("re-stamping after an assignment change failed, will retry: %s", err)
+            return
+        self.stats.restamped += changed
+        if changed:
+            log.info("assignments changed: re-stamped %d stored samples", changed)
+
+    async def _watch_registry(self) -> None:
+        """Between batches: apply assignment changes to stored samples of a quiet strap."""
+        while not self._stop.is_set():
             try:
-                self._snapshot = Snapshot.of(self.registry)
-            except sqlite3.Error as err:  # a locked or busy registry: keep the last view
-                log.warning("registry unreadable, keeping the previous assignments: %s", err)
-        return self._snapshot
+                await asyncio.wait_for(self._stop.wait(), REGISTRY_CHECK_S)
+            except TimeoutError:
+                async with self._registry_lock:
+                    await self._sync_registry()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -241,7 +284,13 @@ class IngestService:
             self.mqtt = mqtt
             await mqtt.wait_subscribed(until=self._stop)
             self.ready.set()  # subscribed: from now on the broker keeps our messages for us
-            await self._consume(mqtt)
+            watcher = asyncio.create_task(self._watch_registry(), name="ingest-registry")
+            try:
+                await self._consume(mqtt)
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     async def _consume(self, mqtt: MqttClient) -> None:
         cfg = self.settings.ingest
@@ -258,10 +307,13 @@ class IngestService:
                 await asyncio.sleep(0.002)  # let the socket reader deliver more
                 if not len(messages):
                     break
-            await self._write_until_stored(mqtt, batch)
+            async with self._registry_lock:
+                await self._sync_registry()
+                await self._write_until_stored(mqtt, batch)
+                await self._sync_registry()  # a change made while this batch was written
 
     def _decode(self, messages: list[Received]) -> list[Part]:
-        snapshot = self._snapshot_now()
+        snapshot = self._snapshot
         now = contract.now_ms()
         parts: list[Part] = []
         for msg in messages:

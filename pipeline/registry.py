@@ -1,8 +1,10 @@
 """Identity: athletes, straps (sensors) and who wears which strap when.
 
 Always a SQLite file (``store.path``), whatever the time-series store: identity is small,
-relational and edited by coaches, not time series. Ingestion asks :meth:`Registry.resolver`
-for an in-memory snapshot and refreshes it every few seconds, so the hot path never queries.
+relational and edited by coaches, not time series. Ingestion keeps an in-memory snapshot
+(:meth:`Registry.read_snapshot`) and, before each batch, compares :meth:`Registry.version`
+(a counter the tables' triggers bump on every change, whichever process makes it) with the
+snapshot's: a change is seen by the next batch, without a polling delay.
 """
 
 from __future__ import annotations
@@ -35,6 +37,25 @@ CREATE TABLE IF NOT EXISTS assignments (
     end_ms      INTEGER            -- NULL: open-ended
 );
 CREATE INDEX IF NOT EXISTS assignments_sensor ON assignments (sensor, start_ms);
+-- A change counter every writer bumps (triggers: the CLI, the admin form, a hand edit), so
+-- another process learns of a change with one tiny read instead of polling the tables.
+CREATE TABLE IF NOT EXISTS registry_version (
+    id  INTEGER PRIMARY KEY CHECK (id = 0),
+    n   INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO registry_version (id, n) VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS assignments_ins AFTER INSERT ON assignments
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS assignments_upd AFTER UPDATE ON assignments
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS assignments_del AFTER DELETE ON assignments
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS athletes_ins AFTER INSERT ON athletes
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS athletes_upd AFTER UPDATE ON athletes
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS athletes_del AFTER DELETE ON athletes
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
 """
 
 FOREVER_MS = 2**62
@@ -130,3 +151,18 @@ class Registry(SqliteDatabase):
 
     def resolver(self) -> Resolver:
         return Resolver(self.assignments())
+
+    # ---------------------------------------------------------------- changes
+
+    def version(self) -> int:
+        """The change counter of athletes and assignments (bumped by triggers)."""
+        row = self.conn.execute("SELECT n FROM registry_version WHERE id = 0").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def read_snapshot(self) -> tuple[int, list[Assignment], list[Athlete]]:
+        """(version, assignments, athletes) read in one transaction: consistent together."""
+        self.conn.execute("BEGIN")
+        try:
+            return self.version(), self.assignments(), self.athletes()
+        finally:
+            self.conn.execute("COMMIT")
