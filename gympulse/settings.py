@@ -87,6 +87,24 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secret_key: str = ""  # environment only; generated per process if empty
 
 
+class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Morning readings (gympulse.pipeline.analytics.morning documents every rule)."""
+
+    duration_s: int = 180  # countdown of a reading on the guest page and the station (60-300)
+    min_beats: int = 20  # fewer clean RR intervals: refused, "please measure again"
+    min_coverage: float = 0.7  # RR intervals must cover this share of the window
+    max_corrected_pct: float = 5.0  # more corrected beats than this: refused
+    max_no_contact_pct: float = 10.0  # more samples without skin contact: refused
+    wait_for_samples_s: float = 10.0  # at the end, wait this long for the last samples
+    auto: bool = True  # propose resting windows (automatic fallback) after each analyze
+    trust_automatic: bool = False  # count automatic windows without a coach's confirmation
+    auto_from_hour: int = 4  # site time
+    auto_until_hour: int = 11
+    auto_min_s: int = 120
+    auto_max_s: int = 300
+    auto_tolerance_bpm: float = 10.0  # resting range = resting HR ± this
+
+
 class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str = "http://127.0.0.1:3000"
     username: str = ""  # with password; or a service-account token instead
@@ -119,6 +137,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     web: WebSettings = msgspec.field(default_factory=WebSettings)
+    morning: MorningSettings = msgspec.field(default_factory=MorningSettings)
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
     grafana: GrafanaSettings = msgspec.field(default_factory=GrafanaSettings)
 

@@ -102,6 +102,112 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _reading_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="take a reading of a window from the stored samples")
+    add.add_argument("athlete", help="athlete id or exact name")
+    add.add_argument("--start", type=_parse_time_ms, required=True, help="ISO 8601 or epoch ms")
+    add.add_argument("--end", type=_parse_time_ms, required=True, help="ISO 8601 or epoch ms")
+    add.add_argument("--strap", help="only this strap's samples (default: the athlete's)")
+    listing = sub.add_parser("list", help="an athlete's readings, oldest first")
+    listing.add_argument("athlete", help="athlete id or exact name")
+    delete = sub.add_parser("delete", help="delete a reading")
+    delete.add_argument("id", type=int)
+    confirm = sub.add_parser("confirm", help="count a proposed (automatic) reading")
+    confirm.add_argument("id", type=int)
+    auto = sub.add_parser("auto", help="propose resting windows as automatic readings")
+    auto.add_argument("--start", type=_parse_time_ms, help="from (default: 2 days ago)")
+    auto.add_argument("--end", type=_parse_time_ms, help="until (default: now)")
+
+
+def _find_athlete(registry: object, key: str) -> int | None:
+    from gympulse.pipeline.registry import Registry
+
+    assert isinstance(registry, Registry)
+    matches = [a for a in registry.athletes() if str(a.id) == key or a.name == key]
+    return matches[0].id if len(matches) == 1 else None
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+def _reading(args: argparse.Namespace, settings: Settings) -> int:
+    import sys
+
+    from gympulse.contract import now_ms
+    from gympulse.pipeline import readings
+    from gympulse.pipeline.analytics.morning import Refusal
+    from gympulse.pipeline.journal import Journal
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores import make_store
+
+    registry = Registry(settings.store.path)
+    journal = Journal(settings.store.path)
+    tz = settings.timezone
+
+    async def main() -> int:
+        store = make_store(settings.store)
+        await store.open()
+        try:
+            if args.action in ("add", "list"):
+                athlete_id = _find_athlete(registry, args.athlete)
+                if athlete_id is None:
+                    print(f"gympulse: no single athlete matches {args.athlete!r}", file=sys.stderr)
+                    return 2
+                if args.action == "list":
+                    print("id\tstart\tminutes\tln_rmssd\thr_rest\tcorrected\tmethod\tstatus")
+                    for r in journal.morning_recordings(athlete_id):
+                        ln = "-" if r.ln_rmssd is None else f"{r.ln_rmssd:.2f}"
+                        hr = "-" if r.hr_rest is None else f"{r.hr_rest:.0f}"
+                        print(
+                            f"{r.id}\t{_iso(r.start_ms)}\t{r.duration_s / 60:.1f}\t{ln}\t{hr}"
+                            f"\t{r.n_corrected if r.n_corrected is not None else '-'}"
+                            f"\t{r.method}\t{r.status}"
+                        )
+                    return 0
+                outcome = await readings.take_reading(
+                    store, journal, athlete_id, args.start, args.end, method="cli",
+                    sensor=args.strap, rules=readings.rules_of(settings.morning), tz=tz,
+                )  # fmt: skip
+                if isinstance(outcome, Refusal):
+                    print(f"refused: {outcome.reason}: {outcome.detail}", file=sys.stderr)
+                    return 1
+                print(
+                    f"reading {outcome.id}: ln RMSSD {outcome.ln_rmssd:.2f},"
+                    f" resting HR {outcome.hr_rest:.0f} bpm,"
+                    f" {outcome.n_corrected} corrected of {outcome.n_rr} beats"
+                )
+                return 0
+            if args.action == "delete":
+                gone = await readings.delete_reading(store, journal, args.id, tz)
+                print(f"reading {args.id} deleted" if gone else f"no reading {args.id}")
+                return 0 if gone else 1
+            if args.action == "confirm":
+                done = await readings.confirm_reading(store, journal, args.id, tz)
+                print(f"reading {args.id} counted" if done else f"no reading {args.id}")
+                return 0 if done else 1
+            end = args.end if args.end is not None else now_ms()
+            start = args.start if args.start is not None else end - 2 * 86_400_000
+            made = await readings.propose_automatic(
+                store, registry, journal, start_ms=start, end_ms=end,
+                settings=settings.morning, tz=tz,
+            )  # fmt: skip
+            for r in made:
+                print(f"reading {r.id}: athlete {r.athlete_id} {_iso(r.start_ms)} {r.status}")
+            return 0
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        journal.close()
+        registry.close()
+
+
 COMMANDS = [
     Command(
         "ingest",
@@ -125,6 +231,19 @@ COMMANDS = [
             "Record that ATHLETE wears STRAP from --start (default now) until --end, ending\n"
             "the strap's running assignment. Samples already stored in that interval are\n"
             "re-stamped, so a corrected assignment applies to the past too."
+        ),
+    ),
+    Command(
+        "reading",
+        "morning readings: add, list, delete, confirm, auto",
+        _reading,
+        _reading_arguments,
+        description=(
+            "add ATHLETE --start ISO --end ISO: compute a morning reading (ln RMSSD, resting\n"
+            "HR, corrected beats) from the stored samples of the window at once; a window\n"
+            "without contact or with too many corrected beats is refused (exit 1).\n"
+            "list ATHLETE; delete ID; confirm ID (count an automatic proposal);\n"
+            "auto [--start --end]: propose resting windows 04:00-11:00 site time."
         ),
     ),
 ]

@@ -6,9 +6,14 @@
   monitoring (McLean et al. 2010, Int J Sports Physiol Perform 5:367).
 - **session RPE**: a CR-10 rating of a session (Foster 2001), keyed by the
   ``session_summary.session_id`` it rates.
-- **morning recordings**: a 1–5 min seated or lying recording of an athlete, tagged
-  ``morning`` by the athlete or a coach; ``gympulse analyze`` turns it into ln RMSSD and
-  resting HR baselines.
+- **morning recordings** (readings): a 1–5 min seated or lying window of an athlete, with
+  how it was taken (``method``: ``guest`` page, coach's ``station``, ``coach`` marked a
+  window, ``auto`` found by the automatic rule, ``bluetooth`` from the guest's own strap at
+  home, ``cli``), whether it counts (``status``: ``counted``, or ``proposed`` for an
+  automatic window not yet confirmed), the strap, and the values computed when it was
+  taken (ln RMSSD, resting HR, corrected beats; see
+  :mod:`gympulse.pipeline.analytics.morning`). :mod:`gympulse.pipeline.readings` creates
+  them; ``gympulse analyze`` turns the counted ones into ln RMSSD and resting HR baselines.
 - **classes**: the schedule (name, start, end); samples inside a class form that class's
   session.
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 
@@ -52,6 +58,8 @@ CREATE TABLE IF NOT EXISTS morning_recordings (
     tag         TEXT    NOT NULL DEFAULT 'morning',
     updated_ms  INTEGER NOT NULL
 );
+-- The reading's columns (added to files made before they existed: Journal.__init__).
+
 CREATE INDEX IF NOT EXISTS morning_recordings_athlete ON morning_recordings (athlete_id, start_ms);
 CREATE TABLE IF NOT EXISTS classes (
     id          INTEGER PRIMARY KEY,
@@ -65,6 +73,24 @@ CREATE INDEX IF NOT EXISTS classes_start ON classes (start_ms);
 """
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+# How a reading was taken, and whether it counts.
+READING_METHODS = ("guest", "station", "coach", "auto", "bluetooth", "cli")
+READING_STATUSES = ("counted", "proposed")
+_READING_COLUMNS = {
+    "method": "TEXT NOT NULL DEFAULT 'coach'",
+    "status": "TEXT NOT NULL DEFAULT 'counted'",
+    "sensor": "TEXT",
+    "n_rr": "INTEGER",
+    "n_corrected": "INTEGER",
+    "rmssd": "REAL",
+    "ln_rmssd": "REAL",
+    "hr_rest": "REAL",
+}
+_RECORDING_SELECT = (
+    "SELECT id, athlete_id, start_ms, end_ms, tag, updated_ms, method, status, sensor, n_rr,"
+    " n_corrected, rmssd, ln_rmssd, hr_rest FROM morning_recordings"
+)
 
 
 def _now_ms() -> int:
@@ -104,6 +130,18 @@ class MorningRecording:
     end_ms: int
     tag: str
     updated_ms: int
+    method: str = "coach"
+    status: str = "counted"
+    sensor: str | None = None
+    n_rr: int | None = None
+    n_corrected: int | None = None
+    rmssd: float | None = None
+    ln_rmssd: float | None = None
+    hr_rest: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +168,13 @@ def _overlapping(params: list[object], start_ms: int | None, end_ms: int | None)
 
 class Journal(SqliteDatabase):
     SCHEMA = _SCHEMA
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(morning_recordings)")}
+        for name, decl in _READING_COLUMNS.items():
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE morning_recordings ADD COLUMN {name} {decl}")
 
     # ---------------------------------------------------------------- wellness
 
@@ -195,16 +240,60 @@ class Journal(SqliteDatabase):
     # ---------------------------------------------------------------- morning recordings
 
     def tag_morning(self, athlete_id: int, start_ms: int, end_ms: int) -> int:
-        """Tag the athlete's samples in [start_ms, end_ms) as a morning reading."""
+        """Tag the athlete's samples in [start_ms, end_ms) as a (counted) morning reading;
+        ``gympulse analyze`` computes it. :mod:`gympulse.pipeline.readings` computes at once."""
+        return self.add_reading(athlete_id, start_ms, end_ms, method="coach")
+
+    def add_reading(
+        self,
+        athlete_id: int,
+        start_ms: int,
+        end_ms: int,
+        *,
+        method: str,
+        status: str = "counted",
+        sensor: str | None = None,
+        n_rr: int | None = None,
+        n_corrected: int | None = None,
+        rmssd: float | None = None,
+        ln_rmssd: float | None = None,
+        hr_rest: float | None = None,
+    ) -> int:
+        """A reading of the athlete's window [start_ms, end_ms); returns its id."""
         if end_ms <= start_ms:
             raise ValueError("end_ms must be after start_ms")
+        if method not in READING_METHODS:
+            raise ValueError(f"method must be one of {READING_METHODS}, got {method!r}")
+        if status not in READING_STATUSES:
+            raise ValueError(f"status must be one of {READING_STATUSES}, got {status!r}")
         cur = self.conn.execute(
-            "INSERT INTO morning_recordings (athlete_id, start_ms, end_ms, tag, updated_ms)"
-            " VALUES (?,?,?,'morning',?)",
-            (athlete_id, start_ms, end_ms, _now_ms()),
-        )
+            "INSERT INTO morning_recordings (athlete_id, start_ms, end_ms, tag, updated_ms,"
+            " method, status, sensor, n_rr, n_corrected, rmssd, ln_rmssd, hr_rest)"
+            " VALUES (?,?,?,'morning',?,?,?,?,?,?,?,?,?)",
+            (athlete_id, start_ms, end_ms, _now_ms(), method, status, sensor, n_rr,
+             n_corrected, rmssd, ln_rmssd, hr_rest),
+        )  # fmt: skip
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def reading(self, reading_id: int) -> MorningRecording | None:
+        row = self.conn.execute(_RECORDING_SELECT + " WHERE id = ?", (reading_id,)).fetchone()
+        return None if row is None else MorningRecording(*row)
+
+    def set_reading_status(self, reading_id: int, status: str) -> None:
+        if status not in READING_STATUSES:
+            raise ValueError(f"status must be one of {READING_STATUSES}, got {status!r}")
+        self.conn.execute(
+            "UPDATE morning_recordings SET status = ?, updated_ms = ? WHERE id = ?",
+            (status, _now_ms(), reading_id),
+        )
+
+    def delete_reading(self, reading_id: int) -> MorningRecording | None:
+        """Remove a reading; returns what it was (None: no such reading)."""
+        found = self.reading(reading_id)
+        if found is not None:
+            self.conn.execute("DELETE FROM morning_recordings WHERE id = ?", (reading_id,))
+        return found
 
     def morning_recordings(
         self,
@@ -213,16 +302,18 @@ class Journal(SqliteDatabase):
         updated_since_ms: int = -1,
         start_ms: int | None = None,
         end_ms: int | None = None,
+        status: str | None = None,
     ) -> list[MorningRecording]:
-        """Recordings changed since ``updated_since_ms`` and overlapping [start_ms, end_ms)."""
-        sql = (
-            "SELECT id, athlete_id, start_ms, end_ms, tag, updated_ms FROM morning_recordings"
-            " WHERE updated_ms > ?"
-        )
+        """Recordings changed since ``updated_since_ms`` and overlapping [start_ms, end_ms)
+        (only those of ``status`` when given), oldest first."""
+        sql = _RECORDING_SELECT + " WHERE updated_ms > ?"
         params: list[object] = [updated_since_ms]
         if athlete_id is not None:
             sql += " AND athlete_id = ?"
             params.append(athlete_id)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
         sql += _overlapping(params, start_ms, end_ms)
         rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
         return [MorningRecording(*r) for r in rows]

@@ -56,16 +56,31 @@ def analyze_once(
         registry = Registry(settings.store.path)
         journal = Journal(settings.store.path)
         await store.open()
+        lookback = DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms
         try:
-            return await analyze(
+            report = await analyze(
                 store,
                 registry,
                 journal,
                 full=full,
-                lookback_ms=DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms,
+                lookback_ms=lookback,
                 tz=settings.timezone,
                 chunk_days=DEFAULT_CHUNK_DAYS if chunk_days is None else max(1, chunk_days),
             )
+            if settings.morning.auto:
+                # Resting windows of the last lookback become proposed (automatic) readings.
+                from dataclasses import replace
+
+                from gympulse.contract import now_ms
+                from gympulse.pipeline.readings import propose_automatic
+
+                end = now_ms()
+                made = await propose_automatic(
+                    store, registry, journal, start_ms=end - lookback, end_ms=end,
+                    settings=settings.morning, tz=settings.timezone,
+                )  # fmt: skip
+                report = replace(report, automatic_readings=len(made))
+            return report
         finally:
             await store.close()
             journal.close()
@@ -84,7 +99,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"analyzed: {report.touched_days} athlete-days touched, {report.sessions} sessions,"
         f" {report.daily_rows} daily rows, {report.morning_readings} morning readings,"
-        f" {report.wellness} wellness reports ({report.chunks} chunks)"
+        f" {report.wellness} wellness reports, {report.automatic_readings} automatic readings"
+        f" ({report.chunks} chunks)"
     )
     return 0
 

@@ -7,9 +7,12 @@
 - ``baselines`` (DESIGN.md; Plews et al. 2013, *Training adaptation and heart rate
   variability in elite endurance athletes*, Sports Med 43:773): the morning ln RMSSD and
   resting HR per day; normal range = mean ± 1 SD of the daily values over the last 60
-  days (at least 7 values); 7-day rolling mean (at least 3 values); a flag when the
-  rolling mean leaves the range. Plus a flag when ACWR (EWMA) > 1.5 (Gabbett 2016's
-  "danger zone") and when form (TSB) < −30.
+  days (at least 7 values); 7-day rolling mean (at least 3 values); flags with a
+  direction (Plews et al. 2013; Buchheit 2014, Front Physiol 5:73): ``flag_hrv`` when the
+  ln RMSSD rolling mean falls *below* its range, ``flag_hr_rest`` when the resting-HR
+  rolling mean rises *above* its range. The opposite directions are good signs, not flags
+  (:mod:`gympulse.pipeline.analytics.readiness` names them). Plus a flag when ACWR (EWMA)
+  > 1.5 (Gabbett 2016's "danger zone") and when form (TSB) < −30.
 """
 
 from __future__ import annotations
@@ -151,13 +154,17 @@ def baselines(readings: pl.DataFrame, metrics: pl.DataFrame, now_ms: int) -> pl.
         ]
     frame = frame.with_columns(cols)
 
-    def outside(v: str) -> pl.Expr:
+    def below(v: str) -> pl.Expr:
         mean, sd, roll = pl.col(f"{v}_mean60"), pl.col(f"{v}_sd60"), pl.col(f"{v}_roll7")
-        return ((roll < mean - sd) | (roll > mean + sd)).fill_null(False)
+        return (roll < mean - sd).fill_null(False)
+
+    def above(v: str) -> pl.Expr:
+        mean, sd, roll = pl.col(f"{v}_mean60"), pl.col(f"{v}_sd60"), pl.col(f"{v}_roll7")
+        return (roll > mean + sd).fill_null(False)
 
     frame = frame.with_columns(
-        outside("ln_rmssd").alias("flag_hrv"),
-        outside("hr_rest").alias("flag_hr_rest"),
+        below("ln_rmssd").alias("flag_hrv"),
+        above("hr_rest").alias("flag_hr_rest"),
         (pl.col("acwr_ewma") > ACWR_FLAG).fill_null(False).alias("flag_acwr"),
         (pl.col("tsb") < FORM_FLAG).fill_null(False).alias("flag_form"),
     ).with_columns(

@@ -47,7 +47,6 @@ as ``tz``): a class at 23:30 in Amsterdam counts for that Amsterdam day, and a d
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,6 +84,7 @@ class AnalyzeReport:
     morning_readings: int
     wellness: int
     chunks: int = 1
+    automatic_readings: int = 0  # proposed by the automatic fallback (gympulse analyze)
 
 
 _date = plan.local_date
@@ -168,7 +168,9 @@ async def analyze(
     )
     changed_rpe = [r for r in rpes if r.updated_ms > journal_mark]
     changed_recordings = {
-        m.id: m for m in journal.morning_recordings(updated_since_ms=journal_mark)
+        # Only counted readings (an automatic proposal counts once confirmed).
+        m.id: m
+        for m in journal.morning_recordings(updated_since_ms=journal_mark, status="counted")
     }
 
     # 2. Scan, chunk by chunk.
@@ -351,7 +353,10 @@ async def _chunk(
 
     # c. Morning readings on the touched days, or tagged since the last run.
     recordings = {
-        m.id: m for m in journal.morning_recordings(start_ms=block.start, end_ms=block.end)
+        m.id: m
+        for m in journal.morning_recordings(
+            start_ms=block.start, end_ms=block.end, status="counted"
+        )
     }
     todo = plan.morning_to_compute(
         [(m.id, m.athlete_id, _date(m.start_ms, tz)) for m in recordings.values()],
@@ -444,24 +449,22 @@ def _with_rpe(summary: pl.DataFrame, rpe: pl.DataFrame) -> pl.DataFrame:
 def _morning_reading(
     window: pl.DataFrame, m: MorningRecording, now: int, tz: str = "UTC"
 ) -> dict[str, object]:
-    """A ``morning_readings`` row of recording ``m`` from its samples ``window``."""
+    """A ``morning_readings`` row of recording ``m`` from its samples ``window``: the values
+    of :func:`gympulse.pipeline.analytics.morning.rr_reading`, as when it was taken (no
+    quality rule here: a reading in the journal was accepted then)."""
     import polars as pl
 
+    from gympulse.pipeline.analytics.morning import rr_reading, window_rr
+
     window = window.filter(pl.col("contact").fill_null(True))  # no contact: no signal
-    rr = window.sort("ts").select(pl.col("rr_ms").alias("rr")).explode("rr").drop_nulls()
-    rr = rr.filter(pl.col("rr") > 0)
-    rmssd: float | None = None
-    n_rr = n_corrected = 0
-    hr_rest: float | None = None
-    if rr.height >= 3:
-        stats = sessions.rr_rmssd(rr["rr"])
-        n_rr = int(stats["n_rr"][0])
-        n_corrected = int(stats["n_corrected"][0])
-        rmssd = stats["rmssd"][0]
-        hr_rest = 60000.0 / float(rr["rr"].mean())  # type: ignore[arg-type]
-    elif window.height:
+    result = rr_reading(window_rr(window)) if window.height else None
+    hr_rest = result.hr_rest if result is not None else None
+    if hr_rest is None and window.height:
         hr_rest = float(window["bpm"].mean())  # type: ignore[arg-type]
-    ln = math.log(rmssd) if rmssd is not None and rmssd > 0 else None
+    n_rr = result.n_rr if result is not None else 0
+    n_corrected = result.n_corrected if result is not None else 0
+    rmssd = result.rmssd if result is not None else None
+    ln = result.ln_rmssd if result is not None else None
     return {
         "athlete_id": m.athlete_id,
         "recording_id": m.id,

@@ -117,7 +117,7 @@ MORNING_READINGS = Table(
         "hr_rest": "Float64",  # | None: 60000 / mean RR (else mean bpm)
         "updated_ms": "Int64",
     },
-    doc="One row per tagged morning recording (1–5 min seated or lying).",
+    doc="One row per counted morning reading (1–5 min seated or lying).",
 )
 
 BASELINES = Table(
@@ -134,8 +134,8 @@ BASELINES = Table(
         "hr_rest_mean60": "Float64",
         "hr_rest_sd60": "Float64",
         "hr_rest_roll7": "Float64",
-        "flag_hrv": "Boolean",  # ln_rmssd_roll7 outside mean60 ± sd60
-        "flag_hr_rest": "Boolean",  # hr_rest_roll7 outside mean60 ± sd60
+        "flag_hrv": "Boolean",  # ln_rmssd_roll7 below mean60 − sd60 (a concern)
+        "flag_hr_rest": "Boolean",  # hr_rest_roll7 above mean60 + sd60 (a concern)
         "flag_acwr": "Boolean",  # acwr_ewma > 1.5
         "flag_form": "Boolean",  # tsb < −30
         "flags": "String",  # comma-separated names of the raised flags, "" when none
