@@ -189,7 +189,10 @@ def _steady(start_ms: int, seconds: int, bpm: int, *, athlete: int = 1) -> list[
 
 def test_resting_window_found_training_ignored() -> None:
     day = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
-    at = lambda h, m=0: int((day + dt.timedelta(hours=h, minutes=m)).timestamp() * 1000)  # noqa: E731
+
+    def at(h: int, m: int = 0) -> int:
+        return int((day + dt.timedelta(hours=h, minutes=m)).timestamp() * 1000)
+
     samples = (
         _steady(at(3, 50), 300, 58)  # before 04:00: not morning
         + _steady(at(6, 10), 240, 59)  # 4 min at rest: the window
