@@ -8,6 +8,17 @@ Topics (levels are ``[a-z0-9-]``, athletes never appear in topics)::
     gympulse/v1/{site}/{collector}/{sensor}/hr            QoS 1: a sample, or an array
     gympulse/v1/{site}/{collector}/batch                  QoS 1: array, several sensors
 
+Machine extension 1 (added inside v1; a consumer of ``hr`` subscribes to ``subscription()``,
+which never matches these, and ignores them)::
+
+    gympulse/v1/{site}/{collector}/{sensor}/machine       QoS 1: a MachineSample, or an array
+                                                          (Fitness Machine Service devices)
+    gympulse/v1/{site}/{collector}/{sensor}/power         QoS 1: a MachineSample, or an array
+                                                          (power meters, speed/cadence sensors)
+
+A :class:`MachineSample` says which extension version wrote it (``ext``); a newer field is
+ignored by an older reader (unknown fields are allowed), so the extension can grow.
+
 Every way a payload can be wrong is a :class:`PayloadError` with a stable ``reason`` string
 that the ingestion service counts and stores in quarantine.
 
@@ -105,6 +116,10 @@ class IntOutOfRange(PayloadError):
     reason = "int-range"
 
 
+class MachineOutOfRange(PayloadError):
+    reason = "machine-range"
+
+
 ALL_REASONS: Final = tuple(
     cls.reason
     for cls in (
@@ -119,6 +134,7 @@ ALL_REASONS: Final = tuple(
         SensorMismatch,
         BadTopic,
         IntOutOfRange,
+        MachineOutOfRange,
     )
 )
 
@@ -141,6 +157,39 @@ class HrSample(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     rr_ms: list[RrMs] = []
     contact: bool | None = None
     energy_kj: EnergyKj | None = None
+
+
+MACHINE_EXT: Final = 1
+MachineKind = Literal["bike", "treadmill", "rower", "cross-trainer", "power", "csc"]
+MACHINE_KINDS: Final = ("bike", "treadmill", "rower", "cross-trainer", "power", "csc")
+# Plausible ranges; anything outside is quarantined ("machine-range").
+POWER_MAX_W: Final = 3000
+CADENCE_MAX: Final = 250.0
+SPEED_MAX_KMH: Final = 120.0
+
+
+class MachineSample(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One reading of a fitness machine, power meter or speed/cadence sensor.
+
+    ``cadence`` is crank revolutions per minute (bike, power meter, CSC), strokes per minute
+    (rower) or steps per minute (cross trainer). ``split_s`` is the rower's time per 500 m,
+    ``pace_s`` the treadmill's time per km. Every measurement is optional: a machine sends
+    what it has, and may split its data over several notifications.
+    """
+
+    sensor: str
+    ts: int  # UTC epoch milliseconds, stamped at arrival by the collector
+    seq: int
+    kind: MachineKind
+    power_w: int | None = None
+    cadence: float | None = None
+    speed_kmh: float | None = None
+    distance_m: int | None = None
+    split_s: int | None = None
+    pace_s: int | None = None
+    heart_rate: int | None = None
+    energy_kcal: int | None = None
+    ext: int = MACHINE_EXT
 
 
 class Status(msgspec.Struct, frozen=True):
@@ -198,16 +247,26 @@ def hr_topic(site: str, collector: str, sensor: str) -> str:
     return _join(site, collector, sensor, "hr")
 
 
+def machine_topic(site: str, collector: str, sensor: str) -> str:
+    return _join(site, collector, sensor, "machine")
+
+
+def power_topic(site: str, collector: str, sensor: str) -> str:
+    return _join(site, collector, sensor, "power")
+
+
 def batch_topic(site: str, collector: str) -> str:
     return _join(site, collector, "batch")
 
 
 def subscription(site: str | None = None, kind: str = "hr") -> list[str]:
-    """Wildcard filters for subscribers. ``kind`` is "hr" (samples + batches) or
-    "availability", "info", "status"."""
+    """Wildcard filters for subscribers. ``kind`` is "hr" (samples + batches), "machine"
+    (machine and power samples, extension 1) or "availability", "info", "status"."""
     base = f"{ROOT}/{check_level(site) if site else '+'}"
     if kind == "hr":
         return [f"{base}/+/+/hr", f"{base}/+/batch"]
+    if kind == "machine":
+        return [f"{base}/+/+/machine", f"{base}/+/+/power"]
     if kind == "status":
         return [f"{base}/+/status"]
     if kind in ("availability", "info"):
@@ -230,7 +289,8 @@ class Topic:
     kind: str
 
 
-_KINDS_SENSOR = ("availability", "info", "hr")
+_KINDS_SENSOR = ("availability", "info", "hr", "machine", "power")
+MACHINE_TOPIC_KINDS: Final = ("machine", "power")
 _KINDS_COLLECTOR = ("status", "batch")
 
 
@@ -262,13 +322,14 @@ _sample_decoder = msgspec.json.Decoder(HrSample | list[HrSample])
 _availability_decoder = msgspec.json.Decoder(Availability)
 _status_decoder = msgspec.json.Decoder(Status)
 _info_decoder = msgspec.json.Decoder(SensorInfo)
+_machine_decoder = msgspec.json.Decoder(MachineSample | list[MachineSample])
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def encode(obj: msgspec.Struct | list[HrSample]) -> bytes:
+def encode(obj: msgspec.Struct | list[HrSample] | list[MachineSample]) -> bytes:
     return _encoder.encode(obj)
 
 
@@ -418,3 +479,59 @@ def decode_status(payload: bytes) -> Status:
 
 def decode_info(payload: bytes) -> SensorInfo:
     return _decode_small(_info_decoder, payload)
+
+
+def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
+    if value is not None and not lo <= value <= hi:
+        raise MachineOutOfRange(f"{name} {value} outside {lo}-{hi}")
+
+
+def validate_machine_sample(
+    sample: MachineSample, *, now: int | None = None, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> MachineSample:
+    """Range checks of a machine sample (the sensor id, time and seq rules of heart rate)."""
+    if sample.sensor != normalise_sensor_id(sample.sensor):
+        raise WrongType(f"sensor id {sample.sensor!r} is not normalised")
+    _check_range("power_w", sample.power_w, 0, POWER_MAX_W)
+    _check_range("cadence", sample.cadence, 0, CADENCE_MAX)
+    _check_range("speed_kmh", sample.speed_kmh, 0, SPEED_MAX_KMH)
+    _check_range("distance_m", sample.distance_m, 0, 2**24)
+    _check_range("split_s", sample.split_s, 0, 65535)
+    _check_range("pace_s", sample.pace_s, 0, 65535)
+    _check_range("heart_rate", sample.heart_rate, 0, BPM_MAX)
+    _check_range("energy_kcal", sample.energy_kcal, 0, 65535)
+    current = now_ms() if now is None else now
+    if sample.ts > current + MAX_FUTURE_MS:
+        raise TimestampInFuture(f"ts {sample.ts} is more than 24 h ahead of {current}")
+    if sample.ts < current - retention_days * 86_400_000:
+        raise TimestampTooOld(f"ts {sample.ts} is older than the {retention_days}-day retention")
+    if sample.seq < 0:
+        raise WrongType(f"seq {sample.seq} is negative")
+    return sample
+
+
+def decode_machine_samples(
+    payload: bytes,
+    *,
+    topic_sensor: str | None = None,
+    now: int | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> list[MachineSample]:
+    """Decode and validate a machine or power payload; all-or-nothing like
+    :func:`decode_samples`."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise OversizedPayload(f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        decoded = _machine_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise _classify(err) from None
+    samples = decoded if isinstance(decoded, list) else [decoded]
+    for sample in samples:
+        try:
+            normalise_sensor_id(sample.sensor)
+        except BadTopic as err:
+            raise WrongType(f"sensor id {sample.sensor!r} is not a valid id") from err
+        validate_machine_sample(sample, now=now, retention_days=retention_days)
+        if topic_sensor is not None and sample.sensor != topic_sensor:
+            raise SensorMismatch(f"sample for {sample.sensor!r} on the topic of {topic_sensor!r}")
+    return samples

@@ -63,8 +63,10 @@ from gympulse.pipeline.domain import Assignment, Athlete, Resolver, effort_stamp
 from gympulse.pipeline.metrics import INGEST
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
+    MACHINE_VALUES,
     QuarantineRow,
     Store,
+    StoredMachineSample,
     StoredSample,
     StoreUnavailable,
     WriteBatch,
@@ -76,7 +78,8 @@ log = logging.getLogger(__name__)
 REGISTRY_CHECK_S = 1.0  # between batches (a quiet stream): how often the counter is read
 STORE_REJECTED = "store-rejected"  # quarantine reason: the store refused a valid-looking sample
 
-Part = tuple[list[StoredSample], list[QuarantineRow]]  # what one message (or sample) became
+# What one message (or sample) became: heart-rate or machine samples, and quarantine rows.
+Part = tuple[list[StoredSample | StoredMachineSample], list[QuarantineRow]]
 
 
 @dataclass
@@ -156,9 +159,40 @@ def _row(
     )
 
 
+def decode_machine_message(
+    msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
+) -> tuple[list[StoredMachineSample], list[QuarantineRow]]:
+    """Pure: one message of the machine extension (a ``machine`` or ``power`` topic) ->
+    stored machine samples, each with the athlete assigned to the machine at its ``ts``
+    (machines are assigned like straps), or the quarantine row saying why not."""
+    try:
+        topic = contract.parse_topic(msg.topic)
+        if topic.kind not in contract.MACHINE_TOPIC_KINDS:
+            raise contract.BadTopic(f"{topic.kind} messages carry no machine samples")
+        machine = contract.decode_machine_samples(
+            msg.payload, topic_sensor=topic.sensor, now=received_ms, retention_days=retention_days
+        )
+    except contract.PayloadError as err:
+        return [], [_row(msg, msg.payload, err, received_ms)]
+    stored = [
+        StoredMachineSample(
+            site=topic.site,
+            collector=topic.collector,
+            sensor=m.sensor,
+            ts=m.ts,
+            seq=m.seq,
+            kind=m.kind,
+            athlete_id=snapshot.resolver.athlete_at(m.sensor, m.ts),
+            **{c: getattr(m, c) for c in MACHINE_VALUES},
+        )
+        for m in machine
+    ]
+    return stored, []
+
+
 def decode_message(
     msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
-) -> Part:
+) -> tuple[list[StoredSample], list[QuarantineRow]]:
     """Pure: one MQTT message -> (stored samples, quarantine rows saying what was not and why).
 
     A payload that is not samples at all is one quarantine row; in an array, each bad sample
@@ -173,7 +207,7 @@ def decode_message(
     except contract.PayloadError as err:
         return [], [_row(msg, msg.payload, err, received_ms)]
     rows = [_row(msg, r.payload, r.error, received_ms) for r in rejected]
-    stored = []
+    stored: list[StoredSample] = []
     for s in samples:
         athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm)
         stored.append(
@@ -195,7 +229,24 @@ def decode_message(
     return stored, rows
 
 
-def _sample_payload(s: StoredSample) -> bytes:
+def _sample_topic(s: StoredSample | StoredMachineSample) -> str:
+    if isinstance(s, StoredMachineSample):
+        topic = contract.power_topic if s.kind in ("power", "csc") else contract.machine_topic
+        return topic(s.site, s.collector, s.sensor)
+    return contract.hr_topic(s.site, s.collector, s.sensor)
+
+
+def _sample_payload(s: StoredSample | StoredMachineSample) -> bytes:
+    if isinstance(s, StoredMachineSample):
+        return contract.encode(
+            contract.MachineSample(
+                sensor=s.sensor,
+                ts=s.ts,
+                seq=s.seq,
+                kind=s.kind,  # type: ignore[arg-type]
+                **{c: getattr(s, c) for c in MACHINE_VALUES},
+            )
+        )
     return contract.encode(
         contract.HrSample(
             sensor=s.sensor,
@@ -229,7 +280,8 @@ class IngestService:
         self._stop = asyncio.Event()
         self._bad_log = RateLimitedLog(log, 60.0)
         group = settings.mqtt.shared_group
-        filters = contract.subscription(settings.site if settings.site != "*" else None)
+        site = settings.site if settings.site != "*" else None
+        filters = contract.subscription(site) + contract.subscription(site, "machine")
         self.filters = [contract.shared(group, f) if group else f for f in filters]
         self.mqtt: MqttClient | None = None
         # Set once the broker has acknowledged the subscriptions of the persistent session.
@@ -317,13 +369,17 @@ class IngestService:
         now = contract.now_ms()
         parts: list[Part] = []
         for msg in messages:
+            machine = msg.topic.rsplit("/", 1)[-1] in contract.MACHINE_TOPIC_KINDS
+            decode = decode_machine_message if machine else decode_message
+            samples: list[StoredSample | StoredMachineSample]
             try:
-                samples, rows = decode_message(
+                decoded, rows = decode(
                     msg,
                     snapshot,
                     retention_days=self.settings.ingest.retention_days,
                     received_ms=now,
                 )
+                samples = list(decoded)
             except Exception as err:  # a bug must cost one message's place, never the service
                 log.exception("could not process a message on %s", msg.topic)
                 samples, rows = (
@@ -355,7 +411,9 @@ class IngestService:
         """Write ``parts`` (retrying while the store is unavailable); a part the store refuses
         is narrowed down and quarantined. False: stopped before everything was written."""
         batch = WriteBatch(
-            [s for samples, _ in parts for s in samples], [q for _, rows in parts for q in rows]
+            [s for samples, _ in parts for s in samples if isinstance(s, StoredSample)],
+            [q for _, rows in parts for q in rows],
+            [s for samples, _ in parts for s in samples if isinstance(s, StoredMachineSample)],
         )
         delay = 0.2
         while True:
@@ -406,7 +464,7 @@ class IngestService:
         (sample,) = samples
         row = QuarantineRow(
             contract.now_ms(),
-            contract.hr_topic(sample.site, sample.collector, sample.sensor),
+            _sample_topic(sample),
             _sample_payload(sample),
             STORE_REJECTED,
             f"{type(err).__name__}: {err}",

@@ -51,6 +51,46 @@ def _text(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredMachineSample:
+    """A validated machine / power sample (wire contract machine extension) with the athlete
+    whose machine it was at ``ts`` (assigned like a strap; None when unassigned)."""
+
+    site: str
+    collector: str
+    sensor: str
+    ts: int
+    seq: int
+    kind: str
+    power_w: int | None
+    cadence: float | None
+    speed_kmh: float | None
+    distance_m: int | None
+    split_s: int | None
+    pace_s: int | None
+    heart_rate: int | None
+    energy_kcal: int | None
+    athlete_id: int | None
+
+
+# Columns of the frame returned by Store.query_machine.
+MACHINE_COLUMNS: Mapping[str, type[pl.DataType] | pl.DataType] = {
+    "sensor": pl.String,
+    "athlete_id": pl.Int64,
+    "ts": pl.Int64,
+    "kind": pl.String,
+    "power_w": pl.Int32,
+    "cadence": pl.Float64,
+    "speed_kmh": pl.Float64,
+    "distance_m": pl.Int64,
+    "split_s": pl.Int32,
+    "pace_s": pl.Int32,
+    "heart_rate": pl.Int32,
+    "energy_kcal": pl.Int32,
+}
+MACHINE_VALUES = tuple(MACHINE_COLUMNS)[4:]  # the measured columns, after the kind
+
+
+@dataclass(frozen=True, slots=True)
 class QuarantineRow:
     """A message (or one sample of it) that could not be stored as samples, and why.
 
@@ -89,14 +129,16 @@ class QuarantineRow:
 class WriteBatch:
     samples: list[StoredSample] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
+    machine: list[StoredMachineSample] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.samples) + len(self.quarantine)
+        return len(self.samples) + len(self.quarantine) + len(self.machine)
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """``stored``: new samples; ``duplicates``: samples whose (sensor, ts) existed already."""
+    """``stored``: new samples; ``duplicates``: samples whose (sensor, ts) existed already
+    (heart-rate and machine samples together)."""
 
     stored: int
     duplicates: int
@@ -142,6 +184,18 @@ class Store(Protocol):
         ...
 
     async def count_samples(self) -> int: ...
+
+    async def query_machine(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        """Machine samples with start_ms <= ts < end_ms as a frame with
+        :data:`MACHINE_COLUMNS`, sorted by (sensor, ts)."""
+        ...
 
     async def sample_time_range(self) -> tuple[int, int] | None:
         """(oldest ts, newest ts) of the stored samples in epoch ms, both inclusive; None

@@ -13,6 +13,11 @@ Schema (see ``pipeline/stores/README.md``):
   ``energy_kj`` (int, absent when null), ``seq`` (int), ``collector`` (string),
   ``pct_max`` (int, % of the athlete's HRmax) and ``zone`` (int 0–5), both stamped at
   ingest and absent when unassigned; time = sample ``ts`` in ms.
+- ``machine`` (wire contract machine extension): tags ``site``, ``sensor``, ``athlete``
+  (absent when unassigned), ``kind``; fields ``power_w``, ``cadence``, ``speed_kmh``,
+  ``distance_m``, ``split_s``, ``pace_s``, ``heart_rate``, ``energy_kcal`` (each absent when
+  null), ``seq``, ``collector``; time = sample ``ts`` in ms; idempotent on (sensor, ts) like
+  ``hr``. (A corrected assignment re-stamps ``hr`` only; machine points keep their athlete.)
 - ``quarantine``: tag ``reason``; fields ``topic``, ``payload`` (base64 of at most the
   first 4 kB), ``size`` and ``sha256`` (of the whole payload), ``key`` (of the content),
   ``detail``, ``received_ms``; time in ns = received_ms·10⁶ + a hash of the row (so two
@@ -58,9 +63,12 @@ import polars as pl
 from gympulse import contract
 from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
+    MACHINE_COLUMNS,
+    MACHINE_VALUES,
     SAMPLE_COLUMNS,
     QuarantineRow,
     Store,
+    StoredMachineSample,
     StoredSample,
     StoreUnavailable,
     WriteBatch,
@@ -71,6 +79,7 @@ from gympulse.settings import InfluxSettings
 log = logging.getLogger(__name__)
 
 HR = "hr"
+MACHINE = "machine"
 QUARANTINE = "quarantine"
 SCHEMA = "gympulse_schema"
 REJECTED_REASON = "store-rejected"
@@ -146,6 +155,26 @@ def sample_line(s: StoredSample) -> str:
     )
 
 
+def machine_line(m: StoredMachineSample) -> str:
+    fields: dict[str, object] = {c: getattr(m, c) for c in MACHINE_VALUES}
+    for c in ("cadence", "speed_kmh"):  # always floats: one field type per field
+        if fields[c] is not None:
+            fields[c] = float(fields[c])  # type: ignore[arg-type]
+    fields["seq"] = m.seq
+    fields["collector"] = m.collector
+    return line(
+        MACHINE,
+        {
+            "site": m.site,
+            "sensor": m.sensor,
+            "athlete": None if m.athlete_id is None else str(m.athlete_id),
+            "kind": m.kind,
+        },
+        fields,
+        m.ts,
+    )
+
+
 def quarantine_time_ns(q: QuarantineRow) -> int:
     digest = zlib.crc32(q.topic.encode() + b"\0" + q.payload + b"\0" + q.detail.encode())
     return q.received_ms * 1_000_000 + digest % 1_000_000
@@ -193,6 +222,24 @@ def _rejected_row(s: StoredSample, message: str) -> QuarantineRow:
     return QuarantineRow(
         received_ms=int(time.time() * 1000),
         topic=contract.hr_topic(s.site, s.collector, s.sensor),
+        payload=contract.encode(sample),
+        reason=REJECTED_REASON,
+        detail=message,
+    )
+
+
+def _rejected_machine_row(m: StoredMachineSample, message: str) -> QuarantineRow:
+    sample = contract.MachineSample(
+        sensor=m.sensor,
+        ts=m.ts,
+        seq=m.seq,
+        kind=m.kind,  # type: ignore[arg-type]
+        **{c: getattr(m, c) for c in MACHINE_VALUES},
+    )
+    topic = contract.power_topic if m.kind in ("power", "csc") else contract.machine_topic
+    return QuarantineRow(
+        received_ms=int(time.time() * 1000),
+        topic=topic(m.site, m.collector, m.sensor),
         payload=contract.encode(sample),
         reason=REJECTED_REASON,
         detail=message,
@@ -451,7 +498,12 @@ class InfluxStore:
 
     # ------------------------------------------------------------ samples
 
-    async def _existing(self, samples: Sequence[StoredSample]) -> set[tuple[str, int]]:
+    async def _existing(
+        self,
+        samples: Sequence[StoredSample | StoredMachineSample],
+        measurement: str = HR,
+        probe: str = "bpm",
+    ) -> set[tuple[str, int]]:
         """(sensor, ts) of ``samples`` that are stored already (under any athlete)."""
         if not samples:
             return set()
@@ -459,7 +511,8 @@ class InfluxStore:
         hi = max(s.ts for s in samples)
         sensors = sorted({s.sensor for s in samples})
         q = (
-            f'SELECT "bpm" FROM {self._hr} WHERE time >= {lo}ms AND time <= {hi}ms'
+            f"SELECT {quote_ident(probe)} FROM {self._measurement(measurement)}"
+            f" WHERE time >= {lo}ms AND time <= {hi}ms"
             f' AND {_any_of("sensor", sensors)} GROUP BY "sensor"'
         )
         return {(row["sensor"], int(row["time"])) for row in await self._rows(q)}
@@ -478,6 +531,16 @@ class InfluxStore:
                 "InfluxDB refused sample %s@%s: %s", new[index].sensor, new[index].ts, message
             )
             quarantine.append(_rejected_row(new[index], message))
+        unique_machine: dict[tuple[str, int], StoredMachineSample] = {}
+        for m in batch.machine:
+            unique_machine.setdefault((m.sensor, m.ts), m)
+        existing_machine = await self._existing(list(unique_machine.values()), MACHINE, "seq")
+        new_machine = [m for k, m in unique_machine.items() if k not in existing_machine]
+        refused_machine = await self._post_lines()([machine_line(m) for m in new_machine], "ms")
+        for index, message in refused_machine:
+            m = new_machine[index]
+            log.warning("InfluxDB refused machine sample %s@%s: %s", m.sensor, m.ts, message)
+            quarantine.append(_rejected_machine_row(m, message))
         if quarantine:
             refused = await self._post_lines()([quarantine_line(q) for q in quarantine], "ns")
             for index, message in refused:
@@ -485,8 +548,8 @@ class InfluxStore:
                     "InfluxDB refused a quarantine row %r: %s", quarantine[index].topic, message
                 )
         return WriteResult(
-            stored=len(new) - len(rejected),
-            duplicates=len(batch.samples) - len(new),
+            stored=len(new) - len(rejected) + len(new_machine) - len(refused_machine),
+            duplicates=len(batch.samples) - len(new) + len(batch.machine) - len(new_machine),
             quarantined=len(quarantine),
         )
 
@@ -565,6 +628,45 @@ class InfluxStore:
             )
             .cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
             .sort("sensor", "ts")
+        )
+
+    async def query_machine(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        empty = pl.DataFrame(schema=dict(MACHINE_COLUMNS))
+        columns = ", ".join(quote_ident(c) for c in ("athlete", "kind", *MACHINE_VALUES))
+        q = (
+            f"SELECT {columns} FROM {self._measurement(MACHINE)}"
+            f" WHERE time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        if sensors is not None:
+            if not sensors:
+                return empty
+            q += f" AND {_any_of('sensor', sensors)}"
+        if athlete_ids is not None:
+            if not athlete_ids:
+                return empty
+            q += f" AND {_any_of('athlete', [str(a) for a in athlete_ids])}"
+        q += ' GROUP BY "sensor"'
+        rows = [
+            (
+                r["sensor"],
+                None if r.get("athlete") in (None, "") else int(r["athlete"]),
+                int(r["time"]),
+                r.get("kind") or "",
+                *(r.get(c) for c in MACHINE_VALUES),
+            )
+            for r in await self._rows(q)
+        ]
+        if not rows:
+            return empty
+        return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row", strict=False).sort(
+            "sensor", "ts"
         )
 
     async def count_samples(self) -> int:

@@ -41,6 +41,8 @@ import polars as pl
 
 from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
+    MACHINE_COLUMNS,
+    MACHINE_VALUES,
     SAMPLE_COLUMNS,
     QuarantineRow,
     StoredSample,
@@ -67,6 +69,25 @@ CREATE TABLE IF NOT EXISTS samples (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_athlete_ts ON samples (athlete_id, ts);
 CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
+CREATE TABLE IF NOT EXISTS machine_samples (
+    sensor      TEXT    NOT NULL,
+    ts          INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    site        TEXT    NOT NULL,
+    collector   TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    power_w     INTEGER,
+    cadence     REAL,
+    speed_kmh   REAL,
+    distance_m  INTEGER,
+    split_s     INTEGER,
+    pace_s      INTEGER,
+    heart_rate  INTEGER,
+    energy_kcal INTEGER,
+    athlete_id  INTEGER,
+    PRIMARY KEY (sensor, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS machine_athlete_ts ON machine_samples (athlete_id, ts);
 CREATE TABLE IF NOT EXISTS quarantine (
     id          INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
@@ -204,6 +225,19 @@ class SqliteStore:
             )
             for s in batch.samples
         ]
+        machine_rows = [
+            (
+                m.sensor,
+                m.ts,
+                m.seq,
+                m.site,
+                m.collector,
+                m.kind,
+                *(getattr(m, c) for c in MACHINE_VALUES),
+                m.athlete_id,
+            )
+            for m in batch.machine
+        ]
         try:
             conn.execute("BEGIN IMMEDIATE")
             before = conn.total_changes
@@ -212,6 +246,12 @@ class SqliteStore:
                 " contact, energy_kj, athlete_id, pct_max, zone)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO machine_samples (sensor, ts, seq, site, collector, kind,"
+                f" {', '.join(MACHINE_VALUES)}, athlete_id)"
+                f" VALUES ({','.join('?' * (7 + len(MACHINE_VALUES)))})",
+                machine_rows,
             )
             stored = conn.total_changes - before
             before = conn.total_changes
@@ -240,7 +280,7 @@ class SqliteStore:
             if isinstance(err, sqlite3.OperationalError):
                 raise StoreUnavailable(f"sqlite write failed: {err}") from err
             raise
-        return WriteResult(stored, len(rows) - stored, quarantined)
+        return WriteResult(stored, len(rows) + len(machine_rows) - stored, quarantined)
 
     async def query_samples(
         self,
@@ -266,6 +306,29 @@ class SqliteStore:
     async def count_samples(self) -> int:
         (count,) = (await self.execute("SELECT count(*) FROM samples"))[0]
         return int(count)
+
+    async def query_machine(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        sql = (
+            f"SELECT sensor, athlete_id, ts, kind, {', '.join(MACHINE_VALUES)}"
+            " FROM machine_samples WHERE ts >= ? AND ts < ?"
+        )
+        params: list[object] = [start_ms, end_ms]
+        if sensors is not None:
+            sql += f" AND sensor IN ({','.join('?' * len(sensors))})"
+            params += list(sensors)
+        if athlete_ids is not None:
+            sql += f" AND athlete_id IN ({','.join('?' * len(athlete_ids))})"
+            params += list(athlete_ids)
+        sql += " ORDER BY sensor, ts"
+        rows = await self.execute(sql, params)
+        return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row")
 
     async def sample_time_range(self) -> tuple[int, int] | None:
         lo, hi = (await self.execute("SELECT min(ts), max(ts) FROM samples"))[0]
@@ -304,6 +367,10 @@ class SqliteStore:
         where = "sensor = ? AND ts >= ? AND ts < ? AND athlete_id IS NOT ?"
         params = (sensor, start_ms, end_ms, athlete_id)
         conn = self.conn
+        # A machine assigned by the same corrected assignment follows it (no % of HRmax).
+        conn.execute(
+            f"UPDATE machine_samples SET athlete_id = ? WHERE {where}", (athlete_id, *params)
+        )
         if athlete_id is None or hr_max is None:
             cur = conn.execute(
                 f"UPDATE samples SET athlete_id = ?, pct_max = NULL, zone = NULL WHERE {where}",
