@@ -13,11 +13,15 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from gympulse.commands import Command
 from gympulse.settings import MqttSettings, Settings
+
+if TYPE_CHECKING:
+    from gympulse.pipeline.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -31,34 +35,29 @@ def _port_free(host: str, port: int) -> bool:
         return True
 
 
-def seed_registry(db_path: str, profiles: list[object], start_ms: int) -> None:
+def seed_registry(registry: Registry, profiles: list[object], start_ms: int) -> None:
     """Create the simulated participants as athletes and give each their strap — all but
     the last, which stays unassigned so the board shows how a spare strap looks."""
     from gympulse.collectors.simulator import Profile
-    from gympulse.pipeline.registry import Registry
 
-    registry = Registry(db_path)
-    try:
-        by_name = {a.name: a.id for a in registry.athletes()}
-        resolver = registry.resolver()
-        for i, profile in enumerate(profiles):
-            assert isinstance(profile, Profile)
-            if i == len(profiles) - 1 and len(profiles) > 1:
-                break
-            athlete_id = by_name.get(profile.name)
-            if athlete_id is None:
-                athlete_id = registry.add_athlete(
-                    profile.name,
-                    birth_year=profile.birth_year,
-                    sex=profile.sex,
-                    weight_kg=profile.weight_kg,
-                    hr_max=profile.hr_max,
-                    hr_rest=profile.hr_rest,
-                )
-            if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
-                registry.assign(profile.sensor, athlete_id, start_ms)
-    finally:
-        registry.close()
+    by_name = {a.name: a.id for a in registry.athletes()}
+    resolver = registry.resolver()
+    for i, profile in enumerate(profiles):
+        assert isinstance(profile, Profile)
+        if i == len(profiles) - 1 and len(profiles) > 1:
+            break
+        athlete_id = by_name.get(profile.name)
+        if athlete_id is None:
+            athlete_id = registry.add_athlete(
+                profile.name,
+                birth_year=profile.birth_year,
+                sex=profile.sex,
+                weight_kg=profile.weight_kg,
+                hr_max=profile.hr_max,
+                hr_rest=profile.hr_rest,
+            )
+        if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
+            registry.assign(profile.sensor, athlete_id, start_ms)
 
 
 def demo_coach_login(db_path: str) -> tuple[str, str] | None:
@@ -139,6 +138,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     from gympulse.dashboards.server import serve_web
     from gympulse.pipeline.commands import run_ingest
     from gympulse.pipeline.embedded_broker import EmbeddedBroker
+    from gympulse.pipeline.services import Services
 
     stop = asyncio.Event()
     install_stop_handlers(stop)
@@ -161,7 +161,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     participants = args.participants or settings.simulator.participants
     profiles = simulator.make_profiles(participants, settings.simulator.seed)
     start_ms = contract.now_ms()
-    seed_registry(db_path, list(profiles), start_ms)
+    async with Services(settings) as services:
+        seed_registry(services.registry(), list(profiles), start_ms)
     coach_login = demo_coach_login(db_path)
 
     host = settings.web.host

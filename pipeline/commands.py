@@ -12,33 +12,30 @@ from gympulse.settings import Settings
 async def run_ingest(settings: Settings, stop: asyncio.Event) -> None:
     from gympulse.pipeline.ingest import IngestService
     from gympulse.pipeline.metrics import serve_metrics
-    from gympulse.pipeline.registry import Registry
-    from gympulse.pipeline.stores import make_store
+    from gympulse.pipeline.services import Services
 
-    store = make_store(settings.store)
-    await store.open()
-    registry = Registry(settings.store.path)
-    service = IngestService(settings, store, registry)
-    metrics = None
-    if settings.ingest.metrics_port:
-        metrics = await serve_metrics(settings.ingest.metrics_host, settings.ingest.metrics_port)
-    task = asyncio.create_task(service.run())
-    stop_wait = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            # The service never stops on its own: a crash must end the process (non-zero)
-            # so a supervisor (systemd, compose) restarts it, never leave it idle.
-            task.result()
-            raise RuntimeError("the ingestion service stopped unexpectedly")
-    finally:
-        stop_wait.cancel()
-        await service.stop()
-        await task
-        if metrics is not None:
-            metrics.close()
-        await store.close()
-        registry.close()
+    async with Services(settings) as services:
+        service = IngestService(settings, await services.store(), services.registry())
+        metrics = None
+        if settings.ingest.metrics_port:
+            metrics = await serve_metrics(
+                settings.ingest.metrics_host, settings.ingest.metrics_port
+            )
+        task = asyncio.create_task(service.run())
+        stop_wait = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                # The service never stops on its own: a crash must end the process (non-zero)
+                # so a supervisor (systemd, compose) restarts it, never leave it idle.
+                task.result()
+                raise RuntimeError("the ingestion service stopped unexpectedly")
+        finally:
+            stop_wait.cancel()
+            await service.stop()
+            await task
+            if metrics is not None:
+                metrics.close()
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,31 +72,29 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
 
     from gympulse.contract import now_ms
     from gympulse.pipeline.assignments import reapply
-    from gympulse.pipeline.registry import FOREVER_MS, Registry
-    from gympulse.pipeline.stores import make_store
+    from gympulse.pipeline.registry import FOREVER_MS
+    from gympulse.pipeline.services import Services
 
-    registry = Registry(settings.store.path)
-    matches = [
-        a for a in registry.athletes() if str(a.id) == args.athlete or a.name == args.athlete
-    ]
-    if len(matches) != 1:
-        print(f"gympulse: {len(matches)} athletes match {args.athlete!r}", file=sys.stderr)
-        return 2
-    start = args.start if args.start is not None else now_ms()
-    registry.assign(args.strap, matches[0].id, start, args.end)
+    async def main() -> int:
+        async with Services(settings) as services:
+            registry = services.registry()
+            matches = [
+                a
+                for a in registry.athletes()
+                if str(a.id) == args.athlete or a.name == args.athlete
+            ]
+            if len(matches) != 1:
+                print(f"gympulse: {len(matches)} athletes match {args.athlete!r}", file=sys.stderr)
+                return 2
+            start = args.start if args.start is not None else now_ms()
+            registry.assign(args.strap, matches[0].id, start, args.end)
+            changed = await reapply(
+                registry, await services.store(), args.strap, start, args.end or FOREVER_MS
+            )
+            print(f"{args.strap} -> {matches[0].name}; {changed} stored samples re-stamped")
+            return 0
 
-    async def restamp() -> int:
-        store = make_store(settings.store)
-        await store.open()
-        try:
-            return await reapply(registry, store, args.strap, start, args.end or FOREVER_MS)
-        finally:
-            await store.close()
-
-    changed = asyncio.run(restamp())
-    print(f"{args.strap} -> {matches[0].name}; {changed} stored samples re-stamped")
-    registry.close()
-    return 0
+    return asyncio.run(main())
 
 
 def _reading_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,17 +47,14 @@ def analyze_once(
     import asyncio
 
     from gympulse.pipeline.analytics.jobs import DEFAULT_CHUNK_DAYS, DEFAULT_LOOKBACK_MS, analyze
-    from gympulse.pipeline.journal import Journal
-    from gympulse.pipeline.registry import Registry
-    from gympulse.pipeline.stores import make_store
+    from gympulse.pipeline.services import Services
 
     async def main() -> AnalyzeReport:
-        store = make_store(settings.store)
-        registry = Registry(settings.store.path)
-        journal = Journal(settings.store.path)
-        await store.open()
-        lookback = DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms
-        try:
+        async with Services(settings) as services:
+            store = await services.store()
+            registry = services.registry()
+            journal = services.journal()
+            lookback = DEFAULT_LOOKBACK_MS if lookback_ms is None else lookback_ms
             report = await analyze(
                 store,
                 registry,
@@ -81,10 +78,6 @@ def analyze_once(
                 )  # fmt: skip
                 report = replace(report, automatic_readings=len(made))
             return report
-        finally:
-            await store.close()
-            journal.close()
-            registry.close()
 
     return asyncio.run(main())
 
