@@ -1,6 +1,10 @@
 """Coach admin (``/coach/admin``): athletes, straps and their aliases, fast strap
 assignment for a class (one form, one select per strap, one submit for 20 people), and the
-class schedule."""
+class schedule.
+
+Class times are entered and shown in the site's time zone (``settings.timezone``): a coach
+in Stockholm types 09:30 for a 09:30 class, and the schedule shows 09:30 (with the zone).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,28 @@ def _straps(coach: Coach) -> list[str]:
     known |= {a.sensor for a in coach.ctx.registry.assignments()}
     known |= set(coach.ctx.hub.tiles)
     return sorted(known, key=lambda s: (len(s), s))
+
+
+def site_zone(request: Request) -> dt.tzinfo:
+    """The site's time zone (settings ``timezone``, an IANA name)."""
+    from zoneinfo import ZoneInfo
+
+    name: str = request.app.state.settings.timezone
+    return dt.UTC if name == "UTC" else ZoneInfo(name)
+
+
+def local_time(ts_ms: int, zone: dt.tzinfo) -> str:
+    """``2026-03-02 18:00`` in ``zone`` (the schedule's column says which zone)."""
+    return dt.datetime.fromtimestamp(ts_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def local_to_ms(when: dt.datetime, zone: dt.tzinfo) -> int:
+    """Epoch ms of a time entered on the form: naive means the site's zone (a time the
+    spring-forward gap skips is read with the offset before the gap, as ``zoneinfo`` does);
+    a time with an offset keeps it."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return int(when.timestamp() * 1000)
 
 
 EXPORTS = (
@@ -60,11 +86,12 @@ async def admin_page(request: Request) -> HTMLResponse:
                 "athlete": names.get(current or -1, ""),
             }
         )
+    zone = site_zone(request)
     classes = [
         {
             "name": c.name,
-            "start": dt.datetime.fromtimestamp(c.start_ms / 1000, dt.UTC).isoformat(),
-            "end": dt.datetime.fromtimestamp(c.end_ms / 1000, dt.UTC).isoformat(),
+            "start": local_time(c.start_ms, zone),
+            "end": local_time(c.end_ms, zone),
         }
         for c in coach.ctx.journal.classes(start_ms=now - 7 * 86_400_000)
     ]
@@ -75,6 +102,7 @@ async def admin_page(request: Request) -> HTMLResponse:
         athletes=athletes,
         straps=straps,
         classes=classes,
+        timezone=str(request.app.state.settings.timezone),
         exports=EXPORTS,
     )
 
@@ -156,11 +184,10 @@ async def add_class(
     minutes: Annotated[int, Form(ge=1, le=600)] = 45,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
-    """Add a class to the schedule (start in UTC unless the time carries an offset)."""
+    """Add a class to the schedule: ``start`` in the site's time zone (settings
+    ``timezone``) unless the time carries an offset."""
     coach = _coach(request, api=True)
     coach.check(csrf)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.UTC)
-    start_ms = int(start.timestamp() * 1000)
+    start_ms = local_to_ms(start, site_zone(request))
     coach.ctx.journal.add_class(name, start_ms, start_ms + minutes * 60_000, site=coach.ctx.site)
     return _back()

@@ -298,10 +298,15 @@ def csrf_from(html: str) -> str:
 
 
 @contextlib.contextmanager
-def app_client(db: Path, store_settings: StoreSettings | None = None) -> Iterator[TestClient]:
+def app_client(
+    db: Path, store_settings: StoreSettings | None = None, *, timezone: str = "UTC"
+) -> Iterator[TestClient]:
     """The app in process (no MQTT: the live hub is not started) on the registry ``db``
-    and the store ``store_settings`` (default: the SQLite file ``db``)."""
-    settings = Settings(site=SITE, store=store_settings or StoreSettings(path=str(db)))
+    and the store ``store_settings`` (default: the SQLite file ``db``), in the site time
+    zone ``timezone``."""
+    settings = Settings(
+        site=SITE, store=store_settings or StoreSettings(path=str(db)), timezone=timezone
+    )
     registry = Registry(db)
     hub = LiveHub(settings, registry)
     try:
