@@ -144,7 +144,7 @@ async def analyze(
     # 1. Inputs.
     state = await read_table(store, tables.ANALYTICS_STATE)
     marks = dict(state.filter(pl.col("athlete_id") < 0).select("athlete_id", "max_ts").iter_rows())
-    watermark: int | None = marks.get(WATERMARK_ROW)
+    watermark: int | None = marks.get(WATERMARK_ROW) or None  # 0: no sample seen yet
     journal_mark: int = marks.get(JOURNAL_ROW) or -1
     if full:
         watermark, journal_mark = None, -1
