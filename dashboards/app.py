@@ -24,6 +24,7 @@ from gympulse.dashboards.i18n import pick_language
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, security_headers
+from gympulse.pipeline.journal import ScheduledClass
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoreUnavailable
@@ -99,48 +100,53 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
 
     @app.get("/api/live/class")
     async def live_class() -> dict[str, Any]:
-        """The class running now (or the next one today): name, start and end, server time."""
+        """Server time; ``class``: the class running now, else the next one today, else
+        the last one that ended today; ``next``: the next class to start today; ``ended``:
+        the last class that ended today (its summary is shown until the next class
+        starts). Days are those of the site's time zone."""
         now = contract.now_ms()
-        today_end = now - now % 86_400_000 + 86_400_000
-        upcoming = ctx.journal.classes(start_ms=now - 120_000, end_ms=today_end)
-        current = next((c for c in upcoming if c.start_ms <= now), None)
-        chosen = current or (upcoming[0] if upcoming else None)
+        running, upcoming, ended = board_classes(_todays_classes(now), now)
+        chosen = running or upcoming or ended
         return {
             "now_ms": now,
-            "class": None
-            if chosen is None
-            else {"id": chosen.id, "name": chosen.name, "start_ms": chosen.start_ms,
-                  "end_ms": chosen.end_ms},
-        }  # fmt: skip
+            "class": _class_json(chosen),
+            "next": _class_json(upcoming),
+            "ended": _class_json(ended),
+        }
 
     @app.get("/api/live/summary")
     async def live_summary(
         class_id: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     ) -> list[dict[str, Any]]:
-        """Per participant since their strap went on: minutes per zone, points, kcal,
-        peak HR; and HRR60 from the class's session summary once ``gympulse analyze`` has
-        written it (``class_id``: that class, default the latest class started today)."""
-        rows = live.summary()
+        """Per participant of a class (``class_id``; default the latest class started
+        today): minutes per zone, points, kcal and peak HR over the class's own window —
+        only who trained in it — and HRR60 from the class's session summary once
+        ``gympulse analyze`` has written it. With no class, totals since each strap was
+        put on."""
         chosen = _summary_class(class_id)
+        rows = live.summary(None if chosen is None else (chosen.start_ms, chosen.end_ms))
         for row in rows:
             row["hrr60"] = None
             if chosen is None or row["athlete_id"] is None:
                 continue
             try:
-                session = await ctx.data.session(int(row["athlete_id"]), f"class-{chosen}")
+                session = await ctx.data.session(int(row["athlete_id"]), f"class-{chosen.id}")
             except StoreUnavailable:
                 break  # the board works without the store: HRR60 stays "–"
             if session is not None and session.get("hrr60") is not None:
                 row["hrr60"] = float(session["hrr60"])
         return rows
 
-    def _summary_class(class_id: int | None) -> int | None:
-        if class_id is not None:
-            return class_id
+    def _todays_classes(now: int) -> list[ScheduledClass]:
+        start, end = local_day_bounds(now, settings.timezone)
+        return ctx.journal.classes(start_ms=start, end_ms=end)
+
+    def _summary_class(class_id: int | None) -> ScheduledClass | None:
         now = contract.now_ms()
-        today = now - now % 86_400_000
-        started = ctx.journal.classes(start_ms=today, end_ms=now + 1)
-        return started[-1].id if started else None
+        if class_id is None:
+            started = [c for c in _todays_classes(now) if c.start_ms <= now]
+            return started[-1] if started else None
+        return next((c for c in ctx.journal.classes() if c.id == class_id), None)
 
     @app.get("/api/live/stream", response_class=StreamingResponse)
     async def live_stream(request: Request) -> StreamingResponse:
@@ -175,6 +181,39 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         return {"ok": True, "mqtt_connected": connected, "tiles": len(live.tiles)}
 
     return app
+
+
+def local_day_bounds(now_ms: int, timezone: str) -> tuple[int, int]:
+    """[start, end) in epoch ms of the calendar day of ``now_ms`` in ``timezone``."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    zone = dt.UTC if timezone == "UTC" else ZoneInfo(timezone)
+    day = dt.datetime.fromtimestamp(now_ms / 1000, zone).date()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def board_classes(
+    classes: list[ScheduledClass], now_ms: int
+) -> tuple[ScheduledClass | None, ScheduledClass | None, ScheduledClass | None]:
+    """Pure: (running, next, last ended) among ``classes`` at ``now_ms``; of overlapping
+    running classes the one that started last."""
+    running = [c for c in classes if c.start_ms <= now_ms < c.end_ms]
+    upcoming = [c for c in classes if c.start_ms > now_ms]
+    ended = [c for c in classes if c.end_ms <= now_ms]
+    return (
+        max(running, key=lambda c: c.start_ms, default=None),
+        min(upcoming, key=lambda c: c.start_ms, default=None),
+        max(ended, key=lambda c: c.end_ms, default=None),
+    )
+
+
+def _class_json(c: ScheduledClass | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"id": c.id, "name": c.name, "start_ms": c.start_ms, "end_ms": c.end_ms}
 
 
 def _tile_event(tile: dict[str, Any]) -> str:

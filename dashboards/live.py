@@ -36,9 +36,23 @@ log = logging.getLogger(__name__)
 
 TileState = Literal["live", "no-contact", "no-signal"]
 SPARK_SECONDS = 120
+MINUTE_MS = 60_000
+KEEP_MINUTES = 12 * 60  # per tile: the class summary reaches back this far
 REFRESH_NAMES_S = 5.0
 LOG_EVERY_S = 60.0
 END_OF_STREAM = ""  # put in a client queue by LiveHub.end_streams: the stream ends
+
+
+@dataclass
+class Minute:
+    """A tile's totals over one clock minute of samples (for one wearer): the class
+    summary adds up the minutes inside the class window."""
+
+    athlete_id: int | None
+    zone_s: list[float] = field(default_factory=lambda: [0.0] * 6)
+    points: float = 0.0
+    kcal: float | None = None
+    peak_bpm: int | None = None
 
 
 @dataclass
@@ -61,6 +75,8 @@ class Tile:
     peak_bpm: int | None = None
     last_live_ts: int = 0
     profile: tuple[float, float, str | None] | None = None  # weight, age, sex
+    # The same totals per (minute of the sample's ts, wearer), for the last KEEP_MINUTES.
+    minutes: dict[tuple[int, int | None], Minute] = field(default_factory=dict)
 
     def reset_totals(self) -> None:
         self.kcal = 0.0 if self.profile is not None else None
@@ -75,12 +91,27 @@ class Tile:
         live sample (1 s for the first), capped at 5 s so a gap is not counted as effort."""
         dt_s = 1.0 if not self.last_live_ts else min(5.0, max(0.0, (ts - self.last_live_ts) / 1000))
         self.last_live_ts = ts
-        self.zone_s[self.zone] += dt_s
-        self.points += points_per_minute(self.zone) * dt_s / 60
-        if self.profile is not None and self.kcal is not None:
+        points = points_per_minute(self.zone) * dt_s / 60
+        kcal = None
+        if self.profile is not None:
             weight, age, sex = self.profile
-            self.kcal += keytel_kcal_per_min(bpm, weight, age, sex) * dt_s / 60
+            kcal = keytel_kcal_per_min(bpm, weight, age, sex) * dt_s / 60
+        self.zone_s[self.zone] += dt_s
+        self.points += points
+        if kcal is not None and self.kcal is not None:
+            self.kcal += kcal
         self.peak_bpm = bpm if self.peak_bpm is None else max(self.peak_bpm, bpm)
+        key = (ts // MINUTE_MS, self.athlete_id)
+        minute = self.minutes.get(key)
+        if minute is None:
+            minute = self.minutes[key] = Minute(self.athlete_id)
+            while len(self.minutes) > KEEP_MINUTES:  # oldest first (insertion order)
+                del self.minutes[next(iter(self.minutes))]
+        minute.zone_s[self.zone] += dt_s
+        minute.points += points
+        if kcal is not None:
+            minute.kcal = (minute.kcal or 0.0) + kcal
+        minute.peak_bpm = bpm if minute.peak_bpm is None else max(minute.peak_bpm, bpm)
 
     def as_json(self, *, spark: bool = False) -> dict[str, Any]:
         extra: dict[str, Any] = {"spark": list(self.spark)} if spark else {}
@@ -97,6 +128,34 @@ class Tile:
             "kcal": None if self.kcal is None else round(self.kcal, 1),
             "points": round(self.points, 1),
         }
+
+    def window_summary(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """Totals of the minutes in [start_ms, end_ms) (a class), one row per wearer who
+        trained in it (a strap handed on mid-class gives two rows)."""
+        first, last = start_ms // MINUTE_MS, (end_ms - 1) // MINUTE_MS
+        per: dict[int | None, Minute] = {}
+        for (m, athlete_id), minute in self.minutes.items():
+            if not first <= m <= last:
+                continue
+            total = per.setdefault(athlete_id, Minute(athlete_id))
+            total.zone_s = [a + b for a, b in zip(total.zone_s, minute.zone_s, strict=True)]
+            total.points += minute.points
+            if minute.kcal is not None:
+                total.kcal = (total.kcal or 0.0) + minute.kcal
+            if minute.peak_bpm is not None:
+                total.peak_bpm = max(total.peak_bpm or 0, minute.peak_bpm)
+        return [
+            {
+                "sensor": self.sensor,
+                "name": self.name,
+                "athlete_id": athlete_id,
+                "zone_minutes": [round(s / 60, 1) for s in t.zone_s],
+                "points": round(t.points, 1),
+                "kcal": None if t.kcal is None else round(t.kcal, 1),
+                "peak_bpm": t.peak_bpm,
+            }
+            for athlete_id, t in per.items()
+        ]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -297,9 +356,19 @@ class LiveHub:
             if athlete_id is None or t.athlete_id == athlete_id
         ]
 
-    def summary(self) -> list[dict[str, Any]]:
-        """Per tile totals since the strap was put on (the class summary screen)."""
-        return [t.summary() for t in sorted(self.tiles.values(), key=lambda t: t.name)]
+    def summary(self, window: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        """The class summary screen: per participant, totals over ``window`` (a class's
+        [start_ms, end_ms): only who trained in it); without one, per tile since the
+        strap was put on."""
+        ordered = sorted(self.tiles.values(), key=lambda t: t.name)
+        if window is None:
+            return [t.summary() for t in ordered]
+        rows = [row for t in ordered for row in t.window_summary(*window)]
+        for row in rows:  # a previous wearer's row carries their name, not the tile's
+            athlete = self._athletes.get(row["athlete_id"]) if row["athlete_id"] else None
+            if athlete is not None:
+                row["name"] = athlete.name
+        return rows
 
     def subscribe(self, athlete_id: int | None = None) -> asyncio.Queue[str]:
         """A queue of tile events: every tile's, or only ``athlete_id``'s tiles."""

@@ -207,8 +207,8 @@ def test_class_summary_hrr60_from_session_summary(client: TestClient, seeded: Se
 
     asyncio.run(write())
     hub = client.app.state.hub  # type: ignore[attr-defined]
-    for strap in ("strap-1", "strap-2", "strap-9"):  # strap-9: nobody's
-        hub.apply_sample(contract.HrSample(strap, now, 1, 150), now)
+    for strap in ("strap-1", "strap-2", "strap-9"):  # strap-9: nobody's; during the class
+        hub.apply_sample(contract.HrSample(strap, now - 600_000, 1, 150), now)
     for query in (f"?class_id={class_id}", ""):  # explicit, and the latest class of today
         summary = {r["athlete_id"]: r for r in client.get(f"/api/live/summary{query}").json()}
         assert summary[alice]["hrr60"] == 27.4

@@ -104,14 +104,19 @@ function connect() {
   source.addEventListener("tile", (ev) => upsert(JSON.parse(ev.data)));
 }
 
-// Class timer and, once the class has ended, the summary screen.
-let currentClass = null, summaryShown = false, clockSkew = 0;
+// Class timer and, once a class has ended, its summary screen — shown once per class,
+// until it is clicked away or the next class starts (then it gives way by itself).
+// (A board opened long after a class ended does not open with that class's summary.)
+const SUMMARY_AUTO_MS = 15 * 60 * 1000;
+let currentClass = null, nextClass = null, lastEnded = null, clockSkew = 0;
 async function refreshClass() {
   try {
     const r = await fetch("/api/live/class");
     const j = await r.json();
     clockSkew = j.now_ms - Date.now();
     currentClass = j.class;
+    nextClass = j.next;
+    lastEnded = j.ended;
   } catch (e) { /* offline: keep the last known class */ }
 }
 
@@ -122,13 +127,14 @@ function mmss(ms) {
 
 // HRR60 comes from `gympulse analyze` (a minute or more after the class): while the
 // summary is open it is fetched again every 30 s, so the value appears when it exists.
-let summaryClassId = null, summaryTimer = null;
-async function showSummary() {
-  summaryShown = true;
-  if (currentClass) summaryClassId = currentClass.id;
-  const query = summaryClassId === null ? "" : `?class_id=${summaryClassId}`;
+let summaryClassId = null, summaryShownFor = undefined, summaryTimer = null;
+async function showSummary(classId) {
+  summaryShownFor = classId;
+  summaryClassId = classId;
+  const query = classId === null ? "" : `?class_id=${classId}`;
   let rows;
   try { rows = await (await fetch(`/api/live/summary${query}`)).json(); } catch (e) { return; }
+  if (summaryClassId !== classId) return;  // a newer summary (or class) took its place
   const box = document.getElementById("summary");
   box.querySelector("tbody").innerHTML = "";
   rows.forEach((r) => {
@@ -139,30 +145,47 @@ async function showSummary() {
       .forEach((v) => { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
     box.querySelector("tbody").appendChild(tr);
   });
+  box.dataset.classId = classId === null ? "" : String(classId);
   box.hidden = false;
   if (summaryTimer === null) {
-    summaryTimer = setInterval(() => { if (!box.hidden) showSummary(); }, 30000);
+    summaryTimer = setInterval(() => { if (!box.hidden) showSummary(summaryClassId); }, 30000);
   }
+}
+
+function hideSummary() {
+  summaryClassId = null;
+  document.getElementById("summary").hidden = true;
 }
 
 function tick() {
   const now = Date.now() + clockSkew;
   document.getElementById("clock").textContent = new Date().toLocaleTimeString();
   const timer = document.getElementById("timer");
-  if (!currentClass) { timer.textContent = ""; return; }
-  if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} in ${mmss(currentClass.start_ms - now)}`;
-  else if (now < currentClass.end_ms) timer.textContent = `${currentClass.name} ${mmss(now - currentClass.start_ms)} / ${mmss(currentClass.end_ms - currentClass.start_ms)}`;
-  else {
-    timer.textContent = `${currentClass.name} ✓`;
-    if (!summaryShown) showSummary();
+  if (nextClass && now >= nextClass.start_ms && (!currentClass || currentClass.id === nextClass.id
+      || now >= currentClass.end_ms)) {
+    // The next class starts now: it becomes the current one without waiting for a refresh.
+    if (currentClass && currentClass.id !== nextClass.id) lastEnded = currentClass;
+    currentClass = nextClass;
+    nextClass = null;
+    refreshClass();
   }
+  const running = currentClass && currentClass.start_ms <= now && now < currentClass.end_ms;
+  // The class that ended last: the current one once its end has passed (before the next
+  // refresh of /api/live/class says so), else what the server last said.
+  const ended = currentClass && now >= currentClass.end_ms ? currentClass : lastEnded;
+  if (!currentClass) timer.textContent = "";
+  else if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} in ${mmss(currentClass.start_ms - now)}`;
+  else if (running) timer.textContent = `${currentClass.name} ${mmss(now - currentClass.start_ms)} / ${mmss(currentClass.end_ms - currentClass.start_ms)}`;
+  else timer.textContent = `${currentClass.name} ✓`;
+  if (running && summaryClassId !== null && currentClass.id !== summaryClassId) hideSummary();
+  else if (!running && ended && ended.id !== summaryShownFor && now - ended.end_ms < SUMMARY_AUTO_MS) showSummary(ended.id);
 }
 
 setInterval(() => { tiles.forEach(render); tick(); }, 1000);
 setInterval(refreshClass, 30000);
 refreshClass();
-if (new URLSearchParams(location.search).has("summary")) showSummary();
-document.getElementById("summary").addEventListener("click", (ev) => { ev.currentTarget.hidden = true; });
+if (new URLSearchParams(location.search).has("summary")) showSummary(null);
+document.getElementById("summary").addEventListener("click", hideSummary);
 window.addEventListener("resize", layout);
 layout();
 connect();
