@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from gympulse.collectors.hrm import decode_body_sensor_location
 
@@ -83,6 +83,9 @@ class Found:
     name: str
     rssi: int | None
     adapter: str
+    # 16-bit service UUIDs it advertised (Heart Rate, or a machine's: Fitness Machine,
+    # Cycling Power, Cycling Speed and Cadence); empty when the central does not tell.
+    services: frozenset[int] = frozenset()
 
 
 def normalise_address(address: str) -> str:
@@ -161,6 +164,21 @@ class StrapLink(Protocol):
         ...
 
     async def disconnect(self) -> None: ...
+
+
+MachineHandler = Callable[[int, bytes], None]  # (characteristic UUID16, value)
+
+
+@runtime_checkable
+class MachineLink(Protocol):
+    """A connected fitness machine, power meter or speed/cadence sensor (a link of a
+    central that supports them; the bumble central does)."""
+
+    async def subscribe_machine(self, handler: MachineHandler) -> list[int]:
+        """Enable notifications of every data characteristic the device has (Indoor Bike,
+        Treadmill, Rower, Cross Trainer Data; Cycling Power Measurement; CSC Measurement).
+        Returns their UUIDs; raises ConnectFailed when there is none."""
+        ...
 
 
 class Central(Protocol):

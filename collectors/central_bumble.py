@@ -34,6 +34,7 @@ from gympulse.collectors.central import (
     CentralError,
     ConnectFailed,
     Found,
+    MachineHandler,
     NoAdapter,
     NoPermission,
     NotificationHandler,
@@ -42,6 +43,7 @@ from gympulse.collectors.central import (
     details_from_values,
     normalise_address,
 )
+from gympulse.collectors.machines import DATA_CHARACTERISTICS, MACHINE_SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,24 @@ _DETAILS = (
 )
 
 
-def _advertises_heart_rate(advertisement: Advertisement) -> bool:
+# Devices worth connecting: heart-rate straps, and fitness machines, power meters and
+# speed/cadence sensors (wire contract machine extension).
+_WANTED_SERVICES: dict[int, UUID] = {
+    0x180D: GATT_HEART_RATE_SERVICE,
+    **{s: UUID.from_16_bits(s) for s in MACHINE_SERVICES},
+}
+_MACHINE_SERVICE_UUIDS = [UUID.from_16_bits(s) for s in MACHINE_SERVICES]
+_MACHINE_DATA_UUIDS = {UUID.from_16_bits(c): c for c in DATA_CHARACTERISTICS}
+
+
+def _advertised_services(advertisement: Advertisement) -> frozenset[int]:
+    """The wanted 16-bit services an advertisement lists (empty: not one of ours)."""
+    found: set[int] = set()
     for kind in _SERVICE_LISTS:
         uuids = advertisement.data.get(kind)
-        if isinstance(uuids, list) and GATT_HEART_RATE_SERVICE in uuids:
-            return True
-    return False
+        if isinstance(uuids, list):
+            found.update(short for short, uuid in _WANTED_SERVICES.items() if uuid in uuids)
+    return frozenset(found)
 
 
 def _name(advertisement: Advertisement) -> str:
@@ -85,22 +99,23 @@ class BumbleStrap:
         self._hr: Any = None
         self._battery: Any = None
         self._details: dict[UUID, Any] = {}
+        self._machine: dict[int, Any] = {}  # data characteristic UUID16 -> characteristic
 
     @property
     def address(self) -> str:
         return self._address
 
-    async def discover(self) -> None:
-        await self._peer.discover_services(
-            [GATT_HEART_RATE_SERVICE, GATT_BATTERY_SERVICE, GATT_DEVICE_INFORMATION_SERVICE]
+    async def discover(self, machine: bool = False) -> None:
+        """Discover a strap's services, or with ``machine`` a fitness machine's, power
+        meter's or speed/cadence sensor's."""
+        services = [GATT_BATTERY_SERVICE, GATT_DEVICE_INFORMATION_SERVICE]
+        services += _MACHINE_SERVICE_UUIDS if machine else [GATT_HEART_RATE_SERVICE]
+        await self._peer.discover_services(services)
+        wanted = [GATT_BATTERY_LEVEL_CHARACTERISTIC, *_DETAILS]
+        wanted += (
+            list(_MACHINE_DATA_UUIDS) if machine else [GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC]
         )
-        chars = await self._peer.discover_characteristics(
-            uuids=[
-                GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC,
-                GATT_BATTERY_LEVEL_CHARACTERISTIC,
-                *_DETAILS,
-            ]
-        )
+        chars = await self._peer.discover_characteristics(uuids=wanted)
         for char in chars:
             if char.uuid == GATT_HEART_RATE_MEASUREMENT_CHARACTERISTIC:
                 self._hr = char
@@ -108,7 +123,11 @@ class BumbleStrap:
                 self._battery = char
             elif char.uuid in _DETAILS:
                 self._details.setdefault(char.uuid, char)
-        if self._hr is None:
+            elif char.uuid in _MACHINE_DATA_UUIDS:
+                self._machine.setdefault(_MACHINE_DATA_UUIDS[char.uuid], char)
+        if machine and not self._machine:
+            raise ConnectFailed(f"{self._address} has no machine data characteristic")
+        if not machine and self._hr is None:
             raise ConnectFailed(f"{self._address} has no Heart Rate Measurement characteristic")
 
     async def subscribe_hr(self, handler: NotificationHandler) -> None:
@@ -116,6 +135,17 @@ class BumbleStrap:
             handler(bytes(value))
 
         await self._peer.subscribe(self._hr, on_value)
+
+    async def subscribe_machine(self, handler: MachineHandler) -> list[int]:
+        if not self._machine:
+            raise ConnectFailed(f"{self._address} has no machine data characteristic")
+        for uuid16, char in self._machine.items():
+
+            def on_value(value: bytes, uuid16: int = uuid16) -> None:
+                handler(uuid16, bytes(value))
+
+            await self._peer.subscribe(char, on_value)
+        return sorted(self._machine)
 
     async def read_battery(self) -> int | None:
         if self._battery is None:
@@ -216,7 +246,7 @@ class BumbleCentral:
         device = self._require()
         names: dict[str, str] = {}
         rssi: dict[str, int] = {}
-        heart_rate: set[str] = set()
+        services: dict[str, frozenset[int]] = {}
 
         def on_advertisement(advertisement: Advertisement) -> None:
             address = normalise_address(str(advertisement.address))
@@ -224,8 +254,9 @@ class BumbleCentral:
             names[address] = _name(advertisement) or names.get(address, "")
             if advertisement.rssi != Advertisement.RSSI_NOT_AVAILABLE:
                 rssi[address] = advertisement.rssi
-            if _advertises_heart_rate(advertisement):
-                heart_rate.add(address)
+            advertised = _advertised_services(advertisement)
+            if advertised:
+                services[address] = advertised
 
         device.on(device.EVENT_ADVERTISEMENT, on_advertisement)
         try:
@@ -237,7 +268,10 @@ class BumbleCentral:
                     await device.stop_scanning()
         finally:
             device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
-        found = [Found(a, names.get(a, ""), rssi.get(a), self._spec) for a in heart_rate]
+        found = [
+            Found(a, names.get(a, ""), rssi.get(a), self._spec, services=svc)
+            for a, svc in services.items()
+        ]
         return sorted(found, key=lambda f: -(f.rssi if f.rssi is not None else -999))
 
     async def connect(
@@ -261,7 +295,8 @@ class BumbleCentral:
         connection.on(connection.EVENT_DISCONNECTION, disconnected)
         strap = BumbleStrap(connection, Peer(connection), found.address)
         try:
-            await asyncio.wait_for(strap.discover(), connect_timeout_s)
+            machine = bool(found.services) and 0x180D not in found.services
+            await asyncio.wait_for(strap.discover(machine), connect_timeout_s)
         except (core.BaseBumbleError, hci.HCI_Error, TimeoutError) as err:
             await strap.disconnect()
             raise ConnectFailed(f"service discovery failed on {found.address}: {err!r}") from err

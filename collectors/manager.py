@@ -38,15 +38,18 @@ from gympulse.collectors.buffer import DiskQueue, Forwarder, SeqAllocator
 from gympulse.collectors.central import (
     Central,
     CentralError,
+    ConnectFailed,
     Found,
+    MachineLink,
     StrapLink,
     make_central,
     strap_model,
 )
 from gympulse.collectors.central import normalise_address as _addr
 from gympulse.collectors.hrm import MalformedMeasurement, decode
+from gympulse.collectors.machines import MachineReader, family_of
 from gympulse.collectors.publisher import CollectorPublisher, collector_will
-from gympulse.contract import AvailabilityState, HrSample, SensorInfo
+from gympulse.contract import AvailabilityState, HrSample, MachineSample, SensorInfo
 from gympulse.mqtt import MqttClient
 from gympulse.settings import Settings
 
@@ -103,6 +106,8 @@ class Strap:
     last_info_at: float = 0.0
     last_complaint: float = -LOG_EVERY_S
     counters: StrapCounters = field(default_factory=StrapCounters)
+    family: str = "hr"  # "hr" (a strap), or "machine", "power", "csc" (machine extension)
+    reader: MachineReader | None = None
 
 
 class StrapManager:
@@ -216,6 +221,31 @@ class StrapManager:
         self.forwarder.put(sample)
         c.published += 1
 
+    def on_machine_value(self, strap: Strap, characteristic: int, value: bytes) -> None:
+        """One notification of a machine's data characteristic, called on the event loop.
+        Published at once on its machine / power topic (not through the disk queue of the
+        heart-rate samples: a machine's live numbers are worth little minutes later)."""
+        ts = max(self.clock_ms(), strap.last_ts + 1)
+        strap.last_ts = ts
+        strap.last_notification = time.monotonic()
+        c = strap.counters
+        c.notifications += 1
+        reader = strap.reader = strap.reader or MachineReader()
+        try:
+            kind, fields = reader.read(characteristic, value, time.monotonic())
+        except (MalformedMeasurement, KeyError) as err:
+            c.malformed += 1
+            self._complain(strap, f"malformed notification {value.hex()}: {err!r}")
+            return
+        self._set_availability(strap, "connected")
+        if not fields:
+            return  # e.g. the first CSC value: a rate needs two
+        sample = MachineSample(
+            sensor=strap.sensor, ts=ts, seq=self.seqs.next(strap.sensor), kind=kind, **fields
+        )
+        self._background(self.publisher.machine(sample))
+        c.published += 1
+
     def _complain(self, strap: Strap, message: str) -> None:
         now = time.monotonic()
         if now - strap.last_complaint >= LOG_EVERY_S:
@@ -246,6 +276,7 @@ class StrapManager:
             strap = self.straps[found.address] = Strap(sensor=sensor, address=found.address)
         strap.name = found.name or strap.name
         strap.rssi = found.rssi
+        strap.family = family_of(found.services)
         strap.adapter = central.adapter
         strap.connecting = True
         try:
@@ -255,7 +286,16 @@ class StrapManager:
             try:
                 strap.last_notification = time.monotonic()
                 strap.connected_at = time.monotonic()
-                await link.subscribe_hr(lambda value: self.on_value(strap, value))
+                if strap.family == "hr":
+                    await link.subscribe_hr(lambda value: self.on_value(strap, value))
+                elif isinstance(link, MachineLink):
+                    await link.subscribe_machine(
+                        lambda uuid, value: self.on_machine_value(strap, uuid, value)
+                    )
+                else:
+                    raise ConnectFailed(
+                        f"a {strap.family} device, and this central connects straps only"
+                    )
                 strap.link = link
                 strap.counters.connects += 1
                 with contextlib.suppress(Exception):

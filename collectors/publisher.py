@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 from gympulse import __version__, contract
-from gympulse.contract import Availability, AvailabilityState, HrSample, SensorInfo, Status
+from gympulse.contract import (
+    Availability,
+    AvailabilityState,
+    HrSample,
+    MachineSample,
+    SensorInfo,
+    Status,
+)
 from gympulse.mqtt import MqttClient, Will
 
 
@@ -87,6 +94,14 @@ class CollectorPublisher:
                 contract.encode_samples(samples),
                 qos=1,
             )
+
+    async def machine(self, sample: MachineSample) -> None:
+        """A fitness machine's, power meter's or speed/cadence sensor's sample on its
+        ``machine`` or ``power`` topic (wire contract machine extension)."""
+        topic = contract.power_topic if sample.kind in ("power", "csc") else contract.machine_topic
+        await self.mqtt.publish(
+            topic(self.site, self.collector, sample.sensor), contract.encode(sample), qos=1
+        )
 
     async def batch(self, samples: list[HrSample]) -> None:
         """Samples of several sensors in one message (large classes, backlog replay)."""
