@@ -116,6 +116,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "out_range": {"en": "outside normal", "nl": "buiten normaal"},
     "trimp": {"en": "TRIMP", "nl": "TRIMP"},
     "hrr60": {"en": "HRR60", "nl": "HRR60"},
+    "as_of": {"en": "As of", "nl": "Stand van"},
+    # why a session has no HRR60 (session_summary.hrr60_note, analytics.recovery.REASONS)
+    "hrr60_no-signal": {
+        "en": "No HRR60: no signal 60 s after the end of exercise (strap off or no contact)",
+        "nl": (
+            "Geen HRR60: geen signaal 60 s na het einde van de inspanning (band af of geen contact)"
+        ),
+    },
+    "hrr60_rose": {
+        "en": "No HRR60: the heart rate went up after the end of exercise",
+        "nl": "Geen HRR60: de hartslag ging omhoog na het einde van de inspanning",
+    },
+    "hrr60_below-rest": {
+        "en": "No HRR60: the value was implausible (below resting heart rate)",
+        "nl": "Geen HRR60: de waarde was onwaarschijnlijk (onder de rusthartslag)",
+    },
+    "hrr60_light": {
+        "en": "No HRR60: no exercise at moderate intensity or above",
+        "nl": "Geen HRR60: geen inspanning van matige intensiteit of hoger",
+    },
     "admin": {"en": "Admin", "nl": "Beheer"},
     "athletes": {"en": "Athletes", "nl": "Sporters"},
     "straps": {"en": "Straps", "nl": "Borstbanden"},

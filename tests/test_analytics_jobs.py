@@ -453,3 +453,29 @@ def test_full_recompute_in_one_day_chunks_equals_one_chunk(tmp_path: Path) -> No
         assert small[name].equals(frame), name
     # Every session crossed midnight, so with 1-day chunks each crossed a chunk edge.
     assert whole["session_summary"]["duration_s"].to_list() == [42 * 60 - 1] * 6
+
+
+async def _run_upgrade(tmp_path: Path) -> None:
+    store, registry, journal, a1 = await _athlete_with_store(tmp_path)
+    start = _ms(DAY0) + 18 * 3_600_000
+    await store.write(WriteBatch(_workout("s1", a1, start, 30, 150)))
+    await analyze(store, registry, journal, now_ms=start + 3_600_000)
+    # A store analysed by an older version: no rules-version row, a negative HRR60 stored.
+    await store.delete_rows(tables.ANALYTICS_STATE.name, {"athlete_id": -3})
+    rows = (await read_table(store, tables.SESSION_SUMMARY)).with_columns(
+        pl.lit(-33.0).alias("hrr60"), pl.lit(None, pl.String).alias("hrr60_note")
+    )
+    await store.write_rows(tables.SESSION_SUMMARY.name, rows, tables.SESSION_SUMMARY.key)
+    report = await analyze(store, registry, journal, now_ms=start + 2 * 3_600_000)
+    assert report.touched_days == 1 and report.sessions == 1  # recomputed in full
+    (hrr,) = (await read_table(store, tables.SESSION_SUMMARY))["hrr60"].to_list()
+    assert hrr == 50.0  # 150 at the end of exercise, 100 a minute later
+    again = await analyze(store, registry, journal, now_ms=start + 3 * 3_600_000)
+    assert again.touched_days == 0  # once
+    await store.close()
+    journal.close()
+    registry.close()
+
+
+def test_rows_of_older_rules_are_recomputed_once_after_an_upgrade(tmp_path: Path) -> None:
+    asyncio.run(_run_upgrade(tmp_path))

@@ -98,3 +98,12 @@ def test_morning_recordings_to_compute() -> None:
     assert plan.morning_to_compute(recordings, [(1, day(1))], [13]) == [11, 13]
     assert plan.morning_to_compute(recordings, [(1, day(1))], [13], done=[11]) == [13]
     assert plan.morning_to_compute(recordings, [], []) == []
+
+
+def test_rows_of_older_rules_are_recomputed_in_full_once() -> None:
+    assert plan.needs_full(True, plan.RULES_VERSION, True)
+    assert not plan.needs_full(False, plan.RULES_VERSION, True)
+    # Analysed before this version (no version row = version 1): recompute everything.
+    assert plan.needs_full(False, None, True) and plan.needs_full(False, 1, True)
+    # A first run reads everything anyway.
+    assert not plan.needs_full(False, None, False)

@@ -261,6 +261,46 @@ def test_squad_sorted_by_flags(client: TestClient, seeded: Seeded, coach_csrf: s
     assert html.index("Bob") < html.index("Alice")
 
 
+def test_squad_shows_the_date_of_its_values(
+    client: TestClient, seeded: Seeded, coach_csrf: str
+) -> None:
+    squad = client.get("/api/coach/squad").json()
+    latest = {r["name"]: r["date"] for r in squad}
+    assert latest["Bob"] and latest["Alice"]
+    html = client.get("/coach").text
+    assert "<th>As of</th>" in html
+    for day in latest.values():
+        assert f'<td class="as-of">{day}</td>' in html
+
+
+def test_missing_hrr60_shows_its_reason_to_the_coach(
+    client: TestClient, seeded: Seeded, coach_csrf: str
+) -> None:
+    alice = seeded.athletes["Alice"]
+    sid = seeded.sessions["Alice"][0]
+
+    async def rewrite() -> None:
+        store = SqliteStore(seeded.db)
+        await store.open()
+        try:
+            from gympulse.pipeline.analytics.jobs import read_table
+
+            rows = await read_table(store, SESSION_SUMMARY, {"session_id": sid})
+            rows = rows.with_columns(
+                pl.lit(None, pl.Float64).alias("hrr60"), pl.lit("rose").alias("hrr60_note")
+            )
+            await store.write_rows(
+                SESSION_SUMMARY.name, conform(SESSION_SUMMARY, rows), SESSION_SUMMARY.key
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(rewrite())
+    reason = "No HRR60: the heart rate went up after the end of exercise"
+    assert f'title="{reason}"' in client.get(f"/coach/athletes/{alice}").text
+    assert f'title="{reason}"' in client.get(f"/coach/athletes/{alice}/sessions/{sid}").text
+
+
 def test_athlete_and_session_pages(client: TestClient, seeded: Seeded, coach_csrf: str) -> None:
     alice = seeded.athletes["Alice"]
     data = client.get(f"/api/coach/athletes/{alice}").json()

@@ -36,8 +36,9 @@ journal, runs the polars analytics and writes the results. In order:
    before today (rest days: load 0, fitness and fatigue decaying). They are recomputed
    from the athlete's session rows (one row per session: cheap).
 5. **Wellness** reports changed since the last run are mirrored.
-6. **Bookkeeping** last (the counts of the touched days and the two watermarks), so a
-   crash before it redoes the work next time.
+6. **Bookkeeping** last (the counts of the touched days, the two watermarks and the rules
+   version, row ``-3``: rows written under older rules are recomputed in full once,
+   :func:`.plan.needs_full`), so a crash before it redoes the work next time.
 
 Days are calendar days of the site's time zone (``settings.timezone``, an IANA name, passed
 as ``tz``): a class at 23:30 in Amsterdam counts for that Amsterdam day, and a day is 23 or
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 DEFAULT_LOOKBACK_MS = plan.DEFAULT_LOOKBACK_MS
 WATERMARK_ROW = -1
 JOURNAL_ROW = -2
+VERSION_ROW = -3
 __all__ = [
     "DAY_MS",
     "DEFAULT_CHUNK_DAYS",
@@ -146,14 +148,15 @@ async def analyze(
     marks = dict(state.filter(pl.col("athlete_id") < 0).select("athlete_id", "max_ts").iter_rows())
     watermark: int | None = marks.get(WATERMARK_ROW) or None  # 0: no sample seen yet
     journal_mark: int = marks.get(JOURNAL_ROW) or -1
-    if full:
-        watermark, journal_mark = None, -1
     stored_counts: dict[plan.AthleteDay, int] = {
         (a, d): n
         for a, d, n in state.filter(pl.col("athlete_id") >= 0)
         .select("athlete_id", "date", "n_samples")
         .iter_rows()
     }
+    if plan.needs_full(full, marks.get(VERSION_ROW), watermark is not None):
+        # Everything: from the oldest sample, every day with samples touched.
+        watermark, journal_mark, stored_counts = None, -1, {}
     oldest: int | None = None
     if watermark is None:
         span = await store.sample_time_range()
@@ -255,10 +258,10 @@ async def analyze(
     # 6. Bookkeeping last, so a crash before here redoes the work next time.
     marks_frame = pl.DataFrame(
         {
-            "athlete_id": [WATERMARK_ROW, JOURNAL_ROW],
-            "date": [today, today],
-            "n_samples": [0, 0],
-            "max_ts": [newest or 0, started - 1],
+            "athlete_id": [WATERMARK_ROW, JOURNAL_ROW, VERSION_ROW],
+            "date": [today, today, today],
+            "n_samples": [0, 0, 0],
+            "max_ts": [newest or 0, started - 1, plan.RULES_VERSION],
         }
     )
     state_rows = pl.concat(

@@ -14,6 +14,11 @@ The rules:
   local days, each read from the store on its own (plus :data:`MARGIN_MS` on both sides,
   so a session across midnight or across a block edge is whole). Peak memory is one
   block's samples, whatever the length of the history.
+- **Rules version** (:func:`needs_full`): ``RULES_VERSION`` is raised whenever a change of
+  the analytics changes what stored rows would hold (2: samples without contact are no
+  signal, HRR60 from the end of exercise and only when plausible). A store whose rows were
+  written under an older version is recomputed in full once, so an upgrade never leaves
+  old numbers (a negative HRR60, a cool-down counted as exercise) on the pages.
 - **Touched days** (:func:`touched_days`): an (athlete, day) whose sample count differs
   from the count stored at the last run, or that has samples on the day of a class changed
   in the journal since the last run.
@@ -36,6 +41,8 @@ DAY_MS = 86_400_000
 MARGIN_MS = 6 * 3_600_000
 DEFAULT_LOOKBACK_MS = 2 * DAY_MS
 DEFAULT_CHUNK_DAYS = 7
+
+RULES_VERSION = 2
 
 AthleteDay = tuple[int, dt.date]
 
@@ -93,6 +100,16 @@ def chunks(window: Window, tz: str, chunk_days: int = DEFAULT_CHUNK_DAYS) -> lis
         out.append(Window(start, end))
         start = end
     return out
+
+
+def needs_full(full: bool, stored_version: int | None, has_watermark: bool) -> bool:
+    """Recompute everything: asked for, or rows written under older rules (a store
+    analysed before but without a version row counts as version 1)."""
+    if full:
+        return True
+    if not has_watermark:
+        return False  # a first run reads everything anyway
+    return (stored_version or 1) < RULES_VERSION
 
 
 def touched_days(

@@ -166,7 +166,7 @@ ANALYTICS_STATE = Table(
     name="analytics_state",
     key=("athlete_id", "date"),
     columns={
-        "athlete_id": "Int64",  # -1 for the global watermark row
+        "athlete_id": "Int64",  # -1 watermark, -2 journal watermark, -3 rules version
         "date": "Date",
         "n_samples": "Int64",  # samples of that athlete/day seen at the last analyze
         "max_ts": "Int64",  # newest sample ts seen (the watermark on the -1 row)
