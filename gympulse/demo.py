@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DEMO_CLASS_MS = 45 * 60_000  # the simulator's class plan: warm-up, intervals, cool-down
+
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
@@ -163,6 +165,11 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     start_ms = contract.now_ms()
     async with Services(settings) as services:
         seed_registry(services.registry(), list(profiles), start_ms)
+        # The simulated class on the schedule, so the board shows its timer and, at its end,
+        # the class summary (HRR60 once the analytics have run).
+        journal = services.journal()
+        if not journal.classes(start_ms=start_ms, end_ms=start_ms + DEMO_CLASS_MS):
+            journal.add_class("Demo class", start_ms, start_ms + DEMO_CLASS_MS, site=settings.site)
     coach_login = demo_coach_login(db_path)
 
     host = settings.web.host
