@@ -18,10 +18,12 @@ from collections.abc import Iterable
 
 from gympulse.pipeline.domain import Assignment, Resolver
 from gympulse.pipeline.registry import FOREVER_MS, Registry
-from gympulse.pipeline.stores.base import Store
+from gympulse.pipeline.stores.base import SampleStore
 
 
-async def reapply(registry: Registry, store: Store, sensor: str, start_ms: int, end_ms: int) -> int:
+async def reapply(
+    registry: Registry, store: SampleStore, sensor: str, start_ms: int, end_ms: int
+) -> int:
     """Re-stamp ``sensor``'s samples in [start_ms, end_ms) per the registry; returns how many
     samples changed athlete."""
     resolver = registry.resolver()
@@ -80,7 +82,7 @@ def merge_windows(into: dict[str, Window], more: dict[str, Window]) -> None:
         into[sensor] = (min(lo, start), max(hi, end))
 
 
-async def restamp(registry: Registry, store: Store, windows: dict[str, Window]) -> int:
+async def restamp(registry: Registry, store: SampleStore, windows: dict[str, Window]) -> int:
     """Re-stamp every stored sample in ``windows`` per the registry's assignments now;
     returns how many changed athlete."""
     changed = 0

@@ -65,7 +65,7 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
     MACHINE_VALUES,
     QuarantineRow,
-    Store,
+    SampleStore,
     StoredMachineSample,
     StoredSample,
     StoreUnavailable,
@@ -267,7 +267,7 @@ def is_unavailable(err: BaseException) -> bool:
 
 
 class IngestService:
-    def __init__(self, settings: Settings, store: Store, registry: Registry) -> None:
+    def __init__(self, settings: Settings, store: SampleStore, registry: Registry) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry

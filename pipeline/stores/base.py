@@ -1,4 +1,8 @@
-"""The time-series store boundary: one lifecycle for every backend.
+"""The store boundary: one lifecycle for every backend, two roles.
+
+:class:`SampleStore` holds the time series (samples, machine samples, quarantine);
+:class:`TableStore` holds the derived tables of the analytics; :class:`Store` is both, what
+the built-in backends (SQLite, InfluxDB) implement.
 
 ``open`` -> ``write`` (batch) / ``query_*`` / ``write_rows`` / ``read_rows`` /
 ``delete_rows`` -> ``close``;
@@ -160,12 +164,20 @@ SAMPLE_COLUMNS: Mapping[str, type[pl.DataType] | pl.DataType] = {
 }
 
 
-class Store(Protocol):
-    """A time-series store. All methods are coroutines so network stores never block the loop."""
+class StoreLifecycle(Protocol):
+    """Open once, use, close once; never a write after close."""
 
     name: str
 
     async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SampleStore(StoreLifecycle, Protocol):
+    """The time-series role: samples in (idempotent on (sensor, ts)), windows of samples
+    out, the quarantine, and re-stamping after a corrected assignment. All methods are
+    coroutines so network stores never block the loop."""
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Durably write a batch. Idempotent on (sensor, ts). Raises StoreUnavailable."""
@@ -205,6 +217,27 @@ class Store(Protocol):
 
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]: ...
 
+    async def reassign(
+        self,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        athlete_id: int | None,
+        *,
+        hr_max: float | None = None,
+    ) -> int:
+        """Re-stamp stored samples of ``sensor`` in [start_ms, end_ms) with ``athlete_id``
+        (a corrected assignment). Returns the number of samples changed. The changed samples
+        get ``pct_max``/``zone`` recomputed from their bpm and ``hr_max`` (the new athlete's
+        effective HRmax); without ``hr_max`` (or to unassigned) they are cleared, never left
+        with the previous athlete's percentages."""
+        ...
+
+
+class TableStore(StoreLifecycle, Protocol):
+    """The derived-table role: rows the analytics compute (session summaries, daily
+    metrics, ...), upserted by key columns and read back with their polars types."""
+
     async def write_rows(self, table: str, rows: pl.DataFrame, key: Sequence[str]) -> None:
         """Upsert derived rows (session summaries, daily metrics, ...) by ``key`` columns."""
         ...
@@ -224,20 +257,8 @@ class Store(Protocol):
         not exist."""
         ...
 
-    async def reassign(
-        self,
-        sensor: str,
-        start_ms: int,
-        end_ms: int,
-        athlete_id: int | None,
-        *,
-        hr_max: float | None = None,
-    ) -> int:
-        """Re-stamp stored samples of ``sensor`` in [start_ms, end_ms) with ``athlete_id``
-        (a corrected assignment). Returns the number of samples changed. The changed samples
-        get ``pct_max``/``zone`` recomputed from their bpm and ``hr_max`` (the new athlete's
-        effective HRmax); without ``hr_max`` (or to unassigned) they are cleared, never left
-        with the previous athlete's percentages."""
-        ...
 
-    async def close(self) -> None: ...
+class Store(SampleStore, TableStore, Protocol):
+    """Both roles in one backend: what the registry in :mod:`gympulse.pipeline.stores`
+    builds. Code that needs only one role asks for :class:`SampleStore` or
+    :class:`TableStore`, so a backend that only holds samples can serve it."""

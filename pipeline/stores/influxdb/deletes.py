@@ -1,0 +1,48 @@
+"""Deleting points: InfluxQL ``DELETE`` on the v1 API (the v2 variant has its own, in
+:mod:`.v2`). ``DELETE`` filters on tags and time only, which is enough: a tag set plus a
+time is exactly one point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from gympulse.pipeline.stores.influxdb.http import InfluxHttp
+from gympulse.pipeline.stores.influxdb.influxql import quote_ident, quote_str
+from gympulse.pipeline.stores.influxdb.lineprotocol import HR
+
+Points = Sequence[tuple[Mapping[str, str], int]]  # (tag set, time in ms) of single points
+
+
+class Deleter(Protocol):
+    async def delete_samples(self, sensor: str, athlete: str, start_ms: int, end_ms: int) -> None:
+        """The ``hr`` points of ``sensor`` under tag ``athlete`` ("" = untagged) in
+        [start_ms, end_ms)."""
+        ...
+
+    async def delete_points(self, table: str, points: Points) -> None:
+        """Single points of a derived table, each by its full tag set and time (ms)."""
+        ...
+
+
+class InfluxQLDeleter:
+    def __init__(self, http: InfluxHttp) -> None:
+        self.http = http
+
+    async def delete_samples(self, sensor: str, athlete: str, start_ms: int, end_ms: int) -> None:
+        # In InfluxQL, tag = '' matches the series that do not have the tag.
+        await self.http.query(
+            f"DELETE FROM {quote_ident(HR)} WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
+            f" AND {quote_ident('athlete')} = {quote_str(athlete)}"
+            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+
+    async def delete_points(self, table: str, points: Points) -> None:
+        """Sent as ``;``-separated statements, 200 per request."""
+        statements = []
+        for tags, time_ms in points:
+            conds = [f"{quote_ident(t)} = {quote_str(v)}" for t, v in sorted(tags.items())]
+            conds.append(f"time = {int(time_ms)}ms")
+            statements.append(f"DELETE FROM {quote_ident(table)} WHERE {' AND '.join(conds)}")
+        for start in range(0, len(statements), 200):
+            await self.http.query("; ".join(statements[start : start + 200]))

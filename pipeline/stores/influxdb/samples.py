@@ -1,0 +1,374 @@
+"""Samples on InfluxDB: heart-rate (``hr``) and machine (``machine``) points, the
+quarantine, and re-stamping a strap's samples with a corrected athlete — the
+:class:`gympulse.pipeline.stores.base.SampleStore` role.
+
+Idempotency on (sensor, ts): InfluxDB identifies a point by measurement + tag set + time,
+so the same sample with the same athlete overwrites itself. Because ``athlete`` is a tag,
+the same (sensor, ts) stamped with another athlete would be a second series; ``write``
+therefore asks which (sensor, ts) exist in the batch's time window first and skips them
+(first write wins, like SQLite's INSERT OR IGNORE), which also gives honest duplicate
+counts, and ``reassign`` writes the re-stamped points and then deletes them from the old
+series. Samples the server refuses go to quarantine with its message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+
+import polars as pl
+
+from gympulse import contract
+from gympulse.pipeline.domain import effort_stamp
+from gympulse.pipeline.stores.base import (
+    MACHINE_COLUMNS,
+    MACHINE_VALUES,
+    SAMPLE_COLUMNS,
+    QuarantineRow,
+    StoredMachineSample,
+    StoredSample,
+    StoreUnavailable,
+    WriteBatch,
+    WriteResult,
+)
+from gympulse.pipeline.stores.influxdb.deletes import Deleter
+from gympulse.pipeline.stores.influxdb.http import InfluxHttp, LineWriter, write_lines
+from gympulse.pipeline.stores.influxdb.influxql import any_of, iter_rows, quote_ident, quote_str
+from gympulse.pipeline.stores.influxdb.lineprotocol import (
+    HR,
+    MACHINE,
+    QUARANTINE,
+    line,
+    machine_line,
+    quarantine_line,
+    sample_line,
+)
+
+log = logging.getLogger("gympulse.pipeline.stores.influxdb")
+
+REJECTED_REASON = "store-rejected"
+
+
+class InfluxSamples:
+    """The sample role of the InfluxDB store, over one HTTP client."""
+
+    def __init__(self, http: InfluxHttp, writer: LineWriter, deleter: Deleter) -> None:
+        self.http = http
+        self.writer = writer
+        self.deleter = deleter
+
+    @property
+    def _hr(self) -> str:
+        return self.http.measurement(HR)
+
+    async def _write(self, lines: list[str], precision: str) -> list[tuple[int, str]]:
+        return await write_lines(self.writer, lines, precision, self.http.settings.batch_points)
+
+    async def _existing(
+        self,
+        samples: Sequence[StoredSample | StoredMachineSample],
+        measurement: str = HR,
+        probe: str = "bpm",
+    ) -> set[tuple[str, int]]:
+        """(sensor, ts) of ``samples`` that are stored already (under any athlete)."""
+        if not samples:
+            return set()
+        lo = min(s.ts for s in samples)
+        hi = max(s.ts for s in samples)
+        sensors = sorted({s.sensor for s in samples})
+        q = (
+            f"SELECT {quote_ident(probe)} FROM {self.http.measurement(measurement)}"
+            f" WHERE time >= {lo}ms AND time <= {hi}ms"
+            f' AND {any_of("sensor", sensors)} GROUP BY "sensor"'
+        )
+        return {(row["sensor"], int(row["time"])) for row in await self.http.rows(q)}
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        self.http.client  # noqa: B018 - raises when closed
+        unique: dict[tuple[str, int], StoredSample] = {}
+        for s in batch.samples:
+            unique.setdefault((s.sensor, s.ts), s)
+        existing = await self._existing(list(unique.values()))
+        new = [s for k, s in unique.items() if k not in existing]
+        rejected = await self._write([sample_line(s) for s in new], "ms")
+        quarantine = await self._new_quarantine(batch.quarantine)
+        for index, message in rejected:
+            log.warning(
+                "InfluxDB refused sample %s@%s: %s", new[index].sensor, new[index].ts, message
+            )
+            quarantine.append(_rejected_row(new[index], message))
+        unique_machine: dict[tuple[str, int], StoredMachineSample] = {}
+        for m in batch.machine:
+            unique_machine.setdefault((m.sensor, m.ts), m)
+        existing_machine = await self._existing(list(unique_machine.values()), MACHINE, "seq")
+        new_machine = [m for k, m in unique_machine.items() if k not in existing_machine]
+        refused_machine = await self._write([machine_line(m) for m in new_machine], "ms")
+        for index, message in refused_machine:
+            m = new_machine[index]
+            log.warning("InfluxDB refused machine sample %s@%s: %s", m.sensor, m.ts, message)
+            quarantine.append(_rejected_machine_row(m, message))
+        if quarantine:
+            refused = await self._write([quarantine_line(q) for q in quarantine], "ns")
+            for index, message in refused:
+                log.error(
+                    "InfluxDB refused a quarantine row %r: %s", quarantine[index].topic, message
+                )
+        return WriteResult(
+            stored=len(new) - len(rejected) + len(new_machine) - len(refused_machine),
+            duplicates=len(batch.samples) - len(new) + len(batch.machine) - len(new_machine),
+            quarantined=len(quarantine),
+        )
+
+    async def _new_quarantine(self, rows: Sequence[QuarantineRow]) -> list[QuarantineRow]:
+        """``rows`` without those marked ``once`` whose key is stored (or earlier in ``rows``)."""
+        keys = sorted({q.key for q in rows if q.once and q.key})
+        stored: set[str] = set()
+        if keys:
+            q = f'SELECT "key" FROM {self.http.measurement(QUARANTINE)} WHERE {any_of("key", keys)}'
+            stored = {str(row["key"]) for row in await self.http.rows(q)}
+        out = []
+        for row in rows:
+            if row.once and row.key and row.key in stored:
+                continue
+            if row.key:
+                stored.add(row.key)
+            out.append(row)
+        return out
+
+    async def query_samples(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        q = (
+            f'SELECT "bpm", "rr", "contact", "athlete" FROM {self._hr}'
+            f" WHERE time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        if sensors is not None:
+            if not sensors:
+                return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
+            q += f" AND {any_of('sensor', sensors)}"
+        if athlete_ids is not None:
+            if not athlete_ids:
+                return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
+            q += f" AND {any_of('athlete', [str(a) for a in athlete_ids])}"
+        q += ' GROUP BY "sensor"'
+        rows = [
+            (
+                r["sensor"],
+                None if r.get("athlete") in (None, "") else int(r["athlete"]),
+                int(r["time"]),
+                r["bpm"],
+                r.get("rr") or "",
+                r.get("contact"),
+            )
+            for r in await self.http.rows(q)
+        ]
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "sensor": pl.String,
+                "athlete_id": pl.Int64,
+                "ts": pl.Int64,
+                "bpm": pl.Int32,
+                "rr": pl.String,
+                "contact": pl.Boolean,
+            },
+            orient="row",
+        )
+        return (
+            frame.select(
+                "sensor",
+                "athlete_id",
+                "ts",
+                "bpm",
+                pl.when(pl.col("rr") == "")
+                .then(pl.lit([], dtype=pl.List(pl.String)))
+                .otherwise(pl.col("rr").str.split(","))
+                .cast(pl.List(pl.Int32))
+                .alias("rr_ms"),
+                "contact",
+            )
+            .cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
+            .sort("sensor", "ts")
+        )
+
+    async def query_machine(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        sensors: Sequence[str] | None = None,
+        athlete_ids: Sequence[int] | None = None,
+    ) -> pl.DataFrame:
+        empty = pl.DataFrame(schema=dict(MACHINE_COLUMNS))
+        columns = ", ".join(quote_ident(c) for c in ("athlete", "kind", *MACHINE_VALUES))
+        q = (
+            f"SELECT {columns} FROM {self.http.measurement(MACHINE)}"
+            f" WHERE time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        if sensors is not None:
+            if not sensors:
+                return empty
+            q += f" AND {any_of('sensor', sensors)}"
+        if athlete_ids is not None:
+            if not athlete_ids:
+                return empty
+            q += f" AND {any_of('athlete', [str(a) for a in athlete_ids])}"
+        q += ' GROUP BY "sensor"'
+        rows = [
+            (
+                r["sensor"],
+                None if r.get("athlete") in (None, "") else int(r["athlete"]),
+                int(r["time"]),
+                r.get("kind") or "",
+                *(r.get(c) for c in MACHINE_VALUES),
+            )
+            for r in await self.http.rows(q)
+        ]
+        if not rows:
+            return empty
+        return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row", strict=False).sort(
+            "sensor", "ts"
+        )
+
+    async def count_samples(self) -> int:
+        return sum(
+            int(r["count"]) for r in await self.http.rows(f'SELECT count("bpm") FROM {self._hr}')
+        )
+
+    async def sample_time_range(self) -> tuple[int, int] | None:
+        """``first()`` and ``last()`` over every series of ``hr``: InfluxQL selectors return
+        the selected point's time, and TSM answers both from each series' index."""
+        results = await self.http.query(
+            f'SELECT first("bpm") FROM {self._hr}; SELECT last("bpm") FROM {self._hr}'
+        )
+        times = []
+        for result in results:
+            rows = list(iter_rows(result["series"]))
+            if not rows:
+                return None
+            times.append(int(rows[0]["time"]))
+        if len(times) != 2:
+            return None
+        return times[0], times[1]
+
+    async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
+        q = (
+            f'SELECT "received_ms", "topic", "payload", "size", "sha256", "reason", "key",'
+            f' "detail" FROM {self.http.measurement(QUARANTINE)} ORDER BY time ASC'
+            f" LIMIT {int(limit)}"
+        )
+        out = []
+        for r in await self.http.rows(q, epoch="ns"):
+            payload = base64.b64decode(r["payload"])
+            out.append(
+                QuarantineRow(
+                    received_ms=int(r["received_ms"]),
+                    topic=r["topic"],
+                    payload=payload,
+                    reason=r["reason"],
+                    detail=r["detail"],
+                    size=len(payload) if r.get("size") is None else int(r["size"]),
+                    sha256=r.get("sha256") or hashlib.sha256(payload).hexdigest(),
+                    key=r.get("key") or None,
+                )
+            )
+        return out
+
+    async def reassign(
+        self,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        athlete_id: int | None,
+        *,
+        hr_max: float | None = None,
+    ) -> int:
+        """Re-stamp in two steps that can be repeated: write every point of ``sensor`` in the
+        range that carries another athlete into the new athlete's series, then delete it from
+        its old series. A crash in between leaves a doubled point that the next run removes;
+        no point is ever lost. The moved points get ``pct_max``/``zone`` from ``hr_max``, or
+        none without it (see ``README.md``)."""
+        new_tag = "" if athlete_id is None else str(athlete_id)
+        q = (
+            f"SELECT * FROM {self._hr} WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
+            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        moved: list[str] = []
+        old_tags: set[str] = set()
+        for r in await self.http.rows(q):
+            old = r.get("athlete") or ""
+            if old == new_tag:
+                continue
+            old_tags.add(old)
+            fields = {
+                k: v
+                for k, v in r.items()
+                if k not in ("time", "site", "sensor", "athlete", "pct_max", "zone")
+                and v is not None
+            }
+            for int_field in ("bpm", "energy_kj", "seq"):
+                if int_field in fields:
+                    fields[int_field] = int(fields[int_field])
+            if athlete_id is not None and hr_max is not None:
+                fields["pct_max"], fields["zone"] = effort_stamp(fields["bpm"], hr_max)
+            moved.append(
+                line(
+                    HR,
+                    {"site": r.get("site"), "sensor": sensor, "athlete": new_tag},
+                    fields,
+                    int(r["time"]),
+                )
+            )
+        if not moved:
+            return 0
+        refused = await self._write(moved, "ms")
+        if refused:
+            raise StoreUnavailable(f"InfluxDB refused re-stamped points: {refused[0][1]}")
+        for old in sorted(old_tags):
+            await self.deleter.delete_samples(sensor, old, start_ms, end_ms)
+        return len(moved)
+
+
+def _rejected_row(s: StoredSample, message: str) -> QuarantineRow:
+    sample = contract.HrSample(
+        sensor=s.sensor,
+        ts=s.ts,
+        seq=s.seq,
+        bpm=s.bpm,
+        rr_ms=list(s.rr_ms),
+        contact=s.contact,
+        energy_kj=s.energy_kj,
+    )
+    return QuarantineRow(
+        received_ms=int(time.time() * 1000),
+        topic=contract.hr_topic(s.site, s.collector, s.sensor),
+        payload=contract.encode(sample),
+        reason=REJECTED_REASON,
+        detail=message,
+    )
+
+
+def _rejected_machine_row(m: StoredMachineSample, message: str) -> QuarantineRow:
+    sample = contract.MachineSample(
+        sensor=m.sensor,
+        ts=m.ts,
+        seq=m.seq,
+        kind=m.kind,  # type: ignore[arg-type]
+        **{c: getattr(m, c) for c in MACHINE_VALUES},
+    )
+    topic = contract.power_topic if m.kind in ("power", "csc") else contract.machine_topic
+    return QuarantineRow(
+        received_ms=int(time.time() * 1000),
+        topic=topic(m.site, m.collector, m.sensor),
+        payload=contract.encode(sample),
+        reason=REJECTED_REASON,
+        detail=message,
+    )
