@@ -11,7 +11,12 @@ from gympulse.settings import Settings
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--participants", type=int, help="how many (default: settings, 12)")
-    parser.add_argument("--seed", type=int, help="random seed (default: settings, 1)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the heart-rate noise (default: settings, 1); the people (names,"
+        " profiles) always come from settings simulator.seed, so every day has the same roster",
+    )
     parser.add_argument("--seconds", type=int, help="stop after this many simulated seconds")
     parser.add_argument(
         "--fast",
@@ -26,7 +31,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     cfg = settings.simulator
     seed = cfg.seed if args.seed is None else args.seed
-    profiles = simulator.make_profiles(args.participants or cfg.participants, seed)
+    # The roster is the site's (settings), not the run's: replaying several days with
+    # different --seed values keeps the same people on the same straps.
+    profiles = simulator.make_profiles(args.participants or cfg.participants, cfg.seed)
 
     async def main() -> int:
         stop = asyncio.Event()

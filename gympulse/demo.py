@@ -3,6 +3,11 @@
 An embedded MQTT broker (amqtt, on a free local port) unless a broker URL is given, N
 simulated participants, the ingestion service writing SQLite, and the live board — all on
 one event loop in one process.
+
+On a fresh database the demo first seeds six weeks of a retreat's history (the simulator's
+guests, classes, morning readings, check-ins and RPE, written through the ingestion path
+and analyzed: :mod:`gympulse.pipeline.seed`), so the coach and guest pages have data from
+the first minute; ``--no-history`` starts empty.
 """
 
 from __future__ import annotations
@@ -60,6 +65,29 @@ def seed_registry(registry: Registry, profiles: list[object], start_ms: int) -> 
             )
         if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
             registry.assign(profile.sensor, athlete_id, start_ms)
+
+
+def is_fresh(db_path: str) -> bool:
+    """No athlete in the registry yet."""
+    from gympulse.pipeline.registry import Registry
+
+    registry = Registry(db_path)
+    try:
+        return not registry.athletes()
+    finally:
+        registry.close()
+
+
+def demo_guest_link(db_path: str, athlete_id: int, days: int = 30) -> str:
+    """A guest link token for ``athlete_id`` (valid ``days``)."""
+    from gympulse import contract
+    from gympulse.dashboards.accounts import Accounts
+
+    accounts = Accounts(db_path)
+    try:
+        return accounts.issue_guest_token(athlete_id, contract.now_ms() + days * 86_400_000)
+    finally:
+        accounts.close()
 
 
 def demo_coach_login(db_path: str) -> tuple[str, str] | None:
@@ -162,6 +190,19 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
 
     participants = args.participants or settings.simulator.participants
     profiles = simulator.make_profiles(participants, settings.simulator.seed)
+    guest_token: str | None = None
+    if not args.no_history and is_fresh(db_path):
+        from gympulse.pipeline.seed import seed_history
+
+        report = await seed_history(settings, list(profiles), seed=settings.simulator.seed)
+        print(
+            f"History: {len(report.athletes)} guests, {report.classes} classes,"
+            f" {report.readings} morning readings, {report.samples} samples"
+            f" in {report.seconds:.1f} s",
+            flush=True,
+        )
+        # The guest whose stay goes well: the first of the roster.
+        guest_token = demo_guest_link(db_path, report.athletes[profiles[0].sensor])
     start_ms = contract.now_ms()
     async with Services(settings) as services:
         seed_registry(services.registry(), list(profiles), start_ms)
@@ -185,14 +226,16 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
             tasks.create_task(run_ingest(settings, stop))
             tasks.create_task(serve_web(settings, stop, host=host, port=port, started=web_started))
             await asyncio.wait_for(web_started.wait(), 30)
-            print(f"Live board: http://{host}:{port}/live", flush=True)
+            base = settings.web.public_url.rstrip("/") or f"http://{host}:{port}"
+            print(f"Live board: {base}/live", flush=True)
             print(f"SQLite file: {db_path}", flush=True)
             if coach_login is not None:
                 print(
-                    f"Coach view: http://{host}:{port}/coach"
-                    f" (user {coach_login[0]}, password {coach_login[1]})",
+                    f"Coach view: {base}/coach (user {coach_login[0]}, password {coach_login[1]})",
                     flush=True,
                 )
+            if guest_token is not None:
+                print(f"Guest page: {base}/me/{guest_token}", flush=True)
             print(
                 f"MQTT broker: {settings.mqtt.url}" + (" (embedded)" if broker is not None else ""),
                 flush=True,
@@ -243,6 +286,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="FILE", help="SQLite file (default: settings store.path)")
     parser.add_argument("--port", type=int, help="web port (default: settings web.port, 8000)")
     parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="start empty instead of seeding six weeks of history into a fresh database",
+    )
+    parser.add_argument(
         "--analyze-every",
         type=float,
         default=60.0,
@@ -275,6 +323,8 @@ COMMANDS = [
             "Starts an embedded MQTT broker (unless --broker or settings mqtt.url name one),\n"
             "12 simulated participants publishing every second, the ingestion service writing\n"
             "a SQLite file, and the live board. Prints the board's URL and the SQLite path.\n"
+            "A fresh database first gets six weeks of a retreat's history (12 guests, classes,\n"
+            "morning readings, check-ins, RPE) so every page has data; --no-history skips it.\n"
             "Ctrl-C stops everything cleanly; --duration stops it by itself."
         ),
     )

@@ -85,6 +85,9 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int = 8000
     stale_after_s: float = 5.0
     secret_key: str = ""  # environment only; generated per process if empty
+    # The address guests and TVs use to reach this server (links, QR codes), e.g.
+    # "https://pulse.example-retreat.nl"; empty: the address the coach's browser used.
+    public_url: str = ""
 
 
 class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

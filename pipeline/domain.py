@@ -47,6 +47,15 @@ class Athlete:
     weight_kg: float | None
     hr_max: int | None
     hr_rest: int | None
+    display_name: str = ""
+    arrival: str | None = None  # ISO date (site time), first day of the stay
+    departure: str | None = None
+
+    @property
+    def board_name(self) -> str:
+        """The name for shared screens (the live board): the display name if the coach set
+        one, else the first name and the initial of the last ("Anna de Vries" -> "Anna V.")."""
+        return self.display_name or board_name(self.name)
 
     def age(self, year: int) -> int | None:
         return None if self.birth_year is None else year - self.birth_year
@@ -66,6 +75,19 @@ class Assignment:
     athlete_id: int
     start_ms: int
     end_ms: int | None
+
+
+_PARTICLES = {"van", "de", "der", "den", "ter", "te", "von", "da", "di", "du", "le", "la", "'t"}
+
+
+def board_name(full: str) -> str:
+    """First name and the initial of the last name: "Anna de Vries" -> "Anna V.",
+    "Sem" -> "Sem". Name particles (van, de, ...) are skipped for the initial."""
+    words = full.split()
+    if len(words) < 2:
+        return full.strip()
+    rest = [w for w in words[1:] if w.lower() not in _PARTICLES] or words[1:]
+    return f"{words[0]} {rest[-1][0].upper()}."
 
 
 def strap_label(sensor: str) -> str:

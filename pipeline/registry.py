@@ -9,10 +9,14 @@ snapshot's: a change is seen by the next batch, without a polling delay.
 
 from __future__ import annotations
 
-from gympulse.pipeline.domain import Assignment, Athlete, Resolver, strap_label
+from pathlib import Path
+
+from gympulse.pipeline.domain import Assignment, Athlete, Resolver, board_name, strap_label
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 
-__all__ = ["FOREVER_MS", "Assignment", "Athlete", "Registry", "Resolver", "strap_label"]
+__all__ = [
+    "FOREVER_MS", "Assignment", "Athlete", "Registry", "Resolver", "board_name", "strap_label",
+]  # fmt: skip
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS athletes (
@@ -23,6 +27,9 @@ CREATE TABLE IF NOT EXISTS athletes (
     weight_kg   REAL,
     hr_max      INTEGER,
     hr_rest     INTEGER,
+    display_name TEXT NOT NULL DEFAULT '',  -- shown on shared screens ("Anna B."), see board_name
+    arrival     TEXT,                      -- stay dates (ISO dates, site time), optional
+    departure   TEXT,
     created_ms  INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER) * 1000)
 );
 CREATE TABLE IF NOT EXISTS sensors (
@@ -59,10 +66,26 @@ CREATE TRIGGER IF NOT EXISTS athletes_del AFTER DELETE ON athletes
 """
 
 FOREVER_MS = 2**62
+# Columns added after the first release: (name, declaration), added in place when missing.
+_ADDED_COLUMNS = (
+    ("display_name", "TEXT NOT NULL DEFAULT ''"),
+    ("arrival", "TEXT"),
+    ("departure", "TEXT"),
+)
+_ATHLETE_COLUMNS = (
+    "id, name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure"
+)
 
 
 class Registry(SqliteDatabase):
     SCHEMA = _SCHEMA
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        have = {row[1] for row in self.conn.execute("PRAGMA table_info(athletes)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE athletes ADD COLUMN {name} {declaration}")
 
     # ---------------------------------------------------------------- athletes
 
@@ -75,31 +98,34 @@ class Registry(SqliteDatabase):
         weight_kg: float | None = None,
         hr_max: int | None = None,
         hr_rest: int | None = None,
+        display_name: str = "",
+        arrival: str | None = None,
+        departure: str | None = None,
     ) -> int:
         cur = self.conn.execute(
-            "INSERT INTO athletes (name, birth_year, sex, weight_kg, hr_max, hr_rest)"
-            " VALUES (?,?,?,?,?,?)",
-            (name, birth_year, sex, weight_kg, hr_max, hr_rest),
+            "INSERT INTO athletes (name, birth_year, sex, weight_kg, hr_max, hr_rest,"
+            " display_name, arrival, departure) VALUES (?,?,?,?,?,?,?,?,?)",
+            (name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
     def athletes(self) -> list[Athlete]:
-        rows = self.conn.execute(
-            "SELECT id, name, birth_year, sex, weight_kg, hr_max, hr_rest FROM athletes ORDER BY id"
-        ).fetchall()
+        rows = self.conn.execute(f"SELECT {_ATHLETE_COLUMNS} FROM athletes ORDER BY id").fetchall()
         return [Athlete(*row) for row in rows]
 
     def athlete(self, athlete_id: int) -> Athlete | None:
         row = self.conn.execute(
-            "SELECT id, name, birth_year, sex, weight_kg, hr_max, hr_rest FROM athletes"
-            " WHERE id = ?",
+            f"SELECT {_ATHLETE_COLUMNS} FROM athletes WHERE id = ?",
             (athlete_id,),
         ).fetchone()
         return None if row is None else Athlete(*row)
 
     def update_athlete(self, athlete_id: int, **fields: object) -> None:
-        allowed = {"name", "birth_year", "sex", "weight_kg", "hr_max", "hr_rest"}
+        allowed = {
+            "name", "birth_year", "sex", "weight_kg", "hr_max", "hr_rest", "display_name",
+            "arrival", "departure",
+        }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown athlete fields: {sorted(unknown)}")

@@ -106,7 +106,19 @@ def test_demo_and_analyze_run_cleanly_from_a_production_install(
     gympulse = str(venv / "bin" / "gympulse")
     proc = subprocess.Popen(
         # -v: the demo logs each analytics run at INFO, so the test sees that one ran.
-        [gympulse, "-v", "demo", "--duration", "20", "--db", str(db), "--analyze-first", "5"],
+        # --no-history: the plain live pipeline (the seeded history: test_demo_history).
+        [
+            gympulse,
+            "-v",
+            "demo",
+            "--no-history",
+            "--duration",
+            "20",
+            "--db",
+            str(db),
+            "--analyze-first",
+            "5",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,0 +1,91 @@
+"""``gympulse demo`` on a fresh database seeds a retreat's history first: in real headless
+Chromium the coach squad, an athlete page, a session page and the printed guest link all
+show data as soon as the demo prints its addresses (screenshots in test-artifacts/)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import free_port
+from tests.test_web_support import artifact, chromium
+
+pytestmark = pytest.mark.slow
+
+
+def _read_lines(proc: subprocess.Popen[str], wanted: set[str]) -> dict[str, str]:
+    assert proc.stdout is not None
+    lines: dict[str, str] = {}
+    while not wanted <= set(lines):
+        line = proc.stdout.readline()
+        assert line, "demo exited early"
+        if ": " in line:
+            key, value = line.strip().split(": ", 1)
+            lines[key] = value
+    return lines
+
+
+def _start_demo(tmp_path: Path) -> subprocess.Popen[str]:
+    """``gympulse demo`` on a fresh file (the history is seeded), stopping by itself."""
+    db = tmp_path / "demo.db"
+    port = str(free_port())
+    args = ["demo", "--db", str(db), "--port", port, "--duration", "120", "--analyze-every", "0"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "gympulse.cli", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "GYMPULSE_TIMEZONE": "Europe/Amsterdam"},
+    )
+
+
+async def test_demo_seeds_a_history_every_page_shows(tmp_path: Path) -> None:
+    proc = await asyncio.to_thread(_start_demo, tmp_path)
+    try:
+        lines = await asyncio.to_thread(_read_lines, proc, {"History", "Coach view", "Guest page"})
+        assert lines["History"].startswith("12 guests, 30 classes")
+        coach_url, login = lines["Coach view"].split(" (user ")
+        user, password = login.rstrip(")").split(", password ")
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.goto(coach_url)
+            await page.fill("input[name=username]", user)
+            await page.fill("input[name=password]", password)
+            await page.click("form.login button")
+            await page.wait_for_url(coach_url)
+            rows = page.locator("table.squad tbody tr")
+            assert await rows.count() == 12
+            await page.screenshot(path=artifact("demo-coach-squad.png"), full_page=True)
+            await page.locator("table.squad a").first.click()
+            await page.wait_for_url("**/coach/athletes/*")
+            assert await page.locator("table.sessions tbody tr").count() >= 5
+            assert await page.locator("svg.chart polyline").count() >= 4
+            await page.screenshot(path=artifact("demo-coach-athlete.png"), full_page=True)
+            await page.locator("table.sessions a").first.click()
+            await page.wait_for_url("**/sessions/*")
+            assert await page.locator("svg.chart.hr polyline").count() >= 1
+            await page.screenshot(path=artifact("demo-coach-session.png"), full_page=True)
+            await page.close()
+
+            guest = await browser.new_page(viewport={"width": 390, "height": 844})
+            await guest.goto(lines["Guest page"])
+            assert await guest.locator("table.sessions tbody tr").count() >= 5
+            await guest.screenshot(path=artifact("demo-guest.png"), full_page=True)
+            await guest.close()
+    finally:
+        await asyncio.to_thread(_stop, proc)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,95 @@
+"""The demo's seeded history: the simulator's retreat (pure, deterministic) and its
+writing through the ingestion path into a fresh database, then analyzed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import zoneinfo
+from pathlib import Path
+
+from gympulse.collectors.simulator import (
+    RETREAT_WEEK,
+    make_profiles,
+    retreat_history,
+    window_samples,
+)
+from gympulse.pipeline.seed import seed_history
+from gympulse.settings import Settings, StoreSettings
+
+TZ = zoneinfo.ZoneInfo("Europe/Amsterdam")
+NOW = dt.datetime(2026, 11, 27, 15, 0, tzinfo=TZ)  # a Friday afternoon
+
+
+def test_the_history_is_deterministic_and_shaped_like_a_retreat() -> None:
+    profiles = make_profiles(12, 1)
+    one = retreat_history(profiles, now=NOW, seed=3)
+    assert one == retreat_history(profiles, now=NOW, seed=3)
+    assert one != retreat_history(profiles, now=NOW, seed=4)
+    arrivals = sorted({s.arrival for s in one.stays})
+    assert len(arrivals) == 12  # staggered
+    assert arrivals[0] >= NOW.date() - dt.timedelta(days=42) and arrivals[-1] <= NOW.date()
+    assert all(s.departure > NOW.date() for s in one.stays)
+    assert [s.trend for s in one.stays[:2]] == ["improving", "declining"]
+    # Six weeks of the weekly schedule, every class over before now, named and recurring.
+    assert len(one.classes) == 6 * len(RETREAT_WEEK)
+    assert all(c.end_ms <= NOW.timestamp() * 1000 for c in one.classes)
+    assert {c.name for c in one.classes} == {w.name for w in RETREAT_WEEK}
+    # Nobody trains or reads before arriving.
+    arrival_of = {s.profile.sensor: s.arrival for s in one.stays}
+    for w in one.windows:
+        day = dt.datetime.fromtimestamp(w.start_ms / 1000, TZ).date()
+        assert day >= arrival_of[w.sensor]
+    assert one.wellness and one.rpe
+
+
+def test_the_improving_guest_recovers_and_the_declining_one_does_not() -> None:
+    history = retreat_history(make_profiles(12, 1), now=NOW, seed=1)
+
+    def resting(sensor: str) -> list[float]:
+        """Mean bpm of each morning reading's last two minutes, oldest first."""
+        out = []
+        for w in history.windows:
+            if w.sensor == sensor and w.morning:
+                bpm = [s.bpm for s in window_samples(w, 1)[-120:]]
+                out.append(sum(bpm) / len(bpm))
+        return out
+
+    improving, declining = history.stays[0].profile.sensor, history.stays[1].profile.sensor
+    up = resting(improving)
+    down = resting(declining)
+    assert sum(up[-5:]) / 5 < sum(up[:5]) / 5 - 3  # resting HR falls
+    assert sum(down[-5:]) / 5 > sum(down[:5]) / 5 + 3  # resting HR climbs
+    wellness = {
+        sensor: [w.mood for w in history.wellness if w.sensor == sensor]
+        for sensor in (improving, declining)
+    }
+    assert sum(wellness[improving][-5:]) > sum(wellness[improving][:5])
+    assert sum(wellness[declining][-5:]) < sum(wellness[declining][:5])
+
+
+def test_seeding_writes_through_the_ingest_path_and_analyzes(tmp_path: Path) -> None:
+    db = tmp_path / "seed.db"
+    settings = Settings(store=StoreSettings(path=str(db)), timezone="Europe/Amsterdam")
+    profiles = make_profiles(3, 1)
+    report = asyncio.run(seed_history(settings, profiles, seed=2, weeks=2))
+    assert report.quarantined == 0 and report.samples > 10_000
+    with sqlite3.connect(db) as conn:
+        # Stamped by the ingestion's decode: athlete, %HRmax and zone on every sample.
+        unstamped = conn.execute(
+            "SELECT count(*) FROM samples WHERE athlete_id IS NULL OR zone IS NULL"
+        ).fetchone()[0]
+        assert unstamped == 0
+        assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == report.samples
+        stays = conn.execute("SELECT arrival, departure FROM athletes").fetchall()
+        assert all(a and d and a < d for a, d in stays)
+        # Analyzed: class sessions with their RPE, morning readings, baselines, wellness.
+        sessions = conn.execute(
+            "SELECT count(*), count(rpe) FROM session_summary WHERE session_id LIKE 'class-%'"
+        ).fetchone()
+        assert sessions[0] > 0 and sessions[1] > 0
+        readings = conn.execute("SELECT count(*) FROM morning_readings").fetchone()[0]
+        assert readings == report.readings
+        assert conn.execute("SELECT count(*) FROM baselines").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM wellness").fetchone()[0] == report.wellness
