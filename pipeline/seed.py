@@ -24,7 +24,7 @@ from gympulse.pipeline.ingest import Snapshot, decode_message
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
-from gympulse.pipeline.stores.base import QuarantineRow, StoredSample, WriteBatch
+from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _decode_window(
     window: simulator.Window, seed: int, topic: str, snapshot: Snapshot, retention_days: int
 ) -> tuple[list[StoredSample], int]:
     """One window's samples as batch messages through the ingestion's decode: (stored
-    samples, quarantined messages). CPU only: runs in a worker thread."""
+    samples, quarantined ones). CPU only: runs in a worker thread."""
     samples = simulator.window_samples(window, seed)
     now = contract.now_ms()
     stored: list[StoredSample] = []
@@ -61,11 +61,11 @@ def _decode_window(
     for i in range(0, len(samples), SAMPLES_PER_MESSAGE):
         payload = contract.encode_samples(samples[i : i + SAMPLES_PER_MESSAGE])
         msg = Received(topic, payload, qos=1, retain=False, mid=0, connection=0)
-        result = decode_message(msg, snapshot, retention_days=retention_days, received_ms=now)
-        if isinstance(result, QuarantineRow):
-            bad += 1
-        else:
-            stored.extend(result)
+        good, rejected = decode_message(
+            msg, snapshot, retention_days=retention_days, received_ms=now
+        )
+        stored.extend(good)
+        bad += len(rejected)
     return stored, bad
 
 
