@@ -14,20 +14,38 @@ samples; ``--scale 1`` runs the 131 M version. In one run it measures
     athlete and per session, the artifact correction with a pandas rolling median and
     per-block quartiles — the same block thresholds as :mod:`gympulse.pipeline.analytics.hrv`).
 
+(d) ``gympulse analyze --full`` as a child process on a real SQLite store holding the
+    synthetic samples, chunked (``--chunk-days``, default 7) and, for comparison, in one
+    chunk (the whole history as one frame, as before the chunking), at growing numbers of
+    days (``--store-days``): wall time and the child's peak RSS (``wait4``). Chunked, the
+    peak stays flat as the days grow (it depends on athletes × chunk days), so the
+    measured peak at a few weeks is the peak for a year; in one chunk it grows with
+    athletes × days.
+
 It prints the ratio (c)/(a), (b) in seconds and the peak memory (max RSS) after the
-polars phases and at the end. Targets: ratio ≥ 10, (b) < 1 s, peak < 4 GB.
+polars phases and at the end, then (d) next to (c). Targets: ratio ≥ 10, (b) < 1 s,
+peak < 4 GB (also for (d) at 100 athletes).
 
     .venv/bin/python bench/bench_analytics.py --scale 0.05     # quick
     .venv/bin/python bench/bench_analytics.py                  # the ≈13 M sample year
+    .venv/bin/python bench/bench_analytics.py --skip-pandas --skip-memory-phases \
+        --store-athletes 100 --store-days 7,14,28             # (d) at 100 athletes
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import math
+import os
 import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -241,6 +259,108 @@ def pandas_full(samples: pd.DataFrame, athletes: pd.DataFrame) -> pd.DataFrame:
     return loads.groupby(level=0).apply(model)
 
 
+# ----------------------------------------------- (d) analyze --full on a real store
+
+
+def _store_with_samples(folder: Path, n_athletes: int, days: range) -> Path:
+    """A SQLite store (the real schema, made by SqliteStore) with the synthetic samples
+    of ``days`` (day numbers from START) and a registry with the athletes; appends when
+    the file exists."""
+    from gympulse.pipeline.registry import Registry
+    from gympulse.pipeline.stores.sqlite import SqliteStore
+
+    db = folder / "gympulse.db"
+    if not db.exists():
+        registry = Registry(db)
+        athletes = athletes_frame(n_athletes)
+        for row in athletes.iter_rows(named=True):
+            registry.add_athlete(
+                f"A{row['athlete_id']}",
+                birth_year=2024 - int(row["age"]),
+                sex=row["sex"],
+                weight_kg=row["weight_kg"],
+                hr_max=int(row["hr_max"]),
+                hr_rest=int(row["hr_rest"]),
+            )
+        registry.close()
+
+        async def schema() -> None:
+            store = SqliteStore(db)
+            await store.open()
+            await store.close()
+
+        asyncio.run(schema())
+    conn = sqlite3.connect(db)
+    for d in days:  # one day at a time: the generator's frames stay small
+        frame = synthetic_samples(n_athletes, range(d, d + 1))
+        rr = [",".join(map(str, r)) for r in frame["rr_ms"].to_list()]
+        conn.executemany(
+            "INSERT OR IGNORE INTO samples (sensor, ts, seq, site, collector, bpm, rr, contact,"
+            " energy_kj, athlete_id) VALUES (?,?,?,'gym','bench',?,?,1,NULL,?)",
+            zip(
+                frame["sensor"].to_list(),
+                frame["ts"].to_list(),
+                frame["ts"].to_list(),
+                frame["bpm"].to_list(),
+                rr,
+                frame["athlete_id"].to_list(),
+                strict=True,
+            ),
+        )
+        conn.commit()
+    conn.close()
+    return db
+
+
+def _analyze_child(db: Path, chunk_days: int) -> tuple[float, float, str]:
+    """``gympulse analyze --full`` in a child process: (seconds, peak RSS in MB, output)."""
+    config = db.parent / "gympulse.toml"
+    config.write_text(f'timezone = "UTC"\n[store]\npath = "{db}"\n')
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "analyze", "--full",
+         "--chunk-days", str(chunk_days)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"analyze failed:\n{out}")
+    proc.returncode = 0
+    return seconds, usage.ru_maxrss / 1024.0, out.strip().splitlines()[-1]
+
+
+def store_phase(n_athletes: int, day_counts: list[int], chunk_days: int) -> list[str]:
+    """(d): analyze --full, chunked and in one chunk, on stores of growing length."""
+    lines = []
+    today = (dt.datetime.now(dt.UTC) - START).days
+    first = today - max(day_counts)  # the synthetic days end yesterday
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        written = 0
+        for days in sorted(day_counts):
+            t0 = time.perf_counter()
+            db = _store_with_samples(folder, n_athletes, range(first + written, first + days))
+            written = days
+            samples = n_athletes * days * 3600
+            print(
+                f"(d) store: {n_athletes} athletes x {days} days = {samples:,} samples"
+                f" (written in {time.perf_counter() - t0:.1f} s, {db.stat().st_size / 1e9:.2f} GB)"
+            )
+            for label, chunk in ((f"chunked ({chunk_days} d)", chunk_days), ("one chunk", 100_000)):
+                seconds, peak, out = _analyze_child(db, chunk)
+                line = (
+                    f"(d) analyze --full, {label:>13}: {days:4d} days {seconds:8.1f} s"
+                    f"  peak RSS {peak:7.0f} MB  ({samples / seconds / 1e3:,.0f} k samples/s)"
+                )
+                print(line + f"  [{out}]")
+                lines.append(line)
+    return lines
+
+
 def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     """Without pyarrow: numpy columns, lists as Python lists (the straightforward way)."""
     return pd.DataFrame(
@@ -258,8 +378,28 @@ def main() -> None:
     )
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--skip-memory-phases", action="store_true", help="run only (d), the store phase"
+    )
+    parser.add_argument(
+        "--store-athletes", type=int, default=None, help="(d): athletes (default: as --scale)"
+    )
+    parser.add_argument(
+        "--store-days", default="7,14,28", help="(d): comma-separated numbers of days ('' skips)"
+    )
+    parser.add_argument("--chunk-days", type=int, default=7, help="(d): analyze --chunk-days")
     args = parser.parse_args()
     n = max(1, round(100 * args.scale))
+    store_lines: list[str] = []
+    if args.store_days:
+        # First, while this process is small (the children's peaks are their own anyway).
+        store_lines = store_phase(
+            args.store_athletes or n,
+            [int(d) for d in args.store_days.split(",")],
+            args.chunk_days,
+        )
+    if args.skip_memory_phases:
+        return
     athletes = athletes_frame(n)
     samples = synthetic_samples(n, range(args.days))
     new_day = synthetic_samples(n, range(args.days, args.days + 1))
@@ -290,6 +430,13 @@ def main() -> None:
         t_pd = time.perf_counter() - t0
         print(f"(c) pandas groupby/apply:    {t_pd:8.2f} s  ({len(baseline):,} daily rows)")
         print(f"ratio (c)/(a):               {t_pd / t_full:8.1f}x  (target >= 10)")
+        print(
+            f"(c) pandas baseline: {t_pd:.1f} s for {n * args.days * 3600:,} samples"
+            f" ({n * args.days * 3600 / t_pd / 1e3:,.0f} k samples/s, in memory, no store I/O);"
+            f" bench process peak {_peak_mb():.0f} MB"
+        )
+    for line in store_lines:
+        print(line)
     print(
         f"(b) {t_inc:.3f} s (target < 1 s); peak memory {_peak_mb():.0f} MB overall,"
         f" {peak_polars:.0f} MB for the polars phases (target < 4096 MB)"
