@@ -85,7 +85,7 @@ def _scan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _scan(settings: Settings, seconds: float, battery: bool) -> list[dict[str, Any]]:
-    from gympulse.collectors.manager import open_centrals
+    from gympulse.collectors.service import open_centrals
 
     centrals = await open_centrals(settings)
     rows: list[dict[str, Any]] = []
@@ -177,11 +177,11 @@ def _run_collect(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     async def main() -> int:
-        from gympulse.collectors.manager import run_collector
+        from gympulse.collectors.service import run_collector
 
         stop = asyncio.Event()
         install_stop_handlers(stop)
-        summary = await run_collector(settings, stop=stop, install_signals=False)
+        summary = await run_collector(settings, stop)
         published = sum(c["published"] for c in summary.values())
         print(f"gympulse collect: {len(summary)} straps, {published} samples", file=sys.stderr)
         return 0

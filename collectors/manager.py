@@ -26,15 +26,13 @@ import asyncio
 import contextlib
 import logging
 import random
-import signal
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gympulse import contract
-from gympulse.collectors.buffer import DiskQueue, Forwarder, SeqAllocator
+from gympulse.collectors.buffer import Forwarder, SeqAllocator
 from gympulse.collectors.central import (
     Central,
     CentralError,
@@ -42,15 +40,13 @@ from gympulse.collectors.central import (
     Found,
     MachineLink,
     StrapLink,
-    make_central,
     strap_model,
 )
 from gympulse.collectors.central import normalise_address as _addr
 from gympulse.collectors.hrm import MalformedMeasurement, decode
 from gympulse.collectors.machines import MachineReader, family_of
-from gympulse.collectors.publisher import CollectorPublisher, collector_will
+from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.contract import AvailabilityState, HrSample, MachineSample, SensorInfo
-from gympulse.mqtt import MqttClient
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -416,93 +412,3 @@ class StrapManager:
 
     def summary(self) -> dict[str, dict[str, int]]:
         return {s.sensor: vars(s.counters).copy() for s in self.straps.values()}
-
-
-# ---------------------------------------------------------------------- the whole collector
-
-
-def adapters_of(settings: Settings) -> list[str]:
-    """bleak: the adapter names; bumble: the HCI transports (comma separated)."""
-    c = settings.collector
-    if c.central == "bumble":
-        return [t.strip() for t in c.transport.split(",") if t.strip()]
-    return list(c.adapters) or ["hci0"]
-
-
-async def open_centrals(settings: Settings) -> list[Central]:
-    centrals: list[Central] = []
-    try:
-        for adapter in adapters_of(settings) or [""]:
-            central = make_central(settings.collector.central, adapter)
-            await central.open()
-            centrals.append(central)
-    except BaseException:
-        for central in centrals:
-            await central.close()
-        raise
-    return centrals
-
-
-async def run_collector(
-    settings: Settings, *, stop: asyncio.Event | None = None, install_signals: bool = True
-) -> dict[str, dict[str, int]]:
-    """Run until ``stop`` is set (or SIGTERM / SIGINT). Returns per-strap counters."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if install_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-    c = settings.collector
-    collector = contract.check_level(c.name, "collector name")
-    site = contract.check_level(settings.site, "site")
-    state_dir = Path(c.state_dir)
-    queue = DiskQueue(state_dir / f"{collector}.sqlite3", c.queue_max_samples)
-    centrals = await open_centrals(settings)  # NoAdapter / NoPermission end the run here
-    pending: set[asyncio.Task[None]] = set()
-    publishers: list[CollectorPublisher] = []
-
-    def on_connect() -> None:  # retained "online" on every (re)connect; the will says offline
-        for p in publishers:
-            task = loop.create_task(p.online())
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-
-    mqtt = MqttClient(
-        settings.mqtt,
-        f"gympulse-collector-{site}-{collector}",
-        will=collector_will(site, collector),
-        on_connect=on_connect,
-    )
-    publisher = CollectorPublisher(mqtt, site, collector)
-    publishers.append(publisher)
-    forwarder = Forwarder(mqtt, publisher, queue)
-    manager = StrapManager(settings, centrals, forwarder, publisher, SeqAllocator(queue))
-    if len(queue):
-        log.warning("%d samples from an earlier run wait on disk; they go first", len(queue))
-    connection = contextlib.AsyncExitStack()
-    await connection.enter_async_context(mqtt)
-    tasks = [
-        loop.create_task(forwarder.run(), name="forwarder"),
-        loop.create_task(manager.run(), name="manager"),
-    ]
-    try:
-        waiter = loop.create_task(stop.wait())
-        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not waiter and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        waiter.cancel()
-    finally:
-        await manager.close()
-        tasks[1].cancel()
-        await forwarder.close()
-        tasks[0].cancel()
-        if mqtt.connected.is_set():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(publisher.offline(), 2)
-        await connection.aclose()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for central in centrals:
-            await central.close()
-        queue.close()
-    return manager.summary()

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gympulse.collectors.manager import run_collector
+from gympulse.collectors.service import run_collector
 from gympulse.pipeline.registry import Registry
 from tests.support.pipeline import count_rows, settings_for, wait_for
 from tests.support.procs import Mosquitto
@@ -39,7 +39,7 @@ async def test_machines_beside_a_strap_reach_the_store(
     try:
         ingest = msgspec.structs.replace(settings_for(mosquitto.url, db), site=collector.site)
         async with running_ingest(ingest, registry) as (_, store):
-            task = asyncio.create_task(run_collector(collector, stop=stop, install_signals=False))
+            task = asyncio.create_task(run_collector(collector, stop))
             try:
                 await wait_for(
                     lambda: (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gympulse.collectors.manager import run_collector
+from gympulse.collectors.service import run_collector
 from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_straps import StrapField, Watcher, check_stream
@@ -82,7 +82,7 @@ async def test_broker_outage_nothing_lost_even_through_sigkill(
             scan_seconds=0.3,
         ),
     )
-    task_a = asyncio.create_task(run_collector(settings_a, stop=stop_a, install_signals=False))
+    task_a = asyncio.create_task(run_collector(settings_a, stop_a))
     config_b = _config(
         tmp_path / "b.toml", mosquitto, "floor-b", field_b.transport, tmp_path / "state-b"
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gympulse.collectors.manager import run_collector
+from gympulse.collectors.service import run_collector
 from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_straps import StrapField, Watcher, check_simulation, check_stream
@@ -56,7 +56,7 @@ async def running_collector(
     await watcher.start()
     stop = asyncio.Event()
     settings = collector_settings(broker, field, tmp_path / "state", **collector)
-    task = asyncio.create_task(run_collector(settings, stop=stop, install_signals=False))
+    task = asyncio.create_task(run_collector(settings, stop))
     try:
         yield Running(field, watcher, stop, task)
     finally:
