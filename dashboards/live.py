@@ -5,6 +5,12 @@ availability topics, resolves who wears each strap from the registry, and fans e
 change out to the connected browsers (Server-Sent Events) through bounded per-client
 queues: a slow browser drops old updates, it never slows the hub.
 
+When the athlete wearing a strap also has a machine (a fitness machine, power meter or
+cadence sensor assigned to them: wire contract machine extension), the tile carries the
+machine's latest watts and cadence, or split time / pace on a rower / treadmill, next to the
+heart rate (``machine`` in the tile JSON; None when the machine has been silent for
+``stale_after_s``).
+
 A tile is "live" while samples with skin contact arrive; "no-contact" when the strap says
 so (its bpm is then not shown: straps repeat a stale value); "no-signal" when the strap is
 reported lost or no sample came for ``stale_after_s`` seconds.
@@ -56,6 +62,30 @@ class Minute:
 
 
 @dataclass
+class MachineReading:
+    """The latest numbers of one machine. A fitness machine may split its data over several
+    notifications: a field a notification lacks keeps its previous value."""
+
+    sensor: str
+    kind: str
+    received_ms: int = 0
+    ts: int = 0
+    values: dict[str, float | int] = field(default_factory=dict)
+
+    def update(self, sample: contract.MachineSample, received_ms: int) -> None:
+        self.kind = sample.kind
+        self.ts = sample.ts
+        self.received_ms = received_ms
+        for name in ("power_w", "cadence", "speed_kmh", "split_s", "pace_s"):
+            value = getattr(sample, name)
+            if value is not None:
+                self.values[name] = value
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sensor": self.sensor, "kind": self.kind, **self.values}
+
+
+@dataclass
 class Tile:
     sensor: str
     name: str = ""
@@ -77,6 +107,8 @@ class Tile:
     profile: tuple[float, float, str | None] | None = None  # weight, age, sex
     # The same totals per (minute of the sample's ts, wearer), for the last KEEP_MINUTES.
     minutes: dict[tuple[int, int | None], Minute] = field(default_factory=dict)
+    machine: MachineReading | None = None  # the wearer's machine, when they have one
+    machine_stale_ms: int = 5000
 
     def reset_totals(self) -> None:
         self.kcal = 0.0 if self.profile is not None else None
@@ -127,7 +159,14 @@ class Tile:
             "state": self.state,
             "kcal": None if self.kcal is None else round(self.kcal, 1),
             "points": round(self.points, 1),
+            "machine": self.machine_json(),
         }
+
+    def machine_json(self) -> dict[str, Any] | None:
+        m = self.machine
+        if m is None or contract.now_ms() - m.received_ms > self.machine_stale_ms:
+            return None
+        return m.as_json()
 
     def window_summary(self, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
         """Totals of the minutes in [start_ms, end_ms) (a class), one row per wearer who
@@ -188,7 +227,11 @@ class LiveHub:
 
     async def start(self) -> None:
         site = self.settings.site
-        filters = contract.subscription(site, "hr") + contract.subscription(site, "availability")
+        filters = (
+            contract.subscription(site, "hr")
+            + contract.subscription(site, "availability")
+            + contract.subscription(site, "machine")
+        )
         self.mqtt = mqtt = MqttClient(
             self.settings.mqtt,
             f"gympulse-web-{uuid.uuid4().hex[:8]}",
@@ -268,6 +311,28 @@ class LiveHub:
         tile.accumulate(sample.ts, sample.bpm)
         return tile
 
+    def apply_machine(self, sample: contract.MachineSample, received_ms: int) -> list[Tile]:
+        """A machine's sample onto the tiles of the athlete it is assigned to (their strap
+        tiles); none when the machine is unassigned or its athlete wears no strap here."""
+        self._refresh_names()
+        athlete_id = self._resolver.athlete_at(sample.sensor, sample.ts)
+        if athlete_id is None:
+            return []
+        changed = []
+        stale_ms = int(self.settings.web.stale_after_s * 1000)
+        for tile in self.tiles.values():
+            if tile.athlete_id != athlete_id:
+                continue
+            reading = tile.machine
+            if reading is None or reading.sensor != sample.sensor:
+                if reading is not None and received_ms - reading.received_ms <= stale_ms:
+                    continue  # the athlete's other machine is live: keep showing that one
+                reading = tile.machine = MachineReading(sample.sensor, sample.kind)
+            reading.update(sample, received_ms)
+            tile.machine_stale_ms = stale_ms
+            changed.append(tile)
+        return changed
+
     def apply_availability(self, sensor: str, state: str) -> Tile | None:
         tile = self.tiles.get(sensor)
         if tile is None:
@@ -302,6 +367,13 @@ class LiveHub:
                 changed = self.apply_availability(topic.sensor, availability.state)
                 if changed is not None:
                     self._broadcast(changed)
+                return
+            if topic.kind in contract.MACHINE_TOPIC_KINDS:
+                machine = contract.decode_machine_samples(msg.payload, topic_sensor=topic.sensor)
+                if machine:
+                    newest = max(machine, key=lambda m: m.ts)
+                    for tile in self.apply_machine(newest, contract.now_ms()):
+                        self._broadcast(tile)
                 return
             samples = contract.decode_samples(msg.payload, topic_sensor=topic.sensor)
         except contract.PayloadError as err:

@@ -44,6 +44,25 @@ function drawSpark(entry) {
   ).join(" "));
 }
 
+function clock(seconds) {
+  return `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, "0")}`;
+}
+
+// The athlete's machine next to the heart rate: watts and cadence on a bike or power meter,
+// split per 500 m and strokes on a rower, pace per km on a treadmill.
+function machineText(m) {
+  if (!m) return "";
+  const parts = [];
+  if (m.kind === "rower" && m.split_s) parts.push(`${clock(m.split_s)} /500m`);
+  if (m.kind === "treadmill" && m.pace_s) parts.push(`${clock(m.pace_s)} /km`);
+  if (m.power_w !== undefined) parts.push(`${m.power_w} W`);
+  if (m.cadence !== undefined) {
+    const unit = m.kind === "rower" || m.kind === "cross-trainer" ? "spm" : "rpm";
+    parts.push(`${Math.round(m.cadence)} ${unit}`);
+  }
+  return parts.join(" · ");
+}
+
 function render(entry) {
   const d = entry.data;
   const stale = Date.now() - entry.seenAt > STALE_MS;
@@ -56,6 +75,10 @@ function render(entry) {
   entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}% max` : "";
   entry.el.querySelector(".zone").textContent =
     live ? `zone ${d.zone}` : state === "no-contact" ? "no contact" : "no signal";
+  const machine = entry.el.querySelector(".machine");
+  machine.textContent = stale ? "" : machineText(d.machine);
+  machine.hidden = !machine.textContent;
+  entry.el.classList.toggle("has-machine", !machine.hidden);
   entry.el.querySelector(".totals").textContent =
     `${Math.floor(d.points || 0)} pts` + (d.kcal === null ? "" : ` · ${Math.round(d.kcal)} kcal`);
 }
@@ -68,6 +91,7 @@ function upsert(d) {
     el.dataset.sensor = d.sensor;
     el.innerHTML = '<div class="name"></div><div class="bpm"></div>' +
       '<div class="meta"><span class="pct"></span><span class="zone"></span></div>' +
+      '<div class="meta machine" hidden></div>' +
       '<div class="meta"><span class="totals"></span></div>';
     const svg = document.createElementNS(SVG_NS, "svg");
     svg.setAttribute("viewBox", "0 0 100 30");
