@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
-from gympulse.collectors.manager import run_collector
+from gympulse.collectors.service import run_collector
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
@@ -76,7 +76,7 @@ async def test_live_tiles_show_watts_cadence_and_split(
         ),
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(run_collector(settings, stop=stop, install_signals=False))
+    task = asyncio.create_task(run_collector(settings, stop))
     try:
         with web_server(mosquitto.url, db) as base:
             async with chromium() as browser:
