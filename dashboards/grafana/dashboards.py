@@ -40,7 +40,7 @@ LIVE_UID = "gympulse-live"
 COACH_UID = "gympulse-coach"
 ATHLETE_UID = "gympulse-athlete"
 
-# Zone lower bounds in % of HRmax (DESIGN.md): [50,60) zone 1 … >= 90 zone 5.
+# Zone lower bounds in % of HRmax (docs/design.md): [50,60) zone 1 … >= 90 zone 5.
 ZONE_COLOURS = ("#8e8e8e", "#5794f2", "#73bf69", "#fade2a", "#ff9830", "#f2495c")
 ZONE_BOUNDS_PCT = (50, 60, 70, 80, 90)
 SIGNAL_WINDOW = "10s"  # a strap silent this long shows "no signal"

@@ -4,7 +4,7 @@
   srpe_load = Σ session-RPE load, and :func:`gympulse.pipeline.analytics.load.performance` on the
   TRIMP load (CTL, ATL, TSB, ACWR EWMA and rolling, monotony, strain). Days without
   training count as load 0 up to ``until`` so fitness and fatigue keep decaying.
-- ``baselines`` (DESIGN.md; Plews et al. 2013, *Training adaptation and heart rate
+- ``baselines`` (docs/design.md; Plews et al. 2013, *Training adaptation and heart rate
   variability in elite endurance athletes*, Sports Med 43:773): the morning ln RMSSD and
   resting HR per day; normal range = mean ± 1 SD of the daily values over the last 60
   days (at least 7 values); 7-day rolling mean (at least 3 values); flags with a

@@ -1,6 +1,6 @@
 """Heart rate variability: time-domain measures and RR artifact correction.
 
-Conventions (``DESIGN.md``, "Analytics conventions"; Task Force of the ESC/NASPE 1996,
+Conventions (``docs/design.md``, "Analytics conventions"; Task Force of the ESC/NASPE 1996,
 *Heart rate variability: standards of measurement*, Circulation 93:1043):
 
 - RR intervals in ms; ``mean_hr`` = 60000 / mean(RR); ``sdnn`` with ddof = 1;
@@ -31,7 +31,7 @@ for: it follows the variability of the last ~1.5 min of beats, and one artefact 
 quartile of ~91 values by at most one rank in either form. Evidence that the detection is
 still good enough: ``tests/test_analytics_hrv.py`` injects an ectopic, a missed and an
 extra beat into a real RR series (pyhrv's sample) and gets each classed at its position
-and the RMSSD back within 10 % of the clean value (the DESIGN.md criterion), leaves a
+and the RMSSD back within 10 % of the clean value (the criterion of docs/design.md), leaves a
 regular breathing-rhythm series practically untouched, and checks the block boundaries
 against a hand-computed example.
 

@@ -2,7 +2,7 @@
 rule that refuses a bad one, and the automatic rule that proposes resting windows.
 
 A **morning reading** is a 1–5 min window in which the athlete lies or sits still wearing a
-strap (DESIGN.md, "Baselines"). From the RR intervals of the samples in the window:
+strap (docs/design.md, "Analytics conventions"). From the RR intervals of the samples in the window:
 
 - the RR series is corrected with the artifact correction of
   :mod:`gympulse.pipeline.analytics.hrv` (Lipponen & Tarvainen 2019 detection, documented

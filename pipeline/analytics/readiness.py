@@ -1,6 +1,6 @@
 """Readiness: what an athlete's morning readings mean, as pure functions on plain rows.
 
-Sources (DESIGN.md, "Baselines"):
+Sources (docs/design.md, "Analytics conventions"):
 
 - Plews, Laursen, Stanley, Kilding & Buchheit (2013), *Training adaptation and heart rate
   variability in elite endurance athletes: opening the door to effective monitoring*,

@@ -4,7 +4,7 @@ HRR60 = HR at the end of exercise − HR 60 s later (Cole, Blackstone, Pashkow e
 *Heart-rate recovery immediately after exercise as a predictor of mortality*, N Engl J Med
 341:1351; Daanen et al. 2012 for athletes). Both heart rates are linearly interpolated
 between the neighbouring samples; there is no value when no sample lies within ±2 s of
-the end or of end + 60 s (``DESIGN.md``). Only samples with skin contact count: a
+the end or of end + 60 s (``docs/design.md``). Only samples with skin contact count: a
 ``contact = false`` sample is no signal (the caller drops them), so "the strap stayed on"
 means a sample with contact lies within ±2 s of end + 60 s.
 

@@ -1,6 +1,6 @@
 """Heart-rate zones.
 
-Five zones by percent of HRmax, lower bound inclusive (``DESIGN.md``):
+Five zones by percent of HRmax, lower bound inclusive (``docs/design.md``):
 zone 1 = [50, 60) %, 2 = [60, 70), 3 = [70, 80), 4 = [80, 90), 5 = [90, 100] — a heart rate
 above HRmax also counts as zone 5 — and zone 0 below 50 %. The percentages are the
 "% HRmax" bands of the ACSM's Guidelines for Exercise Testing and Prescription and of the

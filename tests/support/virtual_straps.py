@@ -50,7 +50,7 @@ from gympulse.contract import HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 
-ADVERTISING_INTERVAL_MS = 20.0  # MEASURED.md: connections wait about one interval each
+ADVERTISING_INTERVAL_MS = 20.0  # measured: each connection waits about one interval
 HR_UUID_LE = bytes([0x0D, 0x18])
 BATTERY_UUID_LE = bytes([0x0F, 0x18])
 SIM_START_MS = 1_767_225_600_000  # 2026-01-01: the simulated class (its RR depend on it)
