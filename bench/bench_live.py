@@ -33,7 +33,7 @@ from gympulse.collectors.simulator import make_profiles
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto, free_port, wait_port
-from tests.test_web_support import CHROMIUM, CHROMIUM_ARGS, SITE, seed_athletes
+from tests.test_web_support import CHROMIUM, CHROMIUM_ARGS, SITE, board_token, seed_athletes
 
 RECORD = """
 window.__delays = [];
@@ -94,6 +94,7 @@ async def main(args: argparse.Namespace) -> None:
     broker.start()
     db = work / "gympulse.db"
     seed_athletes(db, make_profiles(args.straps, 11), contract.now_ms() - 60_000)
+    tv_token = board_token(db)  # the live board opens with a board link
     port = free_port()
     env = {
         **os.environ,
@@ -111,7 +112,7 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.browsers):
                 page = await browser.new_page(viewport={"width": 1920, "height": 1080})
                 await page.add_init_script(RECORD)
-                await page.goto(f"http://127.0.0.1:{port}/live")
+                await page.goto(f"http://127.0.0.1:{port}/board/{tv_token}")  # opens /live
                 pages.append(page)
             stop = asyncio.Event()
             base_delays: list[float] = []

@@ -5,6 +5,9 @@
 - Login sessions and guest tokens are 256-bit random strings (``secrets.token_urlsafe``);
   only their SHA-256 is stored, so a copy of the database does not let anyone in. (A
   slow hash buys nothing for 256 random bits.)
+- A board token opens the live board (the gym's TV) and nothing else; revocable.
+- Changing a coach's password ends every other session of that account; removing the
+  account ends all of them.
 - A guest token belongs to one athlete, expires at the end of the guest's stay
   (``expires_ms``), can be extended by a coach and revoked (``revoked_ms``).
 """
@@ -44,6 +47,13 @@ CREATE TABLE IF NOT EXISTS guest_tokens (
     lang        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS guest_tokens_athlete ON guest_tokens (athlete_id);
+CREATE TABLE IF NOT EXISTS board_tokens (
+    id          INTEGER PRIMARY KEY,
+    token_hash  TEXT    NOT NULL UNIQUE,
+    label       TEXT    NOT NULL DEFAULT '',
+    created_ms  INTEGER NOT NULL,
+    revoked_ms  INTEGER
+);
 """
 
 SESSION_TTL_MS = 12 * 3600 * 1000
@@ -69,6 +79,14 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardToken:
+    id: int
+    label: str
+    created_ms: int
+    revoked_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class GuestToken:
     id: int
     athlete_id: int
@@ -87,19 +105,63 @@ class Accounts(SqliteDatabase):
     # ---------------------------------------------------------------- coaches
 
     def add_user(self, username: str, password: str) -> int:
+        """Create a coach account, or set its password: then every session of the account
+        ends (whoever was logged in with the old password logs in again)."""
         if not username or len(password) < 8:
             raise ValueError("a username and a password of at least 8 characters are required")
-        cur = self.conn.execute(
-            "INSERT INTO web_users (username, pw_hash, created_ms) VALUES (?,?,?)"
-            " ON CONFLICT (username) DO UPDATE SET pw_hash = excluded.pw_hash",
-            (username, _hasher.hash(password), now_ms()),
-        )
-        row = self.conn.execute("SELECT id FROM web_users WHERE username = ?", (username,))
-        del cur
-        return int(row.fetchone()[0])
+        pw_hash = _hasher.hash(password)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "INSERT INTO web_users (username, pw_hash, created_ms) VALUES (?,?,?)"
+                " ON CONFLICT (username) DO UPDATE SET pw_hash = excluded.pw_hash",
+                (username, pw_hash, now_ms()),
+            )
+            row = self.conn.execute("SELECT id FROM web_users WHERE username = ?", (username,))
+            user_id = int(row.fetchone()[0])
+            self.conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))
+        return user_id
+
+    def change_password(self, user: User, old: str, new: str, keep_session: str) -> bool:
+        """Set ``user``'s password if ``old`` is right; every session but ``keep_session``
+        (the one that asked) ends. False when ``old`` is wrong."""
+        if len(new) < 8:
+            raise ValueError("a password of at least 8 characters is required")
+        if self.authenticate(user.username, old) is None:
+            return False
+        pw_hash = _hasher.hash(new)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE web_users SET pw_hash = ? WHERE id = ?", (pw_hash, user.id))
+            self.conn.execute(
+                "DELETE FROM web_sessions WHERE user_id = ? AND token_hash != ?",
+                (user.id, token_hash(keep_session)),
+            )
+        return True
+
+    def remove_user(self, username: str) -> bool:
+        """Delete a coach account and every session of it."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute(
+                "SELECT id FROM web_users WHERE username = ?", (username,)
+            ).fetchone()
+            if row is None:
+                return False
+            self.conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (row[0],))
+            self.conn.execute("DELETE FROM web_users WHERE id = ?", (row[0],))
+        return True
 
     def users(self) -> list[User]:
         return [User(*r) for r in self.conn.execute("SELECT id, username FROM web_users")]
+
+    def authenticate_known(self, username: str, password: str) -> tuple[User | None, bool]:
+        """(the user if the password is right, whether ``username`` is an account)."""
+        user = self.authenticate(username, password)
+        if user is not None:
+            return user, True
+        row = self.conn.execute("SELECT 1 FROM web_users WHERE username = ?", (username,))
+        return None, row.fetchone() is not None
 
     def authenticate(self, username: str, password: str) -> User | None:
         row = self.conn.execute(
@@ -140,6 +202,51 @@ class Accounts(SqliteDatabase):
 
     def end_session(self, token: str) -> None:
         self.conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash(token),))
+
+    def sessions_valid(self, tokens: set[str]) -> set[str]:
+        """Which of these session tokens still belong to a live session."""
+        at = now_ms()
+        return {
+            t
+            for t in tokens
+            if self.conn.execute(
+                "SELECT 1 FROM web_sessions WHERE token_hash = ? AND expires_ms > ?",
+                (token_hash(t), at),
+            ).fetchone()
+        }
+
+    # ---------------------------------------------------------------- live board
+
+    def issue_board_token(self, label: str = "") -> tuple[int, str]:
+        """A new board link token (id, token); the token is returned once, stored hashed."""
+        token = new_token()
+        cur = self.conn.execute(
+            "INSERT INTO board_tokens (token_hash, label, created_ms) VALUES (?,?,?)",
+            (token_hash(token), label, now_ms()),
+        )
+        return int(cur.lastrowid or 0), token
+
+    def board_token_valid(self, token: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM board_tokens WHERE token_hash = ? AND revoked_ms IS NULL",
+            (token_hash(token),),
+        ).fetchone()
+        return row is not None
+
+    def board_tokens(self) -> list[BoardToken]:
+        return [
+            BoardToken(*r)
+            for r in self.conn.execute(
+                "SELECT id, label, created_ms, revoked_ms FROM board_tokens ORDER BY id"
+            )
+        ]
+
+    def revoke_board_token(self, token_id: int) -> bool:
+        cur = self.conn.execute(
+            "UPDATE board_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+            (now_ms(), token_id),
+        )
+        return cur.rowcount == 1
 
     # ---------------------------------------------------------------- guests
 

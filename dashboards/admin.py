@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gympulse import contract
-from gympulse.dashboards.coach import Coach, _coach, _page
+from gympulse.dashboards.access import run_db
+from gympulse.dashboards.coach import Coach, _coach, _page, require_coach
 from gympulse.dashboards.i18n import t
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(require_coach)])  # every route: the coach only
 
 Sex = Literal["male", "female", ""]
 
@@ -125,7 +126,8 @@ async def add_athlete(
     """Add an athlete profile."""
     coach = _coach(request, api=True)
     coach.check(csrf)
-    coach.ctx.registry.add_athlete(
+    await run_db(
+        coach.ctx.registry.add_athlete,
         name,
         birth_year=birth_year,
         sex=sex or None,
@@ -146,7 +148,7 @@ async def set_strap(
     """Register a strap and give it an alias (what the board shows when unassigned)."""
     coach = _coach(request, api=True)
     coach.check(csrf)
-    coach.ctx.registry.set_sensor_label(sensor, label)
+    await run_db(coach.ctx.registry.set_sensor_label, sensor, label)
     return _back()
 
 
@@ -172,7 +174,7 @@ async def assign(request: Request) -> RedirectResponse:
         except contract.PayloadError as err:
             raise HTTPException(status_code=422, detail=str(err)) from err
         if resolver.athlete_at(sensor, now) != int(value):
-            reg.assign(sensor, int(value), now)
+            await run_db(reg.assign, sensor, int(value), now)
     return _back()
 
 
@@ -189,5 +191,6 @@ async def add_class(
     coach = _coach(request, api=True)
     coach.check(csrf)
     start_ms = local_to_ms(start, site_zone(request))
-    coach.ctx.journal.add_class(name, start_ms, start_ms + minutes * 60_000, site=coach.ctx.site)
+    end_ms = start_ms + minutes * 60_000
+    await run_db(coach.ctx.journal.add_class, name, start_ms, end_ms, site=coach.ctx.site)
     return _back()

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 
 from gympulse import __version__, contract
-from gympulse.dashboards import admin, coach, guest
-from gympulse.dashboards.i18n import pick_language
+from gympulse.dashboards import access, admin, coach, guest
+from gympulse.dashboards.access import run_db
+from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, security_headers
@@ -30,7 +40,11 @@ from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoreUnavailable
 from gympulse.settings import Settings
 
+log = logging.getLogger(__name__)
 SSE_KEEPALIVE_S = 15.0
+# The credentials as dependencies (module level: annotations are resolved by name).
+Board = Annotated[access.Viewer, Depends(access.board_viewer)]
+CoachLogin = Annotated[coach.Coach, Depends(coach.require_coach)]
 STATIC_DIR = resources.files("gympulse.dashboards") / "static"
 
 
@@ -48,6 +62,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         # app.state.ctx.close()): a lifespan may run more than once on one app in tests.
         # The time-series store (SQLite or InfluxDB) is opened for each lifespan.
         await ctx.data.open_store()
+        ctx.guard.start()
         try:
             if own_hub:
                 await live.start()
@@ -57,15 +72,25 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
                 if own_hub:
                     await live.stop()
         finally:
+            await ctx.guard.stop()
             await ctx.data.close_store()
 
-    app = FastAPI(title="gympulse", version=__version__, lifespan=lifespan)
+    # The API docs show every route and its fields: for the coach only (routes below).
+    app = FastAPI(
+        title="gympulse",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.hub = live
     app.state.settings = settings
     app.state.registry = registry
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(coach.public_router)
     app.include_router(coach.router)
     app.include_router(admin.router)
     app.include_router(guest.router)
@@ -75,6 +100,46 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         return RedirectResponse("/coach/login", status_code=303)
 
     app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)
+
+    @app.exception_handler(access.BoardLocked)
+    async def board_locked(request: Request, exc: access.BoardLocked) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith("/api/") or not wants_html:
+            return JSONResponse({"detail": exc.detail}, status_code=403)
+        lang = pick_language(request.headers.get("accept-language"))
+        return render(
+            "notice.html",
+            lang,
+            title=t(lang, "board_locked_title"),
+            message=t(lang, "board_locked"),
+            link="/coach/login",
+            link_text=t(lang, "login"),
+            status_code=403,
+        )
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def database_busy(request: Request, exc: sqlite3.OperationalError) -> Response:
+        """Another process holds the SQLite write lock longer than the web's short busy
+        timeout: a quick "try again" (503), never a frozen server."""
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        log.warning("database busy (%s): %s %s", exc, request.method, request.url.path)
+        headers = {"Retry-After": "2"}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": "database busy, try again shortly"}, status_code=503, headers=headers
+            )
+        lang = pick_language(request.headers.get("accept-language"))
+        return render(
+            "notice.html",
+            lang,
+            title=t(lang, "busy_title"),
+            message=t(lang, "busy"),
+            link="",
+            link_text="",
+            status_code=503,
+            headers=headers,
+        )
 
     @app.exception_handler(StoreUnavailable)
     async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
@@ -88,24 +153,52 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     async def index() -> RedirectResponse:
         return RedirectResponse("/live")
 
+    @app.get("/board/{token}", include_in_schema=False)
+    async def board_link(request: Request, token: str) -> Response:
+        """A board link (the gym's TV): remembers the token in a cookie, opens the board."""
+        if len(token) > 200 or not await run_db(ctx.accounts.board_token_valid, token):
+            raise guest.GuestLinkNotFound
+        response = RedirectResponse("/live", status_code=303)
+        response.set_cookie(
+            access.BOARD_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            max_age=400 * 86_400,
+        )
+        return response
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: CoachLogin) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(_: CoachLogin) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="gympulse API")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(_: CoachLogin) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="gympulse API")
+
     @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
-    async def live_page(request: Request) -> HTMLResponse:
+    async def live_page(request: Request, _: Board) -> HTMLResponse:
         lang = pick_language(request.headers.get("accept-language"))
         return render("live.html", lang, title="live", scripts=("live.js",))
 
     @app.get("/api/live/snapshot")
-    async def live_snapshot() -> list[dict[str, Any]]:
-        """Every tile as it is now."""
+    async def live_snapshot(_: Board) -> list[dict[str, Any]]:
+        """Every tile as it is now (board link, coach login or trusted network)."""
         return live.snapshot()
 
     @app.get("/api/live/class")
-    async def live_class() -> dict[str, Any]:
+    async def live_class(_: Board) -> dict[str, Any]:
         """Server time; ``class``: the class running now, else the next one today, else
         the last one that ended today; ``next``: the next class to start today; ``ended``:
         the last class that ended today (its summary is shown until the next class
         starts). Days are those of the site's time zone."""
         now = contract.now_ms()
-        running, upcoming, ended = board_classes(_todays_classes(now), now)
+        running, upcoming, ended = board_classes(await run_db(_todays_classes, now), now)
         chosen = running or upcoming or ended
         return {
             "now_ms": now,
@@ -116,14 +209,19 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
 
     @app.get("/api/live/summary")
     async def live_summary(
+        viewer: Board,
         class_id: Annotated[int | None, Query(ge=0, le=2**53)] = None,
     ) -> list[dict[str, Any]]:
         """Per participant of a class (``class_id``; default the latest class started
         today): minutes per zone, points, kcal and peak HR over the class's own window —
         only who trained in it — and HRR60 from the class's session summary once
         ``gympulse analyze`` has written it. With no class, totals since each strap was
-        put on."""
-        chosen = _summary_class(class_id)
+        put on. A class of an earlier day needs the coach (the board shows today's)."""
+        if class_id is not None and viewer.kind != "coach":
+            today = await run_db(_todays_classes, contract.now_ms())
+            if class_id not in {c.id for c in today}:
+                raise HTTPException(status_code=403, detail="an earlier class needs the coach")
+        chosen = await run_db(_summary_class, class_id)
         rows = live.summary(None if chosen is None else (chosen.start_ms, chosen.end_ms))
         for row in rows:
             row["hrr60"] = None
@@ -149,9 +247,11 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         return next((c for c in ctx.journal.classes() if c.id == class_id), None)
 
     @app.get("/api/live/stream", response_class=StreamingResponse)
-    async def live_stream(request: Request) -> StreamingResponse:
-        """Server-Sent Events: a ``tile`` event per change, after a snapshot of all tiles."""
+    async def live_stream(viewer: Board) -> StreamingResponse:
+        """Server-Sent Events: a ``tile`` event per change, after a snapshot of all tiles.
+        Ends within a second or two when the board link is revoked or the coach logs out."""
         queue = live.subscribe()
+        ctx.guard.watch(queue, viewer)
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -167,6 +267,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
                         return  # the server is stopping
                     yield event
             finally:
+                ctx.guard.forget(queue)
                 live.unsubscribe(queue)
 
         return StreamingResponse(

@@ -10,25 +10,27 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
+import math
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
+from gympulse.csv_safe import safe_row
 from gympulse.dashboards import charts
+from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.data import EXPORTABLE, Row
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.templating import render, render_markup
 from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
 
-router = APIRouter()
-SESSION_COOKIE = "gp_session"
 LOGIN_COOKIE = "gp_login"
 DAY_MS = 86_400_000
 
@@ -41,6 +43,7 @@ class Coach:
     def __init__(self, ctx: AppContext, user: User, session: str, lang: str) -> None:
         self.ctx = ctx
         self.user = user
+        self.session = session
         self.csrf = csrf_token(ctx.secret, f"coach:{token_hash(session)}")
         self.lang = lang
 
@@ -49,16 +52,32 @@ class Coach:
             raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
 
 
-def _coach(request: Request, *, api: bool = False) -> Coach:
-    ctx = ctx_of(request)
-    session = request.cookies.get(SESSION_COOKIE, "")
-    user = ctx.accounts.session_user(session) if session else None
-    if user is None:
-        if api:
-            raise HTTPException(status_code=403, detail="login required")
-        raise NotLoggedIn
+async def require_coach(request: Request) -> Coach:
+    """Dependency of every coach route (on the routers, so no handler can forget it): the
+    logged-in coach, else a redirect to the login page (a page) or 403 (API, forms, CSV)."""
+    found = await coach_session(request)
+    if found is None:
+        path = request.url.path
+        page_path = path.startswith(("/coach", "/docs", "/redoc")) and not path.endswith(".csv")
+        if request.method == "GET" and page_path:
+            raise NotLoggedIn
+        raise HTTPException(status_code=403, detail="login required")
+    user, session = found
     lang = pick_language(request.headers.get("accept-language"))
-    return Coach(ctx, user, session, lang)
+    coach = Coach(ctx_of(request), user, session, lang)
+    request.state.coach = coach
+    return coach
+
+
+log = logging.getLogger(__name__)
+router = APIRouter(dependencies=[Depends(require_coach)])
+public_router = APIRouter()  # the login form: the only coach route without a login
+
+
+def _coach(request: Request, *, api: bool = False) -> Coach:
+    """The coach :func:`require_coach` (a dependency of every coach router) let in."""
+    coach: Coach = request.state.coach
+    return coach
 
 
 def _nav(coach: Coach) -> str:
@@ -74,13 +93,19 @@ def _page(coach: Coach, template: str, *, title: str, **context: Any) -> HTMLRes
 # ---------------------------------------------------------------------- login
 
 
-@router.get("/coach/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
+def _login_form(
+    request: Request, *, error: str = "", status_code: int = 200, **values: object
+) -> HTMLResponse:
     lang = pick_language(request.headers.get("accept-language"))
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     token = csrf_token(ctx_of(request).secret, f"login:{nonce}")
     response = render(
-        "coach/login.html", lang, title=t(lang, "login"), csrf=token, failed=bool(failed)
+        "coach/login.html",
+        lang,
+        title=t(lang, "login"),
+        csrf=token,
+        error=t(lang, error, **values) if error else "",
+        status_code=status_code,
     )
     response.set_cookie(
         LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/coach", max_age=3600
@@ -88,20 +113,48 @@ async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
     return response
 
 
-@router.post("/coach/login", response_class=RedirectResponse, status_code=303)
+@public_router.get("/coach/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
+    return _login_form(request, error="login_failed" if failed else "")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
+
+
+@public_router.post("/coach/login", response_class=RedirectResponse, status_code=303)
 async def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1000)],
     csrf: Annotated[str, Form(max_length=200)] = "",
-) -> RedirectResponse:
-    """Log in; sets the session cookie and redirects to the squad overview."""
+) -> Response:
+    """Log in; sets the session cookie and redirects to the squad overview. Wrong
+    passwords are throttled per client address and account (429 with the wait)."""
     ctx = ctx_of(request)
     check_csrf(ctx.secret, f"login:{request.cookies.get(LOGIN_COOKIE, '')}", csrf)
-    user = ctx.accounts.authenticate(username, password)
+    address = _client(request)
+    wait = ctx.throttle.wait_s(address)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        log.warning("coach login throttled: client=%s wait_s=%d", address, seconds)
+        refused = _login_form(request, error="login_throttled", status_code=429, s=seconds)
+        refused.headers["Retry-After"] = str(seconds)
+        return refused
+    user, known = await run_db(ctx.accounts.authenticate_known, username, password)
     if user is None:
+        failures, delay = ctx.throttle.failed(address, username)
+        log.warning(
+            "coach login failed: user=%s client=%s failures=%d next_wait_s=%d",
+            repr(username[:64]) if known else "<unknown>",
+            address,
+            failures,
+            math.ceil(delay),
+        )
         return RedirectResponse("/coach/login?failed=1", status_code=303)
-    session = ctx.accounts.start_session(user)
+    ctx.throttle.succeeded(address)
+    session = await run_db(ctx.accounts.start_session, user)
+    log.info("coach login: user=%r client=%s", user.username, address)
     response = RedirectResponse("/coach", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -121,10 +174,35 @@ async def logout(
 ) -> RedirectResponse:
     coach = _coach(request, api=True)
     coach.check(csrf)
-    coach.ctx.accounts.end_session(request.cookies.get(SESSION_COOKIE, ""))
+    await run_db(coach.ctx.accounts.end_session, coach.session)
+    coach.ctx.guard.poke()  # its open board streams end now
     response = RedirectResponse("/coach/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.post("/coach/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    old: Annotated[str, Form(max_length=1000)],
+    new: Annotated[str, Form(min_length=8, max_length=1000)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Change the logged-in coach's password; every other session of the account ends."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    ctx = coach.ctx
+    address = _client(request)
+    if ctx.throttle.wait_s(address) > 0:
+        raise HTTPException(status_code=429, detail="too many wrong passwords, wait")
+    changed = await run_db(ctx.accounts.change_password, coach.user, old, new, coach.session)
+    if not changed:
+        ctx.throttle.failed(address, coach.user.username)
+        log.warning("password change refused (wrong password): user=%r", coach.user.username)
+        raise HTTPException(status_code=403, detail="wrong password")
+    log.info("password changed, other sessions ended: user=%r", coach.user.username)
+    ctx.guard.poke()
+    return RedirectResponse("/coach/admin?saved=password", status_code=303)
 
 
 # ---------------------------------------------------------------------- squad
@@ -376,7 +454,7 @@ async def new_guest_link(
     coach.check(csrf)
     a = _athlete_or_404(coach.ctx, athlete_id)
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
-    token = coach.ctx.accounts.issue_guest_token(athlete_id, expires)
+    token = await run_db(coach.ctx.accounts.issue_guest_token, athlete_id, expires)
     url = f"{str(request.base_url).rstrip('/')}/me/{token}"
     return _page(
         coach,
@@ -394,10 +472,11 @@ async def revoke_guest_link(
 ) -> RedirectResponse:
     coach = _coach(request, api=True)
     coach.check(csrf)
-    tokens = {g.id: g for g in coach.ctx.accounts.guest_tokens()}
+    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
     if token_id not in tokens:
         raise HTTPException(status_code=404, detail="no such link")
-    coach.ctx.accounts.revoke_guest_token(token_id)
+    await run_db(coach.ctx.accounts.revoke_guest_token, token_id)
+    coach.ctx.guard.poke()  # the link's open stream ends now
     return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
 
 
@@ -410,11 +489,12 @@ async def extend_guest_link(
 ) -> RedirectResponse:
     coach = _coach(request, api=True)
     coach.check(csrf)
-    tokens = {g.id: g for g in coach.ctx.accounts.guest_tokens()}
+    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
     if token_id not in tokens:
         raise HTTPException(status_code=404, detail="no such link")
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
-    coach.ctx.accounts.extend_guest_token(token_id, max(expires, tokens[token_id].expires_ms))
+    new_expiry = max(expires, tokens[token_id].expires_ms)
+    await run_db(coach.ctx.accounts.extend_guest_token, token_id, new_expiry)
     return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
 
 
@@ -436,10 +516,10 @@ async def export_csv(request: Request, table_name: str) -> Response:
         # the client consumes), flushed every 1000 rows: memory stays flat however long.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(names)
+        writer.writerow(safe_row(names))
         i = 0
         async for row in rows:
-            writer.writerow(row)
+            writer.writerow(safe_row(row))  # no cell runs as a spreadsheet formula
             i += 1
             if i % 1000 == 0:
                 yield buffer.getvalue()

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -25,6 +25,7 @@ from fastapi.responses import (
 )
 
 from gympulse.dashboards import charts
+from gympulse.dashboards.access import Viewer, run_db
 from gympulse.dashboards.accounts import GuestToken, token_hash
 from gympulse.dashboards.data import Row
 from gympulse.dashboards.i18n import pick_language, t
@@ -35,7 +36,6 @@ from gympulse.pipeline.analytics.fitness import vo2max_uth
 from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
 
-router = APIRouter()
 SSE_KEEPALIVE_S = 15.0
 
 
@@ -77,13 +77,30 @@ def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
     )
 
 
-def _guest(request: Request, token: str) -> Guest:
-    ctx = ctx_of(request)
-    grant = ctx.accounts.guest(token)
+def _resolve(ctx: AppContext, token: str) -> tuple[GuestToken, Athlete] | None:
+    grant = ctx.accounts.guest(token) if len(token) <= 200 else None
     athlete = ctx.registry.athlete(grant.athlete_id) if grant is not None else None
-    if grant is None or athlete is None:
+    return None if grant is None or athlete is None else (grant, athlete)
+
+
+async def resolve_guest(request: Request, token: str) -> Guest:
+    """Dependency of every guest route (on the router): the link's one athlete, or 404."""
+    ctx = ctx_of(request)
+    found = await run_db(_resolve, ctx, token)
+    if found is None:
         raise GuestLinkNotFound
-    return Guest(ctx, token, grant, athlete)
+    guest = Guest(ctx, token, *found)
+    request.state.guest = guest
+    return guest
+
+
+router = APIRouter(dependencies=[Depends(resolve_guest)])
+
+
+def _guest(request: Request, token: str) -> Guest:
+    """The guest :func:`resolve_guest` (a dependency of the router) let in."""
+    guest: Guest = request.state.guest
+    return guest
 
 
 def _lang(request: Request, guest: Guest) -> str:
@@ -143,6 +160,7 @@ async def api_stream(request: Request, token: str) -> StreamingResponse:
     hub = guest.ctx.hub
     athlete_id = guest.athlete.id
     queue = hub.subscribe(athlete_id)
+    guest.ctx.guard.watch(queue, Viewer("guest", token))  # revoked or expired: ends
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -153,13 +171,12 @@ async def api_stream(request: Request, token: str) -> StreamingResponse:
                 try:
                     event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
                 except TimeoutError:
-                    if guest.ctx.accounts.guest(token) is None:
-                        return  # revoked or expired while connected
                     event = ": keep-alive\n\n"
                 if event == END_OF_STREAM:
                     return  # the server is stopping
                 yield event
         finally:
+            guest.ctx.guard.forget(queue)
             hub.unsubscribe(queue)
 
     return StreamingResponse(
@@ -180,7 +197,7 @@ async def post_rpe(
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
     if await guest.ctx.data.session(guest.athlete.id, session_id) is None:
         raise HTTPException(status_code=404, detail="no such session")
-    guest.ctx.journal.set_session_rpe(guest.athlete.id, session_id, float(rpe))
+    await run_db(guest.ctx.journal.set_session_rpe, guest.athlete.id, session_id, float(rpe))
     return RedirectResponse(f"{guest.base}?saved=rpe", status_code=303)
 
 
@@ -198,7 +215,8 @@ async def post_wellness(
     """Today's five-question morning check-in (1–5 each, 5 = best)."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
-    guest.ctx.journal.add_wellness(
+    await run_db(
+        guest.ctx.journal.add_wellness,
         guest.athlete.id,
         dt.datetime.now(dt.UTC).date(),
         sleep=sleep,

@@ -101,6 +101,23 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "username": {"en": "User name", "nl": "Gebruikersnaam"},
     "password": {"en": "Password", "nl": "Wachtwoord"},
     "login_failed": {"en": "Wrong user name or password.", "nl": "Verkeerde naam of wachtwoord."},
+    "login_throttled": {
+        "en": "Too many wrong passwords from this device. Wait {s} seconds, then try again.",
+        "nl": (
+            "Te vaak een verkeerd wachtwoord vanaf dit apparaat."
+            " Wacht {s} seconden en probeer het dan opnieuw."
+        ),
+    },
+    "busy_title": {"en": "One moment please", "nl": "Een ogenblik geduld"},
+    "busy": {
+        "en": "The server is busy for a moment. Please try again in a few seconds.",
+        "nl": "De server is even bezig. Probeer het over een paar seconden opnieuw.",
+    },
+    "board_locked_title": {"en": "Live board", "nl": "Live scherm"},
+    "board_locked": {
+        "en": "The live board opens with its board link or a coach login.",
+        "nl": "Het live scherm opent met de schermlink of als coach ingelogd.",
+    },
     "squad": {"en": "Squad", "nl": "Groep"},
     "athlete": {"en": "Athlete", "nl": "Sporter"},
     "form": {"en": "Form (TSB)", "nl": "Vorm (TSB)"},

@@ -451,15 +451,19 @@ class LiveHub:
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
         self._clients.pop(queue, None)
 
+    def end_stream(self, queue: asyncio.Queue[str]) -> None:
+        """Tell one stream to end (its credential is gone): it gets :data:`END_OF_STREAM`."""
+        while queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+        queue.put_nowait(END_OF_STREAM)
+
     def end_streams(self) -> None:
         """Tell every connected stream to end (the server is stopping): each gets
         :data:`END_OF_STREAM` and returns, so a shutdown never waits on an open SSE
         connection, and the browsers reconnect by themselves to the next server."""
         for queue in list(self._clients):
-            while queue.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-            queue.put_nowait(END_OF_STREAM)
+            self.end_stream(queue)
 
     @property
     def client_count(self) -> int:

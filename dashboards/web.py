@@ -17,14 +17,18 @@ from fastapi import HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
+from gympulse.dashboards.access import StreamGuard
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
 from gympulse.dashboards.templating import fmt as plain_fmt
 from gympulse.dashboards.templating import render, render_markup
+from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
+
+WEB_BUSY_MS = 2000  # how long a web request waits for another process's write lock
 
 # A row id in a path: bounded so an absurd number is a 422, never an SQLite overflow.
 RowId = Annotated[int, Path(ge=0, le=2**53)]
@@ -49,7 +53,10 @@ async def security_headers(
     response = await call_next(request)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.url.path.startswith(("/coach", "/me", "/api/coach", "/api/me")):
+    if request.url.path.startswith(
+        ("/coach", "/me", "/api/coach", "/api/me", "/live", "/api/live", "/board", "/docs",
+         "/redoc", "/openapi.json")
+    ):  # fmt: skip
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -115,6 +122,8 @@ class AppContext:
         self.store = store  # opened and closed by the app's lifespan (Data.open_store)
         self.secret = secret
         self.site = site
+        self.throttle = LoginThrottle()
+        self.guard = StreamGuard(self)
         self._open = False
         self.open()
 
@@ -125,6 +134,11 @@ class AppContext:
             self.accounts = Accounts(path)
             self.data = Data(self.store, path)
             self.journal = Journal(path)
+            # A short busy timeout: a database another process holds locked answers "try
+            # again" (503) after a moment instead of keeping a worker thread for 30 s.
+            conns = (self.accounts.conn, self.data.conn, self.journal.conn, self.registry.conn)
+            for conn in conns:
+                conn.execute(f"PRAGMA busy_timeout={WEB_BUSY_MS}")
             self._open = True
 
     def close(self) -> None:

@@ -90,6 +90,19 @@ def demo_guest_link(db_path: str, athlete_id: int, days: int = 30) -> str:
         accounts.close()
 
 
+def demo_board_link(db_path: str, base: str) -> str:
+    """A new board link for the demo's live board (it opens with a link or a login)."""
+    from gympulse.dashboards.accounts import Accounts
+    from gympulse.dashboards.commands import board_url
+
+    accounts = Accounts(db_path)
+    try:
+        _, token = accounts.issue_board_token("demo")
+    finally:
+        accounts.close()
+    return board_url(base, token)
+
+
 def demo_coach_login(db_path: str) -> tuple[str, str] | None:
     """A coach login for the demo's /coach pages when the file has none yet: (user,
     password), the password random and shown once on the console. None if one exists."""
@@ -227,7 +240,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
             tasks.create_task(serve_web(settings, stop, host=host, port=port, started=web_started))
             await asyncio.wait_for(web_started.wait(), 30)
             base = settings.web.public_url.rstrip("/") or f"http://{host}:{port}"
-            print(f"Live board: {base}/live", flush=True)
+            print(f"Live board: {demo_board_link(db_path, base)}", flush=True)
             print(f"SQLite file: {db_path}", flush=True)
             if coach_login is not None:
                 print(

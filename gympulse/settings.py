@@ -88,6 +88,17 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # The address guests and TVs use to reach this server (links, QR codes), e.g.
     # "https://pulse.example-retreat.nl"; empty: the address the coach's browser used.
     public_url: str = ""
+    # Networks (CIDR) that see the live board without a board link or login; empty: none.
+    board_trusted_networks: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for network in self.board_trusted_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as err:
+                raise ValueError(f"web.board_trusted_networks: {err}") from err
 
 
 class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

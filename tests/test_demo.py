@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -82,8 +83,8 @@ def _env(venv: Path, home: Path) -> dict[str, str]:
     return {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(home)}
 
 
-def _get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def _get_json(url: str, opener: urllib.request.OpenerDirector | None = None) -> object:
+    with (opener or urllib.request.build_opener()).open(url, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -135,15 +136,22 @@ def test_demo_and_analyze_run_cleanly_from_a_production_install(
                 key, value = line.strip().split(": ", 1)
                 lines[key] = value
         board_url = lines["Live board"]
-        assert board_url.endswith("/live")
-        base = board_url.removesuffix("/live")
+        assert "/board/" in board_url
+        base = board_url.split("/board/")[0]
+        # The board is not anonymous; its printed link opens it (a cookie remembers it).
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get_json(f"{base}/api/live/snapshot")
+        assert refused.value.code == 403
+        tv = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with tv.open(board_url, timeout=5) as response:
+            assert response.url == f"{base}/live"
 
         # Participants publish once a second; wait (generously) until every strap has a
         # live value on the board.
         deadline = time.monotonic() + 15
         tiles: list[dict[str, object]] = []
         while time.monotonic() < deadline:
-            snapshot = _get_json(f"{base}/api/live/snapshot")
+            snapshot = _get_json(f"{base}/api/live/snapshot", tv)
             assert isinstance(snapshot, list)
             tiles = snapshot
             if len(tiles) == PARTICIPANTS and all(t["bpm"] is not None for t in tiles):

@@ -38,6 +38,7 @@ from tests.test_web_support import (
     csrf_from,
     guest_token,
     login,
+    open_board,
     seed_history,
 )
 
@@ -61,8 +62,20 @@ def coach_csrf(client: TestClient, seeded: Seeded) -> str:
 # ---------------------------------------------------------------------- live board + basics
 
 
-def test_live_endpoints_and_security_headers(client: TestClient) -> None:
+@pytest.fixture
+def board(client: TestClient, seeded: Seeded) -> str:
+    """The client opened the live board through a board link."""
+    return open_board(client, seeded.db)
+
+
+def test_live_endpoints_and_security_headers(client: TestClient, seeded: Seeded) -> None:
     assert client.get("/").headers["location"] == "/live"
+    # Nothing of the board, nor the API docs, without a credential.
+    for path in ("/live", "/api/live/snapshot", "/api/live/summary", "/api/live/class",
+                 "/api/live/stream", "/openapi.json", "/docs", "/redoc"):  # fmt: skip
+        assert client.get(path).status_code in (403, 303), path
+    assert client.get("/board/not-a-token").status_code == 404
+    open_board(client, seeded.db)
     page = client.get("/live")
     assert page.status_code == 200 and "live.js" in page.text
     assert client.get("/api/live/snapshot").json() == []
@@ -76,12 +89,15 @@ def test_live_endpoints_and_security_headers(client: TestClient) -> None:
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "no-referrer"
         assert "default-src 'self'" in headers["content-security-policy"]
+    assert client.get("/openapi.json").status_code == 403  # a board link is no coach
+    login(client, seeded.coach_user, seeded.coach_password)
     schema = client.get("/openapi.json").json()
+    assert client.get("/docs").status_code == 200
     assert "/api/me/{token}/sessions" in schema["paths"]
     assert "/api/coach/squad" in schema["paths"]
 
 
-def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded) -> None:
+def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded, board: str) -> None:
     now = contract.now_ms()
     journal = Journal(seeded.db)
     class_id = journal.add_class("Spinning", now - 60_000, now + 600_000)
@@ -95,7 +111,7 @@ def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded) 
     }
 
 
-def test_live_tile_totals(client: TestClient) -> None:
+def test_live_tile_totals(client: TestClient, board: str) -> None:
     """Two samples a second apart at a known HR: effort points and Keytel kcal add up."""
     hub = client.app.state.hub  # type: ignore[attr-defined]
     now = contract.now_ms()
@@ -120,7 +136,9 @@ def test_live_tile_totals(client: TestClient) -> None:
     assert summary["zone_minutes"][zone] == round(2 / 60, 1)
 
 
-def test_live_tile_uses_the_stored_effort_rule(client: TestClient, seeded: Seeded) -> None:
+def test_live_tile_uses_the_stored_effort_rule(
+    client: TestClient, seeded: Seeded, board: str
+) -> None:
     """125 bpm at HRmax 200 is 62.5 %: rounded half up to 63 (Python's round gives 62),
     as ``effort_stamp`` stamps stored samples and Grafana shows them."""
     registry = Registry(seeded.db)
@@ -182,7 +200,9 @@ async def test_live_hub_survives_a_message_that_fails(
         registry.close()
 
 
-def test_class_summary_hrr60_from_session_summary(client: TestClient, seeded: Seeded) -> None:
+def test_class_summary_hrr60_from_session_summary(
+    client: TestClient, seeded: Seeded, board: str
+) -> None:
     """The end-of-class summary fills HRR60 from the class's session_summary row (written
     by ``gympulse analyze``) when there is one, else leaves it empty."""
     now = contract.now_ms()
@@ -214,6 +234,9 @@ def test_class_summary_hrr60_from_session_summary(client: TestClient, seeded: Se
         assert summary[alice]["hrr60"] == 27.4
         assert summary[bob]["hrr60"] is None
         assert summary[None]["hrr60"] is None
+    # Another class than today's: the coach's (names, peak HR, HRR60 of the past).
+    assert client.get(f"/api/live/summary?class_id={class_id + 1}").status_code == 403
+    login(client, seeded.coach_user, seeded.coach_password)
     other = client.get(f"/api/live/summary?class_id={class_id + 1}").json()
     assert all(r["hrr60"] is None for r in other)
 

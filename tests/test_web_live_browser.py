@@ -15,6 +15,7 @@ from tests.support.procs import Mosquitto, free_port
 from tests.test_web_support import (
     LiveClass,
     artifact,
+    board_token,
     chromium,
     running,
     seed_athletes,
@@ -58,7 +59,7 @@ async def test_live_board_shows_the_class_and_greys_a_dropped_strap(
         async with running(live_class), chromium() as browser:
             page = await browser.new_page(viewport={"width": 1920, "height": 1080})
             await page.add_init_script(COLLECT_EVENTS)
-            await page.goto(f"{base}/live")
+            await page.goto(f"{base}/board/{board_token(db)}")  # opens /live
 
             # 12 tiles, every one live with a heart rate, each named after its athlete.
             await _wait(
@@ -159,7 +160,7 @@ async def test_live_board_reconnects_after_a_server_restart(
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
         await page.add_init_script(COLLECT_EVENTS)
         with web_server(mosquitto.url, db, port=port) as base:
-            await page.goto(f"{base}/live")
+            await page.goto(f"{base}/board/{board_token(db)}")  # opens /live
             await _wait(page, all_live, 20, "3 live tiles")
             await page.evaluate("window.__samePage = true")
         # The server is gone: the page notices, and the tiles grey out (no frozen values).

@@ -62,6 +62,7 @@ def web_server(
     *,
     extra_env: dict[str, str] | None = None,
     port: int | None = None,
+    config: Path | None = None,
 ) -> Iterator[str]:
     """``gympulse web`` as a subprocess (real uvicorn) on ``port`` (default: a free one);
     yields its base URL and stops the process (SIGTERM) on exit."""
@@ -75,7 +76,9 @@ def web_server(
     }
     log = open(db.parent / f"web-{port}.log", "wb")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "web", "--port", str(port)],
+        [sys.executable, "-m", "gympulse.cli"]
+        + (["--config", str(config)] if config is not None else [])
+        + ["web", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -325,6 +328,24 @@ def login(client: TestClient, user: str, password: str) -> str:
     )
     assert response.status_code == 303 and response.headers["location"] == "/coach"
     return csrf_from(client.get("/coach").text)
+
+
+def board_token(db: Path, label: str = "test") -> str:
+    """A new board link token for the live board."""
+    accounts = Accounts(db)
+    try:
+        return accounts.issue_board_token(label)[1]
+    finally:
+        accounts.close()
+
+
+def open_board(client: TestClient, db: Path) -> str:
+    """Open the live board in ``client`` the way the gym's TV does: through a board link
+    (the cookie it sets stays in the client). Returns the token."""
+    token = board_token(db)
+    response = client.get(f"/board/{token}")
+    assert response.status_code == 303 and response.headers["location"] == "/live"
+    return token
 
 
 def guest_token(db: Path, athlete_id: int, days: float = 7) -> str:
