@@ -18,6 +18,7 @@ from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach import Coach, _coach, _page, require_coach
 from gympulse.dashboards.i18n import t
+from gympulse.dashboards.web import RowId
 
 router = APIRouter(dependencies=[Depends(require_coach)])  # every route: the coach only
 
@@ -105,7 +106,48 @@ async def admin_page(request: Request) -> HTMLResponse:
         classes=classes,
         timezone=str(request.app.state.settings.timezone),
         exports=EXPORTS,
+        board_links=await board_links(coach),
     )
+
+
+async def board_links(coach: Coach) -> list[dict[str, object]]:
+    """Board links (the gym's TV) for the admin page: revoke one, or make a new one."""
+    return [
+        {
+            "id": b.id,
+            "label": b.label,
+            "created": dt.datetime.fromtimestamp(b.created_ms / 1000, dt.UTC).date().isoformat(),
+            "active": b.revoked_ms is None,
+        }
+        for b in await run_db(coach.ctx.accounts.board_tokens)
+    ]
+
+
+@router.post("/coach/admin/board-links", response_class=HTMLResponse)
+async def new_board_link(
+    request: Request,
+    label: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    """A new board link for the live board; shown once."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    _, token = await run_db(coach.ctx.accounts.issue_board_token, label)
+    url = f"{str(request.base_url).rstrip('/')}/board/{token}"
+    return _page(coach, "coach/new_board_link.html", title=t(coach.lang, "new_board_link"), url=url)
+
+
+@router.post("/coach/admin/board-links/{token_id}/revoke", response_class=RedirectResponse)
+async def revoke_board_link(
+    request: Request, token_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> RedirectResponse:
+    """Revoke a board link: the screens showing it stop within a second."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    if not await run_db(coach.ctx.accounts.revoke_board_token, token_id):
+        raise HTTPException(status_code=404, detail="no such active board link")
+    coach.ctx.guard.poke()
+    return _back()
 
 
 def _back() -> RedirectResponse:

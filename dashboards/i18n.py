@@ -171,6 +171,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "live_connecting": {"en": "connecting…", "nl": "verbinden…"},
     "live_waiting": {"en": "Waiting for heart-rate straps…", "nl": "Wachten op hartslagbanden…"},
     "class_summary": {"en": "Class summary", "nl": "Samenvatting van de les"},
+    "board_links": {"en": "Live board links", "nl": "Links voor het live scherm"},
+    "new_board_link": {"en": "New board link", "nl": "Nieuwe schermlink"},
+    "change_password": {"en": "Change your password", "nl": "Wachtwoord wijzigen"},
+    "old_password": {"en": "Current password", "nl": "Huidig wachtwoord"},
+    "new_password": {"en": "New password", "nl": "Nieuw wachtwoord"},
 }
 
 

@@ -20,9 +20,17 @@ import httpx
 import pytest
 
 from gympulse import contract
+from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.journal import Journal
 from tests.support.procs import Mosquitto
-from tests.test_web_support import CSRF_RE, Seeded, board_token, seed_history, web_server
+from tests.test_web_support import (
+    CSRF_RE,
+    Seeded,
+    board_token,
+    guest_token,
+    seed_history,
+    web_server,
+)
 
 pytestmark = pytest.mark.slow
 DAY_MS = 86_400_000
@@ -211,3 +219,183 @@ class Stream:
 
 def _board_cookie(c: httpx.Client, db: Path) -> None:
     assert c.get(f"/board/{board_token(db)}").status_code == 303
+
+
+# ---------------------------------------------------------------------- item 4
+
+
+def test_streams_end_when_their_credential_goes(seeded: Seeded, server: str) -> None:
+    """Board link revoked by another process, guest link revoked by the coach, a guest
+    link that expires, a coach who logs out: each open stream ends (it used to run on for
+    15–45 s, the board's for good)."""
+    took: dict[str, float | None] = {}
+    # The TV's board link, revoked with the CLI (another process).
+    out = cli(seeded.db, "board", "link", "--base-url", server)
+    found = re.search(r"Board link #(\d+): \S+/board/(\S+)", out)
+    assert found is not None
+    tv = client(server)
+    assert tv.get(f"/board/{found.group(2)}").status_code == 303
+    stream = Stream(tv, "/api/live/stream")
+    assert stream.status == 200
+    cli(seeded.db, "board", "revoke", found.group(1))
+    took["board revoked"] = stream.ended_within(5)
+
+    # A guest's link, revoked by the coach on the athlete page.
+    alice = seeded.athletes["Alice"]
+    token = guest_token(seeded.db, alice)
+    guest = Stream(client(server), f"/api/me/{token}/stream")
+    assert guest.status == 200
+    coach = client(server)
+    coach_csrf = login(coach, seeded.coach_user, seeded.coach_password)
+    accounts = Accounts(seeded.db)
+    (link_id,) = [g.id for g in accounts.guest_tokens(alice) if g.revoked_ms is None]
+    accounts.close()
+    revoked = coach.post(f"/coach/guest-links/{link_id}/revoke", data={"csrf": coach_csrf})
+    assert revoked.status_code == 303
+    took["guest revoked"] = guest.ended_within(5)
+
+    # A guest link that expires while the stream is open.
+    short = guest_token(seeded.db, alice, days=3 / 86_400)
+    expiring = Stream(client(server), f"/api/me/{short}/stream")
+    assert expiring.status == 200
+    took["guest expired"] = expiring.ended_within(3 + 5)
+
+    # The coach watching the board logs out (in another tab).
+    board = Stream(coach, "/api/live/stream")
+    assert board.status == 200
+    assert coach.post("/coach/logout", data={"csrf": coach_csrf}).status_code == 303
+    took["coach logged out"] = board.ended_within(5)
+    print("stream ended after (s):", took)
+    assert all(t is not None for t in took.values()), took
+    # And they do not come back.
+    assert tv.get("/api/live/stream").status_code == 403
+    assert client(server).get(f"/api/me/{token}/stream").status_code == 404
+
+
+# ---------------------------------------------------------------------- item 7
+
+
+def test_password_change_and_removal_end_other_sessions(seeded: Seeded, server: str) -> None:
+    laptop, phone = client(server), client(server)
+    laptop_csrf = login(laptop, seeded.coach_user, seeded.coach_password)
+    login(phone, seeded.coach_user, seeded.coach_password)
+    phone_board = Stream(phone, "/api/live/stream")
+    new_password = "a brand new passphrase"
+    wrong = laptop.post(
+        "/coach/password", data={"old": "nope", "new": new_password, "csrf": laptop_csrf}
+    )
+    assert wrong.status_code == 403
+    assert phone.get("/api/coach/squad").status_code == 200  # nothing changed
+    changed = laptop.post(
+        "/coach/password",
+        data={"old": seeded.coach_password, "new": new_password, "csrf": laptop_csrf},
+    )
+    assert changed.status_code == 303
+    assert laptop.get("/api/coach/squad").status_code == 200  # the session that asked
+    assert phone.get("/api/coach/squad").status_code == 403  # every other one ended
+    assert phone.get("/coach").headers["location"] == "/coach/login"
+    assert phone_board.ended_within(5) is not None
+    assert try_login(client(server), seeded.coach_user, seeded.coach_password).status_code == 303
+    login(phone, seeded.coach_user, new_password)
+
+    # A reset from the CLI (another process) ends every session; so does removing it.
+    cli(seeded.db, "coach-user", seeded.coach_user, env={"COACH_PASSWORD": "third passphrase"})
+    assert laptop.get("/api/coach/squad").status_code == 403
+    assert phone.get("/api/coach/squad").status_code == 403
+    login(laptop, seeded.coach_user, "third passphrase")
+    cli(seeded.db, "coach-user", seeded.coach_user, "--remove")
+    assert laptop.get("/api/coach/squad").status_code == 403
+
+
+# ---------------------------------------------------------------------- item 6
+
+
+def test_login_throttled_per_address_and_account_without_locking_the_coach_out(
+    seeded: Seeded, server: str
+) -> None:
+    attacker = client(server, "127.0.0.3")
+    answers = [try_login(attacker, "coach", f"guess-{i}") for i in range(10)]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:5] == [303] * 5  # five free mistakes
+    assert 429 in statuses
+    refused = answers[statuses.index(429)]
+    assert "Too many wrong passwords" in refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    # Throttled is throttled: even the right password from that address waits.
+    assert try_login(attacker, "coach", seeded.coach_password).status_code == 429
+
+    # More addresses join: the account is under attack (every address gets one free try).
+    for source in ("127.0.0.4", "127.0.0.5"):
+        other = client(server, source)
+        for i in range(4):
+            try_login(other, "coach", f"more-{i}")
+    late = client(server, "127.0.0.6")
+    assert try_login(late, "coach", "first-guess").status_code == 303
+    assert try_login(late, "coach", "second-guess").status_code in (303, 429)
+    assert try_login(late, "coach", "third-guess").status_code == 429
+
+    # The real coach, from the gym office's address, still logs in at once.
+    office = client(server, "127.0.0.2")
+    login(office, seeded.coach_user, seeded.coach_password)
+    assert office.get("/api/coach/squad").status_code == 200
+    # Failed and throttled logins are logged (the user named only when it exists).
+    port = server.rsplit(":", 1)[1]
+    log = (seeded.db.parent / f"web-{port}.log").read_text()
+    assert "coach login failed: user='coach' client=127.0.0.3" in log
+    assert "coach login throttled: client=127.0.0.3" in log
+    assert "guess-" not in log  # passwords never
+    assert try_login(late, "nobody", "x" * 8).status_code in (303, 429)
+
+
+# ---------------------------------------------------------------------- item 5
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_locked_database_answers_try_again_and_the_server_keeps_serving(
+    seeded: Seeded, server: str
+) -> None:
+    tv = client(server)
+    _board_cookie(tv, seeded.db)
+    token = guest_token(seeded.db, seeded.athletes["Alice"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(seeded.db), "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        results: dict[str, httpx.Response] = {}
+
+        def writers() -> None:
+            results["login"] = try_login(client(server), "coach", seeded.coach_password)
+            guest = client(server)
+            page = guest.get(f"/me/{token}")
+            answers = {k: "3" for k in ("sleep", "stress", "mood", "energy", "soreness")}
+            data = answers | {"csrf": csrf(page.text)}
+            results["wellness"] = guest.post(f"/me/{token}/wellness", data=data)
+
+        blocked = threading.Thread(target=writers)
+        blocked.start()
+        served = 0
+        while blocked.is_alive():  # meanwhile the board and health answer, again and again
+            assert tv.get("/api/live/snapshot").status_code == 200
+            assert tv.get("/healthz").status_code == 200
+            served += 1
+        blocked.join()
+        assert served >= 3, served
+        for name, response in results.items():
+            assert response.status_code == 503, (name, response.status_code, response.text)
+            assert "try again" in response.text, name
+            assert response.headers["retry-after"] == "2"
+    finally:
+        holder.kill()
+        holder.wait()
+    # The lock is gone: everything works again.
+    login(client(server), seeded.coach_user, seeded.coach_password)
