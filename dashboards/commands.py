@@ -77,7 +77,9 @@ def _board_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="board_action", metavar="ACTION", required=True)
     link = sub.add_parser("link", help="make a new board link (for the gym's TV)")
     link.add_argument("--label", default="", help="what the link is for (e.g. 'hall TV')")
-    link.add_argument("--base-url", default="", help="the web app's URL (default: web.public_url, else host and port)")
+    link.add_argument(
+        "--base-url", default="", help="the web app's URL (default: web.public_url, else host:port)"
+    )
     sub.add_parser("list", help="list board links")
     revoke = sub.add_parser("revoke", help="revoke a board link: its screens stop at once")
     revoke.add_argument("id", type=int)
