@@ -163,9 +163,10 @@ async def add_athlete(
     weight_kg: Annotated[float | None, Form(ge=20, le=300)] = None,
     hr_max: Annotated[int | None, Form(ge=100, le=240)] = None,
     hr_rest: Annotated[int | None, Form(ge=25, le=120)] = None,
+    ftp_w: Annotated[int | None, Form(ge=30, le=2000)] = None,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
-    """Add an athlete profile."""
+    """Add an athlete profile (FTP: functional threshold power, for IF and TSS)."""
     coach = _coach(request, api=True)
     coach.check(csrf)
     await run_db(
@@ -176,6 +177,7 @@ async def add_athlete(
         weight_kg=weight_kg,
         hr_max=hr_max,
         hr_rest=hr_rest,
+        ftp_w=ftp_w,
     )
     return _back()
 

@@ -50,6 +50,7 @@ class Athlete:
     display_name: str = ""
     arrival: str | None = None  # ISO date (site time), first day of the stay
     departure: str | None = None
+    ftp_w: int | None = None  # functional threshold power (W): IF and TSS of power sessions
 
     @property
     def board_name(self) -> str:

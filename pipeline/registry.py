@@ -71,9 +71,10 @@ _ADDED_COLUMNS = (
     ("display_name", "TEXT NOT NULL DEFAULT ''"),
     ("arrival", "TEXT"),
     ("departure", "TEXT"),
+    ("ftp_w", "INTEGER"),
 )
 _ATHLETE_COLUMNS = (
-    "id, name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure"
+    "id, name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure, ftp_w"
 )
 
 
@@ -101,11 +102,23 @@ class Registry(SqliteDatabase):
         display_name: str = "",
         arrival: str | None = None,
         departure: str | None = None,
+        ftp_w: int | None = None,
     ) -> int:
         cur = self.conn.execute(
             "INSERT INTO athletes (name, birth_year, sex, weight_kg, hr_max, hr_rest,"
-            " display_name, arrival, departure) VALUES (?,?,?,?,?,?,?,?,?)",
-            (name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure),
+            " display_name, arrival, departure, ftp_w) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                name,
+                birth_year,
+                sex,
+                weight_kg,
+                hr_max,
+                hr_rest,
+                display_name,
+                arrival,
+                departure,
+                ftp_w,
+            ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -124,7 +137,7 @@ class Registry(SqliteDatabase):
     def update_athlete(self, athlete_id: int, **fields: object) -> None:
         allowed = {
             "name", "birth_year", "sex", "weight_kg", "hr_max", "hr_rest", "display_name",
-            "arrival", "departure",
+            "arrival", "departure", "ftp_w",
         }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:

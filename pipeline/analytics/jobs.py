@@ -24,7 +24,10 @@ journal, runs the polars analytics and writes the results. In order:
       whose key changed (late samples replayed by a collector moved its start, split or
       merged it) never stays behind as a second row counted twice in the day's load. RPE
       from the journal is joined in; a rating of a session that disappeared is copied in
-      the journal to the new session overlapping it most (:func:`_carry_rpe`);
+      the journal to the new session overlapping it most (:func:`_carry_rpe`). The same
+      sessions' power (``session_power``: average and normalized power, work, IF and TSS
+      with the athlete's FTP; :mod:`.power`) is computed from the athletes' machine
+      samples and rewritten the same way;
    c. the morning readings lying on a touched day, or tagged since the last run, are
       recomputed (:func:`.plan.morning_to_compute`).
 
@@ -50,10 +53,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from gympulse.pipeline.analytics import daily, plan, sessions, tables
+from gympulse.pipeline.analytics import daily, plan, power, sessions, tables
 from gympulse.pipeline.analytics.plan import DAY_MS, DEFAULT_CHUNK_DAYS, MARGIN_MS
 
 if TYPE_CHECKING:
@@ -120,6 +123,7 @@ class _Run:
     readings: list[dict[str, object]]
     done_recordings: set[int]
     newest: int | None = None
+    ftp: dict[int, int | None] = field(default_factory=dict)  # athlete -> FTP (W)
 
 
 async def analyze(
@@ -178,6 +182,7 @@ async def analyze(
 
     # 2. Scan, chunk by chunk.
     run = _Run([], [], set(), [], set())
+    run.ftp = {a.id: a.ftp_w for a in registry.athletes()}
     blocks = plan.chunks(window, tz, chunk_days)
     for block in blocks:
         rpe_frame = await _chunk(
@@ -277,6 +282,26 @@ async def analyze(
     )  # fmt: skip
 
 
+async def _write_session_power(
+    store: Store,
+    summary: pl.DataFrame,
+    previous: pl.DataFrame,
+    lo: int,
+    hi: int,
+    ftp: Mapping[int, int | None],
+) -> None:
+    """The power of the sessions just summarized, from the athletes' machines: the days'
+    previous rows go (a session key can move, as for session_summary), the new ones are
+    written; sessions without power samples get no row."""
+    machine = await store.query_machine(lo, hi)
+    for a, d in previous.select("athlete_id", "date").unique().sort("athlete_id", "date").rows():
+        await store.delete_rows(tables.SESSION_POWER.name, {"athlete_id": a, "date": d})
+    rows = power.session_power(summary, machine, ftp)
+    if rows.height:
+        rows = tables.conform(tables.SESSION_POWER, rows)
+        await store.write_rows(tables.SESSION_POWER.name, rows, tables.SESSION_POWER.key)
+
+
 async def _chunk(
     store: Store,
     journal: Journal,
@@ -353,6 +378,7 @@ async def _chunk(
             await store.delete_rows(tables.SESSION_SUMMARY.name, {"athlete_id": a, "date": d})
         await store.write_rows(tables.SESSION_SUMMARY.name, summary, tables.SESSION_SUMMARY.key)
         run.session_ids.update(summary.select("athlete_id", "session_id").iter_rows())
+        await _write_session_power(store, summary, previous, lo, hi, run.ftp)
 
     # c. Morning readings on the touched days, or tagged since the last run.
     recordings = {

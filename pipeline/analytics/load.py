@@ -16,7 +16,11 @@ Which load drives the daily model: ``daily_metrics.load`` is the day's Banister 
 by heart rate, so ``daily_metrics.srpe_load`` carries the day's session-RPE load alongside;
 :func:`performance` runs on any ``load`` column, so a coach view can show the model on
 either (call it with ``load = srpe_load``). The two are on different scales (a hard hour
-is ~150 TRIMP but ~480 AU of sRPE), so they are never summed.
+is ~150 TRIMP but ~480 AU of sRPE), so they are never summed. Power is a third unit of
+the same sessions: ``session_power.tss`` (:mod:`.power`, with the athlete's FTP) and its
+daily sum :func:`gympulse.pipeline.analytics.power.daily_tss` are kept beside TRIMP the
+same way — a spin class has a TRIMP from the strap *and* a TSS from the bike, and adding the
+two would count that class twice.
 
 :func:`performance` — fitness, fatigue, form as in GoldenCheetah's Performance Manager
 (``src/Metrics/PMCData.cpp``): X_t = X_{t−1} + (L_t − X_{t−1}) · (1 − e^(−1/τ)), τ = 42 days

@@ -175,8 +175,29 @@ ANALYTICS_STATE = Table(
     doc="Bookkeeping of gympulse analyze (watermark, per-day sample counts). Not for display.",
 )
 
+SESSION_POWER = Table(
+    name="session_power",
+    key=("athlete_id", "session_id"),
+    columns={
+        "athlete_id": "Int64",
+        "session_id": "String",  # the session_summary row it belongs to
+        "date": "Date",
+        "start_ms": "Int64",
+        "seconds": "Int64",  # length of the 1 Hz power series (the session)
+        "avg_power_w": "Float64",
+        "np_w": "Float64",  # | None: normalized power (sessions of 30 s or more)
+        "work_kj": "Float64",
+        "ftp_w": "Int64",  # | None: the athlete's FTP used
+        "intensity_factor": "Float64",  # | None: NP / FTP
+        "tss": "Float64",  # | None: training stress score (one hour at FTP = 100)
+    },
+    doc="Power of a session from the athlete's machines (analytics.power); only sessions"
+    " with power samples have a row.",
+)
+
 TABLES: tuple[Table, ...] = (
     SESSION_SUMMARY,
+    SESSION_POWER,
     DAILY_METRICS,
     MORNING_READINGS,
     BASELINES,
