@@ -28,7 +28,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 
 from gympulse import __version__, contract
-from gympulse.dashboards import access, admin, coach, guest
+from gympulse.dashboards import access, admin, coach, guest, morning
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
@@ -54,7 +54,10 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     live = hub if hub is not None else LiveHub(settings, registry)
     secret = settings.web.secret_key.encode() or secrets.token_bytes(32)
     store = make_store(settings.store)
-    ctx = AppContext(hub=live, registry=registry, store=store, secret=secret, site=settings.site)
+    ctx = AppContext(
+        hub=live, registry=registry, store=store, secret=secret, site=settings.site,
+        settings=settings,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +94,8 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(coach.public_router)
+    app.include_router(morning.guest_router)
+    app.include_router(morning.coach_router)
     app.include_router(coach.router)
     app.include_router(admin.router)
     app.include_router(guest.router)

@@ -209,8 +209,13 @@ async def change_password(
 
 
 async def squad(ctx: AppContext) -> list[dict[str, Any]]:
-    """One row per athlete, most flags first: today's form, ACWR, 7-day load, HRV and
-    resting-HR status against the athlete's own 60-day normal range."""
+    """One row per athlete, who needs attention first: today's form, ACWR, 7-day load, HRV
+    and resting-HR status against the athlete's own 60-day normal range, and the daily
+    status (:mod:`gympulse.pipeline.analytics.readiness`: readings with a direction, today's
+    wellness, the last session's RPE) with its reasons."""
+    from gympulse.dashboards.morning import sort_squad, squad_statuses, status_fields
+
+    statuses = await squad_statuses(ctx)
     daily = await ctx.data.latest_per_athlete("daily_metrics")
     base = await ctx.data.latest_per_athlete("baselines")
     load7 = await ctx.data.load_7d()
@@ -232,9 +237,10 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
                 "hrv_flag": None if "flag_hrv" not in b else bool(b["flag_hrv"]),
                 "hr_rest_flag": None if "flag_hr_rest" not in b else bool(b["flag_hr_rest"]),
                 "flags": flags,
+                **status_fields(statuses[a.id]),
             }
         )
-    rows.sort(key=lambda r: (-len(r["flags"]), str(r["name"])))
+    sort_squad(rows, statuses)
     return rows
 
 
@@ -284,6 +290,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
         "baselines": baselines,
         "sessions": await data.sessions(athlete_id),
         "wellness": wellness_and_recovery(coach.ctx, athlete_id, baselines),
+        "readings": reading_rows(coach.ctx, athlete_id),
     }
 
 
@@ -362,10 +369,17 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
         wellness=wellness_and_recovery(ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
         links=_guest_links(coach, athlete_id),
+        readings=reading_rows(ctx, athlete_id),
     )
 
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+
+def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
+    from gympulse.dashboards import morning
+
+    return morning.reading_rows(ctx, athlete_id)
 
 
 def wellness_and_recovery(

@@ -173,6 +173,35 @@ class Data:
 
     # ---------------------------------------------------------------- the squad
 
+    async def recent_baselines(self, days: int = 60) -> dict[int, list[Row]]:
+        """Each athlete's baseline rows of their last ``days`` days on record, oldest first
+        (what :func:`gympulse.pipeline.analytics.readiness.daily_status` judges)."""
+        frame = await self._table(BASELINES, None)
+        if frame.is_empty():
+            return {}
+        day = pl.col("date").str.to_date("%Y-%m-%d", strict=False)
+        recent = (
+            frame.with_columns(day.alias("_day"))
+            .filter(
+                pl.col("_day") > pl.col("_day").max().over("athlete_id") - pl.duration(days=days)
+            )
+            .sort("athlete_id", "_day")
+            .drop("_day")
+        )
+        out: dict[int, list[Row]] = {}
+        for row in _rows(recent):
+            if row["athlete_id"] is not None:
+                out.setdefault(int(row["athlete_id"]), []).append(row)
+        return out
+
+    async def last_sessions(self) -> dict[int, Row]:
+        """Each athlete's most recent session summary."""
+        frame = await self._table(SESSION_SUMMARY, None)
+        if frame.is_empty():
+            return {}
+        latest = frame.filter(pl.col("start_ms") == pl.col("start_ms").max().over("athlete_id"))
+        return {int(r["athlete_id"]): r for r in _rows(latest) if r["athlete_id"] is not None}
+
     async def latest_per_athlete(self, table_name: str) -> dict[int, Row]:
         """The newest row (by date) of each athlete in a derived table."""
         table = BY_NAME.get(table_name)

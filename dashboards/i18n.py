@@ -7,6 +7,8 @@ guest's profile language if set, else the browser's ``Accept-Language``, else En
 
 from __future__ import annotations
 
+from gympulse.dashboards.i18n_morning import MORNING
+
 LANGUAGES = ("en", "nl")
 DEFAULT = "en"
 
@@ -177,6 +179,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "old_password": {"en": "Current password", "nl": "Huidig wachtwoord"},
     "new_password": {"en": "New password", "nl": "Nieuw wachtwoord"},
 }
+CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 
 
 def pick_language(accept_language: str | None, preferred: str = "") -> str:

@@ -27,6 +27,7 @@ from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
+from gympulse.settings import Settings
 
 WEB_BUSY_MS = 2000  # how long a web request waits for another process's write lock
 
@@ -115,8 +116,16 @@ class AppContext:
     """What the routers share, kept on ``app.state.ctx``."""
 
     def __init__(
-        self, *, hub: LiveHub, registry: Registry, store: Store, secret: bytes, site: str
+        self,
+        *,
+        hub: LiveHub,
+        registry: Registry,
+        store: Store,
+        secret: bytes,
+        site: str,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings or Settings(site=site)
         self.hub = hub
         self.registry = registry
         self.store = store  # opened and closed by the app's lifespan (Data.open_store)

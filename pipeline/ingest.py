@@ -391,6 +391,23 @@ class IngestService:
             parts.append((samples, rows))
         return parts
 
+    async def ingest(self, messages: list[Received], *, timeout_s: float = 10.0) -> bool:
+        """The MQTT path for messages that came another way (the guest page's Web Bluetooth
+        endpoint posts a contract payload with a topic the server builds): the same registry
+        sync, decoding, validation, quarantine and idempotent write, retried while the store
+        is unavailable for at most ``timeout_s``. False: not stored in time (the caller says
+        "try again"; a repeat stores nothing twice)."""
+        async with self._registry_lock:
+            await self._sync_registry()
+            parts = self._decode(messages)
+            try:
+                stored = await asyncio.wait_for(self._store(parts), timeout_s)
+            except TimeoutError:
+                return False
+        self.stats.messages += len(messages)
+        INGEST.messages.inc(len(messages))
+        return stored
+
     def _count_quarantined(self, topic: str, row: QuarantineRow) -> None:
         self.stats.quarantined[row.reason] += 1
         INGEST.quarantined.labels(row.reason).inc()
