@@ -29,3 +29,15 @@ def influxd(tmp_path: Path) -> Iterator[Influxd]:
         yield server
     finally:
         server.kill()
+
+
+SERVER_FIXTURES = frozenset({"mosquitto", "influxd"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a real server is slow even when its author forgot the marker, so
+    ``scripts/test -m "not slow"`` stays the quick loop (tests mark themselves explicitly
+    too; this only catches a new one)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -25,6 +25,8 @@ from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_straps import StrapField, Watcher, check_stream
 
+pytestmark = pytest.mark.slow  # a real Mosquitto, virtual straps, a collector process
+
 OUTAGE_S = 30.0  # the issue asks for 30 s; everything else in the test follows from it
 RATE_HZ = 2.0
 SITE = "gym"

@@ -17,6 +17,8 @@ from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_straps import StrapField, Watcher, check_simulation, check_stream
 
+pytestmark = pytest.mark.slow  # a real Mosquitto and virtual straps
+
 SITE = "gym"
 COLLECTOR = "floor"
 

@@ -248,6 +248,7 @@ def test_every_panel_has_an_expectation() -> None:
     assert titles == set(EXPECTED)
 
 
+@pytest.mark.slow  # a real influxd
 def test_every_panel_query_returns_its_series(influxd: Influxd, data: Loaded) -> None:
     checked = 0
     for board in all_dashboards():
@@ -274,6 +275,7 @@ def test_every_panel_query_returns_its_series(influxd: Influxd, data: Loaded) ->
     assert checked > 20
 
 
+@pytest.mark.slow  # a real influxd
 def test_panel_values_match_what_was_written(influxd: Influxd, data: Loaded) -> None:
     live = gd.staff_dashboards()[0].model
     ((_, tile),) = gd.iter_targets(live)

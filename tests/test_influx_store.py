@@ -106,6 +106,7 @@ def frame_rows(frame: pl.DataFrame) -> list[tuple[object, ...]]:
     return [tuple(r) for r in frame.rows()]
 
 
+@pytest.mark.slow  # a real influxd
 async def test_round_trip_every_shape(store: InfluxStore, influxd: Influxd) -> None:
     samples = variety()
     result = await store.write(WriteBatch(samples))
@@ -144,6 +145,7 @@ async def test_round_trip_every_shape(store: InfluxStore, influxd: Influxd) -> N
     assert tag_keys == {"site", "sensor", "athlete"}
 
 
+@pytest.mark.slow  # a real influxd
 async def test_query_window_and_filters(store: InfluxStore) -> None:
     samples = variety()
     await store.write(WriteBatch(samples))
@@ -161,6 +163,7 @@ async def test_query_window_and_filters(store: InfluxStore) -> None:
     assert (await store.query_samples(T0, T0 + 10_000, sensors=[])).height == 0
 
 
+@pytest.mark.slow  # a real influxd
 async def test_same_sample_twice_is_one_point(store: InfluxStore, influxd: Influxd) -> None:
     samples = variety()
     first = await store.write(WriteBatch(samples[:20]))
@@ -180,6 +183,7 @@ async def test_same_sample_twice_is_one_point(store: InfluxStore, influxd: Influ
     assert first_point["athlete_id"].to_list() == [samples[0].athlete_id]
 
 
+@pytest.mark.slow  # a real influxd
 async def test_refused_points_go_to_quarantine_with_the_servers_message(
     store: InfluxStore, influxd: Influxd
 ) -> None:
@@ -208,6 +212,7 @@ async def test_refused_points_go_to_quarantine_with_the_servers_message(
     }
 
 
+@pytest.mark.slow  # a real influxd
 async def test_quarantine_rows_round_trip(store: InfluxStore) -> None:
     rows = [
         QuarantineRow(T0, "gympulse/v1/a/b/s/hr", b"\xff\x00not json", "not-json", "bad byte"),
@@ -221,6 +226,7 @@ async def test_quarantine_rows_round_trip(store: InfluxStore) -> None:
     assert sorted(got, key=lambda r: r.reason) == sorted(rows, key=lambda r: r.reason)
 
 
+@pytest.mark.slow  # a real influxd
 async def test_reassign_keeps_one_point_per_sample(store: InfluxStore, influxd: Influxd) -> None:
     samples = [
         sample(
@@ -280,6 +286,7 @@ async def test_reassign_keeps_one_point_per_sample(store: InfluxStore, influxd: 
     ].null_count() == 10
 
 
+@pytest.mark.slow  # a real influxd
 async def test_derived_rows_upsert_and_types(store: InfluxStore, influxd: Influxd) -> None:
     daily = tables.conform(
         tables.DAILY_METRICS,
@@ -318,6 +325,7 @@ async def test_derived_rows_upsert_and_types(store: InfluxStore, influxd: Influx
     assert (await store.read_rows("no_such_table")).is_empty()
 
 
+@pytest.mark.slow  # a real influxd
 async def test_session_rows_whose_start_moves_stay_one_point(
     store: InfluxStore, influxd: Influxd
 ) -> None:
@@ -347,6 +355,7 @@ async def test_session_rows_whose_start_moves_stay_one_point(
     assert influxd.rows('SELECT "hr_avg" FROM session_summary', db=DB)[0]["time"] == T0 + 60_000
 
 
+@pytest.mark.slow  # a real influxd
 async def test_down_server_raises_store_unavailable_then_recovers(
     store: InfluxStore, influxd: Influxd
 ) -> None:
@@ -358,6 +367,7 @@ async def test_down_server_raises_store_unavailable_then_recovers(
     assert result.stored == 1
 
 
+@pytest.mark.slow  # a real influxd
 @pytest.mark.parametrize("gzip", [True, False])
 async def test_auth_and_gzip(tmp_path: Path, gzip: bool) -> None:
     server = Influxd(tmp_path / "auth", auth=True)
@@ -379,6 +389,7 @@ async def test_auth_and_gzip(tmp_path: Path, gzip: bool) -> None:
         server.kill()
 
 
+@pytest.mark.slow  # a real influxd
 async def test_registry_builds_the_influx_store(influxd: Influxd) -> None:
     store = make_store(StoreSettings(backend="influxdb", influxdb=settings_for(influxd)))
     assert isinstance(store, InfluxStore)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from gympulse import contract
 from gympulse.mqtt import Received
@@ -35,6 +36,8 @@ from tests.support.pipeline import (
     wait_for,
 )
 from tests.support.procs import Mosquitto
+
+pytestmark = pytest.mark.slow  # real MQTT brokers (Mosquitto, amqtt)
 
 
 @contextlib.asynccontextmanager

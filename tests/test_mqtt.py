@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from gympulse.mqtt import MqttClient, Received
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto
+
+pytestmark = pytest.mark.slow  # a real Mosquitto
 
 
 async def test_messages_arrive_in_order_and_end_when_stop_is_set(mosquitto: Mosquitto) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gympulse import contract
 from gympulse.collectors.simulator import SimEvent, make_profiles, simulate
@@ -95,6 +96,7 @@ def test_seq_and_ts_increase_and_contact_loss_shows_no_beats() -> None:
     assert lost > 0 and no_contact > 0  # a 45-min class of 12 has drop-outs and contact loss
 
 
+@pytest.mark.slow  # a real Mosquitto
 async def test_status_is_retained_and_the_last_will_says_offline(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:

@@ -33,7 +33,7 @@ class Backend:
         self.influxd = influxd
 
 
-@pytest.fixture(params=["sqlite", "influxdb"])
+@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.slow)])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     server: Influxd | None = None
     store: Store

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
@@ -30,6 +31,8 @@ from tests.test_web_support import (
     seed_athletes,
     web_server,
 )
+
+pytestmark = pytest.mark.slow  # a real Mosquitto and headless Chromium
 
 PASSWORD = "a long coach password"
 

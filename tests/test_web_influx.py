@@ -16,6 +16,8 @@ from tests.support.influxd import Influxd
 from tests.test_web_api import check_samples_export
 from tests.test_web_support import app_client, guest_token, login, seed_history
 
+pytestmark = pytest.mark.slow  # a real influxd
+
 
 def test_coach_guest_and_export_read_influxdb(influxd: Influxd, tmp_path: Path) -> None:
     db = tmp_path / "gympulse.db"

@@ -8,6 +8,7 @@ import contextlib
 import time
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Page
 
 from gympulse import contract
@@ -21,6 +22,8 @@ from tests.test_web_support import (
     seed_athletes,
     web_server,
 )
+
+pytestmark = pytest.mark.slow  # a real Mosquitto and headless Chromium
 
 PARTICIPANTS = 12
 COLLECT_EVENTS = """
