@@ -178,6 +178,56 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "change_password": {"en": "Change your password", "nl": "Wachtwoord wijzigen"},
     "old_password": {"en": "Current password", "nl": "Huidig wachtwoord"},
     "new_password": {"en": "New password", "nl": "Nieuw wachtwoord"},
+    # strength-training log (guest phone pages)
+    "strength": {"en": "Strength", "nl": "Kracht"},
+    "strength_log": {"en": "Log a set", "nl": "Set invullen"},
+    "strength_pick": {"en": "Choose an exercise", "nl": "Kies een oefening"},
+    "strength_reps": {"en": "Reps", "nl": "Herhalingen"},
+    "strength_kg": {"en": "Weight (kg)", "nl": "Gewicht (kg)"},
+    "strength_rpe": {"en": "How hard (RPE, optional)", "nl": "Hoe zwaar (RPE, mag leeg)"},
+    "strength_save": {"en": "Save set", "nl": "Set bewaren"},
+    "strength_saved": {
+        "en": "Saved. Well done — rest a moment before the next set.",
+        "nl": "Bewaard. Goed gedaan — rust even voor de volgende set.",
+    },
+    "strength_last_time": {
+        "en": "Last time: {reps} × {kg} kg",
+        "nl": "Vorige keer: {reps} × {kg} kg",
+    },
+    "strength_first_time": {
+        "en": "First time: start light, you can always add weight.",
+        "nl": "De eerste keer: begin licht, je kunt altijd gewicht toevoegen.",
+    },
+    "strength_today": {"en": "Today", "nl": "Vandaag"},
+    "strength_no_sets": {"en": "No sets yet today.", "nl": "Vandaag nog geen sets."},
+    "strength_volume": {"en": "Volume: {kg} kg lifted", "nl": "Volume: {kg} kg getild"},
+    "strength_class_plan": {"en": "Today's plan: {name}", "nl": "Plan van vandaag: {name}"},
+    "strength_with_hr": {
+        "en": "Recorded together with your heart-rate session",
+        "nl": "Vastgelegd samen met je hartslagtraining",
+    },
+    "strength_progress": {"en": "Getting stronger", "nl": "Sterker worden"},
+    "strength_e1rm": {"en": "Estimated 1RM (kg)", "nl": "Geschatte 1RM (kg)"},
+    "strength_trend_up": {
+        "en": "{lift}: your estimated max went from {a} to {b} kg. You are getting stronger.",
+        "nl": "{lift}: je geschatte max ging van {a} naar {b} kg. Je wordt sterker.",
+    },
+    "strength_trend_steady": {
+        "en": "{lift}: steady at about {b} kg. Keeping your strength is progress too.",
+        "nl": "{lift}: stabiel rond {b} kg. Je kracht behouden is ook vooruitgang.",
+    },
+    "strength_record": {
+        "en": "New personal record on {lift}: {kg} kg estimated ({day}).",
+        "nl": "Nieuw persoonlijk record bij {lift}: {kg} kg geschat ({day}).",
+    },
+    "strength_none": {
+        "en": "Log a few sessions and your progress shows here. Every session counts.",
+        "nl": "Vul een paar trainingen in en je vooruitgang verschijnt hier. Elke training telt.",
+    },
+    "strength_weekly_volume": {
+        "en": "Volume per week (kg lifted)",
+        "nl": "Volume per week (kg getild)",
+    },
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 

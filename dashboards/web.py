@@ -27,6 +27,7 @@ from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
+from gympulse.pipeline.strength_log import StrengthLog
 from gympulse.settings import Settings
 
 WEB_BUSY_MS = 2000  # how long a web request waits for another process's write lock
@@ -143,9 +144,16 @@ class AppContext:
             self.accounts = Accounts(path)
             self.data = Data(self.store, path)
             self.journal = Journal(path)
+            self.strength = StrengthLog(path)
             # A short busy timeout: a database another process holds locked answers "try
             # again" (503) after a moment instead of keeping a worker thread for 30 s.
-            conns = (self.accounts.conn, self.data.conn, self.journal.conn, self.registry.conn)
+            conns = (
+                self.accounts.conn,
+                self.data.conn,
+                self.journal.conn,
+                self.registry.conn,
+                self.strength.conn,
+            )
             for conn in conns:
                 conn.execute(f"PRAGMA busy_timeout={WEB_BUSY_MS}")
             self._open = True
@@ -155,6 +163,7 @@ class AppContext:
             self.accounts.close()
             self.data.close()
             self.journal.close()
+            self.strength.close()
             self._open = False
 
 

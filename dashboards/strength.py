@@ -1,0 +1,210 @@
+"""The strength-training log on the guest's phone (``/me/<token>/strength``).
+
+A guest picks an exercise (large buttons; the coach's plan for today's class first, if
+there is one), sees their last numbers of that lift filled in, and saves a set with one
+tap (or adjusts reps / kg first; RPE is optional). Their progress page shows, kindly, the
+estimated 1RM of each main lift over time, records, and the weekly volume. Like every
+guest route, the token resolves to exactly one athlete and nothing else is ever queried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from gympulse.dashboards import charts
+from gympulse.dashboards.access import run_db
+from gympulse.dashboards.accounts import token_hash
+from gympulse.dashboards.guest import Guest, _guest, _lang, _page, resolve_guest
+from gympulse.dashboards.i18n import t
+from gympulse.dashboards.web import check_csrf
+from gympulse.pipeline.analytics import strength
+from gympulse.pipeline.strength_log import StrengthSet
+
+router = APIRouter(dependencies=[Depends(resolve_guest)])
+
+DAY_MS = 86_400_000
+
+
+def _kg(value: float) -> str:
+    return f"{value:g}"
+
+
+def _today_bounds() -> tuple[int, int]:
+    now = dt.datetime.now(dt.UTC)
+    start = dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+    lo = int(start.timestamp() * 1000)
+    return lo, lo + DAY_MS
+
+
+def _todays_plan(guest: Guest) -> tuple[str, list[str]] | None:
+    """(class name, exercises) of the coach's template for a class today, if any."""
+    lo, hi = _today_bounds()
+    for c in guest.ctx.journal.classes(start_ms=lo, end_ms=hi):
+        items = guest.ctx.strength.template(c.name) if c.name else []
+        if items:
+            return c.name, [i.exercise for i in items]
+    return None
+
+
+def _log_context(guest: Guest, exercise: str) -> dict[str, Any]:
+    log = guest.ctx.strength
+    lo, hi = _today_bounds()
+    return {
+        "exercises": log.exercises(),
+        "plan": _todays_plan(guest),
+        "last": log.last_set(guest.athlete.id, exercise) if exercise else None,
+        "today": log.sets(guest.athlete.id, start_ms=lo, end_ms=hi),
+    }
+
+
+def _with_hr(sets: list[StrengthSet], sessions: list[dict[str, Any]]) -> bool:
+    """Whether the sets lie inside one of the guest's heart-rate sessions."""
+    return any(
+        int(s.get("start_ms") or 0) <= st.ts_ms <= int(s.get("end_ms") or 0)
+        for st in sets
+        for s in sessions
+    )
+
+
+@router.get("/me/{token}/strength", response_class=HTMLResponse, include_in_schema=False)
+async def strength_page(
+    request: Request, token: str, exercise: str = "", saved: str = ""
+) -> HTMLResponse:
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    ctx = await run_db(_log_context, guest, exercise)
+    names = {e.key: e.name(lang) for e in ctx["exercises"]}
+    if exercise and exercise not in names:
+        raise HTTPException(status_code=404, detail="no such exercise")
+    order = list(names)
+    if ctx["plan"] is not None:  # the class's plan first, in the coach's order
+        planned = [k for k in ctx["plan"][1] if k in names]
+        order = planned + [k for k in order if k not in planned]
+    today: list[StrengthSet] = ctx["today"]
+    sessions = await guest.ctx.data.sessions(guest.athlete.id) if today else []
+    last: StrengthSet | None = ctx["last"]
+    return _page(
+        guest,
+        "guest/strength.html",
+        lang,
+        title=t(lang, "strength"),
+        exercise=exercise,
+        exercise_name=names.get(exercise, ""),
+        buttons=[(k, names[k]) for k in order],
+        plan_name=None if ctx["plan"] is None else ctx["plan"][0],
+        last=last,
+        reps=last.reps if last else 5,
+        kg=_kg(last.kg) if last else "",
+        saved=saved,
+        today=[(names.get(s.exercise, s.exercise), s.reps, _kg(s.kg)) for s in today],
+        volume=_kg(strength.volume_load(s.as_dict() for s in today)),
+        with_hr=_with_hr(today, sessions),
+        scripts=("strength.js",),
+    )
+
+
+@router.post("/me/{token}/strength/sets", response_class=RedirectResponse, status_code=303)
+async def post_set(
+    request: Request,
+    token: str,
+    exercise: Annotated[str, Form(min_length=1, max_length=64)],
+    reps: Annotated[int, Form(ge=1, le=100)],
+    kg: Annotated[float, Form(ge=0, le=500)],
+    rpe: Annotated[str, Form(max_length=4)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Log one set of the guest's own (RPE 1–10, optional)."""
+    guest = _guest(request, token)
+    check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    rating: float | None = None
+    if rpe.strip():
+        try:
+            rating = float(rpe)
+        except ValueError:
+            raise HTTPException(status_code=422, detail="rpe must be 1-10") from None
+        if not 1 <= rating <= 10:
+            raise HTTPException(status_code=422, detail="rpe must be 1-10")
+    log = guest.ctx.strength
+    if exercise not in {e.key for e in await run_db(log.exercises)}:
+        raise HTTPException(status_code=404, detail="no such exercise")
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    await run_db(lambda: log.add_set(guest.athlete.id, now, exercise, reps, kg, rpe=rating))
+    return RedirectResponse(f"{guest.base}/strength?exercise={exercise}&saved=1", status_code=303)
+
+
+def strength_progress(
+    sets: list[dict[str, Any]], exercises: list[strength.Exercise], lang: str
+) -> dict[str, Any]:
+    """Kind words, e1RM series per main lift and weekly volume of the guest's sets."""
+    words: list[str] = []
+    lines: list[tuple[str, list[tuple[str, float]]]] = []
+    for e in exercises:
+        if not e.main:
+            continue
+        days = strength.best_e1rm_per_day(sets, e.key)
+        if not days:
+            continue
+        lines.append((e.name(lang), days))
+        if len(days) >= 2:
+            a, b = days[0][1], days[-1][1]
+            key = "strength_trend_up" if b > a + 0.01 else "strength_trend_steady"
+            words.append(t(lang, key, lift=e.name(lang), a=_kg(round(a, 1)), b=_kg(round(b, 1))))
+    names = {e.key: e.name(lang) for e in exercises}
+    for r in strength.records(sets)[-3:]:
+        day = dt.datetime.fromtimestamp(int(r["ts_ms"]) / 1000, dt.UTC).date().isoformat()
+        words.append(
+            t(
+                lang,
+                "strength_record",
+                lift=names.get(str(r["exercise"]), str(r["exercise"])),
+                kg=_kg(round(float(r["e1rm"]), 1)),
+                day=day,
+            )
+        )
+    muscles = {e.key: e.muscle for e in exercises}
+    weekly = strength.weekly_muscle_volume(sets, muscles)
+    return {"words": words or [t(lang, "strength_none")], "lines": lines, "weekly": weekly}
+
+
+@router.get("/me/{token}/strength/progress", response_class=HTMLResponse, include_in_schema=False)
+async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    log = guest.ctx.strength
+    sets = [s.as_dict() for s in await run_db(log.sets, guest.athlete.id)]
+    p = strength_progress(sets, await run_db(log.exercises), lang)
+    shown = []
+    for name, days in p["lines"]:
+        shown.append(
+            charts.line_chart(
+                [(name, [v for _, v in days])],
+                [d for d, _ in days],
+                title=f"{name} · {t(lang, 'strength_e1rm')}",
+            )
+        )
+    weeks = sorted(p["weekly"])
+    if weeks:
+        shown.append(
+            charts.line_chart(
+                [
+                    (
+                        t(lang, "strength_volume", kg=""),
+                        [sum(p["weekly"][w].values()) for w in weeks],
+                    )
+                ],
+                weeks,
+                title=t(lang, "strength_weekly_volume"),
+            )
+        )
+    return _page(
+        guest,
+        "guest/progress.html",
+        lang,
+        title=t(lang, "strength_progress"),
+        words=p["words"],
+        charts=shown,
+    )
