@@ -16,14 +16,18 @@ athlete's rows.
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from gympulse.csv_safe import FORMULA_START, safe_row
 from gympulse.pipeline.analytics.tables import (
     BASELINES,
     BY_NAME,
@@ -266,27 +270,99 @@ class Data:
             frame = frame.sort(order, nulls_last=True)
         return columns, _aiter(frame.select(columns).iter_rows())
 
-    async def _sample_rows(self, window_ms: int) -> AsyncIterator[tuple[Any, ...]]:
-        """Every stored sample once: windows [lo, lo + window_ms) from the oldest ts until
-        past the newest (samples that arrive meanwhile beyond the newest are not included)."""
+    async def _sample_windows(self, window_ms: int) -> AsyncIterator[pl.DataFrame]:
+        """Every stored sample once, one frame per window [lo, lo + window_ms) from the
+        oldest ts until past the newest (samples that arrive meanwhile beyond the newest are
+        not included), sorted by (sensor, ts), ``rr_ms`` joined to text."""
         if window_ms <= 0:
             raise ValueError("window_ms must be positive")
         span = await self.store.sample_time_range()
         if span is None:
             return
         oldest, newest = span
-        columns = list(SAMPLE_COLUMNS)
         order = list(STORE_EXPORTS["samples"])
         for lo in range(oldest, newest + 1, window_ms):
             hi = min(lo + window_ms, newest + 1)
             frame = await self.store.query_samples(lo, hi)
             if frame.is_empty():
                 continue
-            frame = frame.with_columns(
-                pl.col("rr_ms").cast(pl.List(pl.String)).list.join(",").alias("rr_ms")
-            ).sort(order)
+            yield await asyncio.to_thread(_sample_window, frame, order)
+
+    async def _sample_rows(self, window_ms: int) -> AsyncIterator[tuple[Any, ...]]:
+        columns = list(SAMPLE_COLUMNS)
+        async for frame in self._sample_windows(window_ms):
             for row in frame.select(columns).iter_rows():
                 yield row
+
+    async def export_csv(
+        self, table: str, *, window_ms: int = EXPORT_WINDOW_MS
+    ) -> AsyncIterator[bytes] | None:
+        """An exportable table as CSV chunks (header first); None when not exportable.
+
+        Off the event loop: the samples (a year is millions of rows) are read one window
+        per store query (the store's own worker) and written as CSV by polars in a worker
+        thread, which holds the GIL only briefly, so the live board on the same loop stays
+        as quick while a year streams out. Other tables are formatted in worker threads in
+        batches."""
+        if table == "samples":
+            return self._samples_csv(window_ms)
+        found = await self.export(table, window_ms=window_ms)
+        if found is None:
+            return None
+        return _rows_csv(*found)
+
+    async def _samples_csv(self, window_ms: int) -> AsyncIterator[bytes]:
+        yield _csv_bytes([list(SAMPLE_COLUMNS)])
+        async for frame in self._sample_windows(window_ms):
+            yield await asyncio.to_thread(_samples_csv_bytes, frame)
+
+
+CSV_BATCH_ROWS = 5000
+
+
+def _sample_window(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("rr_ms").cast(pl.List(pl.String)).list.join(",").alias("rr_ms")
+    ).sort(order)
+
+
+def _samples_csv_bytes(frame: pl.DataFrame) -> bytes:
+    """Sample rows as CSV, the way ``csv.writer`` renders them (booleans True/False, None
+    empty) with :func:`gympulse.csv_safe.safe_cell`'s rule on text, written by polars."""
+    contact = pl.col("contact")
+    true_false = pl.when(contact).then(pl.lit("True")).when(contact.not_()).then(pl.lit("False"))
+    out = frame.select(list(SAMPLE_COLUMNS)).with_columns(
+        true_false.alias("contact"), _safe_text("sensor"), _safe_text("rr_ms")
+    )
+    return out.write_csv(include_header=False).encode()
+
+
+def _safe_text(name: str) -> pl.Expr:
+    """A text column with a leading ``'`` on cells a spreadsheet would run as a formula."""
+    col = pl.col(name)
+    risky = pl.any_horizontal([col.str.starts_with(c) for c in FORMULA_START])
+    return pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name)
+
+
+def _csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows as CSV; no cell runs as a spreadsheet formula (``gympulse.csv_safe``)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(safe_row(row) for row in rows)
+    return buffer.getvalue().encode()
+
+
+async def _rows_csv(
+    columns: list[str], rows: AsyncIterator[tuple[Any, ...]]
+) -> AsyncIterator[bytes]:
+    yield _csv_bytes([columns])
+    batch: list[tuple[Any, ...]] = []
+    async for row in rows:
+        batch.append(row)
+        if len(batch) >= CSV_BATCH_ROWS:
+            yield await asyncio.to_thread(_csv_bytes, batch)
+            batch = []
+    if batch:
+        yield await asyncio.to_thread(_csv_bytes, batch)
 
 
 async def _aiter(rows: Iterable[tuple[Any, ...]]) -> AsyncIterator[tuple[Any, ...]]:
