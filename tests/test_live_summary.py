@@ -23,7 +23,9 @@ from tests.test_web_support import (
     LiveClass,
     app_client,
     artifact,
+    board_token,
     chromium,
+    open_board,
     running,
     seed_athletes,
     seed_history,
@@ -45,6 +47,7 @@ def test_zone_minutes_are_totalled_per_class_window(tmp_path: Path) -> None:
     later = journal.add_class("Evening", t0 + 20 * MINUTE, t0 + 25 * MINUTE)
     journal.close()
     with app_client(seeded.db) as client:
+        open_board(client, seeded.db)
         hub = client.app.state.hub  # type: ignore[attr-defined]
         for k in range(-5 * 60, 12 * 60):
             hub.apply_sample(contract.HrSample("strap-1", t0 + k * 1000, k, 150), t0)
@@ -68,6 +71,7 @@ def test_a_strap_handed_on_mid_class_gives_each_wearer_their_own_minutes(tmp_pat
     class_id = journal.add_class("Circuit", t0, t0 + 10 * MINUTE)
     journal.close()
     with app_client(seeded.db) as client:
+        open_board(client, seeded.db)
         hub = client.app.state.hub  # type: ignore[attr-defined]
         for k in range(4 * 60):
             hub.apply_sample(contract.HrSample("strap-1", t0 + k * 1000, k, 140), t0)
@@ -107,11 +111,12 @@ async def test_the_summary_appears_at_the_end_and_gives_way_to_the_next_class(
     ending = journal.add_class("Morning spin", now - 120_000, now + 8_000)
     journal.add_class("Yoga", now + 16_000, now + 600_000)
     journal.close()
+    token = board_token(db)
     shown = "!document.getElementById('summary').hidden"
     async with running(live_class), chromium() as browser:
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
         with web_server(mosquitto.url, db) as base:
-            await page.goto(f"{base}/live")
+            await page.goto(f"{base}/board/{token}")  # the TV's board link; opens /live
             await _wait(page, "document.querySelectorAll('.tile[data-state=live]').length === 3",
                         20, "3 live tiles")  # fmt: skip
             assert not await page.evaluate(shown)  # not during the class
