@@ -257,6 +257,10 @@ async def _finish(request: Request, p: Pending, lang: str) -> dict[str, Any]:
         tz=ctx.settings.timezone, wait_s=cfg.wait_for_samples_s,
     )  # fmt: skip
     result = _result(lang, outcome)
+    if p.owner.startswith("guest:") and result["ok"]:
+        status, _ = await guest_status(ctx, p.athlete_id)
+        result["words"] = status_words(lang, status)
+        result["level"] = status.level
     result["server_s"] = round(time.monotonic() - started, 3)
     log.info(
         "morning reading of athlete %d (%s): %s", p.athlete_id, p.method, result.get("reason", "ok")
@@ -285,8 +289,15 @@ def _live_straps(ctx: AppContext) -> list[dict[str, Any]]:
             "athlete_id": tile.athlete_id,
             "name": tile.name if tile.athlete_id is not None else "",
         }
-        for tile in sorted(out, key=lambda t: t.sensor)
+        for tile in sorted(out, key=lambda t: _natural(t.sensor))
     ]
+
+
+def _natural(text: str) -> list[Any]:
+    """ "strap-2" before "strap-10"."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _assigned_strap(ctx: AppContext, athlete_id: int) -> str | None:

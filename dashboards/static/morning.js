@@ -153,6 +153,12 @@
       values.dataset.corrected = String(result.n_corrected);
     }
     $(".message").textContent = result.message;
+    if (result.words) {
+      const words = $(".status-words");
+      words.textContent = result.words;
+      words.className = `status-words level-${result.level}`;
+      words.dataset.level = result.level;
+    }
     root.dataset.finished = String(Date.now());
     show("done");
   }
