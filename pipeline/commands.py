@@ -233,6 +233,7 @@ COMMANDS = [
         "morning readings: add, list, delete, confirm, auto",
         _reading,
         _reading_arguments,
+        extra="server",
         description=(
             "add ATHLETE --start ISO --end ISO: compute a morning reading (ln RMSSD, resting\n"
             "HR, corrected beats) from the stored samples of the window at once; a window\n"
