@@ -7,19 +7,30 @@ Every form carries a CSRF token bound to the session (the login form: to a rando
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from markupsafe import Markup
+from starlette.background import BackgroundTask
 
-from gympulse.dashboards import charts
+from gympulse.dashboards import charts, rights
 from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.data import EXPORTABLE, Row
@@ -54,7 +65,8 @@ async def require_coach(request: Request) -> Coach:
     found = await coach_session(request)
     if found is None:
         path = request.url.path
-        page_path = path.startswith(("/coach", "/docs", "/redoc")) and not path.endswith(".csv")
+        download = path.endswith((".csv", ".zip"))
+        page_path = path.startswith(("/coach", "/docs", "/redoc")) and not download
         if request.method == "GET" and page_path:
             raise NotLoggedIn
         raise HTTPException(status_code=403, detail="login required")
@@ -506,6 +518,54 @@ async def extend_guest_link(
     new_expiry = max(expires, tokens[token_id].expires_ms)
     await run_db(coach.ctx.accounts.extend_guest_token, token_id, new_expiry)
     return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
+
+
+# ---------------------------------------------------------------------- guests' rights
+
+
+@router.get("/coach/athletes/{athlete_id}/export.zip", response_class=FileResponse)
+async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileResponse:
+    """All of one person's data (profile, samples, sessions, readings, wellness, RPE,
+    metrics) as JSON and CSV in one zip."""
+    coach = _coach(request, api=True)
+    _athlete_or_404(coach.ctx, athlete_id)
+    settings = request.app.state.settings
+    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
+    out = tmp / f"athlete-{athlete_id}.zip"
+    await rights.export_athlete(settings, athlete_id, out)
+    log.warning("coach %r exported athlete %d", coach.user.username, athlete_id)
+    return FileResponse(
+        out,
+        media_type="application/zip",
+        filename=out.name,
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )
+
+
+@router.post("/coach/athletes/{athlete_id}/forget", response_class=HTMLResponse)
+async def forget_athlete(
+    request: Request,
+    athlete_id: RowId,
+    confirm: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    """Erase the person from every store; the form must repeat their name."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    a = _athlete_or_404(coach.ctx, athlete_id)
+    if confirm.strip() != a.name:
+        raise HTTPException(status_code=422, detail="type the athlete's name to confirm")
+    await rights.forget_athlete(request.app.state.settings, athlete_id)
+    coach.ctx.guard.poke()  # their guest links are gone: open streams end
+    log.warning("coach %r erased athlete %d", coach.user.username, athlete_id)
+    return render(
+        "notice.html",
+        coach.lang,
+        title=t(coach.lang, "data_rights"),
+        message=t(coach.lang, "forget_done"),
+        link="/coach",
+        link_text=t(coach.lang, "back"),
+    )
 
 
 # ---------------------------------------------------------------------- CSV export

@@ -116,6 +116,59 @@ def _board(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _athlete_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="athlete_action", metavar="ACTION", required=True)
+    export = sub.add_parser("export", help="write all of a person's data to a zip (JSON + CSV)")
+    export.add_argument("athlete", help="athlete id or exact name")
+    export.add_argument("--out", help="zip file (default: athlete-ID.zip)")
+    forget = sub.add_parser("forget", help="erase a person from every store")
+    forget.add_argument("athlete", help="athlete id or exact name")
+    forget.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
+
+
+def _athlete(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from gympulse.dashboards import rights
+
+    athlete_id = rights.resolve_athlete(settings, args.athlete)
+    if athlete_id is None:
+        print(f"gympulse: no (single) athlete {args.athlete!r}", file=sys.stderr)
+        return 2
+    if args.athlete_action == "export":
+        out = Path(args.out or f"athlete-{athlete_id}.zip")
+        counts = asyncio.run(rights.export_athlete(settings, athlete_id, out))
+        print(f"Exported athlete {athlete_id} to {out}: " + ", ".join(
+            f"{name} {n}" for name, n in counts.items()
+        ))  # fmt: skip
+        return 0
+    if not args.yes:
+        print(
+            f"This erases athlete {athlete_id} from every store (samples, sessions, readings,"
+            " wellness, RPE, guest links, Grafana). Run again with --yes to do it.",
+            file=sys.stderr,
+        )
+        return 2
+    counts = asyncio.run(rights.forget_athlete(settings, athlete_id))
+    print(f"Erased athlete {athlete_id}: " + ", ".join(
+        f"{name} {'?' if n < 0 else n}" for name, n in counts.items()
+    ))  # fmt: skip
+    return 0
+
+
+def _retention_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--days", type=int, help="default: settings ingest.retention_days")
+
+
+def _retention(args: argparse.Namespace, settings: Settings) -> int:
+    from gympulse.dashboards import rights
+
+    days = args.days or settings.ingest.retention_days
+    deleted = asyncio.run(rights.apply_retention(settings, days))
+    print(f"Raw samples older than {days} days deleted" + ("" if deleted < 0 else f": {deleted}"))
+    return 0
+
+
 COMMANDS = [
     Command(
         "web",
@@ -151,6 +204,30 @@ COMMANDS = [
             "(/board/TOKEN, remembered by the browser), a coach login, or from\n"
             "web.board_trusted_networks. A revoked link stops its open screens within\n"
             "a second or two."
+        ),
+    ),
+    Command(
+        "athlete",
+        "guests' rights: export all of a person's data, or erase it everywhere",
+        _athlete,
+        _athlete_arguments,
+        description=(
+            "export: one zip with every kind of the person's data as JSON and CSV (profile,\n"
+            "assignments, samples, sessions, daily metrics, readings, baselines, wellness,\n"
+            "RPE). forget --yes: erase them from the store (SQLite or InfluxDB), the\n"
+            "quarantine, the journal and registry, their guest links and their Grafana\n"
+            "dashboard and share. See docs/privacy.md."
+        ),
+    ),
+    Command(
+        "retention",
+        "delete raw samples older than ingest.retention_days (default 400)",
+        _retention,
+        _retention_arguments,
+        description=(
+            "Raw heart-rate and machine samples and quarantined messages older than the\n"
+            "retention period are deleted; summaries (sessions, daily metrics) stay until\n"
+            "the person is erased. Run it daily (cron / systemd timer)."
         ),
     ),
 ]

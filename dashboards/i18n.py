@@ -173,6 +173,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "live_connecting": {"en": "connecting…", "nl": "verbinden…"},
     "live_waiting": {"en": "Waiting for heart-rate straps…", "nl": "Wachten op hartslagbanden…"},
     "class_summary": {"en": "Class summary", "nl": "Samenvatting van de les"},
+    "data_rights": {"en": "Their data", "nl": "Hun gegevens"},
+    "export_zip": {
+        "en": "Download all of this person's data (zip: JSON and CSV)",
+        "nl": "Alle gegevens van deze persoon downloaden (zip: JSON en CSV)",
+    },
+    "forget": {"en": "Erase everything", "nl": "Alles wissen"},
+    "forget_confirm": {
+        "en": "To erase all of {name}'s data for good, type their name:",
+        "nl": "Typ de naam om alle gegevens van {name} definitief te wissen:",
+    },
+    "forget_done": {
+        "en": "All data of this person has been erased.",
+        "nl": "Alle gegevens van deze persoon zijn gewist.",
+    },
     "board_links": {"en": "Live board links", "nl": "Links voor het live scherm"},
     "new_board_link": {"en": "New board link", "nl": "Nieuwe schermlink"},
     "change_password": {"en": "Change your password", "nl": "Wachtwoord wijzigen"},

@@ -75,6 +75,11 @@ class FakeGrafana:
         if m and method == "GET":
             d = self.dashboards.get(m[1])
             return (200, d) if d else (404, {"message": "Dashboard not found"})
+        if m and method == "DELETE":  # Grafana also deletes the dashboard's public share
+            if self.dashboards.pop(m[1], None) is None:
+                return 404, {"message": "Dashboard not found"}
+            self.public.pop(m[1], None)
+            return 200, {"title": "deleted", "message": "Dashboard deleted"}
         if path == "/api/dashboards/db" and method == "POST":
             return self._save_dashboard(body)
         m = re.fullmatch(r"/api/dashboards/uid/([\w-]+)/public-dashboards/?", path)
@@ -258,6 +263,24 @@ def test_guest_link_and_revoke(grafana: tuple[FakeGrafana, str], tmp_path: Path)
     assert sync.revoke_guest_link(ada.id) is False
     new_link = sync.guest_link(ada)
     assert new_link != link  # a revoked link never comes back
+    assert fake.violations == []
+    registry.close()
+
+
+def test_forget_athlete_deletes_share_and_dashboard(
+    grafana: tuple[FakeGrafana, str], tmp_path: Path
+) -> None:
+    """Erasing a guest (``gympulse athlete forget``) leaves nothing of theirs in Grafana."""
+    fake, url = grafana
+    registry = registry_with_athletes(tmp_path)
+    ada = registry.athletes()[0]
+    sync = GrafanaSync(target(url))
+    sync.guest_link(ada)
+    uid = gd.guest_uid(ada.id)
+    assert uid in fake.dashboards and uid in fake.public
+    assert sync.forget_athlete(ada.id) == 2
+    assert uid not in fake.dashboards and uid not in fake.public
+    assert sync.forget_athlete(ada.id) == 0  # again: nothing left, no error
     assert fake.violations == []
     registry.close()
 

@@ -208,6 +208,18 @@ class GrafanaSync:
             )
         return f"{self.target.url}/public-dashboards/{public['accessToken']}"
 
+    def forget_athlete(self, athlete_id: int) -> int:
+        """Delete the guest's share and their guest dashboard; returns how many of the two
+        existed (a person being erased leaves nothing in Grafana)."""
+        deleted = int(self.revoke_guest_link(athlete_id))
+        try:
+            self.api.client.DELETE(f"/dashboards/uid/{gd.guest_uid(athlete_id)}")
+            deleted += 1
+        except GrafanaClientError as err:
+            if not _not_found(err):
+                raise
+        return deleted
+
     def revoke_guest_link(self, athlete_id: int) -> bool:
         """Delete the guest's share; returns False when there was none."""
         public = self._public(athlete_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
@@ -255,6 +255,31 @@ class TableStore(StoreLifecycle, Protocol):
         matches a ``Date`` column. Returns the number of rows deleted, or -1 when the
         backend cannot tell (neither built-in backend returns -1); 0 when the table does
         not exist."""
+        ...
+
+
+# (sensor, start_ms, end_ms): a strap worn by one person in [start_ms, end_ms).
+Window = tuple[str, int, int]
+# How long after a window's end a quarantined message of that strap is still taken to be
+# one of its samples (a collector replays its backlog late).
+QUARANTINE_SLACK_MS = 7 * 86_400_000
+
+
+@runtime_checkable
+class ErasingStore(Protocol):
+    """Erasure and retention of raw data (guests' rights, ``docs/privacy.md``)."""
+
+    async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
+        """Delete every raw sample of one person: heart-rate and machine samples stamped
+        with ``athlete_id``, every sample of each (sensor, start, end) window whatever it
+        is stamped with, and quarantined messages that name the window's sensor and
+        arrived from its start until :data:`QUARANTINE_SLACK_MS` after its end. Returns
+        the number of rows deleted (-1 when the backend cannot tell)."""
+        ...
+
+    async def delete_samples_before(self, cutoff_ms: int) -> int:
+        """Retention: delete raw samples (heart rate, machine) and quarantined messages
+        older than ``cutoff_ms``. Returns rows deleted (-1 when the backend cannot tell)."""
         ...
 
 

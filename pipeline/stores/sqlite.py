@@ -43,10 +43,12 @@ from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
+    QUARANTINE_SLACK_MS,
     SAMPLE_COLUMNS,
     QuarantineRow,
     StoredSample,
     StoreUnavailable,
+    Window,
     WriteBatch,
     WriteResult,
 )
@@ -480,6 +482,54 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         return int(deleted)
+
+    # ---------------------------------------------------------------- erasure
+
+    async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
+        return await self._run(self._erase_samples, athlete_id, list(windows))
+
+    def _erase_samples(self, athlete_id: int, windows: list[Window]) -> int:
+        conn = self.conn
+        deleted = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("samples", "machine_samples"):
+                sql = f"DELETE FROM {table} WHERE athlete_id = ?"
+                deleted += conn.execute(sql, (athlete_id,)).rowcount
+                for sensor, start, end in windows:
+                    sql = f"DELETE FROM {table} WHERE sensor = ? AND ts >= ? AND ts < ?"
+                    deleted += conn.execute(sql, (sensor, start, end)).rowcount
+            for sensor, start, end in windows:
+                deleted += conn.execute(
+                    "DELETE FROM quarantine WHERE received_ms >= ? AND received_ms < ?"
+                    " AND (instr(topic, ?) > 0 OR instr(payload, ?) > 0)",
+                    (start, min(end, 2**62) + QUARANTINE_SLACK_MS, sensor, sensor.encode()),
+                ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return deleted
+
+    async def delete_samples_before(self, cutoff_ms: int) -> int:
+        return await self._run(self._delete_samples_before, cutoff_ms)
+
+    def _delete_samples_before(self, cutoff_ms: int) -> int:
+        conn = self.conn
+        deleted = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in (
+                "DELETE FROM samples WHERE ts < ?",
+                "DELETE FROM machine_samples WHERE ts < ?",
+                "DELETE FROM quarantine WHERE received_ms < ?",
+            ):
+                deleted += conn.execute(sql, (cutoff_ms,)).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return deleted
 
 
 def _sha256(payload: bytes) -> str:

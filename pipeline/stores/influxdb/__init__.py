@@ -29,7 +29,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import httpx
 import polars as pl
 
-from gympulse.pipeline.stores.base import QuarantineRow, Store, WriteBatch, WriteResult
+from gympulse.pipeline.stores.base import (
+    QuarantineRow,
+    Store,
+    Window,
+    WriteBatch,
+    WriteResult,
+)
 from gympulse.pipeline.stores.influxdb.deletes import Deleter, InfluxQLDeleter
 from gympulse.pipeline.stores.influxdb.http import (
     InfluxHttp,
@@ -135,6 +141,12 @@ class InfluxStore:
         hr_max: float | None = None,
     ) -> int:
         return await self.samples.reassign(sensor, start_ms, end_ms, athlete_id, hr_max=hr_max)
+
+    async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
+        return await self.samples.erase_samples(athlete_id, windows)
+
+    async def delete_samples_before(self, cutoff_ms: int) -> int:
+        return await self.samples.delete_samples_before(cutoff_ms)
 
     # ------------------------------------------------------------ derived tables
 

@@ -26,11 +26,13 @@ from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
+    QUARANTINE_SLACK_MS,
     SAMPLE_COLUMNS,
     QuarantineRow,
     StoredMachineSample,
     StoredSample,
     StoreUnavailable,
+    Window,
     WriteBatch,
     WriteResult,
 )
@@ -50,6 +52,7 @@ from gympulse.pipeline.stores.influxdb.lineprotocol import (
 log = logging.getLogger("gympulse.pipeline.stores.influxdb")
 
 REJECTED_REASON = "store-rejected"
+MAX_MS = 9_000_000_000_000  # ms, just below InfluxDB's latest time (int64 ns, year 2262)
 
 
 class InfluxSamples:
@@ -335,6 +338,66 @@ class InfluxSamples:
         for old in sorted(old_tags):
             await self.deleter.delete_samples(sensor, old, start_ms, end_ms)
         return len(moved)
+
+    # ------------------------------------------------------------ erasure, retention
+
+    async def _tag_values(self, measurement: str, key: str, where: str) -> list[str]:
+        q = (
+            f"SHOW TAG VALUES FROM {quote_ident(measurement)} WITH KEY = {quote_ident(key)}"
+            f" WHERE {where}"
+        )
+        return [str(r["value"]) for r in await self.http.rows(q)]
+
+    async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
+        """Heart-rate points through the deleter (v1 InfluxQL or the v2 delete API): every
+        series tagged with the athlete, and every series of each window's sensor inside the
+        window. Machine points and quarantined messages with InfluxQL ``DELETE`` (v1 API).
+        Returns -1: InfluxDB does not say how many points a delete removed."""
+        tag = str(athlete_id)
+        by_athlete = f"{quote_ident('athlete')} = {quote_str(tag)}"
+        for sensor in await self._tag_values(HR, "sensor", by_athlete):
+            await self.deleter.delete_samples(sensor, tag, 0, MAX_MS)
+        for sensor, start, end in windows:
+            by_sensor = f"{quote_ident('sensor')} = {quote_str(sensor)}"
+            for wearer in {"", *await self._tag_values(HR, "athlete", by_sensor)}:
+                await self.deleter.delete_samples(sensor, wearer, start, min(end, MAX_MS))
+        statements = [f"DELETE FROM {quote_ident(MACHINE)} WHERE {by_athlete}"]
+        for sensor, start, end in windows:
+            statements.append(
+                f"DELETE FROM {quote_ident(MACHINE)} WHERE"
+                f" {quote_ident('sensor')} = {quote_str(sensor)}"
+                f" AND time >= {start}ms AND time < {min(end, MAX_MS)}ms"
+            )
+        await self.http.query("; ".join(statements))
+        for sensor, start, end in windows:
+            until = min(end, MAX_MS - QUARANTINE_SLACK_MS) + QUARANTINE_SLACK_MS
+            q = (
+                f'SELECT "topic", "payload", "reason" FROM {self.http.measurement(QUARANTINE)}'
+                f" WHERE time >= {start}ms AND time < {until}ms"
+            )
+            doomed = []
+            for r in await self.http.rows(q, epoch="ns"):
+                payload = base64.b64decode(r.get("payload") or "")
+                if sensor in str(r.get("topic") or "") or sensor.encode() in payload:
+                    doomed.append(
+                        f"DELETE FROM {quote_ident(QUARANTINE)} WHERE"
+                        f" {quote_ident('reason')} = {quote_str(str(r['reason']))}"
+                        f" AND time = {int(r['time'])}"
+                    )
+            for i in range(0, len(doomed), 200):
+                await self.http.query("; ".join(doomed[i : i + 200]))
+        return -1
+
+    async def delete_samples_before(self, cutoff_ms: int) -> int:
+        """InfluxQL ``DELETE ... WHERE time < cutoff`` (v1 API; on InfluxDB 2.x give the
+        bucket a retention period instead). Returns -1 (InfluxDB does not count)."""
+        await self.http.query(
+            "; ".join(
+                f"DELETE FROM {quote_ident(m)} WHERE time < {int(cutoff_ms)}ms"
+                for m in (HR, MACHINE, QUARANTINE)
+            )
+        )
+        return -1
 
 
 def _rejected_row(s: StoredSample, message: str) -> QuarantineRow:

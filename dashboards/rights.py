@@ -1,0 +1,89 @@
+"""Guests' rights end to end: export all of a person's data, or erase it everywhere.
+
+The data layer (:mod:`gympulse.pipeline.privacy`) exports and erases the store and the
+registry's SQLite file; this module adds what lives above it: the person's guest links
+(web accounts) and their Grafana guest dashboard and its public share (through the
+existing :class:`gympulse.dashboards.grafana.sync.GrafanaSync` boundary, when Grafana is
+configured). Used by ``gympulse athlete export|forget`` and the coach's athlete page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from gympulse.dashboards.accounts import Accounts
+from gympulse.pipeline import privacy
+from gympulse.pipeline.stores import make_store
+from gympulse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def resolve_athlete(settings: Settings, athlete: str) -> int | None:
+    """An athlete by id or by exact name (None when there is no such one, or two)."""
+    from gympulse.pipeline.registry import Registry
+
+    registry = Registry(settings.store.path)
+    try:
+        if athlete.isdigit():
+            found = registry.athlete(int(athlete))
+            return None if found is None else found.id
+        matches = [a.id for a in registry.athletes() if a.name == athlete]
+        return matches[0] if len(matches) == 1 else None
+    finally:
+        registry.close()
+
+
+async def export_athlete(settings: Settings, athlete_id: int, out: Path) -> dict[str, int]:
+    """The zip of everything of the person; returns rows per file."""
+    store = make_store(settings.store)
+    await store.open()
+    try:
+        return await privacy.export_athlete(store, settings.store.path, athlete_id, out)
+    finally:
+        await store.close()
+
+
+def grafana_configured(settings: Settings) -> bool:
+    g = settings.grafana
+    return bool(g.token or (g.username and g.password))
+
+
+async def forget_athlete(settings: Settings, athlete_id: int) -> dict[str, int]:
+    """Erase the person from every store: time series, derived tables, journal, registry,
+    guest links, and (when configured) their Grafana dashboard and share. Returns what
+    was deleted per place (-1: the place cannot count)."""
+    counts: dict[str, int] = {}
+    if grafana_configured(settings):
+        from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
+
+        sync = GrafanaSync(GrafanaTarget.from_settings(settings))
+        counts["grafana"] = await asyncio.to_thread(sync.forget_athlete, athlete_id)
+    store = make_store(settings.store)
+    await store.open()
+    try:
+        counts |= await privacy.erase_athlete(store, settings.store.path, athlete_id)
+    finally:
+        await store.close()
+    counts["guest_tokens"] = await asyncio.to_thread(_forget_links, settings, athlete_id)
+    log.warning("athlete %d erased: %s", athlete_id, counts)
+    return counts
+
+
+def _forget_links(settings: Settings, athlete_id: int) -> int:
+    accounts = Accounts(settings.store.path)
+    try:
+        return accounts.forget_guest_tokens(athlete_id)
+    finally:
+        accounts.close()
+
+
+async def apply_retention(settings: Settings, days: int | None = None) -> int:
+    store = make_store(settings.store)
+    await store.open()
+    try:
+        return await privacy.apply_retention(store, days or settings.ingest.retention_days)
+    finally:
+        await store.close()
