@@ -28,7 +28,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 
 from gympulse import __version__, contract
-from gympulse.dashboards import access, admin, coach, guest, morning, strength
+from gympulse.dashboards import access, admin, coach, coach_strength, guest, morning, strength
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
@@ -100,6 +100,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(admin.router)
     app.include_router(guest.router)
     app.include_router(strength.router)
+    app.include_router(coach_strength.router)
 
     @app.exception_handler(coach.NotLoggedIn)
     async def to_login(request: Request, exc: coach.NotLoggedIn) -> RedirectResponse:

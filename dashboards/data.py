@@ -217,8 +217,9 @@ class Data:
         latest = frame.filter(pl.col("date") == pl.col("date").max().over("athlete_id"))
         return {int(r["athlete_id"]): r for r in _rows(latest) if r["athlete_id"] is not None}
 
-    async def load_7d(self) -> dict[int, float]:
-        """Σ daily load of each athlete's last 7 days on record."""
+    async def load_7d(self, column: str = "load") -> dict[int, float]:
+        """Σ daily ``column`` (``load``: TRIMP; ``srpe_load``: session-RPE load) of each
+        athlete's last 7 days on record."""
         frame = await self._table(DAILY_METRICS, None)
         if frame.is_empty():
             return {}
@@ -227,7 +228,7 @@ class Data:
             frame.with_columns(day.alias("day"))
             .filter(pl.col("day") > pl.col("day").max().over("athlete_id") - pl.duration(days=7))
             .group_by("athlete_id")
-            .agg(pl.col("load").cast(pl.Float64).sum())
+            .agg(pl.col(column).cast(pl.Float64).sum())
         )
         return {int(a): float(s or 0.0) for a, s in sums.iter_rows() if a is not None}
 

@@ -242,6 +242,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Volume per week (kg lifted)",
         "nl": "Volume per week (kg getild)",
     },
+    # strength: the coach's side
+    "strength_squad": {"en": "Strength progress", "nl": "Krachtvooruitgang"},
+    "strength_sets_7d": {"en": "Sets (7 d)", "nl": "Sets (7 d)"},
+    "strength_volume_7d": {"en": "Volume (7 d, kg)", "nl": "Volume (7 d, kg)"},
+    "strength_srpe_7d": {"en": "sRPE load (7 d)", "nl": "sRPE-belasting (7 d)"},
+    "strength_records": {"en": "Records", "nl": "Records"},
+    "strength_log_for": {"en": "Log a set for a guest", "nl": "Set invullen voor een gast"},
+    "strength_add_exercise": {"en": "Add an exercise", "nl": "Oefening toevoegen"},
+    "strength_template": {"en": "Class plan", "nl": "Lesplan"},
+    "strength_template_hint": {
+        "en": "One exercise per line: key sets x reps [kg], e.g. squat 3x5 60",
+        "nl": "Eén oefening per regel: sleutel sets x herhalingen [kg], bv. squat 3x5 60",
+    },
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 
