@@ -298,7 +298,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
         "baselines": baselines,
         "sessions": await data.sessions(athlete_id),
         "wellness": wellness_and_recovery(coach.ctx, athlete_id, baselines),
-        "readings": reading_rows(coach.ctx, athlete_id),
+        "readings": await run_db(reading_rows, coach.ctx, athlete_id),
     }
 
 
@@ -377,7 +377,7 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
         wellness=wellness_and_recovery(ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
         links=_guest_links(coach, athlete_id),
-        readings=reading_rows(ctx, athlete_id),
+        readings=await run_db(reading_rows, ctx, athlete_id),
     )
 
 

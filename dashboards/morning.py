@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gympulse import contract
 from gympulse.dashboards import charts
+from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach import Coach, _athlete_or_404, _coach, _page, require_coach
 from gympulse.dashboards.data import Row
 from gympulse.dashboards.guest import Guest, _guest, _lang, resolve_guest
@@ -95,6 +96,13 @@ async def squad_statuses(ctx: AppContext) -> dict[int, Status]:
     base = await ctx.data.recent_baselines()
     last = await ctx.data.last_sessions()
     daily = await ctx.data.latest_per_athlete("daily_metrics")
+    return await run_db(_statuses, ctx, base, last, daily)
+
+
+def _statuses(
+    ctx: AppContext, base: dict[int, list[Row]], last: dict[int, Row], daily: dict[int, Row]
+) -> dict[int, Status]:
+    """(In a worker thread: it reads the journal.)"""
     out: dict[int, Status] = {}
     for a in ctx.registry.athletes():
         d = daily.get(a.id, {})
@@ -142,14 +150,9 @@ def status_words(lang: str, status: Status) -> str:
 async def guest_status(ctx: AppContext, athlete_id: int) -> tuple[Status, list[Row]]:
     base = await ctx.data.baselines(athlete_id, days=60)
     last = await ctx.data.last_sessions()
-    return (
-        daily_status(
-            base,
-            wellness=_wellness_today(ctx, athlete_id),
-            last_rpe=_last_rpe(ctx, athlete_id, last.get(athlete_id)),
-        ),
-        base,
-    )
+    wellness = await run_db(_wellness_today, ctx, athlete_id)
+    rpe = await run_db(_last_rpe, ctx, athlete_id, last.get(athlete_id))
+    return daily_status(base, wellness=wellness, last_rpe=rpe), base
 
 
 def trend_chart(lang: str, base: list[Row], status: Status) -> Any:
@@ -268,8 +271,9 @@ async def _finish(request: Request, p: Pending, lang: str) -> dict[str, Any]:
     return result
 
 
-def _live_straps(ctx: AppContext) -> list[dict[str, Any]]:
-    """Straps sending right now (live or without contact), newest state of each."""
+async def _live_straps(ctx: AppContext) -> list[dict[str, Any]]:
+    """Straps sending right now (live or without contact), newest state of each (the
+    tiles read on the loop, the labels in a worker thread)."""
     now = contract.now_ms()
     stale = ctx.settings.web.stale_after_s * 1000
     out = []
@@ -279,7 +283,7 @@ def _live_straps(ctx: AppContext) -> list[dict[str, Any]]:
         if tile.sensor.startswith("web-"):
             continue
         out.append(tile)
-    labels = ctx.registry.sensor_labels()
+    labels = await run_db(ctx.registry.sensor_labels)
     return [
         {
             "sensor": tile.sensor,
@@ -398,13 +402,13 @@ async def api_guest_morning(request: Request, token: str) -> dict[str, Any]:
     lang = _lang(request, guest)
     ctx = guest.ctx
     status, _ = await guest_status(ctx, guest.athlete.id)
-    assigned = _assigned_strap(ctx, guest.athlete.id)
+    assigned = await run_db(_assigned_strap, ctx, guest.athlete.id)
     straps = [
         {"sensor": s["sensor"], "label": s["label"], "state": s["state"]}
-        for s in _live_straps(ctx)
+        for s in await _live_straps(ctx)
         if s["athlete_id"] in (None, guest.athlete.id)
     ]
-    labels = ctx.registry.sensor_labels()
+    labels = await run_db(ctx.registry.sensor_labels)
     return {
         "status": status.level,
         "readings": status.readings,
@@ -431,15 +435,17 @@ async def api_guest_start(request: Request, token: str) -> dict[str, Any]:
     sensor: str | None
     if body.bluetooth:
         sensor, method = web_sensor(athlete_id), "bluetooth"
-        _wear(ctx, sensor, athlete_id)
+        await run_db(_wear, ctx, sensor, athlete_id)
     else:
-        sensor = body.sensor or _assigned_strap(ctx, athlete_id)
+        assigned = await run_db(_assigned_strap, ctx, athlete_id)
+        sensor = body.sensor or assigned
         if sensor is None:
             raise HTTPException(status_code=422, detail="choose a strap")
-        allowed = {s["sensor"] for s in _live_straps(ctx) if s["athlete_id"] in (None, athlete_id)}
-        if sensor != _assigned_strap(ctx, athlete_id) and sensor not in allowed:
+        live = await _live_straps(ctx)
+        allowed = {s["sensor"] for s in live if s["athlete_id"] in (None, athlete_id)}
+        if sensor != assigned and sensor not in allowed:
             raise HTTPException(status_code=409, detail="that strap is not free")
-        _wear(ctx, sensor, athlete_id)
+        await run_db(_wear, ctx, sensor, athlete_id)
         method = "guest"
     p = _start(request, athlete_id, sensor, method, f"guest:{athlete_id}")
     return {"id": p.id, "sensor": sensor, "start_ms": p.start_ms, "duration_s": p.duration_s}
@@ -485,7 +491,7 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
         raise HTTPException(status_code=413, detail="too many samples in one post")
     ctx = guest.ctx
     sensor = web_sensor(guest.athlete.id)
-    _wear(ctx, sensor, guest.athlete.id)
+    await run_db(_wear, ctx, sensor, guest.athlete.id)
     topic = contract.hr_topic(ctx.settings.site, WEB_COLLECTOR, sensor)
     service = _ingest_service(request)
     before_stored, before_bad = service.stats.stored, sum(service.stats.quarantined.values())
@@ -522,7 +528,7 @@ async def station_page(request: Request) -> HTMLResponse:
 async def api_station_straps(request: Request) -> list[dict[str, Any]]:
     """The straps sending right now, with who wears them."""
     coach = _coach(request, api=True)
-    return _live_straps(coach.ctx)
+    return await _live_straps(coach.ctx)
 
 
 @coach_router.post("/api/coach/morning/start")
@@ -533,7 +539,7 @@ async def api_station_start(request: Request) -> dict[str, Any]:
     _coach_csrf(request, coach)
     body = await _json_body(request, StationStart)
     _athlete_or_404(coach.ctx, body.athlete_id)
-    _wear(coach.ctx, body.sensor, body.athlete_id)
+    await run_db(_wear, coach.ctx, body.sensor, body.athlete_id)
     p = _start(request, body.athlete_id, body.sensor, "station", "coach")
     return {"id": p.id, "sensor": body.sensor, "start_ms": p.start_ms, "duration_s": p.duration_s}
 
@@ -600,7 +606,7 @@ async def api_readings(request: Request, athlete_id: RowId) -> list[dict[str, An
     """The athlete's morning readings, newest first (automatic proposals included)."""
     coach = _coach(request, api=True)
     _athlete_or_404(coach.ctx, athlete_id)
-    return reading_rows(coach.ctx, athlete_id)
+    return await run_db(reading_rows, coach.ctx, athlete_id)
 
 
 @coach_router.post("/coach/athletes/{athlete_id}/readings", response_model=None)

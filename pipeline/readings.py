@@ -187,12 +187,13 @@ async def keep_reading(
     tz: str = "UTC",
 ) -> MorningRecording:
     """Keep an accepted reading: journal row, and when counted the store row and baselines."""
-    reading_id = journal.add_reading(
+    reading_id = await asyncio.to_thread(
+        journal.add_reading,
         athlete_id, start_ms, end_ms, method=method, status=status, sensor=sensor,
         n_rr=values.n_rr, n_corrected=values.n_corrected, rmssd=values.rmssd,
         ln_rmssd=values.ln_rmssd, hr_rest=values.hr_rest,
     )  # fmt: skip
-    reading = journal.reading(reading_id)
+    reading = await asyncio.to_thread(journal.reading, reading_id)
     assert reading is not None
     if status == "counted":
         await _count(store, reading, tz)
@@ -203,12 +204,12 @@ async def confirm_reading(
     store: Store, journal: Journal, reading_id: int, tz: str = "UTC"
 ) -> MorningRecording | None:
     """Count a proposed (automatic) reading; None when there is no such reading."""
-    reading = journal.reading(reading_id)
+    reading = await asyncio.to_thread(journal.reading, reading_id)
     if reading is None:
         return None
     if reading.status != "counted":
-        journal.set_reading_status(reading_id, "counted")
-        reading = journal.reading(reading_id)
+        await asyncio.to_thread(journal.set_reading_status, reading_id, "counted")
+        reading = await asyncio.to_thread(journal.reading, reading_id)
         assert reading is not None
         await _count(store, reading, tz)
     return reading
@@ -220,7 +221,7 @@ async def delete_reading(
     """Delete a reading everywhere (journal, store) and refresh the athlete's baselines."""
     from gympulse.pipeline.analytics import tables
 
-    reading = journal.delete_reading(reading_id)
+    reading = await asyncio.to_thread(journal.delete_reading, reading_id)
     if reading is None:
         return None
     await store.delete_rows(
