@@ -232,6 +232,29 @@ async def delete_reading(
     return reading
 
 
+def morning_spans(start_ms: int, end_ms: int, rule: AutoRule, tz: str) -> list[tuple[int, int]]:
+    """[from_hour, until_hour) of every local day overlapping [start_ms, end_ms), clipped."""
+    from zoneinfo import ZoneInfo
+
+    zone = dt.UTC if tz == "UTC" else ZoneInfo(tz)
+    day = _local_date(start_ms, tz)
+    last = _local_date(end_ms, tz)
+    spans = []
+    while day <= last:
+        lo = int(dt.datetime.combine(day, dt.time(rule.from_hour), zone).timestamp() * 1000)
+        hi = int(
+            (
+                dt.datetime.combine(day, dt.time(0), zone) + dt.timedelta(hours=rule.until_hour)
+            ).timestamp()
+            * 1000
+        )
+        lo, hi = max(lo, start_ms), min(hi, end_ms)
+        if lo < hi:
+            spans.append((lo, hi))
+        day += dt.timedelta(days=1)
+    return spans
+
+
 async def propose_automatic(
     store: Store,
     registry: Registry,
@@ -253,8 +276,14 @@ async def propose_automatic(
 
     rule, rules = auto_rule_of(settings), rules_of(settings)
     status = "counted" if settings.trust_automatic else "proposed"
-    samples = await store.query_samples(start_ms, end_ms)
-    samples = samples.filter(pl.col("athlete_id").is_not_null())
+    # Only the morning hours of each local day are read (a site's straps may stream all day).
+    frames = [
+        await store.query_samples(lo, hi) for lo, hi in morning_spans(start_ms, end_ms, rule, tz)
+    ]
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return []
+    samples = pl.concat(frames).filter(pl.col("athlete_id").is_not_null())
     if samples.is_empty():
         return []
     classes = [(c.start_ms, c.end_ms) for c in journal.classes(start_ms=start_ms, end_ms=end_ms)]
@@ -273,6 +302,9 @@ async def propose_automatic(
         ]  # fmt: skip
         resting = sum(past) / len(past) if past else athlete.hr_rest
         if not resting:
+            continue
+        # A morning of training only (far above rest) has no window: skip the search.
+        if mine.filter(pl.col("bpm") <= resting + 3 * rule.tolerance_bpm).is_empty():
             continue
         sessions = await read_table(store, tables.SESSION_SUMMARY, {"athlete_id": athlete.id})
         busy = classes + [

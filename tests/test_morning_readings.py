@@ -245,3 +245,16 @@ async def test_automatic_proposal_is_counted_only_when_confirmed(tmp_path: Path)
         journal.close()
         registry.close()
         await store.close()
+
+
+def test_morning_spans_follow_the_site_clock() -> None:
+    day = dt.datetime(2026, 3, 28, tzinfo=dt.UTC)  # the clocks go forward on 29 March
+    start = int(day.timestamp() * 1000)
+    spans = readings.morning_spans(start, start + 2 * 86_400_000, AutoRule(), "Europe/Amsterdam")
+    as_utc = [
+        (dt.datetime.fromtimestamp(a / 1000, dt.UTC).hour,
+         dt.datetime.fromtimestamp(b / 1000, dt.UTC).hour)
+        for a, b in spans
+    ]  # fmt: skip
+    # 04:00-11:00 local: UTC+1 on the 28th, UTC+2 from the 29th.
+    assert as_utc == [(3, 10), (2, 9)]
