@@ -33,6 +33,7 @@ from gympulse.pipeline.analytics.tables import (
     BY_NAME,
     DAILY_METRICS,
     MORNING_READINGS,
+    SESSION_POWER,
     SESSION_SUMMARY,
     Table,
 )
@@ -145,6 +146,11 @@ class Data:
         if frame.is_empty():
             return []
         return _rows(frame.sort("start_ms", descending=True, nulls_last=True).head(limit))
+
+    async def session_power(self, athlete_id: int, session_id: str) -> Row | None:
+        """The session's power (``session_power``), None when it had no machine."""
+        frame = await self._table(SESSION_POWER, athlete_id, session_id=session_id)
+        return None if frame.is_empty() else _rows(frame)[0]
 
     async def session(self, athlete_id: int, session_id: str) -> Row | None:
         frame = await self._table(SESSION_SUMMARY, athlete_id, session_id=session_id)

@@ -255,6 +255,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "One exercise per line: key sets x reps [kg], e.g. squat 3x5 60",
         "nl": "Eén oefening per regel: sleutel sets x herhalingen [kg], bv. squat 3x5 60",
     },
+    # power (machines)
+    "power": {"en": "Power", "nl": "Vermogen"},
+    "avg_power": {"en": "Avg power", "nl": "Gem. vermogen"},
+    "work": {"en": "Work", "nl": "Arbeid"},
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 

@@ -169,3 +169,45 @@ def test_analyze_writes_the_power_of_a_ride(tmp_path: Path) -> None:
     assert row["tss"] == pytest.approx(n * row["np_w"] * row["intensity_factor"] / 9000)
     # TRIMP stays heart rate's: the session still has its Banister TRIMP, power adds none
     assert session["trimp_banister"] > 0
+
+
+# --------------------------------------------------------------------------- coach page
+
+
+def test_coach_session_page_shows_the_power(tmp_path: Path) -> None:
+    from tests.test_web_support import app_client, login, seed_history
+
+    seeded = seed_history(tmp_path / "gympulse.db")
+    name, athlete = next(iter(seeded.athletes.items()))
+    session_id = seeded.sessions[name][0]
+    row = {
+        "athlete_id": [athlete],
+        "session_id": [session_id],
+        "date": [dt.date(2026, 3, 2)],
+        "start_ms": [0],
+        "seconds": [3600],
+        "avg_power_w": [200.0],
+        "np_w": [212.0],
+        "work_kj": [720.0],
+        "ftp_w": [250],
+        "intensity_factor": [0.848],
+        "tss": [71.9],
+    }
+
+    async def write() -> None:
+        store = SqliteStore(seeded.db)
+        await store.open()
+        frame = tables.conform(tables.SESSION_POWER, pl.DataFrame(row))
+        await store.write_rows(tables.SESSION_POWER.name, frame, tables.SESSION_POWER.key)
+        await store.close()
+
+    asyncio.run(write())
+    with app_client(seeded.db) as client:
+        login(client, seeded.coach_user, seeded.coach_password)
+        page = client.get(f"/coach/athletes/{athlete}/sessions/{session_id}")
+        assert page.status_code == 200
+        power_table = page.text.split('<table class="power">')[1].split("</table>")[0]
+        for shown in ("200 W", "212 W", "720 kJ", "250", "0.85", "71.9"):
+            assert shown in power_table
+        other = seeded.sessions[name][1]  # a session without a machine: no power table
+        assert 'class="power"' not in client.get(f"/coach/athletes/{athlete}/sessions/{other}").text
