@@ -30,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from gympulse import __version__, contract
 from gympulse.dashboards import access, admin, coach, coach_strength, guest, morning, strength
 from gympulse.dashboards.access import run_db
-from gympulse.dashboards.i18n import pick_language, t
+from gympulse.dashboards.i18n import LIVE_KEYS, pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, security_headers
@@ -190,8 +190,9 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
 
     @app.get("/live", response_class=HTMLResponse, include_in_schema=False)
     async def live_page(request: Request, _: Board) -> HTMLResponse:
-        lang = pick_language(request.headers.get("accept-language"))
-        return render("live.html", lang, title="live", scripts=("live.js",))
+        lang = pick_language(request.headers.get("accept-language"), settings.web.language)
+        strings = {key: t(lang, key) for key in LIVE_KEYS}
+        return render("live.html", lang, title="live", scripts=("live.js",), strings=strings)
 
     @app.get("/api/live/snapshot")
     async def live_snapshot(_: Board) -> list[dict[str, Any]]:
@@ -207,11 +208,12 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         now = contract.now_ms()
         running, upcoming, ended = board_classes(await run_db(_todays_classes, now), now)
         chosen = running or upcoming or ended
+        per_minute = settings.web.points_per_class_minute
         return {
             "now_ms": now,
-            "class": _class_json(chosen),
-            "next": _class_json(upcoming),
-            "ended": _class_json(ended),
+            "class": _class_json(chosen, per_minute),
+            "next": _class_json(upcoming, per_minute),
+            "ended": _class_json(ended, per_minute),
         }
 
     @app.get("/api/live/summary")
@@ -318,10 +320,13 @@ def board_classes(
     )
 
 
-def _class_json(c: ScheduledClass | None) -> dict[str, Any] | None:
+def _class_json(c: ScheduledClass | None, per_minute: float) -> dict[str, Any] | None:
     if c is None:
         return None
-    return {"id": c.id, "name": c.name, "start_ms": c.start_ms, "end_ms": c.end_ms}
+    # The class's points target: points_per_class_minute × its length in minutes.
+    target = round((c.end_ms - c.start_ms) / 60_000 * per_minute)
+    return {"id": c.id, "name": c.name, "start_ms": c.start_ms, "end_ms": c.end_ms,
+            "target_points": target}  # fmt: skip
 
 
 def _tile_event(tile: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ guest's profile language if set, else the browser's ``Accept-Language``, else En
 from __future__ import annotations
 
 from gympulse.dashboards.i18n_morning import MORNING
+from gympulse.dashboards.i18n_retreat import RETREAT
 
 LANGUAGES = ("en", "nl")
 DEFAULT = "en"
@@ -261,6 +262,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "work": {"en": "Work", "nl": "Arbeid"},
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
+CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)
+
+
+# The live board's texts (its script gets them from the page, in the site's language).
+LIVE_KEYS = (
+    "live", "reconnecting", "zone", "zone0", "zone1", "zone2", "zone3", "zone4", "zone5",
+    "no_signal", "no_contact", "pts", "target", "starts_in",
+)  # fmt: skip
 
 
 def pick_language(accept_language: str | None, preferred: str = "") -> str:

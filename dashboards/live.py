@@ -273,7 +273,7 @@ class LiveHub:
         tile.athlete_id = athlete_id
         if athlete is not None:
             year = dt.datetime.now(dt.UTC).year
-            tile.name = athlete.name
+            tile.name = athlete.board_name  # a shared screen: first name + initial, or alias
             tile.hr_max = athlete.effective_hr_max(year)
             age = athlete.age(year)
             tile.profile = (
@@ -439,7 +439,7 @@ class LiveHub:
         for row in rows:  # a previous wearer's row carries their name, not the tile's
             athlete = self._athletes.get(row["athlete_id"]) if row["athlete_id"] else None
             if athlete is not None:
-                row["name"] = athlete.name
+                row["name"] = athlete.board_name
         return rows
 
     def subscribe(self, athlete_id: int | None = None) -> asyncio.Queue[str]:

@@ -90,6 +90,10 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     public_url: str = ""
     # Networks (CIDR) that see the live board without a board link or login; empty: none.
     board_trusted_networks: list[str] = msgspec.field(default_factory=list)
+    language: str = ""  # "en" or "nl": the live board's language; empty: the browser's
+    # The live board's per-class points target: this many points per minute of the class
+    # (2 = on average the "moderate" zone 2 for the whole class; 45 min -> 90 points).
+    points_per_class_minute: float = 2.0
 
     def __post_init__(self) -> None:
         import ipaddress

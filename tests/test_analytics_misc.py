@@ -81,6 +81,8 @@ def test_effort_points_rise_with_zone() -> None:
         points_per_minute(z) for z in range(6)
     )
     assert points_per_minute(5) > points_per_minute(1) > points_per_minute(0) == 0
+    # The published MYZONE scheme: one point per minute per zone, capped at 4 in the top zone.
+    assert [points_per_minute(z) for z in range(6)] == [0, 1, 2, 3, 4, 4]
     # 2 min in zone 3 and 1 min in zone 5 at HRmax 200.
     assert effort_points([150] * 120 + [195] * 60, 1.0, 200) == pytest.approx(
         2 * points_per_minute(3) + points_per_minute(5)

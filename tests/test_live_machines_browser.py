@@ -19,7 +19,7 @@ from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_machines import MachineRoom
 from tests.support.virtual_straps import StrapField
-from tests.test_web_support import SITE, artifact, chromium, web_server
+from tests.test_web_support import SITE, artifact, board_token, chromium, web_server
 
 
 async def _text(page: Page, sensor: str) -> str:
@@ -81,7 +81,7 @@ async def test_live_tiles_show_watts_cadence_and_split(
         with web_server(mosquitto.url, db) as base:
             async with chromium() as browser:
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
-                await page.goto(f"{base}/live")
+                await page.goto(f"{base}/board/{board_token(db)}")  # opens /live
                 anna_tile = field.straps[0].sensor
                 ben_tile = field.straps[1].sensor
                 shown = await _wait_text(page, anna_tile, r"\d+ W · \d+ rpm", 60)

@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Page
 
 from gympulse import contract
+from gympulse.pipeline.domain import board_name
 from gympulse.pipeline.journal import Journal
 from tests.support.procs import Mosquitto
 from tests.test_web_support import (
@@ -128,7 +129,7 @@ async def test_the_summary_appears_at_the_end_and_gives_way_to_the_next_class(
                 "[...document.querySelectorAll('#summary tbody tr td:first-child')]"
                 ".map(td => td.textContent)"
             )
-            assert sorted(names) == sorted(p.name for p in live_class.profiles)
+            assert sorted(names) == sorted(board_name(p.name) for p in live_class.profiles)
             await page.screenshot(path=artifact("live-class-summary.png"))
             # Nobody clicks: when the next class starts, the summary goes by itself.
             await _wait(page, f"!({shown})", 20, "the summary to give way to the next class")

@@ -108,6 +108,7 @@ def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded, 
         "name": "Spinning",
         "start_ms": now - 60_000,
         "end_ms": now + 600_000,
+        "target_points": 22,  # 11 minutes × 2 points per class minute (default)
     }
 
 

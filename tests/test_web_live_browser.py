@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page
 
 from gympulse import contract
+from gympulse.pipeline.domain import board_name
 from tests.support.procs import Mosquitto, free_port
 from tests.test_web_support import (
     LiveClass,
@@ -56,7 +57,8 @@ async def test_live_board_shows_the_class_and_greys_a_dropped_strap(
 ) -> None:
     db = tmp_path / "gympulse.db"
     live_class = LiveClass(mosquitto.url, PARTICIPANTS)
-    names = {p.sensor: p.name for p in live_class.profiles}
+    # The board shows first name + initial (a shared screen), never the full name.
+    names = {p.sensor: board_name(p.name) for p in live_class.profiles}
     seed_athletes(db, live_class.profiles, contract.now_ms() - 60_000)
     with web_server(mosquitto.url, db) as base:
         async with running(live_class), chromium() as browser:

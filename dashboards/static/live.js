@@ -1,35 +1,55 @@
 // Live board: one tile per strap, fed by Server-Sent Events. EventSource reconnects by
 // itself after a network blip or a server restart; tiles grey out locally when no update
 // arrives for STALE_MS, so a dead connection never shows a frozen heart rate.
+// Texts come from the page (data-i18n, the site's language); names are set with
+// textContent only, never as markup.
 "use strict";
 const STALE_MS = 5000;
 const board = document.getElementById("board");
 const statusEl = document.getElementById("status");
 const emptyEl = document.getElementById("empty");
+const I18N = JSON.parse(document.body.dataset.i18n || "{}");
+const tr = (key) => I18N[key] || key;
 const tiles = new Map(); // sensor -> {el, data, seenAt, spark: [[ts, bpm], ...]}
 const SPARK_MS = 120000;
 const SVG_NS = "http://www.w3.org/2000/svg";
+let target = null; // the class's points target (null: no class)
 
 function setStatus(state, text) {
   statusEl.dataset.state = state;
   statusEl.textContent = text;
 }
 
+// Tiles fill the board: every row takes its share of the height (no empty band), and the
+// text scales with the smaller of the tile's width and height.
 function layout() {
   const n = Math.max(tiles.size, 1);
   const w = board.clientWidth - 16, h = board.clientHeight - 16, gap = 8;
-  let best = { cols: 1, size: 0 };
+  let best = { cols: 1, rows: 1, size: 0, th: h };
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
     const tw = (w - gap * (cols - 1)) / cols;
     const th = (h - gap * (rows - 1)) / rows;
-    const size = Math.min(tw / 1.4, th); // tiles ~1.4:1
-    if (size > best.size) best = { cols, size };
+    const size = Math.min(tw / 1.4, th); // text scale: tiles read best at ~1.4:1
+    if (size > best.size) best = { cols, rows, size, th };
   }
-  board.style.gridTemplateColumns = `repeat(${best.cols}, 1fr)`;
-  board.style.setProperty("--tile-h", `${Math.floor(best.size)}px`);
+  board.style.gridTemplateColumns = `repeat(${best.cols}, minmax(0, 1fr))`;
+  board.style.gridTemplateRows = `repeat(${best.rows}, ${Math.floor(best.th)}px)`;
+  board.style.setProperty("--tile-s", `${Math.floor(best.size)}px`);
   emptyEl.hidden = tiles.size > 0;
+  tiles.forEach(fitAll);
 }
+
+// A long name (or a long zone line) shrinks until it fits its tile instead of being cut.
+function fit(el) {
+  el.style.fontSize = "";
+  let size = parseFloat(getComputedStyle(el).fontSize);
+  while (el.scrollWidth > el.clientWidth + 1 && size > 9) {
+    size -= 1;
+    el.style.fontSize = `${size}px`;
+  }
+}
+function fitAll(entry) { entry.el.querySelectorAll(".name, .meta, .totals").forEach(fit); }
 
 function drawSpark(entry) {
   const line = entry.el.querySelector("polyline");
@@ -69,18 +89,38 @@ function render(entry) {
   const state = stale ? "no-signal" : d.state;
   const live = state === "live" && d.bpm !== null;
   entry.el.dataset.state = state;
-  entry.el.dataset.zone = live ? d.zone : 0;
+  entry.el.dataset.zone = live ? d.zone : "";
   entry.el.querySelector(".name").textContent = d.name;
-  entry.el.querySelector(".bpm").innerHTML = live ? `${d.bpm}<small>bpm</small>` : "--";
-  entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}% max` : "";
-  entry.el.querySelector(".zone").textContent =
-    live ? `zone ${d.zone}` : state === "no-contact" ? "no contact" : "no signal";
+  const fitted = entry.fitted;
+  const bpm = entry.el.querySelector(".bpm");
+  bpm.textContent = live ? `${d.bpm}` : "--";
+  if (live) {
+    const unit = document.createElement("small");
+    unit.textContent = "bpm";
+    bpm.appendChild(unit);
+  }
+  entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}%` : "";
+  entry.el.querySelector(".zone").textContent = live
+    ? `${tr("zone")} ${d.zone} · ${tr(`zone${d.zone}`)}`
+    : tr(state === "no-contact" ? "no_contact" : "no_signal");
+  const points = Math.floor(d.points || 0);
+  entry.el.querySelector(".pts").textContent = `${points} ${tr("pts")}`;
+  entry.el.querySelector(".kcal").textContent = d.kcal === null ? "" : `${Math.round(d.kcal)} kcal`;
   const machine = entry.el.querySelector(".machine");
   machine.textContent = stale ? "" : machineText(d.machine);
   machine.hidden = !machine.textContent;
   entry.el.classList.toggle("has-machine", !machine.hidden);
-  entry.el.querySelector(".totals").textContent =
-    `${Math.floor(d.points || 0)} pts` + (d.kcal === null ? "" : ` · ${Math.round(d.kcal)} kcal`);
+  // Refit when what is written changes length (not on every new number).
+  const shape = [d.name, entry.el.querySelector(".meta").textContent.length,
+    entry.el.querySelector(".totals").textContent.length].join("|");
+  if (fitted !== shape) { entry.fitted = shape; fitAll(entry); }
+  const goal = entry.el.querySelector(".goal");
+  goal.hidden = target === null;
+  if (target !== null) {
+    const done = Math.min(1, points / target);
+    goal.querySelector("i").style.width = `${(done * 100).toFixed(1)}%`;
+    goal.dataset.reached = done >= 1 ? "yes" : "no";
+  }
 }
 
 function upsert(d) {
@@ -90,9 +130,10 @@ function upsert(d) {
     el.className = "tile";
     el.dataset.sensor = d.sensor;
     el.innerHTML = '<div class="name"></div><div class="bpm"></div>' +
-      '<div class="meta"><span class="pct"></span><span class="zone"></span></div>' +
+      '<div class="meta"><span class="zone"></span><span class="pct"></span></div>' +
       '<div class="meta machine" hidden></div>' +
-      '<div class="meta"><span class="totals"></span></div>';
+      '<div class="totals"><span class="pts"></span><span class="kcal"></span></div>' +
+      '<div class="goal" hidden><i></i></div>';
     const svg = document.createElementNS(SVG_NS, "svg");
     svg.setAttribute("viewBox", "0 0 100 30");
     svg.setAttribute("preserveAspectRatio", "none");
@@ -120,9 +161,9 @@ function upsert(d) {
 // (readyState CLOSED, e.g. an HTTP error while the server restarts) we start a new one.
 function connect() {
   const source = new EventSource("/api/live/stream");
-  source.addEventListener("open", () => setStatus("open", "live"));
+  source.addEventListener("open", () => setStatus("open", tr("live")));
   source.addEventListener("error", () => {
-    setStatus("error", "reconnecting…");
+    setStatus("error", tr("reconnecting"));
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
   });
   source.addEventListener("tile", (ev) => upsert(JSON.parse(ev.data)));
@@ -141,6 +182,9 @@ async function refreshClass() {
     currentClass = j.class;
     nextClass = j.next;
     lastEnded = j.ended;
+    const running = currentClass && currentClass.start_ms <= j.now_ms && j.now_ms < currentClass.end_ms;
+    target = running && currentClass.target_points ? currentClass.target_points : null;
+    tiles.forEach(render);
   } catch (e) { /* offline: keep the last known class */ }
 }
 
@@ -183,8 +227,11 @@ function hideSummary() {
 
 function tick() {
   const now = Date.now() + clockSkew;
-  document.getElementById("clock").textContent = new Date().toLocaleTimeString();
+  document.getElementById("clock").textContent =
+    new Date().toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
   const timer = document.getElementById("timer");
+  document.getElementById("target").textContent =
+    target === null ? "" : `${tr("target")}: ${target} ${tr("pts")}`;
   if (nextClass && now >= nextClass.start_ms && (!currentClass || currentClass.id === nextClass.id
       || now >= currentClass.end_ms)) {
     // The next class starts now: it becomes the current one without waiting for a refresh.
@@ -198,7 +245,7 @@ function tick() {
   // refresh of /api/live/class says so), else what the server last said.
   const ended = currentClass && now >= currentClass.end_ms ? currentClass : lastEnded;
   if (!currentClass) timer.textContent = "";
-  else if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} in ${mmss(currentClass.start_ms - now)}`;
+  else if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} ${tr("starts_in")} ${mmss(currentClass.start_ms - now)}`;
   else if (running) timer.textContent = `${currentClass.name} ${mmss(now - currentClass.start_ms)} / ${mmss(currentClass.end_ms - currentClass.start_ms)}`;
   else timer.textContent = `${currentClass.name} ✓`;
   if (running && summaryClassId !== null && currentClass.id !== summaryClassId) hideSummary();

@@ -1,7 +1,10 @@
 """Effort points: the one place that defines them.
 
-Gym board systems reward time spent working hard with points per minute that rise with
-the heart-rate zone (e.g. MYZONE's MEPs, Orangetheory's splat points). gympulse's scale:
+Gym board systems reward time spent working with points per minute that rise with the
+heart-rate zone. gympulse follows the published MYZONE Effort Points (MEPs) scheme: one
+point per minute per zone, **capped at 4 per minute in the top zone** — working at 90 %+
+earns no more than 80–89 %, so nobody is pushed to their maximum for points (which matters
+for guests in recovery):
 
 =====  =========  =================
 zone   % HRmax    points per minute
@@ -11,12 +14,14 @@ zone   % HRmax    points per minute
 2      60–69      2
 3      70–79      3
 4      80–89      4
-5      ≥ 90       5
+5      ≥ 90       4  (cap)
 =====  =========  =================
 
 A 1 Hz sample earns ``points_per_minute / 60`` points, so a session's points are
 ``Σ minutes in zone × points per minute``. The live board and the session summary use the
-same table, so a guest sees the same number during and after class.
+same table, so a guest sees the same number during and after class. The board shows a
+per-class target (settings ``web.points_per_class_minute`` × the class's minutes; 2 per
+minute by default, i.e. on average "moderate"), like OTbeat's splat-point target.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Sequence
 
 from gympulse.pipeline.analytics.zones import zone
 
-POINTS_PER_MINUTE: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+POINTS_PER_MINUTE: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 4.0)  # MYZONE: cap 4/min
 
 
 def points_per_minute(zone_number: int) -> float:
