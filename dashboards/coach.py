@@ -14,6 +14,7 @@ import math
 import secrets
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from gympulse.dashboards import charts, rights
 from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.data import EXPORTABLE, Row
+from gympulse.dashboards.export_worker import samples_csv
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.templating import render, render_markup
 from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
@@ -577,12 +579,18 @@ async def export_csv(request: Request, table_name: str) -> Response:
     """Any table as CSV (athletes, sensors, assignments, classes, wellness, session_rpe,
     samples and the analytics tables)."""
     coach = _coach(request, api=True)
-    found = await coach.ctx.data.export_csv(table_name) if table_name in EXPORTABLE else None
+    found: AsyncIterator[bytes] | None
+    if table_name == "samples":
+        # Millions of rows: read and written as CSV by a worker process, one store window
+        # at a time, as the client consumes — memory stays flat, and the live board on this
+        # event loop stays quick while a year streams out.
+        found = samples_csv(request.app.state.settings)
+    elif table_name in EXPORTABLE:
+        found = await coach.ctx.data.export_csv(table_name)  # formatted in worker threads
+    else:
+        found = None
     if found is None:
         raise HTTPException(status_code=404, detail="no such table")
-    # CSV chunks made off the event loop (samples: one window per store query, written by
-    # polars in a worker thread), read as the client consumes: memory stays flat, and the
-    # live board on the same loop stays quick while a year streams out.
     return StreamingResponse(
         found,
         media_type="text/csv",

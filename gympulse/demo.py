@@ -121,12 +121,18 @@ def demo_coach_login(db_path: str) -> tuple[str, str] | None:
         accounts.close()
 
 
-def _ignore_sigint() -> None:
+def _analytics_worker_init() -> None:
     """In the analytics worker: Ctrl-C is the demo's to handle (it lets a running analysis
-    finish, then stops the worker), not a KeyboardInterrupt traceback in the worker."""
+    finish, then stops the worker), not a KeyboardInterrupt traceback in the worker; and
+    the worker yields the CPU to the live board (lower priority), as a site's timer would
+    run ``gympulse analyze`` (systemd ``Nice=``)."""
+    import contextlib
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
 
 async def analyze_periodically(
@@ -148,7 +154,7 @@ async def analyze_periodically(
     pool = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_sigint,
+        initializer=_analytics_worker_init,
     )
     try:
         wait_s = first_after_s
