@@ -215,5 +215,46 @@ async def test_influx_machine_samples_idempotent(influxd: Influxd) -> None:
         assert frame["kind"].to_list() == ["rower"] * 6
         mine = await store.query_machine(t0, t0 + 10_000, athlete_ids=[3])
         assert mine["ts"].to_list() == [t0 + i * 1000 for i in (1, 3, 5)]
+        # a corrected assignment moves the rower's points to the new athlete, once each
+        assert await store.reassign("rower-1", t0, t0 + 10_000, 7) == 6
+        assert (await store.query_machine(t0, t0 + 10_000, athlete_ids=[3])).height == 0
+        moved = await store.query_machine(t0, t0 + 10_000, athlete_ids=[7])
+        assert moved["power_w"].to_list() == [120 + i for i in range(6)]
+        assert moved["kind"].to_list() == ["rower"] * 6
+        assert (await store.query_machine(t0, t0 + 10_000)).height == 6
+    finally:
+        await store.close()
+
+
+async def test_sqlite_reassign_moves_machine_rows(tmp_path: Path) -> None:
+    from gympulse.pipeline.stores.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "g.db")
+    await store.open()
+    try:
+        rows = [
+            StoredMachineSample(
+                site="gym",
+                collector="pi",
+                sensor="bike-1",
+                ts=1_000 * i,
+                seq=i,
+                kind="bike",
+                power_w=150,
+                cadence=None,
+                speed_kmh=None,
+                distance_m=None,
+                split_s=None,
+                pace_s=None,
+                heart_rate=None,
+                energy_kcal=None,
+                athlete_id=None,
+            )
+            for i in range(4)
+        ]
+        await store.write(WriteBatch(machine=rows))
+        await store.reassign("bike-1", 2_000, 10_000, 5)
+        frame = await store.query_machine(0, 10_000)
+        assert frame["athlete_id"].to_list() == [None, None, 5, 5]
     finally:
         await store.close()

@@ -15,9 +15,11 @@ Points = Sequence[tuple[Mapping[str, str], int]]  # (tag set, time in ms) of sin
 
 
 class Deleter(Protocol):
-    async def delete_samples(self, sensor: str, athlete: str, start_ms: int, end_ms: int) -> None:
-        """The ``hr`` points of ``sensor`` under tag ``athlete`` ("" = untagged) in
-        [start_ms, end_ms)."""
+    async def delete_samples(
+        self, sensor: str, athlete: str, start_ms: int, end_ms: int, measurement: str = HR
+    ) -> None:
+        """The ``measurement`` (``hr``, or ``machine``) points of ``sensor`` under tag
+        ``athlete`` ("" = untagged) in [start_ms, end_ms)."""
         ...
 
     async def delete_points(self, table: str, points: Points) -> None:
@@ -29,10 +31,13 @@ class InfluxQLDeleter:
     def __init__(self, http: InfluxHttp) -> None:
         self.http = http
 
-    async def delete_samples(self, sensor: str, athlete: str, start_ms: int, end_ms: int) -> None:
+    async def delete_samples(
+        self, sensor: str, athlete: str, start_ms: int, end_ms: int, measurement: str = HR
+    ) -> None:
         # In InfluxQL, tag = '' matches the series that do not have the tag.
         await self.http.query(
-            f"DELETE FROM {quote_ident(HR)} WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
+            f"DELETE FROM {quote_ident(measurement)}"
+            f" WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
             f" AND {quote_ident('athlete')} = {quote_str(athlete)}"
             f" AND time >= {start_ms}ms AND time < {end_ms}ms"
         )

@@ -330,13 +330,58 @@ class InfluxSamples:
                     int(r["time"]),
                 )
             )
+        if moved:
+            refused = await self._write(moved, "ms")
+            if refused:
+                raise StoreUnavailable(f"InfluxDB refused re-stamped points: {refused[0][1]}")
+            for old in sorted(old_tags):
+                await self.deleter.delete_samples(sensor, old, start_ms, end_ms)
+        return len(moved) + await self._reassign_machine(sensor, start_ms, end_ms, new_tag)
+
+    async def _reassign_machine(self, sensor: str, start_ms: int, end_ms: int, new_tag: str) -> int:
+        """The same two steps for a machine's points (``machine``): a machine is assigned
+        like a strap, so a corrected assignment moves its points too (no %HRmax there)."""
+        q = (
+            f"SELECT * FROM {self.http.measurement(MACHINE)}"
+            f" WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
+            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+        moved: list[str] = []
+        old_tags: set[str] = set()
+        for r in await self.http.rows(q):
+            old = r.get("athlete") or ""
+            if old == new_tag:
+                continue
+            old_tags.add(old)
+            fields = {
+                k: v
+                for k, v in r.items()
+                if k not in ("time", "site", "sensor", "athlete", "kind") and v is not None
+            }
+            for name in ("seq", *MACHINE_VALUES):  # JSON gives 24 for 24.0: one type a field
+                if name in fields:
+                    floats = name in ("cadence", "speed_kmh")
+                    fields[name] = float(fields[name]) if floats else int(fields[name])
+            moved.append(
+                line(
+                    MACHINE,
+                    {
+                        "site": r.get("site"),
+                        "sensor": sensor,
+                        "athlete": new_tag,
+                        "kind": r.get("kind"),
+                    },
+                    fields,
+                    int(r["time"]),
+                )
+            )
         if not moved:
             return 0
         refused = await self._write(moved, "ms")
         if refused:
             raise StoreUnavailable(f"InfluxDB refused re-stamped points: {refused[0][1]}")
         for old in sorted(old_tags):
-            await self.deleter.delete_samples(sensor, old, start_ms, end_ms)
+            await self.deleter.delete_samples(sensor, old, start_ms, end_ms, MACHINE)
         return len(moved)
 
     # ------------------------------------------------------------ erasure, retention

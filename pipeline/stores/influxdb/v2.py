@@ -72,11 +72,13 @@ class V2Client:
 
         await self.retry.run("v2 write", attempt)
 
-    async def delete_samples(self, sensor: str, athlete: str, start_ms: int, end_ms: int) -> None:
+    async def delete_samples(
+        self, sensor: str, athlete: str, start_ms: int, end_ms: int, measurement: str = HR
+    ) -> None:
         s = self.settings
         start = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
         stop = dt.datetime.fromtimestamp(end_ms / 1000 - 0.000001, dt.UTC)
-        predicate = f'_measurement="{HR}" AND sensor="{sensor}" AND athlete="{athlete}"'
+        predicate = f'_measurement="{measurement}" AND sensor="{sensor}" AND athlete="{athlete}"'
         await asyncio.to_thread(
             self._client.delete_api().delete, start, stop, predicate, bucket=s.bucket, org=s.org
         )
