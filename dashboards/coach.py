@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -328,7 +328,15 @@ def _band(rows: list[Row], name: str) -> charts.Band:
 
 
 @router.get("/coach/athletes/{athlete_id}", response_class=HTMLResponse, include_in_schema=False)
-async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
+async def athlete_page(
+    request: Request,
+    athlete_id: RowId,
+    morning: Annotated[str, Query(max_length=10, pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = "",
+) -> HTMLResponse:
+    """The athlete's trends, sessions, check-ins, readings and links; ``morning``: a date
+    whose 04:00–11:00 heart-rate curve is shown to mark a window of it as a reading."""
+    from gympulse.dashboards.morning import morning_curve
+
     coach = _coach(request)
     lang = coach.lang
     ctx = coach.ctx
@@ -380,6 +388,7 @@ async def athlete_page(request: Request, athlete_id: RowId) -> HTMLResponse:
         wellness_items=WELLNESS_ITEMS,
         links=_guest_links(coach, athlete_id),
         readings=await run_db(reading_rows, ctx, athlete_id),
+        morning=await morning_curve(ctx, a, morning, lang),
     )
 
 

@@ -141,6 +141,11 @@ MORNING: dict[str, dict[str, str]] = {
     "reading_delete": {"en": "Delete", "nl": "Verwijderen"},
     "reading_confirm": {"en": "Confirm", "nl": "Bevestigen"},
     "reading_mark": {"en": "Mark a window as a reading", "nl": "Markeer een venster als meting"},
+    "reading_show_morning": {
+        "en": "Heart rate on the morning of",
+        "nl": "Hartslag op de ochtend van",
+    },
+    "reading_show": {"en": "Show", "nl": "Toon"},
     "reading_from": {"en": "From", "nl": "Van"},
     "reading_until": {"en": "Until", "nl": "Tot"},
     "reading_refused": {"en": "Not saved: {reason}", "nl": "Niet bewaard: {reason}"},

@@ -44,7 +44,7 @@ from gympulse.pipeline import readings
 from gympulse.pipeline.analytics.morning import Refusal
 from gympulse.pipeline.analytics.readiness import Status, attention_key, daily_status
 from gympulse.pipeline.journal import MorningRecording
-from gympulse.pipeline.registry import strap_label
+from gympulse.pipeline.registry import Athlete, strap_label
 
 log = logging.getLogger(__name__)
 # Every guest route resolves its link (404 for an unknown, expired or revoked one), every
@@ -664,3 +664,50 @@ async def confirm_reading(
     if done is None:
         raise HTTPException(status_code=404, detail="no such reading")
     return RedirectResponse(f"/coach/athletes/{done.athlete_id}#readings", status_code=303)
+
+
+async def morning_curve(
+    ctx: AppContext, athlete: Athlete, day: str, lang: str
+) -> dict[str, Any] | None:
+    """The athlete's heart rate of ``day`` (ISO date) between the automatic rule's hours,
+    with the quietest window as the default for marking a reading; None without a day."""
+    from zoneinfo import ZoneInfo
+
+    from gympulse.pipeline.analytics.morning import resting_windows
+
+    if not day:
+        return None
+    try:
+        date = dt.date.fromisoformat(day)
+    except ValueError:
+        return None
+    cfg = ctx.settings.morning
+    tz = ctx.settings.timezone
+    zone = dt.UTC if tz == "UTC" else ZoneInfo(tz)
+    midnight = dt.datetime.combine(date, dt.time(0), zone)
+    lo = int((midnight + dt.timedelta(hours=cfg.auto_from_hour)).timestamp() * 1000)
+    hi = int((midnight + dt.timedelta(hours=cfg.auto_until_hour)).timestamp() * 1000)
+    points = await ctx.data.samples(athlete.id, lo, hi)
+    chart = charts.hr_curve(
+        points, athlete.effective_hr_max(date.year), title=f"{t(lang, 'hr_curve')} · {day}"
+    )
+    start, end = lo, lo + cfg.duration_s * 1000
+    if points:
+        import polars as pl
+
+        frame = pl.DataFrame(
+            {"ts": [p[0] for p in points], "bpm": [p[1] for p in points],
+             "contact": [True] * len(points)}
+        )  # fmt: skip
+        resting = min(b for _, b in points) + cfg.auto_tolerance_bpm
+        found = resting_windows(frame, float(athlete.hr_rest or resting), tz=tz,
+                                rule=readings.auto_rule_of(cfg))  # fmt: skip
+        if found:
+            start, end = found[0]
+        else:
+            start, end = points[0][0], min(points[-1][0], points[0][0] + cfg.duration_s * 1000)
+
+    def local(ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%dT%H:%M:%S")
+
+    return {"day": day, "chart": chart, "start": local(start), "end": local(end)}

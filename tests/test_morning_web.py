@@ -134,6 +134,11 @@ def test_coach_marks_confirms_and_deletes_readings(client: TestClient, seeded: S
     )  # fmt: skip
     journal.close()
     csrf = login(client, seeded.coach_user, seeded.coach_password)
+    # The coach looks at that morning's heart-rate curve; the quiet window is pre-filled.
+    shown = client.get(f"/coach/athletes/{alice}?morning=2026-11-28").text
+    assert "Heart rate · 2026-11-28" in shown
+    assert 'name="start" step="1" value="2026-11-28T07:0' in shown
+    assert client.get(f"/coach/athletes/{alice}?morning=yesterday").status_code == 422
     response = client.post(
         f"/coach/athletes/{alice}/readings",
         data={"start": "2026-11-28T07:00:00", "end": "2026-11-28T07:03:00", "csrf": csrf},
