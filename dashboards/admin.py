@@ -9,7 +9,7 @@ in Stockholm types 09:30 for a 09:30 class, and the schedule shows 09:30 (with t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,16 +19,17 @@ from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach import Coach, _coach, _page, require_coach
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.web import RowId
+from gympulse.pipeline.registry import Athlete
 
 router = APIRouter(dependencies=[Depends(require_coach)])  # every route: the coach only
 
 Sex = Literal["male", "female", ""]
 
 
-def _straps(coach: Coach) -> list[str]:
+def _straps(coach: Coach, live: set[str]) -> list[str]:
     known = set(coach.ctx.registry.sensor_labels())
     known |= {a.sensor for a in coach.ctx.registry.assignments()}
-    known |= set(coach.ctx.hub.tiles)
+    known |= live
     return sorted(known, key=lambda s: (len(s), s))
 
 
@@ -68,9 +69,10 @@ EXPORTS = (
 )
 
 
-@router.get("/coach/admin", response_class=HTMLResponse, include_in_schema=False)
-async def admin_page(request: Request) -> HTMLResponse:
-    coach = _coach(request)
+def _admin_data(
+    coach: Coach, zone: dt.tzinfo, live: set[str]
+) -> tuple[list[Athlete], list[dict[str, Any]], list[dict[str, str]]]:
+    """What the admin page shows, read from SQLite (in a worker thread)."""
     reg = coach.ctx.registry
     athletes = reg.athletes()
     labels = reg.sensor_labels()
@@ -78,7 +80,7 @@ async def admin_page(request: Request) -> HTMLResponse:
     now = contract.now_ms()
     names = {a.id: a.name for a in athletes}
     straps = []
-    for s in _straps(coach):
+    for s in _straps(coach, live):
         current = resolver.athlete_at(s, now)
         straps.append(
             {
@@ -88,7 +90,6 @@ async def admin_page(request: Request) -> HTMLResponse:
                 "athlete": names.get(current or -1, ""),
             }
         )
-    zone = site_zone(request)
     classes = [
         {
             "name": c.name,
@@ -97,6 +98,15 @@ async def admin_page(request: Request) -> HTMLResponse:
         }
         for c in coach.ctx.journal.classes(start_ms=now - 7 * 86_400_000)
     ]
+    return athletes, straps, classes
+
+
+@router.get("/coach/admin", response_class=HTMLResponse, include_in_schema=False)
+async def admin_page(request: Request) -> HTMLResponse:
+    coach = _coach(request)
+    zone = site_zone(request)
+    live = set(coach.ctx.hub.tiles)  # on the loop: the hub changes it there
+    athletes, straps, classes = await run_db(_admin_data, coach, zone, live)
     return _page(
         coach,
         "coach/admin.html",
@@ -204,9 +214,9 @@ async def assign(request: Request) -> RedirectResponse:
     form = await request.form()
     coach.check(str(form.get("csrf", "")))
     reg = coach.ctx.registry
-    athletes = {a.id for a in reg.athletes()}
+    athletes = {a.id for a in await run_db(reg.athletes)}
     now = contract.now_ms()
-    resolver = reg.resolver()
+    resolver = await run_db(reg.resolver)
     for key, value in form.multi_items():
         if not key.startswith("strap:") or not isinstance(value, str) or not value:
             continue

@@ -230,7 +230,7 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
     base = await ctx.data.latest_per_athlete("baselines")
     load7 = await ctx.data.load_7d()
     rows: list[dict[str, Any]] = []
-    for a in ctx.registry.athletes():
+    for a in await run_db(ctx.registry.athletes):
         d = daily.get(a.id, {})
         b = base.get(a.id, {})
         flags = [f for f in str(b.get("flags") or "").split(",") if f]
@@ -283,7 +283,7 @@ def _athlete_or_404(ctx: AppContext, athlete_id: RowId) -> Any:
 async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
     """An athlete's profile, daily metrics, baselines and sessions."""
     coach = _coach(request, api=True)
-    a = _athlete_or_404(coach.ctx, athlete_id)
+    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     data = coach.ctx.data
     baselines = await data.baselines(athlete_id)
     return {
@@ -299,7 +299,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
         "daily": await data.daily(athlete_id),
         "baselines": baselines,
         "sessions": await data.sessions(athlete_id),
-        "wellness": wellness_and_recovery(coach.ctx, athlete_id, baselines),
+        "wellness": await run_db(wellness_and_recovery, coach.ctx, athlete_id, baselines),
         "readings": await run_db(reading_rows, coach.ctx, athlete_id),
     }
 
@@ -340,7 +340,7 @@ async def athlete_page(
     coach = _coach(request)
     lang = coach.lang
     ctx = coach.ctx
-    a = _athlete_or_404(ctx, athlete_id)
+    a = await run_db(_athlete_or_404, ctx, athlete_id)
     daily = await ctx.data.daily(athlete_id)
     base = await ctx.data.baselines(athlete_id)
     dates = [str(r["date"]) for r in daily]
@@ -384,9 +384,9 @@ async def athlete_page(
         athlete=a,
         charts=parts,
         sessions=await ctx.data.sessions(athlete_id),
-        wellness=wellness_and_recovery(ctx, athlete_id, base),
+        wellness=await run_db(wellness_and_recovery, ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
-        links=_guest_links(coach, athlete_id),
+        links=await run_db(_guest_links, coach, athlete_id),
         readings=await run_db(reading_rows, ctx, athlete_id),
         morning=await morning_curve(ctx, a, morning, lang),
     )
@@ -428,7 +428,7 @@ def wellness_and_recovery(
 async def session_page(request: Request, athlete_id: RowId, session_id: str) -> HTMLResponse:
     coach = _coach(request)
     lang = coach.lang
-    a = _athlete_or_404(coach.ctx, athlete_id)
+    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     row = await coach.ctx.data.session(athlete_id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
@@ -486,7 +486,7 @@ async def new_guest_link(
     """Issue a personal guest link valid for ``days``; shows it once, with its QR code."""
     coach = _coach(request, api=True)
     coach.check(csrf)
-    a = _athlete_or_404(coach.ctx, athlete_id)
+    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
     token = await run_db(coach.ctx.accounts.issue_guest_token, athlete_id, expires)
     url = f"{str(request.base_url).rstrip('/')}/me/{token}"
@@ -540,7 +540,7 @@ async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileRespons
     """All of one person's data (profile, samples, sessions, readings, wellness, RPE,
     metrics) as JSON and CSV in one zip."""
     coach = _coach(request, api=True)
-    _athlete_or_404(coach.ctx, athlete_id)
+    await run_db(_athlete_or_404, coach.ctx, athlete_id)
     settings = request.app.state.settings
     tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
     out = tmp / f"athlete-{athlete_id}.zip"
@@ -564,7 +564,7 @@ async def forget_athlete(
     """Erase the person from every store; the form must repeat their name."""
     coach = _coach(request, api=True)
     coach.check(csrf)
-    a = _athlete_or_404(coach.ctx, athlete_id)
+    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     if confirm.strip() != a.name:
         raise HTTPException(status_code=422, detail="type the athlete's name to confirm")
     await rights.forget_athlete(request.app.state.settings, athlete_id)

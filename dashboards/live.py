@@ -243,6 +243,7 @@ class LiveHub:
         self._tasks = [
             asyncio.create_task(self._consume(mqtt.messages()), name="live-consume"),
             asyncio.create_task(self._watch_staleness(), name="live-stale"),
+            asyncio.create_task(self._refresh_names_loop(), name="live-names"),
         ]
 
     async def stop(self) -> None:
@@ -256,14 +257,32 @@ class LiveHub:
 
     # ------------------------------------------------------------------ identity
 
+    def _read_names(self) -> tuple[Resolver, dict[int, Athlete], dict[str, str]]:
+        return (
+            self.registry.resolver(),
+            {a.id: a for a in self.registry.athletes()},
+            self.registry.sensor_labels(),
+        )
+
     def _refresh_names(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._names_at < REFRESH_NAMES_S:
+        """Names and assignments: read here only the first time (or when forced); a
+        started hub rereads them every REFRESH_NAMES_S in a worker thread
+        (:meth:`_refresh_names_loop`), so a busy SQLite file never stalls the loop."""
+        if self._names_at and not force:
             return
-        self._names_at = now
-        self._resolver = self.registry.resolver()
-        self._athletes = {a.id: a for a in self.registry.athletes()}
-        self._labels = self.registry.sensor_labels()
+        self._names_at = time.monotonic()
+        self._resolver, self._athletes, self._labels = self._read_names()
+
+    async def _refresh_names_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_NAMES_S)
+            try:
+                names = await asyncio.to_thread(self._read_names)
+            except Exception:  # a locked or busy file: keep the names we have
+                self._log_failure("registry")
+                continue
+            self._names_at = time.monotonic()
+            self._resolver, self._athletes, self._labels = names
 
     def _identify(self, tile: Tile, ts: int) -> None:
         self._refresh_names()
