@@ -34,12 +34,12 @@ from gympulse.collectors.central import (
     BATTERY_LEVEL,
     BODY_SENSOR_LOCATION,
     HR_MEASUREMENT,
-    HR_SERVICE,
     MANUFACTURER_NAME,
     MODEL_NUMBER,
     CentralError,
     ConnectFailed,
     Found,
+    MachineHandler,
     NoAdapter,
     NoPermission,
     NotificationHandler,
@@ -48,6 +48,7 @@ from gympulse.collectors.central import (
     details_from_values,
     normalise_address,
 )
+from gympulse.collectors.machines import DATA_CHARACTERISTICS, MACHINE_SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,29 @@ def _adapter_args(adapter: str) -> dict[str, Any]:
     return {}
 
 
+_BASE_UUID = "-0000-1000-8000-00805f9b34fb"
+# Heart Rate, and the machines' services (Fitness Machine, Cycling Power, CSC).
+_WANTED = (0x180D, *MACHINE_SERVICES)
+_DATA_UUIDS = {c: f"0000{c:04x}{_BASE_UUID}" for c in DATA_CHARACTERISTICS}
+
+
+def _short(uuid: str) -> int | None:
+    """A 16-bit SIG UUID from ``"180d"`` or ``"0000180d-0000-1000-8000-00805f9b34fb"``."""
+    text = uuid.lower()
+    if len(text) == 4:
+        return int(text, 16)
+    if text.startswith("0000") and text.endswith(_BASE_UUID):
+        return int(text[4:8], 16)
+    return None
+
+
 async def bleak_discover(seconds: float, adapter: str) -> Discovery:
-    """The real scan: BlueZ filters on the service, other platforms we filter ourselves."""
+    """The real scan: BlueZ filters on the services, other platforms we filter ourselves."""
     return await BleakScanner.discover(
-        seconds, return_adv=True, service_uuids=[HR_SERVICE], **_adapter_args(adapter)
+        seconds,
+        return_adv=True,
+        service_uuids=[f"0000{s:04x}{_BASE_UUID}" for s in _WANTED],
+        **_adapter_args(adapter),
     )
 
 
@@ -102,10 +122,12 @@ def classify(err: BaseException, adapter: str) -> CentralError:
 
 
 def found_from_discovery(discovery: Discovery, adapter: str) -> list[Found]:
-    """Straps from a scan: those advertising 0x180D, strongest first."""
+    """Straps (advertising 0x180D) and machines (Fitness Machine, Cycling Power, CSC) from
+    a scan, strongest first; ``services`` says which of those each advertised."""
     found: list[Found] = []
     for device, adv in discovery.values():
-        if HR_SERVICE not in (uuid.lower() for uuid in adv.service_uuids):
+        services = frozenset(s for u in adv.service_uuids if (s := _short(u)) in _WANTED)
+        if not services:
             continue
         found.append(
             Found(
@@ -113,6 +135,7 @@ def found_from_discovery(discovery: Discovery, adapter: str) -> list[Found]:
                 name=adv.local_name or device.name or "",
                 rssi=adv.rssi,
                 adapter=adapter,
+                services=services,
             )
         )
     return sorted(found, key=lambda f: -(f.rssi if f.rssi is not None else -999))
@@ -135,6 +158,27 @@ class BleakStrap:
             await self._client.start_notify(HR_MEASUREMENT, on_notify)
         except (BleakError, TimeoutError, EOFError) as err:
             raise ConnectFailed(f"cannot subscribe to {self._address}: {err}") from err
+
+    async def subscribe_machine(self, handler: MachineHandler) -> list[int]:
+        """Notifications of every machine data characteristic the device has."""
+        subscribed = []
+        for uuid16, uuid in _DATA_UUIDS.items():
+
+            def on_notify(
+                _char: BleakGATTCharacteristic, data: bytearray, uuid16: int = uuid16
+            ) -> None:
+                handler(uuid16, bytes(data))
+
+            try:
+                await self._client.start_notify(uuid, on_notify)
+            except BleakCharacteristicNotFoundError:
+                continue
+            except (BleakError, TimeoutError, EOFError) as err:
+                raise ConnectFailed(f"cannot subscribe to {self._address}: {err}") from err
+            subscribed.append(uuid16)
+        if not subscribed:
+            raise ConnectFailed(f"{self._address} has no machine data characteristic")
+        return subscribed
 
     async def read_battery(self) -> int | None:
         try:

@@ -27,6 +27,7 @@ from gympulse.collectors.central import (
     MANUFACTURER_NAME,
     MODEL_NUMBER,
     ConnectFailed,
+    MachineLink,
     NoAdapter,
     NoPermission,
     StrapDetails,
@@ -70,6 +71,7 @@ class FakeBleakClient:
     # readable characteristics besides the battery; a missing key: the strap lacks it
     values: ClassVar[dict[str, bytes]] = {}
     refuse: ClassVar[set[str]] = set()  # characteristics whose read fails (ATT error)
+    notifiable: ClassVar[set[str] | None] = None  # None: any; else only these exist
 
     def __init__(
         self,
@@ -97,6 +99,8 @@ class FakeBleakClient:
         self.connected = True
 
     async def start_notify(self, uuid: str, callback: Callable[[Any, bytearray], None]) -> None:
+        if self.notifiable is not None and uuid not in self.notifiable:
+            raise BleakCharacteristicNotFoundError(uuid)
         self.notify[uuid] = callback
 
     async def read_gatt_char(self, uuid: str) -> bytearray:
@@ -124,6 +128,7 @@ def _reset_fake() -> None:
     FakeBleakClient.battery = b"\x4b"
     FakeBleakClient.values = {}
     FakeBleakClient.refuse = set()
+    FakeBleakClient.notifiable = None
 
 
 def central(adapter: str = "hci1") -> BleakCentral:
@@ -277,3 +282,41 @@ async def test_open_reports_a_missing_adapter() -> None:
 
     with pytest.raises(NoAdapter, match="hci7"):
         await BleakCentral("hci7", discover=discover).open()
+
+
+BIKE = "C1:4D:00:00:00:01"
+INDOOR_BIKE_DATA = "00002ad2-0000-1000-8000-00805f9b34fb"
+
+
+async def test_machines_are_found_and_their_data_subscribed() -> None:
+    """An indoor bike advertising the Fitness Machine Service (16-bit form, as some stacks
+    report it) is found beside the straps with its service, and the link subscribes to the
+    data characteristics it has (Indoor Bike Data), handing on (uuid16, bytes)."""
+    scan = discovery()
+    scan[BIKE] = (BLEDevice(BIKE, "KICKR", {}), adv("KICKR BIKE", -60, ["1826", "180a"]))
+    scan[LAMP] = (BLEDevice(LAMP, "Lamp", {}), adv("Lamp", -40, ["180f"]))  # battery only
+    found = {f.address: f for f in found_from_discovery(scan, "hci0")}
+    assert set(found) == {POLAR, GARMIN, BIKE}
+    assert found[BIKE].services == {0x1826}
+    assert found[POLAR].services == {0x180D}
+
+    async def discover(seconds: float, adapter_name: str) -> Discovery:
+        return scan
+
+    c = BleakCentral(
+        "hci0", client_class=cast(type[BleakClient], FakeBleakClient), discover=discover
+    )
+    await c.scan(1.0)
+    FakeBleakClient.notifiable = {INDOOR_BIKE_DATA}
+    link = await c.connect(found[BIKE], lambda: None)
+    assert isinstance(link, MachineLink)
+    got: list[tuple[int, bytes]] = []
+    assert await link.subscribe_machine(lambda u, v: got.append((u, v))) == [0x2AD2]
+    (client,) = FakeBleakClient.instances
+    client.notify[INDOOR_BIKE_DATA](object(), bytearray.fromhex("4402da020201220100"))
+    assert got == [(0x2AD2, bytes.fromhex("4402da020201220100"))]
+    FakeBleakClient.notifiable = set()  # a device with none of them
+    bare = await c.connect(found[BIKE], lambda: None)
+    assert isinstance(bare, MachineLink)
+    with pytest.raises(ConnectFailed):
+        await bare.subscribe_machine(lambda u, v: None)
