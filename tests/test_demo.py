@@ -56,8 +56,11 @@ def _make_venv(factory: pytest.TempPathFactory, extras: str) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     target = f"{source}[{extras}]" if extras else str(source)
+    # The exact versions scripts/demo and the Dockerfile install (requirements/constraints.txt).
+    constraints = ["-c", str(REPO / "requirements" / "constraints.txt")]
+    pip_install = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
     pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", target],
+        [*pip_install, *constraints, target],
         capture_output=True,
         text=True,
         timeout=900,
