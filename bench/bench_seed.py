@@ -20,6 +20,7 @@ import zoneinfo
 from pathlib import Path
 
 from gympulse.collectors import simulator
+from gympulse.collectors.history import retreat_history, window_samples
 from gympulse.pipeline.seed import seed_history
 from gympulse.settings import Settings, StoreSettings
 
@@ -38,9 +39,9 @@ def main() -> None:
         wall, cpu = time.perf_counter(), _cpu()
         report = asyncio.run(seed_history(settings, profiles, now=now))
         seed_wall, seed_cpu = time.perf_counter() - wall, _cpu() - cpu
-    history = simulator.retreat_history(profiles, now=now)
+    history = retreat_history(profiles, now=now)
     wall, cpu = time.perf_counter(), _cpu()
-    n = sum(len(simulator.window_samples(w, 1)) for w in history.windows)
+    n = sum(len(window_samples(w, 1)) for w in history.windows)
     sim_wall, sim_cpu = time.perf_counter() - wall, _cpu() - cpu
     print(f"samples: {report.samples} stored ({n} simulated), {report.classes} classes")
     print(f"(a) seed:      {seed_wall:6.1f} s wall, {seed_cpu:6.1f} s CPU")

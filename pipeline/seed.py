@@ -1,5 +1,5 @@
 """A realistic history for a fresh site (``gympulse demo``): the simulator's retreat
-(:func:`gympulse.collectors.simulator.retreat_history`) written the way real data arrives.
+(:func:`gympulse.collectors.history.retreat_history`) written the way real data arrives.
 
 Samples go through the ingestion's own path — contract decode and validation, athlete
 stamping from the registry (:func:`gympulse.pipeline.ingest.decode_message`) and the
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gympulse import contract
 from gympulse.collectors import simulator
+from gympulse.collectors.history import Window, retreat_history, window_samples
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.jobs import analyze
 from gympulse.pipeline.ingest import Snapshot, decode_message
@@ -50,11 +51,11 @@ def _day_start_ms(day: dt.date, tz: dt.tzinfo) -> int:
 
 
 def _decode_window(
-    window: simulator.Window, seed: int, topic: str, snapshot: Snapshot, retention_days: int
+    window: Window, seed: int, topic: str, snapshot: Snapshot, retention_days: int
 ) -> tuple[list[StoredSample], int]:
     """One window's samples as batch messages through the ingestion's decode: (stored
     samples, quarantined ones). CPU only: runs in a worker thread."""
-    samples = simulator.window_samples(window, seed)
+    samples = window_samples(window, seed)
     now = contract.now_ms()
     stored: list[StoredSample] = []
     bad = 0
@@ -82,7 +83,7 @@ async def seed_history(
     started = time.perf_counter()
     tz = zoneinfo.ZoneInfo(settings.timezone)
     now = now or dt.datetime.now(tz)
-    history = simulator.retreat_history(profiles, now=now, seed=seed, weeks=weeks)
+    history = retreat_history(profiles, now=now, seed=seed, weeks=weeks)
     path = settings.store.path
     registry = Registry(path)
     journal = Journal(path)

@@ -9,12 +9,8 @@ import sqlite3
 import zoneinfo
 from pathlib import Path
 
-from gympulse.collectors.simulator import (
-    RETREAT_WEEK,
-    make_profiles,
-    retreat_history,
-    window_samples,
-)
+from gympulse.collectors.history import RETREAT_WEEK, retreat_history, window_samples
+from gympulse.collectors.simulator import make_profiles
 from gympulse.pipeline.seed import seed_history
 from gympulse.settings import Settings, StoreSettings
 
