@@ -88,3 +88,23 @@ def test_collector_install_has_one_top_level_package_and_no_server_code(
         assert missing.strip().strip("'") in server_deps, refused.stderr
     polars = _run(collector_venv, "import polars")
     assert "No module named 'polars'" in polars.stderr
+
+
+def test_the_constraints_pin_every_dependency_of_every_extra() -> None:
+    """requirements/constraints.txt (scripts/lock) must cover what pyproject.toml asks for;
+    a dependency added without refreshing it would install unpinned."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        wanted += [r for r in extra if not r.startswith("gympulse[")]
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    lines = (ROOT / "requirements" / "constraints.txt").read_text().splitlines()
+    pinned = {norm(line.split("==")[0]) for line in lines if "==" in line}
+    names = {norm(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group(0)) for r in wanted}  # type: ignore[union-attr]
+    assert sorted(names - pinned) == []
