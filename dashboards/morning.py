@@ -31,6 +31,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gympulse import contract
+from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach import Coach, _athlete_or_404, _coach, _page, require_coach
 from gympulse.dashboards.guest import Guest, _guest, _lang, resolve_guest
