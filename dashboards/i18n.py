@@ -260,6 +260,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "power": {"en": "Power", "nl": "Vermogen"},
     "avg_power": {"en": "Avg power", "nl": "Gem. vermogen"},
     "work": {"en": "Work", "nl": "Arbeid"},
+    "strength_rir": {
+        "en": "Reps left in the tank (RIR, optional)",
+        "nl": "Herhalingen over (RIR, mag leeg)",
+    },
+    "strength_undo": {"en": "Remove my last set", "nl": "Mijn laatste set weghalen"},
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)

@@ -10,6 +10,7 @@ guest route, the token resolves to exactly one athlete and nothing else is ever 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -115,25 +116,61 @@ async def post_set(
     reps: Annotated[int, Form(ge=1, le=100)],
     kg: Annotated[float, Form(ge=0, le=500)],
     rpe: Annotated[str, Form(max_length=4)] = "",
+    rir: Annotated[str, Form(max_length=2)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
-    """Log one set of the guest's own (RPE 1–10, optional)."""
+    """Log one set of the guest's own (RPE 1–10 and RIR 0–10, both optional)."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
-    rating: float | None = None
-    if rpe.strip():
-        try:
-            rating = float(rpe)
-        except ValueError:
-            raise HTTPException(status_code=422, detail="rpe must be 1-10") from None
-        if not 1 <= rating <= 10:
-            raise HTTPException(status_code=422, detail="rpe must be 1-10")
+    rating = _optional_number(rpe, 1, 10, "rpe")
+    reserve = _optional_number(rir, 0, 10, "rir")
     log = guest.ctx.strength
     if exercise not in {e.key for e in await run_db(log.exercises)}:
         raise HTTPException(status_code=404, detail="no such exercise")
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-    await run_db(lambda: log.add_set(guest.athlete.id, now, exercise, reps, kg, rpe=rating))
+    await run_db(
+        lambda: log.add_set(
+            guest.athlete.id,
+            now,
+            exercise,
+            reps,
+            kg,
+            rpe=rating,
+            rir=None if reserve is None else int(reserve),
+        )
+    )
     return RedirectResponse(f"{guest.base}/strength?exercise={exercise}&saved=1", status_code=303)
+
+
+@router.post("/me/{token}/strength/undo", response_class=RedirectResponse, status_code=303)
+async def undo_set(
+    request: Request,
+    token: str,
+    exercise: Annotated[str, Form(max_length=64)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Remove the guest's own most recent set of today (a mistyped number)."""
+    guest = _guest(request, token)
+    check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    log = guest.ctx.strength
+    lo, hi = _today_bounds()
+    today = await run_db(lambda: log.sets(guest.athlete.id, start_ms=lo, end_ms=hi))
+    if today:
+        await run_db(log.delete_set, guest.athlete.id, today[-1].id)
+    query = f"?exercise={exercise}" if re.fullmatch(r"[a-z0-9-]{1,64}", exercise) else ""
+    return RedirectResponse(f"{guest.base}/strength{query}", status_code=303)
+
+
+def _optional_number(text: str, lo: float, hi: float, name: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise HTTPException(status_code=422, detail=f"{name} must be {lo:g}-{hi:g}") from None
+    if not lo <= value <= hi:
+        raise HTTPException(status_code=422, detail=f"{name} must be {lo:g}-{hi:g}")
+    return value
 
 
 def strength_progress(

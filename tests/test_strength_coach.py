@@ -95,3 +95,23 @@ def test_coach_logs_for_a_guest_and_plans_a_class(client: TestClient, seeded: Se
     order = re.findall(r'data-exercise="([a-z0-9-]+)"', guest.text)
     assert order[:2] == ["goblet", "bench"]
     assert name  # the seeded athlete has a name on the coach's table
+
+
+def test_guest_logs_with_rir_and_undoes_a_set(client: TestClient, seeded: Seeded) -> None:
+    _, athlete = next(iter(seeded.athletes.items()))
+    token = guest_token(seeded.db, athlete)
+    page = client.get(f"/me/{token}/strength?exercise=bench")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"exercise": "bench", "reps": "8", "kg": "30", "rir": "2", "csrf": csrf.group(1)}
+    assert client.post(f"/me/{token}/strength/sets", data=form).status_code == 303
+    assert client.post(f"/me/{token}/strength/sets", data=form | {"kg": "300"}).status_code == 303
+    bad = form | {"rir": "11"}
+    assert client.post(f"/me/{token}/strength/sets", data=bad).status_code == 422
+    log = StrengthLog(seeded.db)
+    assert [(s.kg, s.rir) for s in log.sets(athlete)] == [(30.0, 2), (300.0, 2)]
+    undo = {"exercise": "bench", "csrf": csrf.group(1)}
+    done = client.post(f"/me/{token}/strength/undo", data=undo)
+    assert done.status_code == 303 and done.headers["location"].endswith("strength?exercise=bench")
+    assert [s.kg for s in log.sets(athlete)] == [30.0]  # the mistyped 300 kg is gone
+    log.close()
