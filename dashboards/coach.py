@@ -151,7 +151,8 @@ async def login(
         refused = _login_form(request, error="login_throttled", status_code=429, s=seconds)
         refused.headers["Retry-After"] = str(seconds)
         return refused
-    user, known = await run_db(ctx.accounts.authenticate_known, username, password)
+    async with ctx.password_checks:
+        user, known = await run_db(ctx.accounts.authenticate_known, username, password)
     if user is None:
         failures, delay = ctx.throttle.failed(address, username)
         log.warning(
@@ -205,7 +206,8 @@ async def change_password(
     address = _client(request)
     if ctx.throttle.wait_s(address) > 0:
         raise HTTPException(status_code=429, detail="too many wrong passwords, wait")
-    changed = await run_db(ctx.accounts.change_password, coach.user, old, new, coach.session)
+    async with ctx.password_checks:
+        changed = await run_db(ctx.accounts.change_password, coach.user, old, new, coach.session)
     if not changed:
         ctx.throttle.failed(address, coach.user.username)
         log.warning("password change refused (wrong password): user=%r", coach.user.username)

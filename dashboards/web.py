@@ -8,6 +8,7 @@ bound to — the coach's session, the guest's link, or for the login form a rand
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
@@ -133,6 +134,9 @@ class AppContext:
         self.secret = secret
         self.site = site
         self.throttle = LoginThrottle()
+        # One argon2 check at a time (each takes ~50 ms of CPU and 64 MB): parallel password
+        # guessers queue up here instead of taking both cores from everyone else.
+        self.password_checks = asyncio.Semaphore(1)
         self.guard = StreamGuard(self)
         self._open = False
         self.open()
