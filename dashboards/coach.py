@@ -302,7 +302,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
         "baselines": baselines,
         "sessions": await data.sessions(athlete_id),
         "wellness": await run_db(wellness_and_recovery, coach.ctx, athlete_id, baselines),
-        "readings": await run_db(reading_rows, coach.ctx, athlete_id),
+        "readings": await reading_rows(coach.ctx, athlete_id),
     }
 
 
@@ -389,7 +389,7 @@ async def athlete_page(
         wellness=await run_db(wellness_and_recovery, ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
         links=await run_db(_guest_links, coach, athlete_id),
-        readings=await run_db(reading_rows, ctx, athlete_id),
+        readings=await reading_rows(ctx, athlete_id),
         morning=await morning_curve(ctx, a, morning, lang),
     )
 
@@ -397,10 +397,10 @@ async def athlete_page(
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
 
 
-def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
+async def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
     from gympulse.dashboards import morning
 
-    return morning.reading_rows(ctx, athlete_id)
+    return await morning.reading_rows(ctx, athlete_id)
 
 
 def wellness_and_recovery(

@@ -460,10 +460,11 @@ async def api_station_cancel(request: Request, pending_id: str) -> dict[str, Any
 # ---------------------------------------------------------------------- coach corrections
 
 
-def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
+async def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
     """The athlete's readings, newest first, for the athlete page and its API."""
     from zoneinfo import ZoneInfo
 
+    found = await readings.readings_of(ctx.store, ctx.journal, athlete_id)
     tz = ctx.settings.timezone
     zone = dt.UTC if tz == "UTC" else ZoneInfo(tz)
     return [
@@ -481,7 +482,7 @@ def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
             "status": r.status,
             "sensor": r.sensor,
         }
-        for r in reversed(ctx.journal.morning_recordings(athlete_id))
+        for r in reversed(found)
     ]
 
 
@@ -503,7 +504,7 @@ async def api_readings(request: Request, athlete_id: RowId) -> list[dict[str, An
     """The athlete's morning readings, newest first (automatic proposals included)."""
     coach = _coach(request, api=True)
     _athlete_or_404(coach.ctx, athlete_id)
-    return await run_db(reading_rows, coach.ctx, athlete_id)
+    return await reading_rows(coach.ctx, athlete_id)
 
 
 @coach_router.post("/coach/athletes/{athlete_id}/readings", response_model=None)

@@ -154,7 +154,7 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
                     return 2
                 if args.action == "list":
                     print("id\tstart\tminutes\tln_rmssd\thr_rest\tcorrected\tmethod\tstatus")
-                    for r in journal.morning_recordings(athlete_id):
+                    for r in await readings.readings_of(store, journal, athlete_id):
                         ln = "-" if r.ln_rmssd is None else f"{r.ln_rmssd:.2f}"
                         hr = "-" if r.hr_rest is None else f"{r.hr_rest:.0f}"
                         print(

@@ -360,3 +360,29 @@ def record_reading(
             journal.close()
 
     return asyncio.run(run())
+
+
+async def readings_of(store: Store, journal: Journal, athlete_id: int) -> list[MorningRecording]:
+    """The athlete's readings, oldest first, with their values: those kept by
+    :func:`keep_reading` carry them; a recording only tagged (``Journal.tag_morning``, as
+    older scripts do) gets them from the store's ``morning_readings`` row ``analyze`` wrote."""
+    from dataclasses import replace
+
+    from gympulse.pipeline.analytics import tables
+    from gympulse.pipeline.analytics.jobs import read_table
+
+    found = await asyncio.to_thread(journal.morning_recordings, athlete_id)
+    if all(r.ln_rmssd is not None for r in found):
+        return found
+    rows = await read_table(store, tables.MORNING_READINGS, {"athlete_id": athlete_id})
+    computed = {int(r["recording_id"]): r for r in rows.to_dicts()}
+    out = []
+    for r in found:
+        row = computed.get(r.id)
+        if r.ln_rmssd is None and row is not None:
+            r = replace(
+                r, n_rr=row["n_rr"], n_corrected=row["n_corrected"], rmssd=row["rmssd"],
+                ln_rmssd=row["ln_rmssd"], hr_rest=row["hr_rest"],
+            )  # fmt: skip
+        out.append(r)
+    return out
