@@ -42,6 +42,7 @@ from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
 SSE_KEEPALIVE_S = 15.0
+BOARD_RECENT_MS = 3 * 3_600_000  # a board may show the summary of a class this recent
 # The credentials as dependencies (module level: annotations are resolved by name).
 Board = Annotated[access.Viewer, Depends(access.board_viewer)]
 CoachLogin = Annotated[coach.Coach, Depends(coach.require_coach)]
@@ -226,11 +227,15 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         only who trained in it — and HRR60 from the class's session summary once
         ``gympulse analyze`` has written it. With no class, totals since each strap was
         put on. A class of an earlier day needs the coach (the board shows today's)."""
-        if class_id is not None and viewer.kind != "coach":
-            today = await run_db(_todays_classes, contract.now_ms())
-            if class_id not in {c.id for c in today}:
-                raise HTTPException(status_code=403, detail="an earlier class needs the coach")
         chosen = await run_db(_summary_class, class_id)
+        if class_id is not None and viewer.kind != "coach":
+            # The board's classes: today's (site time), or one that ended in the last
+            # BOARD_RECENT_MS (a class just before midnight). Older ones: the coach's.
+            now = contract.now_ms()
+            today = {c.id for c in await run_db(_todays_classes, now)}
+            recent = chosen is not None and chosen.end_ms >= now - BOARD_RECENT_MS
+            if class_id not in today and not recent:
+                raise HTTPException(status_code=403, detail="an earlier class needs the coach")
         rows = live.summary(None if chosen is None else (chosen.start_ms, chosen.end_ms))
         for row in rows:
             row["hrr60"] = None
