@@ -330,9 +330,8 @@ def test_login_throttled_per_address_and_account_without_locking_the_coach_out(
         for i in range(4):
             try_login(other, "coach", f"more-{i}")
     late = client(server, "127.0.0.6")
-    assert try_login(late, "coach", "first-guess").status_code == 303
-    assert try_login(late, "coach", "second-guess").status_code in (303, 429)
-    assert try_login(late, "coach", "third-guess").status_code == 429
+    tries = [try_login(late, "coach", f"late-{i}").status_code for i in range(4)]
+    assert tries[0] == 303 and 429 in tries  # well before the usual five free tries
 
     # The real coach, from the gym office's address, still logs in at once.
     office = client(server, "127.0.0.2")
