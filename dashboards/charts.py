@@ -18,6 +18,8 @@ from gympulse.pipeline.analytics.zones import zone
 ZONE_COLOURS = ("#5f6b7a", "#9aa5b1", "#1e88e5", "#2e9d4f", "#f2a900", "#e53935")
 PALETTE = ("#1e88e5", "#e53935", "#2e9d4f", "#f2a900", "#8e24aa")
 
+PHONE_WIDTH = 360  # guest pages: drawn at a phone's width, so chart text stays ≥ 12 px
+
 Band = tuple[Sequence[float | None], Sequence[float | None]]
 
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import (
@@ -198,6 +199,12 @@ async def post_rpe(
     if await guest.ctx.data.session(guest.athlete.id, session_id) is None:
         raise HTTPException(status_code=404, detail="no such session")
     await run_db(guest.ctx.journal.set_session_rpe, guest.athlete.id, session_id, float(rpe))
+    # Back to where the question was asked, which now shows the answer.
+    back = request.headers.get("referer", "")
+    if "/sessions/" in back:
+        return RedirectResponse(
+            f"{guest.base}/sessions/{quote(session_id, safe='')}?saved=rpe", status_code=303
+        )
     return RedirectResponse(f"{guest.base}?saved=rpe", status_code=303)
 
 
@@ -261,7 +268,17 @@ async def progress(guest: Guest) -> dict[str, Any]:
     }
 
 
+TREND_AFTER = 7  # morning readings before any trend is claimed (the baseline's minimum)
+
+
 def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
+    """Kind, careful words: nothing about a trend before TREND_AFTER readings (then what is
+    still needed), never a fitness-drop headline, never VO2max jargon."""
+    readings = sum(1 for v in p["hr_rest"] if v is not None)
+    if readings < TREND_AFTER:
+        if readings == 0 and not p["hrr60"]:
+            return [t(lang, "trend_none")]
+        return [t(lang, "trend_wait", need=TREND_AFTER, n=TREND_AFTER - readings)]
     words = []
     rest = _first_last(p["hr_rest"])
     if rest is not None:
@@ -271,11 +288,8 @@ def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
     if hrv is not None:
         words.append(t(lang, "trend_hrv_up" if hrv[1] >= hrv[0] else "trend_hrv_down"))
     hrr = _first_last(p["hrr60"])
-    if hrr is not None:
+    if hrr is not None and hrr[1] >= hrr[0]:  # only the good news; a coach reads the rest
         words.append(t(lang, "trend_hrr", a=round(hrr[0]), b=round(hrr[1])))
-    vo2 = _first_last(p["vo2max"])
-    if vo2 is not None:
-        words.append(t(lang, "trend_vo2", a=vo2[0], b=vo2[1]))
     return words or [t(lang, "trend_none")]
 
 
@@ -290,11 +304,48 @@ def _page(guest: Guest, template: str, lang: str, *, title: str, **context: Any)
     return render(template, lang, title=title, base=guest.base, csrf=guest.csrf, **context)
 
 
+PHONE_WIDTH = charts.PHONE_WIDTH
+
+
+def _today(request: Request) -> dt.date:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return dt.datetime.now(tz).date()
+
+
+def _with_ratings(sessions: list[Row], rated: dict[str, float]) -> list[Row]:
+    """Sessions with the guest's own rating from the journal (so an answer shows at once,
+    before the next ``analyze``)."""
+    out = []
+    for s in sessions:
+        rpe = rated.get(str(s["session_id"]), s.get("rpe"))
+        out.append(s | {"rpe": None if rpe is None else round(float(rpe))})
+    return out
+
+
+def _week(request: Request, lang: str, reports: list[Any]) -> dict[str, Any]:
+    """The last 7 days of check-ins: day labels and, per question, the answers."""
+    today = _today(request)
+    days = [today - dt.timedelta(days=d) for d in range(6, -1, -1)]
+    names = t(lang, "weekdays_short").split()
+    by_day = {w.date: w for w in reports}
+    return {
+        "days": days,
+        "labels": [names[d.weekday()] for d in days],
+        "rows": {
+            item: [getattr(by_day[d], item) if d in by_day else None for d in days]
+            for item in WELLNESS_ITEMS
+        },
+        "today": by_day.get(today),
+    }
+
+
 @router.get("/me/{token}", response_class=HTMLResponse, include_in_schema=False)
-async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse:
+async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    sessions = await guest.ctx.data.sessions(guest.athlete.id)
+    journal = guest.ctx.journal
+    rated = {r.session_id: r.rpe for r in await run_db(journal.session_rpes, guest.athlete.id)}
+    sessions = _with_ratings(await guest.ctx.data.sessions(guest.athlete.id), rated)
     last = sessions[0] if sessions else None
     last_zones = None
     if last is not None:
@@ -303,18 +354,21 @@ async def me_page(request: Request, token: str, saved: str = "") -> HTMLResponse
             _zone_labels(lang),
             title=f"{t(lang, 'zone_minutes')} · {last['date']}",
         )
+    week = _week(request, lang, await run_db(journal.wellness, guest.athlete.id))
     return _page(
         guest,
         "guest/me.html",
         lang,
         title=t(lang, "your_sessions"),
-        guest_name=guest.athlete.name,
+        guest_name=guest.athlete.name.split()[0] if guest.athlete.name.split() else "",
         saved=saved,
+        edit=bool(edit),
         stream=f"/api/me/{quote(token, safe='')}/stream",
         last=last,
         last_zones=last_zones,
         sessions=sessions,
         wellness_items=WELLNESS_ITEMS,
+        week=week,
         scripts=("me.js",),
     )
 
@@ -327,9 +381,13 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
     lang = _lang(request, guest)
     row = await guest.ctx.data.session(guest.athlete.id, session_id)
     if row is None:
-        raise HTTPException(status_code=404, detail="no such session")
+        raise GuestLinkNotFound  # somebody else's or no session: the same small 404 page
+    rated = {
+        r.session_id: r.rpe for r in await run_db(guest.ctx.journal.session_rpes, guest.athlete.id)
+    }
+    (row,) = _with_ratings([row], rated)
     hr = await guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
-    hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(2026))
+    hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(_today(request).year))
     return _page(
         guest,
         "guest/session.html",
@@ -337,7 +395,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
         title=f"{t(lang, 'session')} {row['date']}",
         row=row,
         session_id=session_id,
-        hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
+        hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve"), width=PHONE_WIDTH),
         zones_chart=charts.zone_bars(
             [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
             _zone_labels(lang),
@@ -352,22 +410,24 @@ async def me_progress_page(request: Request, token: str) -> HTMLResponse:
     lang = _lang(request, guest)
     p = await progress(guest)
     shown = []
-    if p["dates"]:
+    if sum(1 for v in p["hr_rest"] if v is not None) >= TREND_AFTER:
         shown.append(
             charts.line_chart(
-                [(t(lang, "resting_hr"), p["hr_rest"])], p["dates"], title=t(lang, "resting_hr")
+                [(t(lang, "resting_hr"), p["hr_rest"])],
+                p["dates"],
+                title=t(lang, "resting_hr"),
+                min_span=20.0,  # a few beats of day-to-day noise stay small
+                width=PHONE_WIDTH,
             )
         )
-        shown.append(
-            charts.line_chart([("VO2max", p["vo2max"])], p["dates"], title="VO2max (estimate)")
-        )
     weeks = p["weekly_zone_minutes"]
-    if weeks:
+    if len(weeks) >= 2:
         shown.append(
             charts.line_chart(
                 [(t(lang, "minutes"), list(weeks.values()))],
                 list(weeks),
                 title=t(lang, "weekly_zone_minutes"),
+                width=PHONE_WIDTH,
             )
         )
     return _page(

@@ -48,8 +48,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "mood": {"en": "Mood", "nl": "Humeur"},
     "energy": {"en": "Energy", "nl": "Energie"},
     "soreness": {"en": "Soreness", "nl": "Spierpijn"},
-    "scale_low": {"en": "bad", "nl": "slecht"},
-    "scale_high": {"en": "great", "nl": "top"},
+    "scale_low": {
+        "en": "low",
+        "nl": "laag",
+    },
+    "scale_high": {
+        "en": "high",
+        "nl": "hoog",
+    },
     "save": {"en": "Save", "nl": "Opslaan"},
     "progress": {"en": "Your progress", "nl": "Jouw vooruitgang"},
     "trend_rest_down": {
@@ -59,16 +65,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
         " efficiënter.",
     },
     "trend_rest_up": {
-        "en": "Your resting heart rate is {b} bpm (it was {a}).",
-        "nl": "Je rusthartslag is {b} slagen per minuut (het was {a}).",
+        "en": "Your resting heart rate is around {b} bpm (it was {a}). It moves with sleep,"
+        " stress and training; your coach looks at it with you.",
+        "nl": "Je rusthartslag ligt rond {b} slagen per minuut (eerst {a}). Die beweegt mee"
+        " met slaap, stress en training; je coach kijkt er met je naar.",
     },
     "trend_hrv_up": {
         "en": "Your heart-rate variability rose: a sign of good recovery.",
         "nl": "Je hartslagvariabiliteit steeg: een teken van goed herstel.",
     },
     "trend_hrv_down": {
-        "en": "Your heart-rate variability is a little lower: take recovery seriously.",
-        "nl": "Je hartslagvariabiliteit is wat lager: neem je herstel serieus.",
+        "en": "Your heart-rate variability changes from day to day, which is normal. Rest"
+        " and good sleep help it along.",
+        "nl": "Je hartslagvariabiliteit verschilt van dag tot dag, en dat is normaal. Rust"
+        " en goed slapen helpen.",
     },
     "trend_hrr": {
         "en": "After exercise your heart rate drops {b} bpm in a minute (first: {a}).",

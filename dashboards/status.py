@@ -126,4 +126,5 @@ def trend_chart(lang: str, base: list[Row], status: Status) -> Any:
         title=t(lang, "morning_trend"),
         band=band,
         band_label=t(lang, "morning_band"),
+        width=charts.PHONE_WIDTH,
     )

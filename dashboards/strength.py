@@ -221,6 +221,7 @@ async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
                 [(name, [v for _, v in days])],
                 [d for d, _ in days],
                 title=f"{name} · {t(lang, 'strength_e1rm')}",
+                width=charts.PHONE_WIDTH,
             )
         )
     weeks = sorted(p["weekly"])
@@ -235,6 +236,7 @@ async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
                 ],
                 weeks,
                 title=t(lang, "strength_weekly_volume"),
+                width=charts.PHONE_WIDTH,
             )
         )
     return _page(
