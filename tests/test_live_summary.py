@@ -10,8 +10,10 @@ headless Chromium). HRR60 from the class's session summary: see
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page
@@ -135,3 +137,65 @@ async def test_the_summary_appears_at_the_end_and_gives_way_to_the_next_class(
             await _wait(page, f"!({shown})", 20, "the summary to give way to the next class")
             assert "Yoga" in await page.evaluate("document.getElementById('timer').textContent")
             await page.close()
+
+
+@pytest.mark.slow
+async def test_the_summary_shows_hrr60_once_analyze_has_run(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Real processes: Mosquitto, ``gympulse ingest``, ``gympulse web`` and ``gympulse
+    analyze``. A 10-minute class an hour ago, replayed by a collector: two guests at 160 bpm
+    to the end, 110 bpm from the class's end on (straps stay on). The board's summary of
+    that class has 10 zone-minutes each and, once analyze has run, HRR60 = 160 - 110."""
+    import httpx
+
+    from gympulse.collectors.simulator import make_profiles
+    from tests.support.pipeline import count_rows, publish_samples, wait_for
+    from tests.test_assignments import ingest_process
+
+    db = tmp_path / "gympulse.db"
+    profiles = make_profiles(2, 4)
+    t0 = (contract.now_ms() // MINUTE - 60) * MINUTE
+    ids = seed_athletes(db, profiles, t0 - 3_600_000)
+    journal = Journal(db)
+    class_id = journal.add_class("Spin", t0, t0 + 10 * MINUTE)
+    journal.close()
+    token = board_token(db)
+    samples = [
+        contract.HrSample(p.sensor, t0 + s * 1000, s + 100, bpm, [60_000 // bpm])
+        for p in profiles
+        for s in range(-60, 13 * 60)
+        for bpm in [160 if s < 600 else 110]
+    ]
+    with web_server(mosquitto.url, db) as base:
+        async with (
+            httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=30) as board,
+            ingest_process(mosquitto, db, tmp_path) as config,
+        ):
+            assert (await board.get(f"/board/{token}")).status_code == 200  # the TV's link
+
+            async def tiles() -> int:
+                return int((await board.get("/healthz")).json()["tiles"])
+
+            deadline = time.monotonic() + 20
+            while await tiles() == 0:  # the ingest probe reached the board: it subscribed
+                assert time.monotonic() < deadline, "the board never saw the probe"
+                await asyncio.sleep(0.2)
+            await publish_samples(mosquitto.url, samples)  # the collector's backlog
+            await wait_for(lambda: count_rows(db, "samples") > len(samples), 30, "all stored")
+
+            async def summary() -> dict[int | None, dict[str, Any]]:
+                rows = (await board.get(f"/api/live/summary?class_id={class_id}")).json()
+                return {r["athlete_id"]: r for r in rows}
+
+            before = await summary()
+            assert set(before) == set(ids.values())  # the probe strap trained in no class
+            for row in before.values():
+                assert sum(row["zone_minutes"]) == pytest.approx(10.0)
+                assert row["hrr60"] is None  # analyze has not run yet
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gympulse.cli", "--config", str(config), "analyze"
+            )
+            assert await proc.wait() == 0
+            after = await summary()
+    assert {a: r["hrr60"] for a, r in after.items()} == {a: 50.0 for a in ids.values()}
