@@ -1,49 +1,51 @@
-"""Store and forward: heart-rate samples survive broker outages and collector restarts.
+"""Store and forward: heart-rate samples survive broker crashes, outages and collector restarts.
 
 Two parts share one SQLite file in the collector's ``state_dir``:
 
 - :class:`DiskQueue`: a bounded FIFO of samples (oldest dropped first, with a persistent
-  counter) and the per-sensor ``seq`` reservations (:class:`SeqAllocator`).
+  counter), the per-sensor ``seq`` reservations (:class:`SeqAllocator`) and the per-sensor
+  confirmed watermark.
 - :class:`Forwarder`: the path every sample takes to the broker.
 
-The forwarder keeps the SD card of a Raspberry Pi quiet when all is well and loses nothing
-when it is not:
+Every sample is committed to disk first (WAL; ``synchronous=NORMAL``: a SIGKILL or a crash
+of the collector process loses nothing, an OS crash may lose the last moments) and stays
+there until it is *confirmed*, then deleted:
 
-1. Broker connected and the disk queue empty: the sample is published at once (QoS 1) and
-   held in memory until the broker's PUBACK.
-2. Otherwise (broker unreachable, or a backlog still on disk) the sample is appended to the
-   disk queue and committed before :meth:`Forwarder.put` returns, so a SIGKILL or power cut
-   of the collector loses none of them (WAL; ``synchronous=NORMAL`` keeps the commit but not
-   an fsync: an OS crash may lose the last moments, a process crash loses nothing).
-3. Samples still unacknowledged when the connection drops (or after ``spill_after_s``) are
-   *spilled*: written to disk too. If paho's own resend delivers them after the reconnect
-   their rows are deleted; if the process died first they are replayed from disk.
-4. After a reconnect the backlog is replayed in arrival order (``qid``) as ``batch``
-   messages, each deleted only after its PUBACK; live samples queue behind it until the
-   disk is empty, so every sensor's samples reach the broker in order.
+- ``confirm = "ingest"`` (the default): confirmed when the ingestion service's retained
+  ``stored`` watermark for this collector (:class:`gympulse.contract.Stored`) covers its
+  ``seq`` — the sample is in the store. The broker's PUBACK is not enough: a broker that
+  crashes before its autosave, or runs without persistence, forgets messages it had
+  acknowledged.
+- ``confirm = "broker"``: confirmed by the broker's PUBACK (a site whose consumer is not
+  gympulse's ingestion; the old hop-by-hop guarantee).
 
-Delivery is at least once: a message the broker stored whose PUBACK was lost in a crash is
-sent again. Ingestion de-duplicates on (sensor, ts), so that costs nothing downstream.
+The sender publishes the disk queue in arrival order (``qid``): one sample on its ``hr``
+topic when it is alone (the live case), else up to :data:`REPLAY_BATCH` samples as one
+``batch`` message, one message in flight at a time. After every reconnect it starts again
+from the oldest unconfirmed sample: whatever the broker lost is sent again, and the store's
+(sensor, ts) key absorbs what it had not lost. In ``ingest`` mode it publishes only once a
+watermark arrived on the current connection (retained, or published by ingestion when it
+sees this collector's ``status``): proof that the broker has the ingestion's session and
+queues what we send, so a replay is never sent into a broker that would drop it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.contract import HrSample
-from gympulse.mqtt import MqttClient
+from gympulse.mqtt import MqttClient, Received
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,13 @@ CREATE TABLE IF NOT EXISTS queue (
     qid INTEGER PRIMARY KEY,
     sensor TEXT NOT NULL,
     ts INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS seq (sensor TEXT PRIMARY KEY, reserved INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS confirmed (sensor TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
-
 _sample_decoder = msgspec.json.Decoder(HrSample)
 
 
@@ -77,10 +80,24 @@ class DiskQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         row = self._db.execute("SELECT COUNT(*), COALESCE(MAX(qid), 0) FROM queue").fetchone()
         self._count: int = row[0]
         self.last_qid: int = row[1]
         self.dropped: int = self._counter("dropped")
+
+    def _migrate(self) -> None:
+        """A queue written before ``seq`` had its own column: fill it from the payloads."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(queue)")}
+        if "seq" not in columns:
+            self._db.execute("ALTER TABLE queue ADD COLUMN seq INTEGER")
+        rows = self._db.execute("SELECT qid, payload FROM queue WHERE seq IS NULL").fetchall()
+        if rows:
+            self._db.executemany(
+                "UPDATE queue SET seq = ? WHERE qid = ?",
+                [(_sample_decoder.decode(p).seq, q) for q, p in rows],
+            )
+        self._db.execute("CREATE INDEX IF NOT EXISTS queue_sensor_seq ON queue (sensor, seq)")
 
     def _counter(self, name: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
@@ -91,13 +108,16 @@ class DiskQueue:
 
     def put(self, items: Iterable[tuple[int, HrSample]]) -> int:
         """Append (qid, sample) pairs in one transaction; returns how many old ones it dropped."""
-        rows = [(qid, s.sensor, s.ts, contract.encode(s)) for qid, s in items]
+        rows = [(qid, s.sensor, s.ts, contract.encode(s), s.seq) for qid, s in items]
         if not rows:
             return 0
         db = self._db
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT OR IGNORE INTO queue VALUES (?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR IGNORE INTO queue (qid, sensor, ts, payload, seq) VALUES (?,?,?,?,?)",
+                rows,
+            )
             count = db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
             excess = count - self.max_samples
             if excess > 0:
@@ -128,11 +148,40 @@ class DiskQueue:
             return int(excess)
         return 0
 
-    def head(self, limit: int) -> list[tuple[int, HrSample]]:
+    def head(self, limit: int, *, after: int = 0) -> list[tuple[int, HrSample]]:
+        """The oldest ``limit`` samples with a qid above ``after``, in arrival order."""
         rows = self._db.execute(
-            "SELECT qid, payload FROM queue ORDER BY qid LIMIT ?", (limit,)
+            "SELECT qid, payload FROM queue WHERE qid > ? ORDER BY qid LIMIT ?", (after, limit)
         ).fetchall()
         return [(qid, _sample_decoder.decode(payload)) for qid, payload in rows]
+
+    def confirmed(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT sensor, seq FROM confirmed").fetchall())
+
+    def confirm(self, watermark: dict[str, int]) -> int:
+        """Delete every sample a watermark covers (seq <= the sensor's); returns how many.
+        The watermark only ever rises, and is kept for samples still to come."""
+        if not watermark:
+            return 0
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO confirmed VALUES (?, ?) ON CONFLICT(sensor)"
+                " DO UPDATE SET seq = max(seq, excluded.seq)",
+                list(watermark.items()),
+            )
+            before = db.total_changes
+            db.executemany(
+                "DELETE FROM queue WHERE sensor = ? AND seq <= ?", list(watermark.items())
+            )
+            deleted = db.total_changes - before
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._count = int(db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        return deleted
 
     def delete(self, qids: Iterable[int]) -> None:
         ids = [(q,) for q in qids]
@@ -188,23 +237,16 @@ class SeqAllocator:
 
 @dataclass
 class ForwarderStats:
-    live: int = 0  # published straight away
-    queued: int = 0  # went to disk first
-    spilled: int = 0  # sent, unacknowledged, then written to disk
-    replayed: int = 0  # delivered from disk
-    replay_messages: int = 0
-
-
-@dataclass
-class _InFlight:
-    sample: HrSample
-    task: asyncio.Task[None]
-    sent: float
-    spilled: bool = False
+    put: int = 0  # samples taken (each committed to disk)
+    messages: int = 0  # messages the broker acknowledged
+    sent: int = 0  # samples in them (a replayed sample counts again)
+    replayed: int = 0  # samples sent again after a reconnect
+    confirmed: int = 0  # samples deleted because a watermark (or PUBACK) covered them
+    watermarks: int = 0
 
 
 class Forwarder:
-    """Every sample's way to the broker: live when possible, through the disk when not."""
+    """Every sample's way to the broker: on disk first, sent in order, deleted once confirmed."""
 
     def __init__(
         self,
@@ -212,111 +254,117 @@ class Forwarder:
         publisher: CollectorPublisher,
         queue: DiskQueue,
         *,
-        spill_after_s: float = 2.0,
+        confirm: Literal["ingest", "broker"] = "ingest",
         replay_batch: int = REPLAY_BATCH,
     ) -> None:
         self.mqtt = mqtt
         self.publisher = publisher
         self.queue = queue
-        self.spill_after_s = spill_after_s
+        self.confirm_mode = confirm
         self.replay_batch = replay_batch
         self.stats = ForwarderStats()
         self._next_qid = queue.last_qid + 1
-        self._inflight: dict[int, _InFlight] = {}
         self._wake = asyncio.Event()
         self._closed = False
+        self._connection = -1  # the connection ``_sent`` refers to
+        self._sent = 0  # highest qid published on that connection
+        self._sent_before = 0  # highest qid published on any earlier connection
+        self._watermark_on = -1  # connection on which a watermark arrived
+        self.watermark: dict[str, int] = queue.confirmed()
+
+    @property
+    def topic(self) -> str:
+        return contract.stored_topic(self.publisher.site, self.publisher.collector)
 
     @property
     def backlog(self) -> int:
+        """Samples on disk, not confirmed yet (sent or not)."""
         return len(self.queue)
 
     @property
-    def unacknowledged(self) -> int:
-        return len(self._inflight)
+    def ready(self) -> bool:
+        """Connected, and (``ingest`` mode) a watermark came on this connection."""
+        if not self.mqtt.connected.is_set():
+            return False
+        return self.confirm_mode == "broker" or self._watermark_on == self.mqtt.connect_count
 
     def put(self, sample: HrSample) -> None:
-        """Take one sample; returns once it is either handed to MQTT or committed to disk."""
+        """Take one sample; returns once it is committed to disk."""
         qid = self._next_qid
         self._next_qid += 1
-        if self.mqtt.connected.is_set() and not self.queue and not self._closed:
-            task = asyncio.ensure_future(self.publisher.samples(sample.sensor, [sample]))
-            self._inflight[qid] = _InFlight(sample, task, time.monotonic())
-            task.add_done_callback(functools.partial(self._acknowledged, qid))
-            self.stats.live += 1
-        else:
-            self.queue.put([(qid, sample)])
-            self.stats.queued += 1
-            self._wake.set()
+        self.queue.put([(qid, sample)])
+        self.stats.put += 1
+        self._wake.set()
 
-    def _acknowledged(self, qid: int, task: asyncio.Task[None]) -> None:
-        entry = self._inflight.pop(qid, None)
-        if entry is None:
+    def on_watermark(self, message: Received) -> None:
+        """The retained ``stored`` watermark of this collector (from ingestion)."""
+        try:
+            stored = contract.decode_stored(message.payload) if message.payload else None
+        except contract.PayloadError as err:
+            log.warning("ignoring a malformed watermark on %s: %s", message.topic, err)
             return
-        failed = task.cancelled() or task.exception() is not None
-        if failed:
-            if not entry.spilled:
-                self.queue.put([(qid, entry.sample)])
-                self.stats.spilled += 1
-            self._wake.set()
-        elif entry.spilled:
-            self.queue.delete([qid])
+        if stored is not None:
+            for sensor, seq in stored.seq.items():
+                if seq > self.watermark.get(sensor, -1):
+                    self.watermark[sensor] = seq
+            deleted = self.queue.confirm(stored.seq)
+            self.stats.confirmed += deleted
+        self.stats.watermarks += 1
+        self._watermark_on = max(self._watermark_on, message.connection)
+        self._wake.set()
 
-    def spill(self, *, older_than_s: float = 0.0) -> int:
-        """Write unacknowledged samples (sent at least ``older_than_s`` ago) to disk."""
-        cutoff = time.monotonic() - older_than_s
-        todo = [(qid, e) for qid, e in self._inflight.items() if not e.spilled and e.sent <= cutoff]
-        if todo:
-            self.queue.put([(qid, e.sample) for qid, e in todo])
-            for _, entry in todo:
-                entry.spilled = True
-            self.stats.spilled += len(todo)
-            log.info("spilled %d unacknowledged samples to disk", len(todo))
-        return len(todo)
+    async def watch(self, *, until: asyncio.Event | None = None) -> None:
+        """Feed the watermarks the client receives to :meth:`on_watermark`."""
+        async for message in self.mqtt.messages(until=until):
+            if message.topic == self.topic:
+                self.on_watermark(message)
 
     async def run(self) -> None:
-        """Spill what the broker does not acknowledge, replay the backlog when it is back."""
+        """Send what is on disk, in order; start over from the oldest after a reconnect."""
         while not self._closed:
-            if not self.mqtt.connected.is_set():
-                self.spill()
-            else:
-                self.spill(older_than_s=self.spill_after_s)
-                if self.queue and await self._replay_once():
-                    continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.25)
+            if not self.ready:
+                await self._idle()
+                continue
+            connection = self.mqtt.connect_count
+            if connection != self._connection:
+                self._sent_before = max(self._sent_before, self._sent)
+                self._connection, self._sent = connection, 0
+            rows = self.queue.head(self.replay_batch, after=self._sent)
+            if not rows:
+                await self._idle()
+                continue
+            samples = [s for _, s in rows]
+            try:
+                sensors = {s.sensor for s in samples}
+                if len(sensors) == 1:
+                    await self.publisher.samples(samples[0].sensor, samples)
+                else:
+                    await self.publisher.batch(samples)
+            except Exception as err:  # closed or refused: the next connection sends it again
+                log.warning("publishing %d samples failed: %s", len(samples), err)
+                await self._idle()
+                continue
+            if self.mqtt.connect_count != connection:
+                continue  # acknowledged by a connection that is gone: send it again
+            self._sent = rows[-1][0]
+            self.stats.messages += 1
+            self.stats.sent += len(rows)
+            self.stats.replayed += sum(1 for q, _ in rows if q <= self._sent_before)
+            if self.confirm_mode == "broker":
+                self.queue.delete(q for q, _ in rows)
+                self.stats.confirmed += len(rows)
 
-    async def _replay_once(self) -> bool:
-        """Send the oldest batch from disk; True when one was delivered."""
-        rows = self.queue.head(self.replay_batch)
-        # Samples older than the backlog's head that are still with paho (sent before the
-        # outage) go first: paho resends them on reconnect. Wait for them to settle.
-        pending = [e.task for q, e in self._inflight.items() if rows and q <= rows[-1][0]]
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
-            return True
-        if not rows:
-            return False
-        samples = [s for _, s in rows]
-        try:
-            await self.publisher.batch(samples)
-        except Exception as err:  # the client closed or the broker refused: keep the rows
-            log.warning("replay of %d samples failed: %s", len(samples), err)
-            await asyncio.sleep(0.5)
-            return False
-        self.queue.delete(q for q, _ in rows)
-        self.stats.replayed += len(rows)
-        self.stats.replay_messages += 1
-        if not self.queue:
-            log.info(
-                "backlog replayed: %d samples in %d messages",
-                self.stats.replayed,
-                self.stats.replay_messages,
-            )
-        return True
+    async def _idle(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), 0.25)
+
+    async def drained(self, *, until: asyncio.Event | None = None) -> None:
+        """Wait until every sample taken so far is confirmed (or ``until`` is set)."""
+        while len(self.queue) and not (until is not None and until.is_set()):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
-        """Stop: everything not acknowledged is on disk afterwards."""
+        """Stop sending: whatever is not confirmed stays on disk for the next run."""
         self._closed = True
-        self.spill()
         self._wake.set()

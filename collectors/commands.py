@@ -50,6 +50,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             contact_loss_rate=cfg.contact_loss_rate,
             dropout_rate=cfg.dropout_rate,
             stop=stop,
+            state_dir=cfg.state_dir,
+            confirm=cfg.confirm,
         )
 
     published = asyncio.run(main())

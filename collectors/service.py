@@ -90,24 +90,30 @@ async def run_collector(settings: Settings, stop: asyncio.Event) -> dict[str, di
             f"gympulse-collector-{site}-{collector}",
             will=collector_will(site, collector),
             on_connect=on_connect,
+            # The ingestion's watermark (retained): what is stored, so it may leave the disk.
+            subscriptions=[(contract.stored_topic(site, collector), 1)]
+            if c.confirm == "ingest"
+            else [],
         )
         publisher = CollectorPublisher(mqtt, site, collector)
-        forwarder = Forwarder(mqtt, publisher, queue)
+        forwarder = Forwarder(mqtt, publisher, queue, confirm=c.confirm)
         manager = StrapManager(settings, centrals, forwarder, publisher, SeqAllocator(queue))
         await stack.enter_async_context(mqtt)
         stack.callback(_cancel_all, announcing)
         stack.push_async_callback(_say_offline, mqtt, publisher)
-        stack.push_async_callback(forwarder.close)  # unacknowledged samples go to disk
+        stack.push_async_callback(forwarder.close)  # unconfirmed samples stay on disk
         stack.push_async_callback(manager.close)  # first: straps disconnected, marked lost
         try:
             async with asyncio.TaskGroup() as tasks:
                 manager_task = tasks.create_task(manager.run(), name="manager")
                 forwarder_task = tasks.create_task(forwarder.run(), name="forwarder")
+                watermark_task = tasks.create_task(forwarder.watch(until=stop), name="watermarks")
                 await stop.wait()
                 await manager.close()
                 manager_task.cancel()
                 await forwarder.close()
                 forwarder_task.cancel()
+                watermark_task.cancel()
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None  # a failed task ends the run with its error
         return manager.summary()

@@ -22,14 +22,17 @@ in real time (or as fast as the broker acknowledges) per the MQTT contract.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from gympulse import contract
+from gympulse.collectors.buffer import DiskQueue, Forwarder
 from gympulse.collectors.publisher import CollectorPublisher, collector_will
 from gympulse.contract import AvailabilityState, HrSample, SensorInfo
 from gympulse.mqtt import MqttClient
@@ -255,59 +258,111 @@ async def run(
     contact_loss_rate: float = 0.002,
     dropout_rate: float = 0.001,
     stop: asyncio.Event | None = None,
+    state_dir: str | Path = "",
+    confirm: Literal["ingest", "broker"] = "ingest",
+    seq_base: int | None = None,
+    on_forwarder: Callable[[Forwarder], None] | None = None,
 ) -> int:
     """Publish the simulation per the contract; returns the number of samples published.
 
+    Samples take a collector's path (:class:`~gympulse.collectors.buffer.Forwarder`): on
+    disk in ``state_dir`` (in memory when empty) until ``confirm``-ed, replayed after a
+    reconnect. With ``seconds`` set, returns once every sample is confirmed (or ``stop``).
+
     ``step_s`` is the wall time per simulated second: 1.0 is real time, 0 publishes as fast
     as the broker acknowledges (tests, backfills)."""
+    stop = stop or asyncio.Event()
+    queue_path = Path(state_dir) / f"{collector}.sqlite3" if state_dir else ":memory:"
+    queue = DiskQueue(queue_path, 7 * 24 * 3600 * max(1, len(profiles)))
+    loop = asyncio.get_running_loop()
+    publishers: list[CollectorPublisher] = []
+    background: set[asyncio.Task[None]] = set()
+
+    def on_connect() -> None:  # retained "online" on every (re)connect: ingestion answers it
+        for p in publishers:
+            task = loop.create_task(p.online())
+            background.add(task)
+            task.add_done_callback(background.discard)
+
     published = 0
-    async with MqttClient(
-        mqtt_settings,
-        f"gympulse-sim-{collector}",
-        will=collector_will(site, collector),
-        persistent=True,
-    ) as mqtt:
-        await mqtt.wait_connected(timeout=30)
-        pub = CollectorPublisher(mqtt, site, collector)
-        await pub.online()
-        for p in profiles:
-            await pub.info(p.sensor, SensorInfo(name=f"Sim {p.sensor}", model="gympulse-sim"))
-            await pub.availability(p.sensor, "connected")
-        first = contract.now_ms() if start_ms is None else start_ms
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        pending: set[asyncio.Future[None]] = set()
-        for i, events in enumerate(
-            simulate(
-                profiles,
-                start_ms=first,
-                seconds=seconds,
-                seed=seed,
-                seq_base=contract.now_ms(),
-                contact_loss_rate=contact_loss_rate,
-                dropout_rate=dropout_rate,
-            )
-        ):
-            if stop is not None and stop.is_set():
-                break
-            if step_s > 0:
-                delay = t0 + i * step_s - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            for event in events:
-                if event.availability is not None:
-                    await pub.availability(event.sensor, event.availability, event.ts)
-                if event.sample is not None:
-                    pending.add(
-                        mqtt.publish_nowait(
-                            contract.hr_topic(site, collector, event.sensor),
-                            contract.encode(event.sample),
-                        )
+    try:
+        async with MqttClient(
+            mqtt_settings,
+            f"gympulse-sim-{collector}",
+            will=collector_will(site, collector),
+            on_connect=on_connect,
+            subscriptions=[(contract.stored_topic(site, collector), 1)]
+            if confirm == "ingest"
+            else [],
+        ) as mqtt:
+            pub = CollectorPublisher(mqtt, site, collector)
+            publishers.append(pub)
+            forwarder = Forwarder(mqtt, pub, queue, confirm=confirm)
+            if on_forwarder is not None:
+                on_forwarder(forwarder)
+            tasks = [
+                loop.create_task(forwarder.run(), name="sim-forwarder"),
+                loop.create_task(forwarder.watch(until=stop), name="sim-watermarks"),
+            ]
+            try:
+                await mqtt.wait_connected(timeout=30)
+                if mqtt.connect_count == 1 and not background:
+                    on_connect()
+                for p in profiles:
+                    await pub.info(
+                        p.sensor, SensorInfo(name=f"Sim {p.sensor}", model="gympulse-sim")
                     )
-                    published += 1
-            if len(pending) > 2000 or step_s > 0:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        await pub.offline()
+                    await pub.availability(p.sensor, "connected")
+                first = contract.now_ms() if start_ms is None else start_ms
+                t0 = loop.time()
+                for i, events in enumerate(
+                    simulate(
+                        profiles,
+                        start_ms=first,
+                        seconds=seconds,
+                        seed=seed,
+                        seq_base=contract.now_ms() if seq_base is None else seq_base,
+                        contact_loss_rate=contact_loss_rate,
+                        dropout_rate=dropout_rate,
+                    )
+                ):
+                    if stop.is_set():
+                        break
+                    if step_s > 0:
+                        delay = t0 + i * step_s - loop.time()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                    elif i % 50 == 0:
+                        await asyncio.sleep(0)  # let the sender and the socket run
+                    for event in events:
+                        if event.availability is not None:
+                            task = loop.create_task(
+                                _quietly(
+                                    pub.availability(event.sensor, event.availability, event.ts)
+                                )
+                            )
+                            background.add(task)
+                            task.add_done_callback(background.discard)
+                        if event.sample is not None:
+                            forwarder.put(event.sample)
+                            published += 1
+                await forwarder.drained(until=stop)
+                if mqtt.connected.is_set():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(pub.offline(), 2)
+            finally:
+                await forwarder.close()
+                for task in [*tasks, *background]:
+                    task.cancel()
+                await asyncio.gather(*tasks, *background, return_exceptions=True)
+    finally:
+        queue.close()
     return published
+
+
+async def _quietly(publish: Coroutine[Any, Any, object]) -> None:
+    """A side publish (availability) that must never stall or end the simulation."""
+    try:
+        await publish
+    except Exception as err:
+        log.info("simulator publish failed: %s", err)

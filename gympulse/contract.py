@@ -7,6 +7,20 @@ Topics (levels are ``[a-z0-9-]``, athletes never appear in topics)::
     gympulse/v1/{site}/{collector}/{sensor}/info          retained, QoS 1
     gympulse/v1/{site}/{collector}/{sensor}/hr            QoS 1: a sample, or an array
     gympulse/v1/{site}/{collector}/batch                  QoS 1: array, several sensors
+    gympulse/v1/{site}/{collector}/stored                 retained, QoS 1, by ingestion
+
+``stored`` is the ingestion service's watermark for one collector (:class:`Stored`): per
+sensor, the highest ``seq`` it has written durably to the store. Ingestion handles messages
+in the order the broker delivers them and never passes a message it could not write, so
+every sample a collector published before that one, on the same connection, is stored (or
+quarantined) too. A collector keeps each sample on disk until a watermark covers it, and
+after every reconnect replays what is not covered yet — that is what makes a broker that
+forgets acknowledged messages (a crash before its autosave, no persistence) lose nothing.
+The store's (sensor, ts) key absorbs the repeats. A collector publishes only after a
+watermark arrived on its current connection: the retained one exists only while the broker
+remembers the ingestion's session (it comes back from the same persistence file), or
+ingestion publishes one as soon as it sees the collector's ``status``; so a replay is never
+sent to a broker that has nobody to queue it for.
 
 Machine extension 1 (added inside v1; a consumer of ``hr`` subscribes to ``subscription()``,
 which never matches these, and ignores them)::
@@ -203,6 +217,13 @@ class Availability(msgspec.Struct, frozen=True):
     ts: SafeInt
 
 
+class Stored(msgspec.Struct, frozen=True):
+    """The watermark on ``.../{collector}/stored``: sensor -> highest seq stored durably."""
+
+    seq: dict[str, SafeInt] = {}
+    ts: SafeInt = 0
+
+
 class SensorInfo(msgspec.Struct, frozen=True):
     name: str = ""
     model: str = ""
@@ -259,6 +280,10 @@ def batch_topic(site: str, collector: str) -> str:
     return _join(site, collector, "batch")
 
 
+def stored_topic(site: str, collector: str) -> str:
+    return _join(site, collector, "stored")
+
+
 def subscription(site: str | None = None, kind: str = "hr") -> list[str]:
     """Wildcard filters for subscribers. ``kind`` is "hr" (samples + batches), "machine"
     (machine and power samples, extension 1) or "availability", "info", "status"."""
@@ -267,8 +292,8 @@ def subscription(site: str | None = None, kind: str = "hr") -> list[str]:
         return [f"{base}/+/+/hr", f"{base}/+/batch"]
     if kind == "machine":
         return [f"{base}/+/+/machine", f"{base}/+/+/power"]
-    if kind == "status":
-        return [f"{base}/+/status"]
+    if kind in ("status", "stored"):
+        return [f"{base}/+/{kind}"]
     if kind in ("availability", "info"):
         return [f"{base}/+/+/{kind}"]
     raise ValueError(f"unknown subscription kind {kind!r}")
@@ -291,7 +316,7 @@ class Topic:
 
 _KINDS_SENSOR = ("availability", "info", "hr", "machine", "power")
 MACHINE_TOPIC_KINDS: Final = ("machine", "power")
-_KINDS_COLLECTOR = ("status", "batch")
+_KINDS_COLLECTOR = ("status", "batch", "stored")
 
 
 def parse_topic(topic: str) -> Topic:
@@ -322,6 +347,7 @@ _sample_decoder = msgspec.json.Decoder(HrSample | list[HrSample])
 _availability_decoder = msgspec.json.Decoder(Availability)
 _status_decoder = msgspec.json.Decoder(Status)
 _info_decoder = msgspec.json.Decoder(SensorInfo)
+_stored_decoder = msgspec.json.Decoder(Stored)
 _machine_decoder = msgspec.json.Decoder(MachineSample | list[MachineSample])
 
 
@@ -479,6 +505,10 @@ def decode_status(payload: bytes) -> Status:
 
 def decode_info(payload: bytes) -> SensorInfo:
     return _decode_small(_info_decoder, payload)
+
+
+def decode_stored(payload: bytes) -> Stored:
+    return _decode_small(_stored_decoder, payload)
 
 
 def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:

@@ -270,6 +270,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     contact_loss_rate=settings.simulator.contact_loss_rate,
                     dropout_rate=settings.simulator.dropout_rate,
                     stop=stop,
+                    state_dir=settings.simulator.state_dir,
+                    confirm=settings.simulator.confirm,
                 )
             )
             if args.analyze_every > 0:

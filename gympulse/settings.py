@@ -30,8 +30,10 @@ def is_secret(key: str) -> bool:
 class MqttSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str = "mqtt://127.0.0.1:1883"
     protocol: Literal["3.1.1", "5"] = "3.1.1"
-    username: str = ""
+    username: str = ""  # a collector: "{site}/{collector}" (config/mosquitto/acl)
     password: str = ""  # environment only: GYMPULSE_MQTT__PASSWORD
+    # mqtts:// URLs: the CA file that signed the broker's certificate; "": the system CAs.
+    tls_ca: str = ""
     keepalive_s: int = 30
     # Non-empty: ingestion subscribes as $share/{group}/... (needs MQTT 5 or Mosquitto).
     shared_group: str = ""
@@ -78,6 +80,9 @@ class SimulatorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     # Probability per participant-second of a contact loss / strap drop-out starting.
     contact_loss_rate: float = 0.002
     dropout_rate: float = 0.001
+    # Samples wait on disk here until confirmed (as a collector's); "": in memory only.
+    state_dir: str = ""
+    confirm: Literal["ingest", "broker"] = "ingest"  # as collector.confirm
 
 
 class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -144,6 +149,10 @@ class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     state_dir: str = "gympulse-collector"
     queue_max_samples: int = 7 * 24 * 3600 * 40
     scan_seconds: float = 5.0
+    # When a sample may leave the disk queue: "ingest" once the ingestion service's stored
+    # watermark covers it (survives a broker that forgets what it acknowledged); "broker"
+    # on the broker's PUBACK (a site without gympulse ingestion).
+    confirm: Literal["ingest", "broker"] = "ingest"
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

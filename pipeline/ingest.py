@@ -33,6 +33,13 @@ reason, logged at most once per sensor per minute, and acknowledged (it is kept,
 lost). A retained message on a sample topic is quarantined once, however often the broker
 sends it again on a reconnect.
 
+After every durable write the ``stored`` watermark of each collector whose samples it held
+is published (retained; :mod:`gympulse.pipeline.watermarks`): collectors keep each sample
+on disk until it is covered, and replay the rest after a reconnect, so a broker that forgets
+messages it acknowledged costs nothing. The watermark relies on one ingestion instance
+handling a collector's messages in broker order (no ``shared_group`` split across
+instances when collectors confirm through ingestion).
+
 One message never blocks the rest. A write that fails because the store is unavailable
 (:class:`StoreUnavailable`, an ``OSError``) is retried and nothing is acknowledged. Any other
 error means something in the batch is at fault: the batch is split in halves until the
@@ -71,6 +78,7 @@ from gympulse.pipeline.stores.base import (
     StoreUnavailable,
     WriteBatch,
 )
+from gympulse.pipeline.watermarks import Watermarks
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -283,6 +291,12 @@ class IngestService:
         site = settings.site if settings.site != "*" else None
         filters = contract.subscription(site) + contract.subscription(site, "machine")
         self.filters = [contract.shared(group, f) if group else f for f in filters]
+        # Watermarks first (our own retained ones come back before any sample), then the
+        # collectors' status; never shared: every instance needs them.
+        self.control_filters = contract.subscription(site, "stored") + contract.subscription(
+            site, "status"
+        )
+        self.watermarks = Watermarks()
         self.mqtt: MqttClient | None = None
         # Set once the broker has acknowledged the subscriptions of the persistent session.
         self.ready = asyncio.Event()
@@ -328,7 +342,7 @@ class IngestService:
         async with MqttClient(
             self.settings.mqtt,
             cfg.client_id,
-            subscriptions=[(f, 1) for f in self.filters],
+            subscriptions=[(f, 1) for f in self.control_filters + self.filters],
             persistent=True,
             manual_ack=True,
             receive_maximum=max(cfg.batch_size, 20),
@@ -417,12 +431,28 @@ class IngestService:
         )
 
     async def _write_until_stored(self, mqtt: MqttClient, messages: list[Received]) -> None:
-        parts = self._decode(messages)
+        data = [m for m in messages if not self.watermarks.handle(m)]
+        parts = self._decode(data)
         if await self._store(parts):
+            self.watermarks.stored(s for samples, _ in parts for s in samples)
+            self._publish_watermarks(mqtt)
             for msg in messages:
                 mqtt.ack(msg)
-        self.stats.messages += len(messages)  # handled: stored, quarantined or held
-        INGEST.messages.inc(len(messages))
+        self.stats.messages += len(data)  # handled: stored, quarantined or held
+        INGEST.messages.inc(len(data))
+
+    def _publish_watermarks(self, mqtt: MqttClient) -> None:
+        """After a durable write: tell each collector how far its samples are stored."""
+        for key, topic, payload in self.watermarks.due():
+            if not mqtt.connected.is_set():
+                self.watermarks.again(key)
+                continue
+            future = mqtt.publish_nowait(topic, payload, qos=1, retain=True)
+            future.add_done_callback(functools.partial(self._watermark_sent, key))
+
+    def _watermark_sent(self, key: tuple[str, str], future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.watermarks.again(key)  # goes out with the next batch
 
     async def _store(self, parts: list[Part]) -> bool:
         """Write ``parts`` (retrying while the store is unavailable); a part the store refuses

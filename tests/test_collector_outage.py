@@ -40,6 +40,7 @@ def _config(path: Path, broker: Mosquitto, name: str, transport: str, state_dir:
         f'[mqtt]\nurl = "{broker.url}"\n'
         f'[collector]\nname = "{name}"\ncentral = "bumble"\ntransport = "{transport}"\n'
         f'state_dir = "{state_dir}"\nscan_seconds = 0.3\n'
+        'confirm = "broker"\n'
     )
     return path
 
@@ -82,6 +83,7 @@ async def test_broker_outage_nothing_lost_even_through_sigkill(
             transport=field_a.transport,
             state_dir=str(tmp_path / "state-a"),
             scan_seconds=0.3,
+            confirm="broker",  # no ingestion here: the broker hop is what is tested
         ),
     )
     task_a = asyncio.create_task(run_collector(settings_a, stop_a))

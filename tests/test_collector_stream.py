@@ -32,6 +32,7 @@ def collector_settings(
         "transport": field.transport,
         "state_dir": str(state_dir),
         "scan_seconds": 0.3,
+        "confirm": "broker",  # no ingestion here: the broker hop is what is tested
     }
     options.update(collector)
     return Settings(

@@ -112,6 +112,15 @@ def test_optional_fields_default() -> None:
         (sample(ts=NOW + 24 * 3600 * 1000 + 1), contract.TimestampInFuture),
         (sample(ts=NOW - 401 * 86_400_000), contract.TimestampTooOld),
         (b"[" + b" " * (64 * 1024) + b"]", contract.OversizedPayload),
+        # Integers no store holds exactly: int64 overflows SQLite, 2**53 loses float precision.
+        (sample(seq=2**63), contract.IntOutOfRange),
+        (sample(seq=2**53), contract.IntOutOfRange),
+        (sample(seq=-1), contract.IntOutOfRange),
+        (sample(energy_kj=2**64 - 1), contract.IntOutOfRange),
+        (sample(energy_kj=65536), contract.IntOutOfRange),
+        (sample(ts=2**63), contract.IntOutOfRange),
+        (sample(bpm=2**64), contract.IntOutOfRange),
+        (sample(rr_ms=[2**70]), contract.IntOutOfRange),
     ],
 )
 def test_every_malformed_class_has_its_typed_error(
@@ -139,3 +148,26 @@ def test_retention_window_is_a_parameter() -> None:
     assert decode(old, retention_days=30)
     with pytest.raises(contract.TimestampTooOld):
         decode(old, retention_days=7)
+
+
+def test_integer_bounds_are_inclusive() -> None:
+    (s,) = decode(sample(seq=contract.MAX_SAFE_INT, energy_kj=contract.MAX_ENERGY_KJ))
+    assert (s.seq, s.energy_kj) == (2**53 - 1, 65535)
+    with pytest.raises(contract.IntOutOfRange):  # a sample built in Python is checked too
+        contract.validate_sample(HrSample("strap-1", NOW, 2**63, 80), now=NOW)
+
+
+def test_a_batch_is_judged_sample_by_sample() -> None:
+    items = [sample(seq=1), sample(seq=2**63), 5, sample(seq=3, bpm=400), sample(seq=4)]
+    payload = json.dumps(items).encode()
+    good, bad = contract.split_samples(payload, now=NOW)
+    assert [s.seq for s in good] == [1, 4]
+    assert [(b.error.reason, json.loads(b.payload)) for b in bad] == [
+        ("int-range", items[1]),
+        ("wrong-type", 5),
+        ("bpm-range", items[3]),
+    ]
+    with pytest.raises(contract.IntOutOfRange):  # the all-or-nothing decoder still exists
+        contract.decode_samples(payload, now=NOW)
+    with pytest.raises(contract.NotJson):  # a payload that is no array at all is one error
+        contract.split_samples(b"[1, 2", now=NOW)

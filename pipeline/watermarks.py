@@ -1,0 +1,79 @@
+"""Ingestion's side of the ``stored`` watermark (see :mod:`gympulse.contract`).
+
+Per collector, the highest ``seq`` of each sensor that ingestion has written durably. It is
+published, retained, after a write commits — never before — so a collector that deletes
+the samples it covers deletes only samples that are in the store (or in quarantine).
+
+On start, ingestion reads its own retained watermarks back (it subscribes to them before
+the sample topics) and only ever raises them. A collector's retained ``status`` makes
+ingestion publish that collector's watermark at once (empty when it knows none yet): that
+first watermark on a new connection is the collector's sign that the broker has a session
+to queue its samples for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gympulse import contract
+from gympulse.mqtt import Received
+from gympulse.pipeline.stores.base import StoredSample
+
+
+class Watermarks:
+    def __init__(self) -> None:
+        self._seq: dict[tuple[str, str], dict[str, int]] = {}
+        self._dirty: set[tuple[str, str]] = set()
+
+    def handle(self, msg: Received) -> bool:
+        """Take a ``stored`` or ``status`` message; False for any other message."""
+        kind = msg.topic.rsplit("/", 1)[-1]
+        if kind not in ("stored", "status"):
+            return False
+        try:
+            topic = contract.parse_topic(msg.topic)
+        except contract.BadTopic:
+            return False
+        key = (topic.site, topic.collector)
+        if kind == "status":
+            self._dirty.add(key)
+            return True
+        try:
+            stored = contract.decode_stored(msg.payload) if msg.payload else contract.Stored()
+        except contract.PayloadError:
+            return True  # not ours to quarantine: the next write publishes a good one
+        known = self._seq.setdefault(key, {})
+        for sensor, seq in stored.seq.items():
+            if seq > known.get(sensor, -1):
+                known[sensor] = seq
+        return True
+
+    def stored(self, samples: Iterable[object]) -> None:
+        """Raise the watermarks for samples that are now durably in the store."""
+        for s in samples:
+            if not isinstance(s, StoredSample):
+                continue
+            key = (s.site, s.collector)
+            known = self._seq.setdefault(key, {})
+            if s.seq > known.get(s.sensor, -1):
+                known[s.sensor] = s.seq
+                self._dirty.add(key)
+
+    def due(self) -> list[tuple[tuple[str, str], str, bytes]]:
+        """(key, topic, payload) of every watermark to publish now; clears them."""
+        out = []
+        for key in sorted(self._dirty):
+            site, collector = key
+            payload = contract.encode(
+                contract.Stored(seq=dict(self._seq.get(key, {})), ts=contract.now_ms())
+            )
+            out.append((key, contract.stored_topic(site, collector), payload))
+        self._dirty.clear()
+        return out
+
+    def again(self, key: tuple[str, str]) -> None:
+        """A publish failed: publish this watermark with the next batch."""
+        self._dirty.add(key)
+
+    def get(self, site: str, collector: str) -> dict[str, int]:
+        return dict(self._seq.get((site, collector), {}))
