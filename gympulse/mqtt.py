@@ -50,6 +50,10 @@ class MqttError(RuntimeError):
 class NotAuthorized(MqttError):
     """The broker refused a publish (MQTT 5 PUBACK reason >= 0x80, e.g. 135 by ACL)."""
 
+    def __init__(self, message: str, reason_code: int = 0) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code  # the MQTT 5 reason code, e.g. 135 "Not authorized"
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -218,7 +222,7 @@ class MqttClient:
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password or None)
         if self.address.tls:
-            self._client.tls_set()
+            self._client.tls_set(ca_certs=settings.tls_ca or None)
         if will is not None:
             self._client.will_set(
                 assert_publishable(will.topic), will.payload, will.qos, will.retain
@@ -360,7 +364,9 @@ class MqttClient:
         if future is None or future.done():
             return
         if reason_code.is_failure:
-            future.set_exception(NotAuthorized(f"publish refused by the broker: {reason_code}"))
+            future.set_exception(
+                NotAuthorized(f"publish refused by the broker: {reason_code}", reason_code.value)
+            )
         else:
             future.set_result(None)
 

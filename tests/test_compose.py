@@ -109,9 +109,11 @@ def test_mosquitto_config_and_acl() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert acl == [
-        "pattern readwrite gympulse/v1/%u/#",
+        "pattern write gympulse/v1/%u/#",
+        "pattern read gympulse/v1/%u/stored",
         "user ingest",
         "topic read gympulse/v1/#",
+        "topic write gympulse/v1/+/+/stored",
         "user web",
         "topic read gympulse/v1/#",
     ]

@@ -1,0 +1,162 @@
+"""MQTT security for a site (issue 10): the shipped Mosquitto config, ACL and certificate
+script, run for real.
+
+The broker runs the repository's ``config/mosquitto/mosquitto.conf`` and ``acl`` (only the
+container paths and ports are swapped for temp ones) with TLS certificates made by
+``config/mosquitto/make-certs.sh`` in the test. Ingestion connects over TLS as ``ingest``
+with its password from the environment; a simulated collector connects over TLS as
+``demo/edge``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gympulse import contract
+from gympulse.collectors import simulator
+from gympulse.mqtt import MqttClient, MqttError, NotAuthorized
+from gympulse.pipeline.ingest import IngestService
+from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.sqlite import SqliteStore
+from gympulse.settings import MqttSettings, load
+from tests.support.pipeline import count_rows, stored_keys
+from tests.support.procs import Mosquitto, free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+MOSQUITTO = ROOT / "config" / "mosquitto"
+PASSWORDS = {"ingest": "ingest-secret", "web": "web-secret", "demo/edge": "edge-secret"}
+
+
+def _site_broker(tmp_path: Path) -> tuple[Mosquitto, int]:
+    """The shipped config on free loopback ports; returns (broker, TLS port)."""
+    certs = tmp_path / "certs"
+    subprocess.run(
+        ["sh", str(MOSQUITTO / "make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    passwd = data / "passwd"
+    passwd.touch()
+    for user, password in PASSWORDS.items():  # what entrypoint.sh does from the environment
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
+    broker = Mosquitto(tmp_path / "mosquitto")
+    plain, tls = free_port(), free_port()
+    conf = (MOSQUITTO / "mosquitto.conf").read_text()
+    conf = (
+        conf.replace("listener 1883", f"listener {plain} 127.0.0.1")
+        .replace("listener 8883", f"listener {tls} 127.0.0.1")
+        .replace("/mosquitto/data/", f"{data}/")
+        .replace("/mosquitto/config/acl", str(MOSQUITTO / "acl"))
+        .replace("/mosquitto/certs/", f"{certs}/")
+        .replace("log_dest stdout", "log_dest stderr")
+    )
+    assert not [line for line in conf.splitlines() if " /mosquitto/" in line.split("#")[0]]
+    broker.conf.write_text(f"user {pwd.getpwuid(os.getuid()).pw_name}\n{conf}")
+    broker.port = plain
+    return broker, tls
+
+
+async def test_site_broker_refuses_strangers_and_other_prefixes(tmp_path: Path) -> None:
+    broker, tls_port = _site_broker(tmp_path)
+    broker.start()
+    ca = str(tmp_path / "certs" / "ca.crt")
+    tls_url = f"mqtts://127.0.0.1:{tls_port}"
+    db = tmp_path / "g.db"
+    settings = load(
+        environ={
+            "GYMPULSE_SITE": "demo",
+            "GYMPULSE_MQTT__URL": tls_url,
+            "GYMPULSE_MQTT__TLS_CA": ca,
+            "GYMPULSE_MQTT__PROTOCOL": "5",
+            "GYMPULSE_MQTT__USERNAME": "ingest",
+            "GYMPULSE_MQTT__PASSWORD": PASSWORDS["ingest"],
+            "GYMPULSE_STORE__PATH": str(db),
+        }
+    )
+    edge = MqttSettings(
+        url=tls_url, protocol="5", username="demo/edge", password=PASSWORDS["demo/edge"], tls_ca=ca
+    )
+    registry = Registry(db)
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings, store, registry)
+    task = asyncio.create_task(service.run())
+    try:
+        await asyncio.wait_for(service.ready.wait(), 20)  # TLS + password: connected
+
+        # The collector, over TLS, under its own prefix: stored, confirmed by the watermark.
+        profiles = simulator.make_profiles(2, 4)
+        published = await asyncio.wait_for(
+            simulator.run(
+                edge,
+                site="demo",
+                collector="edge",
+                profiles=profiles,
+                seed=4,
+                seconds=20,
+                step_s=0,
+                contact_loss_rate=0,
+                dropout_rate=0,
+            ),
+            60,
+        )
+        assert published == 40
+        assert count_rows(db, "samples") == 40
+        assert service.watermarks.get("demo", "edge").keys() == {"strap-1", "strap-2"}
+
+        # The same collector under another collector's prefix: refused, nothing stored.
+        sample = contract.HrSample("strap-9", contract.now_ms(), 1, 80)
+        async with MqttClient(edge, "edge-rogue") as rogue:
+            await rogue.wait_connected()
+            for site, collector in (("demo", "other"), ("elsewhere", "edge")):
+                with pytest.raises(NotAuthorized) as refused:
+                    await rogue.publish(
+                        contract.hr_topic(site, collector, "strap-9"), contract.encode(sample)
+                    )
+                assert refused.value.reason_code == 135
+            with pytest.raises(NotAuthorized):  # nor may it forge its watermark's neighbours
+                await rogue.publish(contract.stored_topic("demo", "other"), b"{}", retain=True)
+        # Ingestion may publish watermarks but no samples.
+        assert service.mqtt is not None
+        with pytest.raises(NotAuthorized) as refused:
+            await service.mqtt.publish(
+                contract.hr_topic("demo", "edge", "strap-9"), contract.encode(sample)
+            )
+        assert refused.value.reason_code == 135
+        await asyncio.sleep(0.5)
+        assert Counter(s for s, _ in stored_keys(db)) == {"strap-1": 20, "strap-2": 20}
+
+        # Wrong password, no user, no TLS trust: no connection at all.
+        wrong = MqttSettings(
+            url=tls_url, protocol="5", username="demo/edge", password="x", tls_ca=ca
+        )
+        anonymous = MqttSettings(url=tls_url, protocol="5", tls_ca=ca)
+        plain_anonymous = MqttSettings(url=broker.url, protocol="5")
+        for bad in (wrong, anonymous, plain_anonymous):
+            async with MqttClient(bad, "stranger") as stranger:
+                with pytest.raises(MqttError):
+                    await stranger.wait_connected(timeout=3)
+                assert stranger.connect_count == 0  # never accepted
+        untrusted = MqttSettings(
+            url=tls_url, protocol="5", username="demo/edge", password=PASSWORDS["demo/edge"]
+        )
+        async with MqttClient(untrusted, "no-ca") as stranger:  # the system CAs do not know ours
+            with pytest.raises(MqttError):
+                await stranger.wait_connected(timeout=3)
+    finally:
+        await service.stop()
+        await task
+        await store.close()
+        registry.close()
+        broker.kill()
