@@ -106,3 +106,45 @@ class Mosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class NatsServer:
+    """A private NATS server (Debian's ``nats-server``) with JetStream and its MQTT 3.1.1
+    listener, on free loopback ports with its own store dir — never the system one on 4222.
+
+    ``ack_wait`` is how long NATS waits for a QoS 1 PUBACK before it sends the message
+    again (its default is 30 s; short here so a test sees redeliveries in seconds)."""
+
+    def __init__(self, workdir: Path, *, ack_wait: str = "2s") -> None:
+        self.binary = require_binary("nats-server")
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()  # MQTT
+        self.client_port = free_port()
+        self.conf = workdir / "nats.conf"
+        store = workdir / "jetstream"
+        self.conf.write_text(
+            f'server_name: "gympulse-test"\n'
+            f"listen: 127.0.0.1:{self.client_port}\n"
+            f'jetstream {{ store_dir: "{store}" }}\n'
+            f'mqtt {{ listen: 127.0.0.1:{self.port}, ack_wait: "{ack_wait}" }}\n'
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.workdir / "nats.log", "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        wait_port(self.port)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
