@@ -47,6 +47,10 @@ KEEP_MINUTES = 12 * 60  # per tile: the class summary reaches back this far
 REFRESH_NAMES_S = 5.0
 LOG_EVERY_S = 60.0
 END_OF_STREAM = ""  # put in a client queue by LiveHub.end_streams: the stream ends
+# Straps nobody registered or assigned (a neighbour's, a flood of made-up ids): at most this
+# many tiles, the least recently heard one gives way; gone after this long without a sample.
+MAX_UNKNOWN_TILES = 24
+UNKNOWN_TTL_S = 600.0
 
 
 @dataclass
@@ -109,6 +113,7 @@ class Tile:
     minutes: dict[tuple[int, int | None], Minute] = field(default_factory=dict)
     machine: MachineReading | None = None  # the wearer's machine, when they have one
     machine_stale_ms: int = 5000
+    known: bool = True  # assigned now, or a strap registered with a label
 
     def reset_totals(self) -> None:
         self.kcal = 0.0 if self.profile is not None else None
@@ -290,6 +295,7 @@ class LiveHub:
         athlete = self._athletes.get(athlete_id) if athlete_id is not None else None
         changed = athlete_id != tile.athlete_id
         tile.athlete_id = athlete_id
+        tile.known = athlete is not None or tile.sensor in self._labels
         if athlete is not None:
             year = dt.datetime.now(dt.UTC).year
             tile.name = athlete.board_name  # a shared screen: first name + initial, or alias
@@ -316,6 +322,9 @@ class LiveHub:
         if sample.ts < tile.ts:
             return tile  # a late (replayed) sample never overrides a newer live value
         self._identify(tile, sample.ts)
+        if not tile.known:
+            tile.received_ms = received_ms
+            self._cap_unknown(keep=tile)
         tile.ts = sample.ts
         tile.received_ms = received_ms
         if sample.contact is False:
@@ -351,6 +360,36 @@ class LiveHub:
             tile.machine_stale_ms = stale_ms
             changed.append(tile)
         return changed
+
+    def _cap_unknown(self, keep: Tile) -> None:
+        """At most :data:`MAX_UNKNOWN_TILES` unknown tiles: the least recently heard go."""
+        unknown = [t for t in self.tiles.values() if not t.known and t is not keep]
+        excess = len(unknown) + 1 - MAX_UNKNOWN_TILES
+        if excess > 0:
+            for tile in sorted(unknown, key=lambda t: t.received_ms)[:excess]:
+                self._remove(tile)
+
+    def age_out(self, now_ms: int) -> int:
+        """Remove unknown tiles silent for :data:`UNKNOWN_TTL_S`; returns how many."""
+        old = [
+            t
+            for t in self.tiles.values()
+            if not t.known and now_ms - t.received_ms > UNKNOWN_TTL_S * 1000
+        ]
+        for tile in old:
+            self._remove(tile)
+        return len(old)
+
+    def _remove(self, tile: Tile) -> None:
+        self.tiles.pop(tile.sensor, None)
+        event = f"event: gone\ndata: {json.dumps({'sensor': tile.sensor})}\n\n"
+        for queue, only in self._clients.items():
+            if only is not None:
+                continue  # an athlete's own view never shows unknown straps
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()  # drop the oldest update for a slow browser
+            queue.put_nowait(event)
 
     def apply_availability(self, sensor: str, state: str) -> Tile | None:
         tile = self.tiles.get(sensor)
@@ -427,6 +466,10 @@ class LiveHub:
         while True:
             await asyncio.sleep(0.5)
             now = contract.now_ms()
+            try:
+                self.age_out(now)
+            except Exception:
+                self._log_failure("unknown tiles")
             for tile in list(self.tiles.values()):
                 try:
                     if tile.state != "no-signal" and now - tile.received_ms > stale_ms:

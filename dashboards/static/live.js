@@ -167,6 +167,14 @@ function connect() {
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
   });
   source.addEventListener("tile", (ev) => upsert(JSON.parse(ev.data)));
+  // An unknown strap the server stopped showing (capped, or silent for 10 minutes).
+  source.addEventListener("gone", (ev) => {
+    const entry = tiles.get(JSON.parse(ev.data).sensor);
+    if (!entry) return;
+    entry.el.remove();
+    tiles.delete(entry.data.sensor);
+    layout();
+  });
 }
 
 // Class timer and, once a class has ended, its summary screen — shown once per class,
