@@ -45,6 +45,7 @@ async def measure(n: int, rate_hz: float, seconds: float, workdir: Path) -> dict
         f'site = "bench"\n[mqtt]\nurl = "{broker.url}"\n'
         f'[collector]\nname = "bench"\ncentral = "bumble"\ntransport = "{field.transport}"\n'
         f'state_dir = "{workdir / f"state-{n}-{rate_hz:g}"}"\nscan_seconds = 0.3\n'
+        'confirm = "broker"\n'  # no ingestion in this bench: the broker's PUBACK confirms
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

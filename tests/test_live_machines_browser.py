@@ -73,6 +73,7 @@ async def test_live_tiles_show_watts_cadence_and_split(
             transport=field.transport,
             state_dir=str(tmp_path / "state"),
             scan_seconds=0.3,
+            confirm="broker",  # no ingestion here: the board reads the broker
         ),
     )
     stop = asyncio.Event()
