@@ -395,6 +395,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
         title=f"{t(lang, 'session')} {row['date']}",
         row=row,
         session_id=session_id,
+        power=await guest.ctx.data.session_power(guest.athlete.id, session_id),
         hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve"), width=PHONE_WIDTH),
         zones_chart=charts.zone_bars(
             [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],

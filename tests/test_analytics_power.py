@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -209,5 +210,13 @@ def test_coach_session_page_shows_the_power(tmp_path: Path) -> None:
         power_table = page.text.split('<table class="power">')[1].split("</table>")[0]
         for shown in ("200 W", "212 W", "720 kJ", "250", "0.85", "71.9"):
             assert shown in power_table
+        # the guest sees the average power and the work of their own session (kindly: no
+        # FTP, IF or TSS on their page)
+        from tests.test_web_support import guest_token
+
+        token = guest_token(seeded.db, athlete)
+        mine = client.get(f"/me/{token}/sessions/{session_id}").text
+        shown = " ".join(re.findall(r'<div class="power">(.*?)</div>', mine))
+        assert "200 W" in shown and "720 kJ" in shown and "TSS" not in mine
         other = seeded.sessions[name][1]  # a session without a machine: no power table
         assert 'class="power"' not in client.get(f"/coach/athletes/{athlete}/sessions/{other}").text
