@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.influxd import Influxd
+from tests.support.install import make_venv
 from tests.support.procs import Mosquitto
 
 
@@ -41,3 +42,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def venvs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``venvs("collector")``: a fresh venv with exactly those extras ("" for the core),
+    built on first use and shared by every test of the session (tests/support/install.py)."""
+    built: dict[str, Path] = {}
+
+    def get(extras: str) -> Path:
+        if extras not in built:
+            root = tmp_path_factory.mktemp(f"venv-{extras.replace(',', '-') or 'core'}")
+            built[extras] = make_venv(root, extras)
+        return built[extras]
+
+    return get

@@ -8,16 +8,15 @@ traceback or an ERROR line. With only the core, or only ``[collector]``, each co
 needs another extra says which in one line and exits 2, and ``--help`` offers only what is
 installed.
 
-Each venv is built once per module from a copy of the tree (pip's cache makes it quick).
+Each venv is built once per session from a copy of the tree (``tests/support/install.py``,
+shared with ``tests/test_packaging.py``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -32,54 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 PARTICIPANTS = 12  # the demo's default (settings simulator.participants)
 
 pytestmark = pytest.mark.slow
-
-
-def _copy_source(dest: Path) -> Path:
-    """A copy of the installable tree, so pip's in-tree build dir never races a colleague's."""
-    dest.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, dest / name)
-    for package in ("gympulse", "collectors", "pipeline", "dashboards"):
-        shutil.copytree(
-            REPO / package,
-            dest / package,
-            ignore=shutil.ignore_patterns("__pycache__"),
-            symlinks=True,
-        )
-    return dest
-
-
-def _make_venv(factory: pytest.TempPathFactory, extras: str) -> Path:
-    root = factory.mktemp(f"venv-{extras.replace(',', '-') or 'core'}")
-    source = _copy_source(root / "src")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    target = f"{source}[{extras}]" if extras else str(source)
-    # The exact versions scripts/demo and the Dockerfile install (requirements/constraints.txt).
-    constraints = ["-c", str(REPO / "requirements" / "constraints.txt")]
-    pip_install = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-    pip = subprocess.run(
-        [*pip_install, *constraints, target],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert pip.returncode == 0, pip.stdout + pip.stderr
-    return venv
-
-
-@pytest.fixture(scope="module")
-def venvs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """``venvs("server")``: a fresh venv with exactly those extras, built on first use."""
-    built: dict[str, Path] = {}
-
-    def get(extras: str) -> Path:
-        if extras not in built:
-            built[extras] = _make_venv(tmp_path_factory, extras)
-        return built[extras]
-
-    return get
 
 
 def _env(venv: Path, home: Path) -> dict[str, str]:

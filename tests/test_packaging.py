@@ -2,43 +2,24 @@
 venv (a Raspberry Pi) installs exactly one top-level import package, ``gympulse``; every
 collector module imports there, and the server code does not (polars is not installed).
 
-The venv is built once per session by :func:`collector_venv` (a fixture other tests of
-the collector-only install can share)."""
+The venv is the session's shared ``venvs("collector")`` (tests/conftest.py), the same one
+``tests/test_demo.py`` checks the CLI in."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Not copied into the build tree: local state that is no part of the source.
-_NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache",
-    ".ruff_cache", ".pytest_cache", ".hypothesis", "test-artifacts", "*.db", "*.db-*",
-)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
-def collector_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh venv with ``gympulse[collector]`` installed from a copy of this checkout
-    (a copy, so the build never writes into the working tree); returns its python."""
-    base = tmp_path_factory.mktemp("collector-install")
-    source = base / "src"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=_NOT_SOURCE)
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    constraints = source / "requirements" / "constraints.txt"
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    if constraints.exists():
-        pip += ["-c", str(constraints)]
-    subprocess.run([*pip, f"{source}[collector]"], check=True)
-    yield python
+def collector_venv(venvs: Callable[[str], Path]) -> Path:
+    """The python of a fresh venv with only ``gympulse[collector]`` (a Raspberry Pi)."""
+    return venvs("collector") / "bin" / "python"
 
 
 def _run(python: Path, code: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,46 @@
+"""Installs as users get them: a fresh venv with exactly the given extras, from a copy of
+the installable tree (so pip's in-tree build never races a colleague's), with the exact
+versions of ``requirements/constraints.txt`` that ``scripts/demo`` and the Dockerfile use.
+The ``venvs`` fixture (tests/conftest.py) builds each once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def copy_source(dest: Path) -> Path:
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dest / name)
+    for package in ("gympulse", "collectors", "pipeline", "dashboards"):
+        shutil.copytree(
+            REPO / package,
+            dest / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+            symlinks=True,
+        )
+    return dest
+
+
+def make_venv(root: Path, extras: str) -> Path:
+    """A venv under ``root`` with ``gympulse[extras]`` installed (not editable)."""
+    source = copy_source(root / "src")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    target = f"{source}[{extras}]" if extras else str(source)
+    constraints = ["-c", str(REPO / "requirements" / "constraints.txt")]
+    pip_install = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+    pip = subprocess.run(
+        [*pip_install, *constraints, target],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    return venv
