@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import qrcode
 import qrcode.image.svg
@@ -39,6 +40,7 @@ from gympulse.dashboards.export_worker import samples_csv
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.templating import render, render_markup
 from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
+from gympulse.pipeline.domain import Athlete
 
 LOGIN_COOKIE = "gp_login"
 DAY_MS = 86_400_000
@@ -379,13 +381,28 @@ async def athlete_page(
             band_label=t(lang, "normal_range"),
         ),
     ]
+    sessions = await ctx.data.sessions(athlete_id)
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    notes = [
+        {
+            "when": dt.datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M"),
+            "author": author,
+            "text": text,
+        }
+        for _, ms, author, text in await run_db(ctx.journal.notes, athlete_id)
+    ]
     return _page(
         coach,
         "coach/athlete.html",
         title=a.name,
         athlete=a,
-        charts=parts,
-        sessions=await ctx.data.sessions(athlete_id),
+        # A new athlete: "no data yet" instead of empty charts.
+        charts=parts if (sessions or daily or base) else [],
+        no_data=not (sessions or daily or base),
+        stay=stay_day(a, dt.datetime.now(tz).date()),
+        notes=notes,
+        saved=request.query_params.get("saved", ""),
+        sessions=sessions,
         wellness=await run_db(wellness_and_recovery, ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
         links=await run_db(_guest_links, coach, athlete_id),
@@ -395,6 +412,78 @@ async def athlete_page(
 
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+
+def stay_day(a: Athlete, today: dt.date) -> dict[str, Any] | None:
+    """Day of the stay (1 = arrival day) and its length, or None without stay dates."""
+    if not a.arrival:
+        return None
+    arrival = dt.date.fromisoformat(a.arrival)
+    departure = dt.date.fromisoformat(a.departure) if a.departure else None
+    return {
+        "day": (today - arrival).days + 1,
+        "of": None if departure is None else (departure - arrival).days + 1,
+        "arrival": a.arrival,
+        "departure": a.departure,
+    }
+
+
+def _date_or_none(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as err:
+        raise HTTPException(status_code=422, detail=f"not a date: {value}") from err
+
+
+@router.post("/coach/athletes/{athlete_id}/profile", response_class=RedirectResponse)
+async def edit_profile(
+    request: Request,
+    athlete_id: RowId,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    display_name: Annotated[str, Form(max_length=40)] = "",
+    birth_year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
+    weight_kg: Annotated[float | None, Form(ge=20, le=300)] = None,
+    hr_max: Annotated[int | None, Form(ge=100, le=240)] = None,
+    hr_rest: Annotated[int | None, Form(ge=25, le=120)] = None,
+    arrival: Annotated[str, Form(max_length=10)] = "",
+    departure: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Edit an athlete's profile: name, board name, HRmax, resting HR, birth year,
+    weight and stay dates."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    await run_db(
+        coach.ctx.registry.update_athlete,
+        athlete_id,
+        name=name.strip(),
+        display_name=display_name.strip(),
+        birth_year=birth_year,
+        weight_kg=weight_kg,
+        hr_max=hr_max,
+        hr_rest=hr_rest,
+        arrival=_date_or_none(arrival),
+        departure=_date_or_none(departure),
+    )
+    return RedirectResponse(f"/coach/athletes/{athlete_id}?saved=profile", status_code=303)
+
+
+@router.post("/coach/athletes/{athlete_id}/notes", response_class=RedirectResponse)
+async def add_note(
+    request: Request,
+    athlete_id: RowId,
+    text: Annotated[str, Form(min_length=1, max_length=4000)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """A dated note about the athlete (coaches only)."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    await run_db(coach.ctx.journal.add_note, athlete_id, text.strip(), author=coach.user.username)
+    return RedirectResponse(f"/coach/athletes/{athlete_id}#notes", status_code=303)
 
 
 async def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
@@ -436,11 +525,23 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
         raise HTTPException(status_code=404, detail="no such session")
     hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or a.effective_hr_max(dt.date.today().year))
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    class_name = None
+    sid = str(row["session_id"])
+    if sid.startswith("class-") and sid[6:].isdigit():
+        found = await run_db(coach.ctx.journal.class_by_id, int(sid[6:]))
+        class_name = found.name if found is not None else None
+    rated = {r.session_id: r.rpe for r in await run_db(coach.ctx.journal.session_rpes, athlete_id)}
+    rpe = rated.get(sid, row.get("rpe"))
     return _page(
         coach,
         "coach/session.html",
-        title=f"{a.name} · {row['date']}",
+        title=f"{a.name} · {class_name or t(lang, 'session')} · {row['date']}",
         row=row,
+        class_name=class_name,
+        start=dt.datetime.fromtimestamp(int(row["start_ms"]) / 1000, tz).strftime("%Y-%m-%d %H:%M"),
+        duration_min=round((row.get("duration_s") or 0) / 60),
+        rpe=None if rpe is None else round(float(rpe), 1),
         power=await coach.ctx.data.session_power(athlete_id, session_id),
         hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
         zones_chart=charts.zone_bars(
@@ -491,7 +592,9 @@ async def new_guest_link(
     a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
     token = await run_db(coach.ctx.accounts.issue_guest_token, athlete_id, expires)
-    url = f"{str(request.base_url).rstrip('/')}/me/{token}"
+    # The address guests use (settings web.public_url), not whatever the coach's browser used.
+    public = request.app.state.settings.web.public_url.rstrip("/")
+    url = f"{public or str(request.base_url).rstrip('/')}/me/{token}"
     return _page(
         coach,
         "coach/new_link.html",

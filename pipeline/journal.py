@@ -31,6 +31,14 @@ from pathlib import Path
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS coach_notes (
+    id          INTEGER PRIMARY KEY,
+    athlete_id  INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    author      TEXT    NOT NULL DEFAULT '',
+    text        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS coach_notes_athlete ON coach_notes (athlete_id, created_ms);
 CREATE TABLE IF NOT EXISTS wellness (
     athlete_id  INTEGER NOT NULL,
     date        TEXT    NOT NULL,
@@ -318,6 +326,26 @@ class Journal(SqliteDatabase):
         rows = self.conn.execute(sql + " ORDER BY start_ms", params).fetchall()
         return [MorningRecording(*r) for r in rows]
 
+    # ---------------------------------------------------------------- coach notes
+
+    def add_note(self, athlete_id: int, text: str, *, author: str = "") -> int:
+        """A dated note about an athlete, for coaches only (never on a guest page)."""
+        cur = self.conn.execute(
+            "INSERT INTO coach_notes (athlete_id, created_ms, author, text) VALUES (?,?,?,?)",
+            (athlete_id, _now_ms(), author, text),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def notes(self, athlete_id: int) -> list[tuple[int, int, str, str]]:
+        """(id, created_ms, author, text), newest first."""
+        rows = self.conn.execute(
+            "SELECT id, created_ms, author, text FROM coach_notes WHERE athlete_id = ?"
+            " ORDER BY created_ms DESC, id DESC",
+            (athlete_id,),
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     # ---------------------------------------------------------------- classes
 
     def add_class(self, name: str, start_ms: int, end_ms: int, *, site: str = "") -> int:
@@ -329,6 +357,13 @@ class Journal(SqliteDatabase):
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def class_by_id(self, class_id: int) -> ScheduledClass | None:
+        row = self.conn.execute(
+            "SELECT id, site, name, start_ms, end_ms, updated_ms FROM classes WHERE id = ?",
+            (class_id,),
+        ).fetchone()
+        return None if row is None else ScheduledClass(*row)
 
     def classes(
         self,

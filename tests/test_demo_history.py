@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gympulse.collectors.simulator import make_profiles
 from tests.support.procs import free_port
 from tests.test_web_support import artifact, chromium
 
@@ -62,20 +63,38 @@ async def test_demo_seeds_a_history_every_page_shows(tmp_path: Path) -> None:
             rows = page.locator("table.squad tbody tr")
             assert await rows.count() == 12
             await page.screenshot(path=artifact("demo-coach-squad.png"), full_page=True)
-            await page.locator("table.squad a").first.click()
+            # The guest who has been here longest (and improves): six weeks of sessions.
+            first = make_profiles(12, 1)[0].name
+            await page.locator(f"table.squad a:text-is('{first}')").click()
             await page.wait_for_url("**/coach/athletes/*")
             assert await page.locator("table.sessions tbody tr").count() >= 5
             assert await page.locator("svg.chart polyline").count() >= 4
+            assert "Day " in await page.inner_text(".profile .stay")  # day of the stay
             await page.screenshot(path=artifact("demo-coach-athlete.png"), full_page=True)
+            # A dated, coach-only note; then a display name for the board.
+            await page.fill("form.note-form textarea", "Slept badly <b>twice</b> this week")
+            await page.click("form.note-form button")
+            assert "Slept badly <b>twice</b>" in await page.inner_text("ul.notes li >> nth=0")
+            await page.click("details:has(form.profile-form) summary")
+            await page.fill("form.profile-form input[name=display_name]", "Annie")
+            await page.click("form.profile-form button")
+            await page.wait_for_url("**?saved=profile")
+            assert "Annie" in await page.inner_text(".profile .stay")
+            athlete_url = page.url.split("?")[0]
+            # The session page: class name, start, duration, RPE.
             await page.locator("table.sessions a").first.click()
             await page.wait_for_url("**/sessions/*")
             assert await page.locator("svg.chart.hr polyline").count() >= 1
+            facts = await page.inner_text("dl.facts")
+            assert any(c in facts for c in ("Circuit", "Yoga flow", "Intervals", "Forest walk"))
+            assert " min" in facts and "RPE" in facts
             await page.screenshot(path=artifact("demo-coach-session.png"), full_page=True)
+            await page.goto(athlete_url)
             await page.close()
 
             guest = await browser.new_page(viewport={"width": 390, "height": 844})
             await guest.goto(lines["Guest page"])
-            assert await guest.locator("table.sessions tbody tr").count() >= 5
+            assert await guest.locator("ul.session-list li").count() >= 5
             await guest.screenshot(path=artifact("demo-guest.png"), full_page=True)
             await guest.close()
     finally:

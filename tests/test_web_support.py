@@ -33,7 +33,7 @@ from gympulse.pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
-from gympulse.settings import MqttSettings, Settings, StoreSettings
+from gympulse.settings import MqttSettings, Settings, StoreSettings, WebSettings
 from tests.support.procs import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -302,13 +302,20 @@ def csrf_from(html: str) -> str:
 
 @contextlib.contextmanager
 def app_client(
-    db: Path, store_settings: StoreSettings | None = None, *, timezone: str = "UTC"
+    db: Path,
+    store_settings: StoreSettings | None = None,
+    *,
+    timezone: str = "UTC",
+    web: WebSettings | None = None,
 ) -> Iterator[TestClient]:
     """The app in process (no MQTT: the live hub is not started) on the registry ``db``
     and the store ``store_settings`` (default: the SQLite file ``db``), in the site time
     zone ``timezone``."""
     settings = Settings(
-        site=SITE, store=store_settings or StoreSettings(path=str(db)), timezone=timezone
+        site=SITE,
+        store=store_settings or StoreSettings(path=str(db)),
+        timezone=timezone,
+        web=web or WebSettings(),
     )
     registry = Registry(db)
     hub = LiveHub(settings, registry)

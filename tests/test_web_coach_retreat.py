@@ -1,0 +1,64 @@
+"""The coach's retreat pages in process: a new athlete says "no data yet", the profile
+form sets the board name and stay dates, notes are dated and never reach the guest, guest
+links and QR codes use web.public_url, revoking asks for confirmation, and the squad shows
+the day of the stay."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gympulse.pipeline.registry import Registry
+from gympulse.settings import WebSettings
+from tests.test_web_support import app_client, guest_token, login, seed_history
+
+PUBLIC = "https://pulse.example-retreat.nl"
+
+
+def test_coach_retreat_pages(tmp_path: Path) -> None:
+    seeded = seed_history(tmp_path / "gympulse.db")
+    registry = Registry(seeded.db)
+    newcomer = registry.add_athlete("Noor van den Berg", arrival="2026-11-20")
+    registry.close()
+    alice = seeded.athletes["Alice"]
+    with app_client(seeded.db, web=WebSettings(public_url=PUBLIC + "/")) as client:
+        csrf = login(client, seeded.coach_user, seeded.coach_password)
+        page = client.get(f"/coach/athletes/{newcomer}").text
+        assert "No data yet" in page and "<svg" not in page.split("No data yet")[1][:2000]
+        assert "Noor B." in page  # what the board shows without a display name
+        # Profile: display name, HRmax, resting HR, stay dates.
+        response = client.post(
+            f"/coach/athletes/{newcomer}/profile",
+            data={
+                "name": "Noor van den Berg",
+                "display_name": "Noor <3",
+                "hr_max": "188",
+                "hr_rest": "58",
+                "birth_year": "1991",
+                "weight_kg": "64.5",
+                "arrival": "2026-11-20",
+                "departure": "2026-12-31",
+                "csrf": csrf,
+            },
+        )
+        assert response.status_code == 303
+        registry = Registry(seeded.db)
+        a = registry.athlete(newcomer)
+        registry.close()
+        assert a is not None and a.board_name == "Noor <3" and a.hr_max == 188
+        assert a.departure == "2026-12-31" and a.weight_kg == 64.5
+        page = client.get(f"/coach/athletes/{newcomer}").text
+        assert "Noor &lt;3" in page and "Day " in page
+        # Notes: dated, coach-only.
+        client.post(f"/coach/athletes/{alice}/notes", data={"text": "Knee hurts", "csrf": csrf})
+        page = client.get(f"/coach/athletes/{alice}").text
+        assert re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d</time>", page) and "Knee hurts" in page
+        token = guest_token(seeded.db, alice)
+        assert "Knee hurts" not in client.get(f"/me/{token}").text
+        # Guest links use the public address; revoking asks first.
+        issued = client.post(
+            f"/coach/athletes/{alice}/guest-links", data={"days": "7", "csrf": csrf}
+        ).text
+        assert f'href="{PUBLIC}/me/' in issued and "127.0.0.1" not in issued
+        page = client.get(f"/coach/athletes/{alice}").text
+        assert 'class="confirm inline"' in page and "Yes, revoke this link" in page
