@@ -233,8 +233,10 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
     daily = await ctx.data.latest_per_athlete("daily_metrics")
     base = await ctx.data.latest_per_athlete("baselines")
     load7 = await ctx.data.load_7d()
+    athletes = await run_db(ctx.registry.athletes)
+    retreat = await _retreat_fields(ctx, athletes)
     rows: list[dict[str, Any]] = []
-    for a in await run_db(ctx.registry.athletes):
+    for a in athletes:
         d = daily.get(a.id, {})
         b = base.get(a.id, {})
         flags = [f for f in str(b.get("flags") or "").split(",") if f]
@@ -252,10 +254,57 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
                 "hr_rest_flag": None if "flag_hr_rest" not in b else bool(b["flag_hr_rest"]),
                 "flags": flags,
                 **status_fields(statuses[a.id]),
+                **retreat[a.id],
             }
         )
     sort_squad(rows, statuses)
     return rows
+
+
+async def _retreat_fields(ctx: AppContext, athletes: list[Athlete]) -> dict[int, dict[str, Any]]:
+    """Per athlete, what a retreat's coach looks at first: day of the stay, classes
+    attended in the last 7 days (of those held while they were here), the last session's
+    RPE and today's check-in."""
+    tz = ZoneInfo(ctx.settings.timezone)
+    today = dt.datetime.now(tz).date()
+    week_start = today - dt.timedelta(days=6)
+    start_ms = int(dt.datetime.combine(week_start, dt.time(0), tz).timestamp() * 1000)
+    now_ms = int(dt.datetime.now(tz).timestamp() * 1000)
+    held = await run_db(ctx.journal.classes, start_ms=start_ms, end_ms=now_ms)
+    held = [c for c in held if c.end_ms <= now_ms]
+    rpes = await run_db(ctx.journal.session_rpes)
+    reports = await run_db(ctx.journal.wellness)
+    rated = {(r.athlete_id, r.session_id): r.rpe for r in rpes}
+    today_wellness = {w.athlete_id: w for w in reports if w.date == today}
+    out: dict[int, dict[str, Any]] = {}
+    for a in athletes:
+        sessions = await ctx.data.sessions(a.id)
+        recent = {
+            str(s["session_id"])
+            for s in sessions
+            if str(s["session_id"]).startswith("class-") and str(s["date"]) >= str(week_start)
+        }
+        arrival = dt.date.fromisoformat(a.arrival) if a.arrival else None
+        eligible = [
+            c
+            for c in held
+            if arrival is None or dt.datetime.fromtimestamp(c.start_ms / 1000, tz).date() >= arrival
+        ]
+        last = sessions[0] if sessions else None
+        rpe = None
+        if last is not None:
+            rpe = rated.get((a.id, str(last["session_id"])), last.get("rpe"))
+        w = today_wellness.get(a.id)
+        out[a.id] = {
+            "stay": stay_day(a, today),
+            "attended": sum(1 for c in eligible if f"class-{c.id}" in recent),
+            "held": len(eligible),
+            "last_rpe": None if rpe is None else round(float(rpe)),
+            "wellness_today": None
+            if w is None
+            else {"total": w.total, **{k: getattr(w, k) for k in WELLNESS_ITEMS}},
+        }
+    return out
 
 
 @router.get("/api/coach/squad")
@@ -269,7 +318,11 @@ async def api_squad(request: Request) -> list[dict[str, Any]]:
 async def squad_page(request: Request) -> HTMLResponse:
     coach = _coach(request)
     return _page(
-        coach, "coach/squad.html", title=t(coach.lang, "squad"), rows=await squad(coach.ctx)
+        coach,
+        "coach/squad.html",
+        title=t(coach.lang, "squad"),
+        rows=await squad(coach.ctx),
+        wellness_items=WELLNESS_ITEMS,
     )
 
 

@@ -101,4 +101,50 @@ RETREAT: dict[str, dict[str, str]] = {
         "en": "How hard the guest found it, 0 (rest) to 10 (maximal).",
         "nl": "Hoe zwaar de gast het vond, 0 (rust) tot 10 (maximaal).",
     },
+    # squad
+    "stay_col": {"en": "Stay", "nl": "Verblijf"},
+    "attendance": {"en": "Classes (7 days)", "nl": "Lessen (7 dagen)"},
+    "last_rpe": {"en": "Last RPE", "nl": "Laatste RPE"},
+    "wellness_today": {"en": "Check-in today", "nl": "Check-in vandaag"},
+    "not_yet": {"en": "not yet", "nl": "nog niet"},
+    "tip_readiness": {
+        "en": "Today's status from the morning reading, the check-in and the last session.",
+        "nl": "De status van vandaag uit de ochtendmeting, de check-in en de laatste training.",
+    },
+    "tip_stay": {
+        "en": "Day of the stay, counted from the arrival day.",
+        "nl": "Dag van het verblijf, geteld vanaf de aankomstdag.",
+    },
+    "tip_attendance": {
+        "en": "Classes attended in the last 7 days, of those held since arrival.",
+        "nl": "Bijgewoonde lessen in de laatste 7 dagen, van de lessen sinds aankomst.",
+    },
+    "tip_wellness_today": {
+        "en": "Sum of today's five answers (5 = best each); hover for the answers.",
+        "nl": "Som van de vijf antwoorden van vandaag (5 = telkens best); wijs aan voor details.",
+    },
+    "tip_load": {
+        "en": "Training load of the last 7 days (heart-rate based, TRIMP).",
+        "nl": "Trainingsbelasting van de laatste 7 dagen (op hartslag, TRIMP).",
+    },
+    "tip_readings": {
+        "en": "Morning readings so far; 7 are needed for a personal normal range.",
+        "nl": "Ochtendmetingen tot nu toe; er zijn er 7 nodig voor een eigen normaal bereik.",
+    },
+    "tip_tsb": {
+        "en": "Form = fitness minus fatigue (TSB): below zero means recently tired.",
+        "nl": "Vorm = fitheid min vermoeidheid (TSB): onder nul betekent recent vermoeid.",
+    },
+    "tip_acwr": {
+        "en": "Acute:chronic workload ratio, last week against the usual; 0.8–1.3 is steady.",
+        "nl": "Verhouding recente en gewone belasting; 0,8–1,3 is een rustige opbouw.",
+    },
+    "tip_hrv": {
+        "en": "Heart-rate variability (ln RMSSD) against the person's own normal range.",
+        "nl": "Hartslagvariabiliteit (ln RMSSD) tegenover het eigen normale bereik.",
+    },
+    "tip_rest": {
+        "en": "Resting heart rate against the person's own normal range.",
+        "nl": "Rusthartslag tegenover het eigen normale bereik.",
+    },
 }

@@ -62,3 +62,9 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
         assert f'href="{PUBLIC}/me/' in issued and "127.0.0.1" not in issued
         page = client.get(f"/coach/athletes/{alice}").text
         assert 'class="confirm inline"' in page and "Yes, revoke this link" in page
+        # The squad: day of stay, attendance, last RPE and today's check-in, with tooltips.
+        squad = client.get("/coach").text
+        assert "Day " in squad and "Classes (7 days)" in squad and "<abbr title=" in squad
+        rows = {r["name"]: r for r in client.get("/api/coach/squad").json()}
+        assert rows["Noor van den Berg"]["stay"]["of"] == 42
+        assert rows["Alice"]["held"] == 0 and rows["Alice"]["wellness_today"] is None
