@@ -146,14 +146,14 @@ async def test_site_broker_refuses_strangers_and_other_prefixes(tmp_path: Path) 
         for bad in (wrong, anonymous, plain_anonymous):
             async with MqttClient(bad, "stranger") as stranger:
                 with pytest.raises(MqttError):
-                    await stranger.wait_connected(timeout=3)
+                    await stranger.wait_connected(timeout=1.5)
                 assert stranger.connect_count == 0  # never accepted
         untrusted = MqttSettings(
             url=tls_url, protocol="5", username="demo/edge", password=PASSWORDS["demo/edge"]
         )
         async with MqttClient(untrusted, "no-ca") as stranger:  # the system CAs do not know ours
             with pytest.raises(MqttError):
-                await stranger.wait_connected(timeout=3)
+                await stranger.wait_connected(timeout=1.5)
     finally:
         await service.stop()
         await task
