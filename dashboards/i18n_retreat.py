@@ -95,7 +95,7 @@ RETREAT: dict[str, dict[str, str]] = {
     "revoke_confirm": {"en": "Yes, revoke this link", "nl": "Ja, trek deze link in"},
     "class": {"en": "Class", "nl": "Les"},
     "own_training": {"en": "own training", "nl": "eigen training"},
-    "start": {"en": "Start", "nl": "Begin"},
+    "start": {"en": "Start time", "nl": "Begintijd"},
     "duration": {"en": "Duration", "nl": "Duur"},
     "tip_rpe": {
         "en": "How hard the guest found it, 0 (rest) to 10 (maximal).",
