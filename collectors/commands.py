@@ -52,6 +52,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             stop=stop,
             state_dir=cfg.state_dir,
             confirm=cfg.confirm,
+            bikes=cfg.bikes,
         )
 
     published = asyncio.run(main())

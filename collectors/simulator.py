@@ -262,8 +262,14 @@ async def run(
     confirm: Literal["ingest", "broker"] = "ingest",
     seq_base: int | None = None,
     on_forwarder: Callable[[Forwarder], None] | None = None,
+    bikes: int = 0,
 ) -> int:
     """Publish the simulation per the contract; returns the number of samples published.
+
+    The first ``bikes`` participants ride an indoor bike ``bike-1``, ``bike-2``, ...: each
+    of their heart-rate samples comes with a bike sample (watts and cadence that follow the
+    effort, :func:`bike_sample`) on the machine topic (wire contract machine extension),
+    published directly, not through the disk queue (as the collector does).
 
     Samples take a collector's path (:class:`~gympulse.collectors.buffer.Forwarder`): on
     disk in ``state_dir`` (in memory when empty) until ``confirm``-ed, replayed after a
@@ -285,6 +291,7 @@ async def run(
             task.add_done_callback(background.discard)
 
     published = 0
+    riders = {p.sensor: (f"bike-{i + 1}", p) for i, p in enumerate(profiles[: max(0, bikes)])}
     try:
         async with MqttClient(
             mqtt_settings,
@@ -346,6 +353,12 @@ async def run(
                         if event.sample is not None:
                             forwarder.put(event.sample)
                             published += 1
+                            ride = riders.get(event.sensor)
+                            if ride is not None and event.sample.contact is not False:
+                                bike = bike_sample(ride, event.sample)
+                                task = loop.create_task(_quietly(pub.machine(bike)))
+                                background.add(task)
+                                task.add_done_callback(background.discard)
                 await forwarder.drained(until=stop)
                 if mqtt.connected.is_set():
                     with contextlib.suppress(Exception):
@@ -358,6 +371,24 @@ async def run(
     finally:
         queue.close()
     return published
+
+
+def bike_sample(ride: tuple[str, Profile], hr: HrSample) -> contract.MachineSample:
+    """A rider's bike at the moment of their heart-rate sample: watts grow with the heart
+    rate above rest (about 2.5 W per beat, more for the fitter), cadence 70-110 rpm."""
+    sensor, profile = ride
+    above = max(0, hr.bpm - profile.hr_rest)
+    watts = round(above * (2.0 + profile.fitness))
+    cadence = min(110.0, 70.0 + above / 3) if watts > 20 else 0.0
+    return contract.MachineSample(
+        sensor=sensor,
+        ts=hr.ts,
+        seq=hr.seq,
+        kind="bike",
+        power_w=min(watts, contract.POWER_MAX_W),
+        cadence=round(cadence, 1),
+        speed_kmh=round(watts / 8, 2),
+    )
 
 
 async def _quietly(publish: Coroutine[Any, Any, object]) -> None:

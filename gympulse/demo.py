@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DEMO_BIKES = 3  # the first participants ride an indoor bike: watts and rpm on their tiles
 DEMO_CLASS_MS = 45 * 60_000  # the simulator's class plan: warm-up, intervals, cool-down
 
 
@@ -42,9 +43,12 @@ def _port_free(host: str, port: int) -> bool:
         return True
 
 
-def seed_registry(registry: Registry, profiles: list[object], start_ms: int) -> None:
+def seed_registry(
+    registry: Registry, profiles: list[object], start_ms: int, bikes: int = 0
+) -> None:
     """Create the simulated participants as athletes and give each their strap — all but
-    the last, which stays unassigned so the board shows how a spare strap looks."""
+    the last, which stays unassigned so the board shows how a spare strap looks — and the
+    first ``bikes`` of them their bike (``bike-1``, ...), assigned like a strap."""
     from gympulse.collectors.simulator import Profile
 
     by_name = {a.name: a.id for a in registry.athletes()}
@@ -65,6 +69,9 @@ def seed_registry(registry: Registry, profiles: list[object], start_ms: int) -> 
             )
         if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
             registry.assign(profile.sensor, athlete_id, start_ms)
+        bike = f"bike-{i + 1}"
+        if i < bikes and resolver.athlete_at(bike, start_ms) != athlete_id:
+            registry.assign(bike, athlete_id, start_ms)
 
 
 def is_fresh(db_path: str) -> bool:
@@ -208,6 +215,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     settings = msgspec.structs.replace(settings, mqtt=mqtt, store=store)
 
     participants = args.participants or settings.simulator.participants
+    bikes = args.bikes if args.bikes is not None else (settings.simulator.bikes or DEMO_BIKES)
     profiles = simulator.make_profiles(participants, settings.simulator.seed)
     guest_token: str | None = None
     if not args.no_history and is_fresh(db_path):
@@ -224,7 +232,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
         guest_token = demo_guest_link(db_path, report.athletes[profiles[0].sensor])
     start_ms = contract.now_ms()
     async with Services(settings) as services:
-        seed_registry(services.registry(), list(profiles), start_ms)
+        seed_registry(services.registry(), list(profiles), start_ms, bikes)
         # The simulated class on the schedule, so the board shows its timer and, at its end,
         # the class summary (HRR60 once the analytics have run).
         journal = services.journal()
@@ -272,6 +280,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
                     stop=stop,
                     state_dir=settings.simulator.state_dir,
                     confirm=settings.simulator.confirm,
+                    bikes=bikes,
                 )
             )
             if args.analyze_every > 0:
@@ -295,6 +304,11 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bikes",
+        type=int,
+        help=f"participants riding a bike, watts on their tiles (default {DEMO_BIKES})",
+    )
     parser.add_argument(
         "--duration", type=float, metavar="SECONDS", help="stop by itself after SECONDS"
     )

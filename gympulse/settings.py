@@ -83,6 +83,8 @@ class SimulatorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     # Samples wait on disk here until confirmed (as a collector's); "": in memory only.
     state_dir: str = ""
     confirm: Literal["ingest", "broker"] = "ingest"  # as collector.confirm
+    # The first N participants ride an indoor bike (bike-1, ...): machine samples beside HR.
+    bikes: int = 0
 
 
 class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -258,3 +258,48 @@ async def test_sqlite_reassign_moves_machine_rows(tmp_path: Path) -> None:
         assert frame["athlete_id"].to_list() == [None, None, 5, 5]
     finally:
         await store.close()
+
+
+@pytest.mark.slow
+async def test_simulated_bikes_are_stored_with_their_riders(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """``simulate`` / the demo with bikes: the first riders' bikes publish beside their
+    straps, and ingestion stores them with the rider the demo assigned the bike to."""
+    from gympulse.collectors import simulator
+    from gympulse.demo import seed_registry
+
+    db = tmp_path / "g.db"
+    profiles = simulator.make_profiles(4, 3)
+    registry = Registry(db)
+    start = contract.now_ms() - 60_000
+    seed_registry(registry, list(profiles), start - 5_000, bikes=2)  # samples carry jitter
+    riders = {a.name: a.id for a in registry.athletes()}
+    async with running_ingest(settings_for(mosquitto.url, db), registry) as (_, store):
+        await simulator.run(
+            MqttSettings(url=mosquitto.url),
+            site=SITE,
+            collector="sim",
+            profiles=profiles,
+            seed=3,
+            seconds=20,
+            step_s=0.0,
+            start_ms=start,
+            contact_loss_rate=0,
+            dropout_rate=0,
+            confirm="broker",
+            bikes=2,
+        )
+        await wait_for(lambda: count_rows(db, "machine_samples") >= 40, 20, "40 bike samples")
+        frame = await store.query_machine(0, 2**62)
+    assert sorted(set(frame["sensor"])) == ["bike-1", "bike-2"]
+    for i in (0, 1):
+        mine = frame.filter(frame["sensor"] == f"bike-{i + 1}")
+        assert mine.height == 20
+        assert set(mine["athlete_id"]) == {riders[profiles[i].name]}
+        assert min(mine["power_w"].to_list()) >= 0 and set(mine["kind"]) == {"bike"}
+    # the pure rule: watts grow with the heart rate above rest
+    hr = contract.HrSample(sensor=profiles[0].sensor, ts=1, seq=1, bpm=150)
+    ride = ("bike-1", profiles[0])
+    easy = simulator.bike_sample(ride, contract.HrSample(sensor="s", ts=1, seq=1, bpm=90))
+    assert (simulator.bike_sample(ride, hr).power_w or 0) > (easy.power_w or 0)
