@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
+from gympulse import contract
 from gympulse.collectors.buffer import DiskQueue, SeqAllocator
 from gympulse.contract import HrSample
 from tests.support.virtual_straps import StrapField
@@ -110,3 +112,39 @@ async def test_collect_without_an_adapter_says_so(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "no MQTT broker at 127.0.0.1:9" in text  # a warning, not fatal: store and forward
     assert "cannot open HCI transport 'tcp-client:127.0.0.1:9'" in text
+
+
+def test_a_watermark_confirms_and_an_old_queue_file_is_migrated(tmp_path: Path) -> None:
+    """A queue written by an older collector (no seq column) opens with seq filled from the
+    payloads; a watermark deletes exactly what it covers, per sensor, and is kept."""
+    path = tmp_path / "q.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE queue (qid INTEGER PRIMARY KEY, sensor TEXT NOT NULL,"
+            " ts INTEGER NOT NULL, payload BLOB NOT NULL);"
+        )
+        db.executemany(
+            "INSERT INTO queue VALUES (?, ?, ?, ?)",
+            [
+                (i, s.sensor, s.ts, contract.encode(s))
+                for i, s in enumerate(
+                    [sample(i) for i in range(1, 6)] + [sample(i, "strap-2") for i in range(1, 4)],
+                    1,
+                )
+            ],
+        )
+    q = DiskQueue(path, max_samples=100)
+    assert len(q) == 8
+    assert q.confirm({"strap-1": 3, "strap-9": 7}) == 3
+    assert sorted((s.sensor, s.seq) for _, s in q.head(10)) == [
+        ("strap-1", 4),
+        ("strap-1", 5),
+        ("strap-2", 1),
+        ("strap-2", 2),
+        ("strap-2", 3),
+    ]
+    assert q.confirm({"strap-1": 2}) == 0  # a lower watermark changes nothing
+    assert q.confirmed() == {"strap-1": 3, "strap-9": 7}
+    q.put([(20, sample(6)), (21, sample(2, "strap-9"))])
+    assert [qid for qid, _ in q.head(10, after=5)] == [6, 7, 8, 20, 21]
+    q.close()
