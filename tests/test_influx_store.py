@@ -9,8 +9,10 @@ real server cannot be made to fail on cue.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -224,6 +226,21 @@ async def test_quarantine_rows_round_trip(store: InfluxStore) -> None:
     await store.write(WriteBatch(quarantine=rows[:1]))  # redelivered: still one row
     got = await store.query_quarantine()
     assert sorted(got, key=lambda r: r.reason) == sorted(rows, key=lambda r: r.reason)
+
+
+@pytest.mark.slow  # a real influxd
+async def test_quarantine_keeps_a_prefix_and_a_retained_copy_once(store: InfluxStore) -> None:
+    big = b"x" * 100_000
+    oversized = QuarantineRow(T0, "gympulse/v1/a/b/s/hr", big, "oversized", "too big", key="k1")
+    first = QuarantineRow(T0, "gympulse/v1/a/b/g/hr", b"junk", "not-json", "d", key="k2")
+    again = QuarantineRow(T0 + 5000, "gympulse/v1/a/b/g/hr", b"junk", "not-json", "d", key="k2")
+    assert (await store.write(WriteBatch(quarantine=[oversized, first]))).quarantined == 2
+    # The broker sends the retained message again on the next subscribe: not stored twice.
+    assert (await store.write(WriteBatch(quarantine=[replace(again, once=True)]))).quarantined == 0
+    got = {r.key: r for r in await store.query_quarantine()}
+    assert set(got) == {"k1", "k2"}
+    assert got["k1"].payload == big[:4096] and got["k1"].size == 100_000
+    assert got["k1"].sha256 == hashlib.sha256(big).hexdigest()
 
 
 @pytest.mark.slow  # a real influxd
