@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS guest_tokens (
     lang        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS guest_tokens_athlete ON guest_tokens (athlete_id);
+CREATE TABLE IF NOT EXISTS guest_token_use (    -- when a link was last opened (per minute)
+    token_id      INTEGER PRIMARY KEY,
+    last_used_ms  INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS board_tokens (
     id          INTEGER PRIMARY KEY,
     token_hash  TEXT    NOT NULL UNIQUE,
@@ -270,7 +274,22 @@ class Accounts(SqliteDatabase):
         if row is None:
             return None
         found = GuestToken(*row)
-        return found if found.active(now_ms() if at_ms is None else at_ms) else None
+        if not found.active(now_ms() if at_ms is None else at_ms):
+            return None
+        # Its last use, for the coach's list: written at most once a minute per link.
+        used = now_ms()
+        self.conn.execute(
+            "INSERT INTO guest_token_use (token_id, last_used_ms) VALUES (?, ?)"
+            " ON CONFLICT (token_id) DO UPDATE SET last_used_ms = excluded.last_used_ms"
+            " WHERE excluded.last_used_ms > guest_token_use.last_used_ms + 60000",
+            (found.id, used),
+        )
+        return found
+
+    def guest_last_used(self) -> dict[int, int]:
+        """token id -> when its link was last opened (ms; to the minute)."""
+        rows = self.conn.execute("SELECT token_id, last_used_ms FROM guest_token_use")
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def guest_tokens(self, athlete_id: int | None = None) -> list[GuestToken]:
         sql = "SELECT id, athlete_id, created_ms, expires_ms, revoked_ms, lang FROM guest_tokens"

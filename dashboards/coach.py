@@ -611,15 +611,21 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
 def _guest_links(coach: Coach, athlete_id: RowId) -> list[dict[str, Any]]:
     rows = []
     now = dt.datetime.now(dt.UTC)
+    tz = ZoneInfo(coach.ctx.settings.timezone)
+    used = coach.ctx.accounts.guest_last_used()
     for g in coach.ctx.accounts.guest_tokens(athlete_id):
         expires = dt.datetime.fromtimestamp(g.expires_ms / 1000, dt.UTC)
         state = "revoked" if g.revoked_ms else ("active" if expires > now else "expired")
+        last = used.get(g.id)
         rows.append(
             {
                 "id": g.id,
                 "expires": expires.date().isoformat(),
                 "state": state,
                 "revoked": bool(g.revoked_ms),
+                "last_used": None
+                if last is None
+                else dt.datetime.fromtimestamp(last / 1000, tz).strftime("%Y-%m-%d %H:%M"),
             }
         )
     return rows

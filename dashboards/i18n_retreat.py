@@ -147,4 +147,6 @@ RETREAT: dict[str, dict[str, str]] = {
         "en": "Resting heart rate against the person's own normal range.",
         "nl": "Rusthartslag tegenover het eigen normale bereik.",
     },
+    "last_used": {"en": "Last opened", "nl": "Laatst geopend"},
+    "never_used": {"en": "not opened yet", "nl": "nog niet geopend"},
 }

@@ -112,7 +112,15 @@ async def seed_history(
         for window in history.windows:
             if window.morning:
                 end_ms = window.start_ms + window.seconds * 1000
-                journal.tag_morning(ids[window.sensor], window.start_ms, end_ms)
+                # A guest's own reading from the phone (the morning readings' API); the
+                # analytics compute it with the rest below.
+                journal.add_reading(
+                    ids[window.sensor],
+                    window.start_ms,
+                    end_ms,
+                    method="guest",
+                    sensor=window.sensor,
+                )
         journal.conn.execute("COMMIT")  # before the store writes to the same file
         snapshot = Snapshot.of(registry)
         topic = contract.batch_topic(settings.site, settings.simulator.collector)

@@ -55,6 +55,9 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
         assert re.search(r"<time>\d{4}-\d\d-\d\d \d\d:\d\d</time>", page) and "Knee hurts" in page
         token = guest_token(seeded.db, alice)
         assert "Knee hurts" not in client.get(f"/me/{token}").text
+        # The link's last use is listed.
+        links = client.get(f"/coach/athletes/{alice}").text.split('class="links"')[1]
+        assert re.search(r'class="last-used">\d{4}-\d\d-\d\d \d\d:\d\d<', links)
         # Guest links use the public address; revoking asks first.
         issued = client.post(
             f"/coach/athletes/{alice}/guest-links", data={"days": "7", "csrf": csrf}
