@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page
 
 from gympulse import contract
 from gympulse.collectors.hrm import MalformedMeasurement, decode
@@ -37,6 +36,7 @@ from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import MqttSettings
+from tests.support.browser import until
 from tests.support.procs import Mosquitto
 from tests.support.rr_series import per_second, pyhrv_rr
 from tests.test_assignments import ingest_process
@@ -56,16 +56,6 @@ pytestmark = pytest.mark.slow
 DAY_MS = 86_400_000
 STATIC = Path(__file__).resolve().parents[1] / "dashboards" / "static"
 COUNTDOWN_S = 25  # the [morning] duration_s setting for these tests (the default is 180)
-
-
-async def _until(page: Page, expression: str, limit_s: float) -> None:
-    """Poll a page expression until it is true (the pages' CSP forbids the string eval that
-    ``wait_for_function`` uses; ``evaluate`` goes through DevTools)."""
-    deadline = time.monotonic() + limit_s
-    while not await page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {limit_s} s waiting for {expression}")
-        await asyncio.sleep(0.2)
 
 
 class RestingStrap:
@@ -141,7 +131,7 @@ async def test_guest_reading_through_mosquitto_and_ingestion(
                 clicked = time.monotonic()
                 await page.wait_for_selector(".step.running .countdown")
                 assert "breathe calmly" in await page.inner_text(".step.running .calm")
-                await _until(page, "document.querySelector('.live .bpm').textContent !== '--'", 15)
+                await until(page, "document.querySelector('.live .bpm').textContent !== '--'", 15)
                 await page.screenshot(path=artifact("morning-running.png"))
                 await page.wait_for_selector(
                     "#morning[data-step='done']", timeout=(COUNTDOWN_S + 30) * 1000
@@ -395,7 +385,7 @@ async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) 
                 await page.click("form.login button")
                 await page.wait_for_url(f"{base}/coach")
                 await page.goto(f"{base}/coach/morning")
-                await _until(
+                await until(
                     page, "document.querySelectorAll('table.station tbody tr').length === 12", 20
                 )
                 started = time.monotonic()
@@ -403,7 +393,7 @@ async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) 
                     row = page.locator(f"tr[data-sensor='{sensor}']")
                     assert await row.locator("select").input_value() == str(ids[sensor])
                     await row.locator("button.start").click()
-                await _until(
+                await until(
                     page,
                     "[...document.querySelectorAll('table.station tbody tr')]"
                     ".every((tr) => tr.dataset.state === 'running')",
@@ -411,7 +401,7 @@ async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) 
                 )
                 tapped = time.monotonic() - started
                 await page.screenshot(path=artifact("morning-station-running.png"))
-                await _until(
+                await until(
                     page,
                     "[...document.querySelectorAll('table.station tbody tr')]"
                     ".every((tr) => ['done', 'refused'].includes(tr.dataset.state))",

@@ -5,7 +5,6 @@ and the site's language (screenshots in test-artifacts/)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from playwright.async_api import Page
 from gympulse import contract
 from gympulse.pipeline.domain import board_name
 from gympulse.pipeline.journal import Journal
+from tests.support.browser import until
 from tests.support.procs import Mosquitto
 from tests.test_web_support import (
     LiveClass,
@@ -40,14 +40,6 @@ async def _fill_to_40(page: Page) -> None:
     )
 
 
-async def _until(page: Page, js: str, timeout_s: float = 20) -> None:
-    """Poll ``js`` until true (the page's CSP forbids wait_for_function's eval)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await page.evaluate(js):
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {js}"
-        await asyncio.sleep(0.2)
-
-
 def _overlap(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -66,14 +58,14 @@ async def test_the_board_on_a_tv(mosquitto: Mosquitto, tmp_path: Path) -> None:
             link = f"{base}/board/{board_token(db)}"  # the TV's board link; opens /live
             page = await browser.new_page(viewport={"width": 1920, "height": 1080})
             await page.goto(link)
-            await _until(page, "document.querySelectorAll('.tile[data-state=live]').length === 3")
+            await until(page, "document.querySelectorAll('.tile[data-state=live]').length === 3")
             # Names for a shared screen: first name and initial; the full name nowhere.
             shown = await page.locator(".tile .name").all_inner_texts()
             assert sorted(shown) == sorted(board_name(n) for n in full_names)
             body = await page.inner_text("body")
             assert not [n for n in full_names if n in body]
             # The class's points target (45 min × 2 points) in the header and on each tile.
-            await _until(page, "document.getElementById('target').textContent.includes('90')")
+            await until(page, "document.getElementById('target').textContent.includes('90')")
             assert (await page.inner_text("#target")) == "Target: 90 pts"
             assert "Circuit <b>" in await page.inner_text("#timer")  # text, never markup
             assert await page.locator(".tile .goal:not([hidden])").count() == 3
@@ -132,9 +124,9 @@ async def test_the_board_on_a_tv(mosquitto: Mosquitto, tmp_path: Path) -> None:
             )
             nl = await context.new_page()
             await nl.goto(link)
-            await _until(nl, "document.getElementById('target').textContent.includes('90')")
+            await until(nl, "document.getElementById('target').textContent.includes('90')")
             assert (await nl.inner_text("#target")) == "Doel: 90 ptn"
-            await _until(nl, "document.querySelectorAll('.tile[data-state=live]').length === 3")
+            await until(nl, "document.querySelectorAll('.tile[data-state=live]').length === 3")
             zones = await nl.locator(".tile .zone").all_inner_texts()
             assert all(z.startswith("zone ") and "·" in z for z in zones)
             await nl.screenshot(path=artifact("board-nl.png"))

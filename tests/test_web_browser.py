@@ -20,6 +20,7 @@ from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION_SUMMARY, conform
 from gympulse.pipeline.stores.sqlite import SqliteStore
+from tests.support.browser import until
 from tests.support.procs import Mosquitto
 from tests.test_web_support import (
     DAY_MS,
@@ -106,9 +107,7 @@ async def test_coach_and_guest_pages(mosquitto: Mosquitto, tmp_path: Path) -> No
             # ---- guest
             guest = await browser.new_page(viewport={"width": 390, "height": 844})
             await guest.goto(f"{base}/me/{token}")
-            await guest.wait_for_function(
-                "document.querySelector('.me-tile').dataset.state === 'live'", timeout=20_000
-            )
+            await until(guest, "document.querySelector('.me-tile').dataset.state === 'live'")
             text = await guest.inner_text("body")
             # The guest is greeted by first name; nobody else's name is on the page.
             assert f"Hello {names[guest_sensor].split()[0]}" in text

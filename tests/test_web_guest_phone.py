@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, ViewportSize
 
 from gympulse.dashboards.i18n import CATALOGUE
+from tests.support.browser import until
 from tests.support.procs import Mosquitto
 from tests.test_web_support import (
     LiveClass,
@@ -138,14 +139,7 @@ async def test_the_guest_phone(mosquitto: Mosquitto, seeded: Seeded) -> None:
             live_class = LiveClass(mosquitto.url, 1)  # strap-1: Alice's
             async with running(live_class):
                 await page.goto(me)
-                await _until(page, "!document.getElementById('me-live').hidden")
+                await until(page, "!document.getElementById('me-live').hidden")
                 await page.screenshot(path=artifact("guest-phone-en-live.png"), full_page=True)
-            await _until(page, "document.getElementById('me-live').hidden", 20)
+            await until(page, "document.getElementById('me-live').hidden", 20)
             await page.context.close()
-
-
-async def _until(page: Page, js: str, timeout_s: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await page.evaluate(js):
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {js}"
-        await asyncio.sleep(0.2)
