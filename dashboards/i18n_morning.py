@@ -27,7 +27,7 @@ MORNING: dict[str, dict[str, str]] = {
         "nl": "Er zendt nu geen borstband. Doe de jouwe om, maak de sensoren een beetje nat en"
         " wacht even.",
     },
-    "morning_start": {"en": "Start", "nl": "Start"},
+    "morning_start": {"en": "Start", "nl": "Beginnen"},
     "morning_cancel": {"en": "Stop", "nl": "Stoppen"},
     "morning_again": {"en": "Try again", "nl": "Opnieuw"},
     "morning_calm": {
