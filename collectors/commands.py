@@ -23,6 +23,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="publish as fast as the broker acknowledges instead of one second per second",
     )
+    parser.add_argument(
+        "--confirm",
+        choices=["ingest", "broker"],
+        help="when a sample may be forgotten: 'ingest' (default: settings) once gympulse"
+        " ingest reports it stored — nothing is published before ingestion answers; 'broker'"
+        " on the broker's PUBACK, for a broker without gympulse ingestion",
+    )
     parser.add_argument("--start-ms", type=int, help="timestamp of the first sample (default: now)")
 
 
@@ -51,7 +58,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             dropout_rate=cfg.dropout_rate,
             stop=stop,
             state_dir=cfg.state_dir,
-            confirm=cfg.confirm,
+            confirm=args.confirm or cfg.confirm,
             bikes=cfg.bikes,
         )
 

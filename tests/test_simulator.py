@@ -140,3 +140,17 @@ async def test_status_is_retained_and_the_last_will_says_offline(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_simulate_without_ingestion_confirms_on_puback(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """``--confirm broker``: no ingestion needed; it ends once the broker has every sample."""
+    env = {**os.environ, "GYMPULSE_MQTT__URL": mosquitto.url}
+    args = ["simulate", "--participants", "2", "--seconds", "5", "--fast", "--confirm", "broker"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gympulse.cli", *args, env=env, stdout=subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    assert out.decode().strip().endswith("published 10 samples")
