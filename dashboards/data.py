@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import logging
+import math
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -66,6 +69,20 @@ EXPORTABLE: frozenset[str] = frozenset(IDENTITY_EXPORTS) | frozenset(STORE_EXPOR
 # The samples CSV export reads this much time per query_samples call (one day).
 EXPORT_WINDOW_MS = 86_400_000
 
+# Decimals per column in CSV exports (others: 2): numbers rounded to their meaning.
+_DIGITS = {
+    "hr_avg": 0, "hr_max": 0, "hr_min": 0, "kcal": 0, "points": 1, "trimp_banister": 1,
+    "trimp_edwards": 1, "hrr60": 0, "rmssd": 1, "ln_rmssd": 2, "hr_rest": 0, "tsb": 1,
+    "ctl": 1, "atl": 1, "acwr_ewma": 2, "load": 1, "weight_kg": 1, "rpe": 0, "srpe_load": 0,
+}  # fmt: skip
+
+
+def _rounded(value: Any, digits: int) -> Any:
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value
+    return round(value) if digits == 0 else round(value, digits)
+
+
 _INT = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64")
 
 
@@ -102,6 +119,7 @@ class Data:
         self.store = store
         self.conn: sqlite3.Connection = connect(path)
         self._store_users = 0
+        self.tz = "UTC"  # the site's time zone: exports write local ISO times
 
     def close(self) -> None:
         self.conn.close()
@@ -260,7 +278,7 @@ class Data:
             if not self._exists(table):
                 return None
             cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
-            return [d[0] for d in cur.description], _aiter(cur)
+            return self._readable([d[0] for d in cur.description], cur.fetchall())
         if table not in STORE_EXPORTS:
             return None
         if table == "samples":
@@ -275,7 +293,37 @@ class Data:
         order = [c for c in STORE_EXPORTS[table] if c in frame.columns]
         if order:
             frame = frame.sort(order, nulls_last=True)
-        return columns, _aiter(frame.select(columns).iter_rows())
+        return self._readable(columns, frame.select(columns).rows())
+
+    def _readable(
+        self, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> tuple[list[str], AsyncIterator[tuple[Any, ...]]]:
+        """Rows a person can read in a spreadsheet: numbers rounded to their meaning, and
+        appended after the original columns (which stay for scripts) the athlete's name
+        and every ``*_ms`` time as ISO 8601 in the site's time zone."""
+        names = dict(self.conn.execute("SELECT id, name FROM athletes").fetchall())
+        tz = ZoneInfo(self.tz)
+        ms_cols = [i for i, c in enumerate(columns) if c.endswith("_ms")]
+        athlete_col = columns.index("athlete_id") if "athlete_id" in columns else None
+        digits = [_DIGITS.get(c, 2) for c in columns]
+        out_columns = list(columns)
+        if athlete_col is not None:
+            out_columns.append("athlete")
+        out_columns += [columns[i].removesuffix("_ms") + "_local" for i in ms_cols]
+
+        def iso(ms: Any) -> str:
+            if not isinstance(ms, int) or not 0 <= ms < 2**53:
+                return ""
+            return dt.datetime.fromtimestamp(ms / 1000, tz).isoformat(timespec="seconds")
+
+        out = []
+        for row in rows:
+            cells = [_rounded(v, digits[i]) for i, v in enumerate(row)]
+            if athlete_col is not None:
+                cells.append(names.get(row[athlete_col], ""))
+            cells += [iso(row[i]) for i in ms_cols]
+            out.append(tuple(cells))
+        return out_columns, _aiter(out)
 
     async def _sample_windows(self, window_ms: int) -> AsyncIterator[pl.DataFrame]:
         """Every stored sample once, one frame per window [lo, lo + window_ms) from the

@@ -147,6 +147,7 @@ class AppContext:
             path = self.registry.path
             self.accounts = Accounts(path)
             self.data = Data(self.store, path)
+            self.data.tz = self.settings.timezone  # CSV exports: local times
             self.journal = Journal(path)
             self.strength = StrengthLog(path)
             # A short busy timeout: a database another process holds locked answers "try

@@ -5,6 +5,8 @@ the day of the stay."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -65,6 +67,13 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
         assert f'href="{PUBLIC}/me/' in issued and "127.0.0.1" not in issued
         page = client.get(f"/coach/athletes/{alice}").text
         assert 'class="confirm inline"' in page and "Yes, revoke this link" in page
+        # CSV exports: names, ISO local times, numbers rounded to their meaning.
+        exported = list(
+            csv.DictReader(io.StringIO(client.get("/coach/export/session_summary.csv").text))
+        )
+        assert {r["athlete"] for r in exported} == {"Alice", "Bob"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", exported[0]["start_local"])
+        assert all("." not in r["hr_avg"] for r in exported)
         # The squad: day of stay, attendance, last RPE and today's check-in, with tooltips.
         squad = client.get("/coach").text
         assert "Day " in squad and "Classes (7 days)" in squad and "<abbr title=" in squad
