@@ -19,6 +19,10 @@ from gympulse import contract
 from gympulse.mqtt import Received
 from gympulse.pipeline.stores.base import StoredSample
 
+# Sensors per collector watermark: the least recently stored beyond this are left out (their
+# collector then keeps what it has of them until they are stored again: never a loss).
+MAX_SENSORS = 512
+
 
 class Watermarks:
     def __init__(self) -> None:
@@ -56,8 +60,11 @@ class Watermarks:
             key = (s.site, s.collector)
             known = self._seq.setdefault(key, {})
             if s.seq > known.get(s.sensor, -1):
+                known.pop(s.sensor, None)  # most recently stored last
                 known[s.sensor] = s.seq
                 self._dirty.add(key)
+                while len(known) > MAX_SENSORS:
+                    del known[next(iter(known))]
 
     def due(self) -> list[tuple[tuple[str, str], str, bytes]]:
         """(key, topic, payload) of every watermark to publish now; clears them."""
