@@ -71,7 +71,7 @@ EXPORTS = (
 
 def _admin_data(
     coach: Coach, zone: dt.tzinfo, live: set[str]
-) -> tuple[list[Athlete], list[dict[str, Any]], list[dict[str, str]]]:
+) -> tuple[list[Athlete], list[dict[str, Any]], list[dict[str, Any]]]:
     """What the admin page shows, read from SQLite (in a worker thread)."""
     reg = coach.ctx.registry
     athletes = reg.athletes()
@@ -92,7 +92,10 @@ def _admin_data(
         )
     classes = [
         {
+            "id": c.id,
             "name": c.name,
+            "start_input": local_time(c.start_ms, zone)[:16],
+            "minutes": round((c.end_ms - c.start_ms) / 60_000),
             "start": local_time(c.start_ms, zone),
             "end": local_time(c.end_ms, zone),
         }
@@ -238,13 +241,52 @@ async def add_class(
     name: Annotated[str, Form(min_length=1, max_length=100)],
     start: Annotated[dt.datetime, Form()],
     minutes: Annotated[int, Form(ge=1, le=600)] = 45,
+    weeks: Annotated[int, Form(ge=1, le=52)] = 1,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Add a class to the schedule: ``start`` in the site's time zone (settings
-    ``timezone``) unless the time carries an offset."""
+    ``timezone``) unless the time carries an offset; ``weeks`` > 1 repeats it weekly at
+    the same local time (also across a daylight-saving change)."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    zone = site_zone(request)
+    for week in range(weeks):
+        start_ms = local_to_ms(start + dt.timedelta(weeks=week), zone)
+        end_ms = start_ms + minutes * 60_000
+        await run_db(coach.ctx.journal.add_class, name, start_ms, end_ms, site=coach.ctx.site)
+    return _back()
+
+
+@router.post("/coach/admin/classes/{class_id}", response_class=RedirectResponse, status_code=303)
+async def edit_class(
+    request: Request,
+    class_id: RowId,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    start: Annotated[dt.datetime, Form()],
+    minutes: Annotated[int, Form(ge=1, le=600)] = 45,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """Change a class's name, start (site time) or length."""
     coach = _coach(request, api=True)
     coach.check(csrf)
     start_ms = local_to_ms(start, site_zone(request))
-    end_ms = start_ms + minutes * 60_000
-    await run_db(coach.ctx.journal.add_class, name, start_ms, end_ms, site=coach.ctx.site)
+    found = await run_db(
+        coach.ctx.journal.update_class, class_id, name, start_ms, start_ms + minutes * 60_000
+    )
+    if not found:
+        raise HTTPException(status_code=404, detail="no such class")
+    return _back()
+
+
+@router.post(
+    "/coach/admin/classes/{class_id}/delete", response_class=RedirectResponse, status_code=303
+)
+async def delete_class(
+    request: Request, class_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> RedirectResponse:
+    """Remove a class from the schedule (the form asks for confirmation first)."""
+    coach = _coach(request, api=True)
+    coach.check(csrf)
+    if not await run_db(coach.ctx.journal.delete_class, class_id):
+        raise HTTPException(status_code=404, detail="no such class")
     return _back()

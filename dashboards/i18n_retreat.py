@@ -149,4 +149,8 @@ RETREAT: dict[str, dict[str, str]] = {
     },
     "last_used": {"en": "Last opened", "nl": "Laatst geopend"},
     "never_used": {"en": "not opened yet", "nl": "nog niet geopend"},
+    "edit": {"en": "Edit", "nl": "Bewerken"},
+    "delete": {"en": "Delete", "nl": "Verwijderen"},
+    "delete_confirm": {"en": "Yes, delete this class", "nl": "Ja, verwijder deze les"},
+    "repeat_weeks": {"en": "weekly, for weeks:", "nl": "wekelijks, aantal weken:"},
 }

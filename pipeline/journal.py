@@ -358,6 +358,21 @@ class Journal(SqliteDatabase):
         assert cur.lastrowid is not None
         return cur.lastrowid
 
+    def update_class(self, class_id: int, name: str, start_ms: int, end_ms: int) -> bool:
+        if end_ms <= start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        cur = self.conn.execute(
+            "UPDATE classes SET name = ?, start_ms = ?, end_ms = ?, updated_ms = ? WHERE id = ?",
+            (name, start_ms, end_ms, _now_ms(), class_id),
+        )
+        return cur.rowcount == 1
+
+    def delete_class(self, class_id: int) -> bool:
+        """Remove a class from the schedule (its samples stay; the next analyze sees the day
+        as changed through the other classes' marks and the samples' own sessions)."""
+        cur = self.conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+        return cur.rowcount == 1
+
     def class_by_id(self, class_id: int) -> ScheduledClass | None:
         row = self.conn.execute(
             "SELECT id, site, name, start_ms, end_ms, updated_ms FROM classes WHERE id = ?",

@@ -6,10 +6,12 @@ the day of the stay."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from pathlib import Path
 
+from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import WebSettings
 from tests.test_web_support import app_client, guest_token, login, seed_history
@@ -74,6 +76,27 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
         assert {r["athlete"] for r in exported} == {"Alice", "Bob"}
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", exported[0]["start_local"])
         assert all("." not in r["hr_avg"] for r in exported)
+        # Classes: a weekly schedule in the site's time zone, edited and deleted.
+        start = (dt.date.today() + dt.timedelta(days=1)).isoformat() + "T09:30"
+        form = {"name": "Yoga flow", "start": start, "minutes": "45", "weeks": "4"}
+        assert client.post("/coach/admin/classes", data=form | {"csrf": csrf}).status_code == 303
+        journal = Journal(seeded.db)
+        yoga = [c for c in journal.classes() if c.name == "Yoga flow"]
+        assert len(yoga) == 4
+        assert {c.start_ms - yoga[0].start_ms for c in yoga} == {
+            i * 7 * 86_400_000 for i in range(4)
+        }
+        admin = client.get("/coach/admin").text
+        assert admin.count("Yes, delete this class") >= 1 and 'value="Yoga flow"' in admin
+        edited = {"name": "Gentle yoga", "start": start, "minutes": "60", "csrf": csrf}
+        assert client.post(f"/coach/admin/classes/{yoga[0].id}", data=edited).status_code == 303
+        gone = client.post(f"/coach/admin/classes/{yoga[1].id}/delete", data={"csrf": csrf})
+        assert gone.status_code == 303
+        first = journal.class_by_id(yoga[0].id)
+        assert first is not None and first.name == "Gentle yoga"
+        assert first.end_ms - first.start_ms == 60 * 60_000
+        assert journal.class_by_id(yoga[1].id) is None
+        journal.close()
         # The squad: day of stay, attendance, last RPE and today's check-in, with tooltips.
         squad = client.get("/coach").text
         assert "Day " in squad and "Classes (7 days)" in squad and "<abbr title=" in squad
