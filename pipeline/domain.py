@@ -38,6 +38,17 @@ def effort_stamp(bpm: int, hr_max: float) -> tuple[int, int]:
     return math.floor(bpm * 100 / hr_max + 0.5), zone(bpm, hr_max)
 
 
+def sample_effort(
+    bpm: int, hr_max: float | None, contact: bool | None
+) -> tuple[int | None, int | None]:
+    """What a stored sample is stamped with: :func:`effort_stamp`, or nothing when the
+    athlete has no HRmax or the strap reported no skin contact (such a sample is no-signal
+    time everywhere: analytics, the live board, Grafana's tiles)."""
+    if hr_max is None or contact is False:
+        return None, None
+    return effort_stamp(bpm, hr_max)
+
+
 @dataclass(frozen=True, slots=True)
 class Athlete:
     id: int

@@ -66,7 +66,7 @@ from gympulse import contract
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
-from gympulse.pipeline.domain import Assignment, Athlete, Resolver, effort_stamp
+from gympulse.pipeline.domain import Assignment, Athlete, Resolver, sample_effort
 from gympulse.pipeline.metrics import INGEST
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
@@ -142,15 +142,15 @@ class Snapshot:
             found = self._hr_max[key] = athlete.effective_hr_max(year)
         return found
 
-    def stamp(self, sensor: str, ts: int, bpm: int) -> tuple[int | None, int | None, int | None]:
-        """(athlete_id, pct_max, zone) of a sample; all None when the strap is unassigned."""
+    def stamp(
+        self, sensor: str, ts: int, bpm: int, contact: bool | None = None
+    ) -> tuple[int | None, int | None, int | None]:
+        """(athlete_id, pct_max, zone) of a sample; all None when the strap is unassigned,
+        no pct_max/zone without an HRmax or without skin contact."""
         athlete_id = self.resolver.athlete_at(sensor, ts)
         if athlete_id is None:
             return None, None, None
-        hr_max = self.hr_max(athlete_id, ts)
-        if hr_max is None:
-            return athlete_id, None, None
-        pct, zone = effort_stamp(bpm, hr_max)
+        pct, zone = sample_effort(bpm, self.hr_max(athlete_id, ts), contact)
         return athlete_id, pct, zone
 
 
@@ -217,7 +217,7 @@ def decode_message(
     rows = [_row(msg, r.payload, r.error, received_ms) for r in rejected]
     stored: list[StoredSample] = []
     for s in samples:
-        athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm)
+        athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm, s.contact)
         stored.append(
             StoredSample(
                 site=topic.site,

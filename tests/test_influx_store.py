@@ -511,3 +511,26 @@ def test_line_protocol_escaping() -> None:
         )
         == 'm\\ e,t\\,a=v\\=1\\ x s="say \\"hi\\"\\\\",i=3i,f=1.5,b=false 7'
     )
+
+
+@pytest.mark.slow  # a real influxd
+async def test_reassign_stamps_no_effort_on_samples_without_contact(
+    store: InfluxStore, influxd: Influxd
+) -> None:
+    """A sample the strap sent without skin contact is no-signal time: moved to an athlete
+    with an HRmax it gets no pct_max/zone (the others do: 70 of 140 bpm is 50 %, zone 1)."""
+    contacts = [True, False, None, False]
+    await store.write(
+        WriteBatch(
+            [
+                sample("strap-7", T0 + i * 1000, athlete=None, contact=c, seq=i)
+                for i, c in enumerate(contacts)
+            ]
+        )
+    )
+    assert await store.reassign("strap-7", T0, T0 + 10_000, 3, hr_max=140.0) == 4
+    rows = influxd.rows(
+        'SELECT "bpm", "athlete", "pct_max", "zone" FROM hr WHERE sensor = \'strap-7\'', db=DB
+    )
+    got = {(r["time"] - T0) // 1000: (r["athlete"], r["pct_max"], r["zone"]) for r in rows}
+    assert got == {0: ("3", 50, 1), 1: ("3", None, None), 2: ("3", 50, 1), 3: ("3", None, None)}

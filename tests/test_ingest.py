@@ -324,6 +324,30 @@ def test_decode_stamps_percent_of_the_athletes_own_hr_max(tmp_path: Path) -> Non
     assert stamp("strap-9", MARCH_2026, 150) == (None, None, None)
 
 
+def test_a_sample_without_skin_contact_gets_no_effort_stamp(tmp_path: Path) -> None:
+    """contact=false is no-signal time everywhere: the sample keeps its athlete, but no
+    %HRmax and no zone (Grafana's tiles read those); contact unknown (null) is stamped."""
+    registry = Registry(tmp_path / "r.db")
+    mia = registry.add_athlete("Mia", birth_year=1990, hr_max=200)
+    registry.assign("strap-3", mia, 0)
+    snapshot = Snapshot.of(registry)
+    registry.close()
+    stamped = {}
+    for contact in (True, False, None):
+        sample = contract.HrSample(
+            sensor="strap-3", ts=MARCH_2026, seq=1, bpm=150, rr_ms=[400], contact=contact
+        )
+        message = Received(
+            contract.hr_topic("gym", "edge", "strap-3"), contract.encode(sample), 1, False, 0, 0
+        )
+        (s,), rows = decode_message(
+            message, snapshot, retention_days=365, received_ms=MARCH_2026 + 1000
+        )
+        assert rows == []
+        stamped[contact] = (s.athlete_id, s.pct_max, s.zone)
+    assert stamped == {True: (mia, 75, 3), False: (mia, None, None), None: (mia, 75, 3)}
+
+
 async def test_sqlite_store_adds_the_new_columns_to_an_old_file(tmp_path: Path) -> None:
     """A samples table written before pct_max/zone existed: opening it adds both columns,
     keeps the old rows (NULL there), and new samples store their stamps."""
@@ -360,6 +384,12 @@ async def test_sqlite_store_adds_the_new_columns_to_an_old_file(tmp_path: Path) 
         rows = await store.execute("SELECT athlete_id, pct_max, zone FROM samples")
         assert rows == [(9, None, None), (9, None, None)]
         assert await store.reassign("strap-1", 0, 10_000, 9, hr_max=190.0) == 0  # same athlete
+        # A sample without skin contact moved to an athlete with an HRmax: no stamp.
+        lost = StoredSample("gym", "edge", "strap-1", 3000, 3, 150, (), False, None, 9, None, None)
+        assert (await store.write(WriteBatch([lost]))).stored == 1
+        assert await store.reassign("strap-1", 0, 10_000, 8, hr_max=200.0) == 3
+        rows = await store.execute("SELECT ts, pct_max, zone FROM samples")
+        assert rows == [(1000, 60, 2), (2000, 75, 3), (3000, None, None)]
     finally:
         await store.close()
     with sqlite3.connect(db) as conn:

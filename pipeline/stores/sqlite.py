@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from gympulse.pipeline.domain import effort_stamp
+from gympulse.pipeline.domain import sample_effort
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
@@ -359,11 +359,16 @@ class SqliteStore(SqliteTables):
             return cur.rowcount
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = conn.execute(f"SELECT ts, bpm FROM samples WHERE {where}", params).fetchall()
+            rows = conn.execute(
+                f"SELECT ts, bpm, contact FROM samples WHERE {where}", params
+            ).fetchall()
             conn.executemany(
                 "UPDATE samples SET athlete_id = ?, pct_max = ?, zone = ?"
                 " WHERE sensor = ? AND ts = ?",
-                [(athlete_id, *effort_stamp(bpm, hr_max), sensor, ts) for ts, bpm in rows],
+                [
+                    (athlete_id, *sample_effort(bpm, hr_max, _contact(contact)), sensor, ts)
+                    for ts, bpm, contact in rows
+                ],
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -474,3 +479,8 @@ def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
 
 def sample_row(s: StoredSample) -> tuple[object, ...]:
     return (s.sensor, s.athlete_id, s.ts, s.bpm, _rr_text(s.rr_ms), s.contact)
+
+
+def _contact(stored: int | None) -> bool | None:
+    """The ``contact`` column (0, 1 or NULL) as the sample's flag."""
+    return None if stored is None else bool(stored)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from gympulse import contract
-from gympulse.pipeline.domain import effort_stamp
+from gympulse.pipeline.domain import sample_effort
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
@@ -320,8 +320,10 @@ class InfluxSamples:
             for int_field in ("bpm", "energy_kj", "seq"):
                 if int_field in fields:
                     fields[int_field] = int(fields[int_field])
-            if athlete_id is not None and hr_max is not None:
-                fields["pct_max"], fields["zone"] = effort_stamp(fields["bpm"], hr_max)
+            if athlete_id is not None:
+                pct, zone = sample_effort(fields["bpm"], hr_max, fields.get("contact"))
+                if pct is not None:
+                    fields["pct_max"], fields["zone"] = pct, zone
             moved.append(
                 line(
                     HR,
