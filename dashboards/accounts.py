@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -47,6 +49,10 @@ CREATE TABLE IF NOT EXISTS guest_tokens (
     lang        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS guest_tokens_athlete ON guest_tokens (athlete_id);
+CREATE TABLE IF NOT EXISTS guest_token_nonce (  -- re-derive a link to show it again
+    token_id  INTEGER PRIMARY KEY,
+    nonce     TEXT    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS guest_token_use (    -- when a link was last opened (per minute)
     token_id      INTEGER PRIMARY KEY,
     last_used_ms  INTEGER NOT NULL
@@ -66,6 +72,12 @@ _hasher = PasswordHasher()
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def derive_link(secret: bytes, nonce: str) -> str:
+    """A guest link token from the server's secret and a stored nonce (43 url-safe chars)."""
+    digest = hmac.new(secret, f"guest-link:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def token_hash(token: str) -> str:
@@ -254,15 +266,45 @@ class Accounts(SqliteDatabase):
 
     # ---------------------------------------------------------------- guests
 
-    def issue_guest_token(self, athlete_id: int, expires_ms: int, lang: str = "") -> str:
-        """A new personal link token for ``athlete_id``; returned once, stored hashed."""
-        token = new_token()
-        self.conn.execute(
-            "INSERT INTO guest_tokens (athlete_id, token_hash, created_ms, expires_ms, lang)"
-            " VALUES (?,?,?,?,?)",
-            (athlete_id, token_hash(token), now_ms(), expires_ms, lang),
-        )
+    def issue_guest_token(
+        self, athlete_id: int, expires_ms: int, lang: str = "", *, secret: bytes | None = None
+    ) -> str:
+        """A new personal link token for ``athlete_id``, stored hashed. With the server's
+        ``secret`` the token is HMAC(secret, a random nonce) and only the nonce is kept, so
+        the coach can be shown the link again (:meth:`guest_link_token`) while the database
+        alone still reveals no link."""
+        nonce = new_token()
+        token = derive_link(secret, nonce) if secret else new_token()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            cur = self.conn.execute(
+                "INSERT INTO guest_tokens (athlete_id, token_hash, created_ms, expires_ms, lang)"
+                " VALUES (?,?,?,?,?)",
+                (athlete_id, token_hash(token), now_ms(), expires_ms, lang),
+            )
+            if secret:
+                self.conn.execute(
+                    "INSERT INTO guest_token_nonce (token_id, nonce) VALUES (?, ?)",
+                    (cur.lastrowid, nonce),
+                )
         return token
+
+    def showable_guest_links(self) -> set[int]:
+        """Ids of links that can be shown again (issued with a nonce)."""
+        return {int(r[0]) for r in self.conn.execute("SELECT token_id FROM guest_token_nonce")}
+
+    def guest_link_token(self, token_id: int, secret: bytes) -> str | None:
+        """The token of link ``token_id`` again, or None (issued without a nonce, or the
+        server's secret changed since)."""
+        row = self.conn.execute(
+            "SELECT n.nonce, g.token_hash FROM guest_token_nonce n"
+            " JOIN guest_tokens g ON g.id = n.token_id WHERE n.token_id = ?",
+            (token_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        token = derive_link(secret, str(row[0]))
+        return token if hmac.compare_digest(token_hash(token), str(row[1])) else None
 
     def guest(self, token: str, at_ms: int | None = None) -> GuestToken | None:
         """The active token ``token`` names, or None (unknown, expired or revoked)."""

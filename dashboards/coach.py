@@ -613,6 +613,7 @@ def _guest_links(coach: Coach, athlete_id: RowId) -> list[dict[str, Any]]:
     now = dt.datetime.now(dt.UTC)
     tz = ZoneInfo(coach.ctx.settings.timezone)
     used = coach.ctx.accounts.guest_last_used()
+    showable = coach.ctx.accounts.showable_guest_links()
     for g in coach.ctx.accounts.guest_tokens(athlete_id):
         expires = dt.datetime.fromtimestamp(g.expires_ms / 1000, dt.UTC)
         state = "revoked" if g.revoked_ms else ("active" if expires > now else "expired")
@@ -623,6 +624,7 @@ def _guest_links(coach: Coach, athlete_id: RowId) -> list[dict[str, Any]]:
                 "expires": expires.date().isoformat(),
                 "state": state,
                 "revoked": bool(g.revoked_ms),
+                "showable": g.id in showable,
                 "last_used": None
                 if last is None
                 else dt.datetime.fromtimestamp(last / 1000, tz).strftime("%Y-%m-%d %H:%M"),
@@ -650,7 +652,15 @@ async def new_guest_link(
     coach.check(csrf)
     a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
-    token = await run_db(coach.ctx.accounts.issue_guest_token, athlete_id, expires)
+    token = await run_db(
+        coach.ctx.accounts.issue_guest_token, athlete_id, expires, secret=coach.ctx.secret
+    )
+    return _show_link(request, coach, a, athlete_id, token)
+
+
+def _show_link(
+    request: Request, coach: Coach, a: Athlete, athlete_id: int, token: str
+) -> HTMLResponse:
     # The address guests use (settings web.public_url), not whatever the coach's browser used.
     public = request.app.state.settings.web.public_url.rstrip("/")
     url = f"{public or str(request.base_url).rstrip('/')}/me/{token}"
@@ -662,6 +672,22 @@ async def new_guest_link(
         qr=Markup(qr_svg(url)),  # drawn by the qrcode library: paths only, no text
         athlete_id=athlete_id,
     )
+
+
+@router.get("/coach/guest-links/{token_id}", response_class=HTMLResponse, include_in_schema=False)
+async def show_guest_link(request: Request, token_id: RowId) -> HTMLResponse:
+    """An active guest link shown again, with its QR code."""
+    coach = _coach(request)
+    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
+    grant = tokens.get(token_id)
+    if grant is None or not grant.active(int(dt.datetime.now(dt.UTC).timestamp() * 1000)):
+        raise HTTPException(status_code=404, detail="no such active link")
+    token = await run_db(coach.ctx.accounts.guest_link_token, token_id, coach.ctx.secret)
+    if token is None:
+        raise HTTPException(status_code=404, detail="this link cannot be shown again")
+    a = await run_db(_athlete_or_404, coach.ctx, grant.athlete_id)
+    response: HTMLResponse = _show_link(request, coach, a, grant.athlete_id, token)
+    return response
 
 
 @router.post("/coach/guest-links/{token_id}/revoke", response_class=RedirectResponse)

@@ -225,7 +225,7 @@ async def post_wellness(
     await run_db(
         guest.ctx.journal.add_wellness,
         guest.athlete.id,
-        dt.datetime.now(dt.UTC).date(),
+        _today(request),  # the site's day, as the week view shows it
         sleep=sleep,
         stress=stress,
         mood=mood,

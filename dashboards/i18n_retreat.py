@@ -153,4 +153,5 @@ RETREAT: dict[str, dict[str, str]] = {
     "delete": {"en": "Delete", "nl": "Verwijderen"},
     "delete_confirm": {"en": "Yes, delete this class", "nl": "Ja, verwijder deze les"},
     "repeat_weeks": {"en": "weekly, for weeks:", "nl": "wekelijks, aantal weken:"},
+    "show_link": {"en": "Show link", "nl": "Link tonen"},
 }

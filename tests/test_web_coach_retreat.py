@@ -67,6 +67,16 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
             f"/coach/athletes/{alice}/guest-links", data={"days": "7", "csrf": csrf}
         ).text
         assert f'href="{PUBLIC}/me/' in issued and "127.0.0.1" not in issued
+        url = re.search(r'class="guest-link" href="([^"]+)"', issued)
+        assert url is not None
+        # ... and can be shown again (same link, same QR), while the database alone keeps
+        # only a hash and a nonce.
+        (link_id,) = re.findall(
+            r'href="/coach/guest-links/(\d+)"', client.get(f"/coach/athletes/{alice}").text
+        )
+        again = client.get(f"/coach/guest-links/{link_id}").text
+        assert f'href="{url.group(1)}"' in again and "<svg" in again
+        assert client.get(url.group(1).replace(PUBLIC, "")).status_code == 200
         page = client.get(f"/coach/athletes/{alice}").text
         assert 'class="confirm inline"' in page and "Yes, revoke this link" in page
         # CSV exports: names, ISO local times, numbers rounded to their meaning.
