@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
 from gympulse.commands import Command, install_stop_handlers
 from gympulse.settings import Settings
+
+if TYPE_CHECKING:
+    from gympulse.collectors.simulator import Profile
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,14 +37,22 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-ms", type=int, help="timestamp of the first sample (default: now)")
 
 
+def roster(settings: Settings, participants: int | None = None) -> list[Profile]:
+    """The site's simulated people: from settings (``simulator.seed``), never from a run's
+    ``--seed``, so replaying several days with different seeds keeps the same people on the
+    same straps (``gympulse demo`` seeds its history with the same roster)."""
+    from gympulse.collectors import simulator
+
+    cfg = settings.simulator
+    return simulator.make_profiles(participants or cfg.participants, cfg.seed)
+
+
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from gympulse.collectors import simulator
 
     cfg = settings.simulator
     seed = cfg.seed if args.seed is None else args.seed
-    # The roster is the site's (settings), not the run's: replaying several days with
-    # different --seed values keeps the same people on the same straps.
-    profiles = simulator.make_profiles(args.participants or cfg.participants, cfg.seed)
+    profiles = roster(settings, args.participants)
 
     async def main() -> int:
         stop = asyncio.Event()

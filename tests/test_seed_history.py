@@ -9,6 +9,8 @@ import sqlite3
 import zoneinfo
 from pathlib import Path
 
+from gympulse.cli import build_parser
+from gympulse.collectors.commands import roster
 from gympulse.collectors.history import RETREAT_WEEK, retreat_history, window_samples
 from gympulse.collectors.simulator import make_profiles
 from gympulse.pipeline.seed import seed_history
@@ -91,3 +93,12 @@ def test_seeding_writes_through_the_ingest_path_and_analyzes(tmp_path: Path) -> 
         assert readings == report.readings
         assert conn.execute("SELECT count(*) FROM baselines").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM wellness").fetchone()[0] == report.wellness
+
+
+def test_simulate_keeps_the_same_people_whatever_the_seed() -> None:
+    """``gympulse simulate --seed N`` changes the noise, never the roster."""
+    parser = build_parser()
+    settings = Settings()
+    runs = [parser.parse_args(["simulate", "--seed", str(n)]) for n in (1, 7, 42)]
+    rosters = [roster(settings, r.participants) for r in runs]
+    assert rosters[0] == rosters[1] == rosters[2] == make_profiles(12, settings.simulator.seed)
