@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gympulse import contract
 from gympulse.dashboards.access import run_db
-from gympulse.dashboards.coach import Coach, _coach, _page, require_coach
+from gympulse.dashboards.coach_auth import Coach, coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.web import RowId
 from gympulse.pipeline.registry import Athlete
@@ -106,11 +106,11 @@ def _admin_data(
 
 @router.get("/coach/admin", response_class=HTMLResponse, include_in_schema=False)
 async def admin_page(request: Request) -> HTMLResponse:
-    coach = _coach(request)
+    coach = coach_of(request)
     zone = site_zone(request)
     live = set(coach.ctx.hub.tiles)  # on the loop: the hub changes it there
     athletes, straps, classes = await run_db(_admin_data, coach, zone, live)
-    return _page(
+    return coach_page(
         coach,
         "coach/admin.html",
         title=t(coach.lang, "admin"),
@@ -143,11 +143,13 @@ async def new_board_link(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     """A new board link for the live board; shown once."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     _, token = await run_db(coach.ctx.accounts.issue_board_token, label)
     url = f"{str(request.base_url).rstrip('/')}/board/{token}"
-    return _page(coach, "coach/new_board_link.html", title=t(coach.lang, "new_board_link"), url=url)
+    return coach_page(
+        coach, "coach/new_board_link.html", title=t(coach.lang, "new_board_link"), url=url
+    )
 
 
 @router.post("/coach/admin/board-links/{token_id}/revoke", response_class=RedirectResponse)
@@ -155,7 +157,7 @@ async def revoke_board_link(
     request: Request, token_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> RedirectResponse:
     """Revoke a board link: the screens showing it stop within a second."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     if not await run_db(coach.ctx.accounts.revoke_board_token, token_id):
         raise HTTPException(status_code=404, detail="no such active board link")
@@ -180,7 +182,7 @@ async def add_athlete(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Add an athlete profile (FTP: functional threshold power, for IF and TSS)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     await run_db(
         coach.ctx.registry.add_athlete,
@@ -203,7 +205,7 @@ async def set_strap(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Register a strap and give it an alias (what the board shows when unassigned)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     await run_db(coach.ctx.registry.set_sensor_label, sensor, label)
     return _back()
@@ -213,7 +215,7 @@ async def set_strap(
 async def assign(request: Request) -> RedirectResponse:
     """Assign many straps at once: form fields ``strap:<sensor>`` = athlete id (from now).
     Straps whose athlete did not change are left alone."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     form = await request.form()
     coach.check(str(form.get("csrf", "")))
     reg = coach.ctx.registry
@@ -247,7 +249,7 @@ async def add_class(
     """Add a class to the schedule: ``start`` in the site's time zone (settings
     ``timezone``) unless the time carries an offset; ``weeks`` > 1 repeats it weekly at
     the same local time (also across a daylight-saving change)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     zone = site_zone(request)
     for week in range(weeks):
@@ -267,7 +269,7 @@ async def edit_class(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Change a class's name, start (site time) or length."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     start_ms = local_to_ms(start, site_zone(request))
     found = await run_db(
@@ -285,7 +287,7 @@ async def delete_class(
     request: Request, class_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> RedirectResponse:
     """Remove a class from the schedule (the form asks for confirmation first)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     if not await run_db(coach.ctx.journal.delete_class, class_id):
         raise HTTPException(status_code=404, detail="no such class")

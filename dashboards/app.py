@@ -28,7 +28,18 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 
 from gympulse import __version__, contract
-from gympulse.dashboards import access, admin, coach, coach_strength, guest, morning, strength
+from gympulse.dashboards import (
+    access,
+    admin,
+    coach,
+    coach_auth,
+    coach_exports,
+    coach_links,
+    coach_strength,
+    guest,
+    morning,
+    strength,
+)
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.i18n import LIVE_KEYS, pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM, LiveHub
@@ -45,7 +56,7 @@ SSE_KEEPALIVE_S = 15.0
 BOARD_RECENT_MS = 3 * 3_600_000  # a board may show the summary of a class this recent
 # The credentials as dependencies (module level: annotations are resolved by name).
 Board = Annotated[access.Viewer, Depends(access.board_viewer)]
-CoachLogin = Annotated[coach.Coach, Depends(coach.require_coach)]
+CoachLogin = Annotated[coach_auth.Coach, Depends(coach_auth.require_coach)]
 STATIC_DIR = resources.files("gympulse.dashboards") / "static"
 
 
@@ -94,17 +105,20 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.include_router(coach.public_router)
+    app.include_router(coach_auth.public_router)
     app.include_router(morning.guest_router)
     app.include_router(morning.coach_router)
+    app.include_router(coach_auth.router)
     app.include_router(coach.router)
+    app.include_router(coach_links.router)
+    app.include_router(coach_exports.router)
     app.include_router(admin.router)
     app.include_router(guest.router)
     app.include_router(strength.router)
     app.include_router(coach_strength.router)
 
-    @app.exception_handler(coach.NotLoggedIn)
-    async def to_login(request: Request, exc: coach.NotLoggedIn) -> RedirectResponse:
+    @app.exception_handler(coach_auth.NotLoggedIn)
+    async def to_login(request: Request, exc: coach_auth.NotLoggedIn) -> RedirectResponse:
         return RedirectResponse("/coach/login", status_code=303)
 
     app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)

@@ -1,222 +1,32 @@
-"""The coach view (``/coach``, login required): squad, athlete and session pages, admin,
-guest links with QR codes, CSV export; and its JSON API (``/api/coach/...``).
-
-Login sets an ``HttpOnly; SameSite=Strict`` session cookie (random, stored hashed).
-Every form carries a CSRF token bound to the session (the login form: to a random cookie).
+"""The coach view (``/coach``, login required): the squad, athlete and session pages, the
+profile and notes forms; and their JSON API (``/api/coach/...``). Login, guest links and
+exports live in ``coach_auth``, ``coach_links`` and ``coach_exports``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import math
-import secrets
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import qrcode
-import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import (
-    FileResponse,
     HTMLResponse,
     RedirectResponse,
-    Response,
-    StreamingResponse,
 )
-from markupsafe import Markup
-from starlette.background import BackgroundTask
 
-from gympulse.dashboards import charts, rights
-from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
-from gympulse.dashboards.accounts import User, token_hash
-from gympulse.dashboards.data import EXPORTABLE, Row
-from gympulse.dashboards.export_worker import samples_csv
-from gympulse.dashboards.i18n import pick_language, t
-from gympulse.dashboards.templating import render, render_markup
-from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
+from gympulse.dashboards import charts
+from gympulse.dashboards.access import run_db
+from gympulse.dashboards.coach_auth import athlete_or_404, coach_of, coach_page, require_coach
+from gympulse.dashboards.coach_links import guest_link_rows
+from gympulse.dashboards.data import Row
+from gympulse.dashboards.i18n import t
+from gympulse.dashboards.web import AppContext, RowId
 from gympulse.pipeline.domain import Athlete
 
-LOGIN_COOKIE = "gp_login"
-DAY_MS = 86_400_000
-
-
-class NotLoggedIn(Exception):
-    """Raised by HTML handlers; the app turns it into a redirect to the login page."""
-
-
-class Coach:
-    def __init__(self, ctx: AppContext, user: User, session: str, lang: str) -> None:
-        self.ctx = ctx
-        self.user = user
-        self.session = session
-        self.csrf = csrf_token(ctx.secret, f"coach:{token_hash(session)}")
-        self.lang = lang
-
-    def check(self, submitted: str) -> None:
-        if not secrets.compare_digest(self.csrf.encode(), (submitted or "").encode()):
-            raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
-
-
-async def require_coach(request: Request) -> Coach:
-    """Dependency of every coach route (on the routers, so no handler can forget it): the
-    logged-in coach, else a redirect to the login page (a page) or 403 (API, forms, CSV)."""
-    found = await coach_session(request)
-    if found is None:
-        path = request.url.path
-        download = path.endswith((".csv", ".zip"))
-        page_path = path.startswith(("/coach", "/docs", "/redoc")) and not download
-        if request.method == "GET" and page_path:
-            raise NotLoggedIn
-        raise HTTPException(status_code=403, detail="login required")
-    user, session = found
-    lang = pick_language(request.headers.get("accept-language"))
-    coach = Coach(ctx_of(request), user, session, lang)
-    request.state.coach = coach
-    return coach
-
-
-log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(require_coach)])
-public_router = APIRouter()  # the login form: the only coach route without a login
-
-
-def _coach(request: Request, *, api: bool = False) -> Coach:
-    """The coach :func:`require_coach` (a dependency of every coach router) let in."""
-    coach: Coach = request.state.coach
-    return coach
-
-
-def _nav(coach: Coach) -> str:
-    """The coach's navigation bar as markup (for pages still built with web.page())."""
-    return str(render_markup("coach/_nav.html", coach.lang, csrf=coach.csrf))
-
-
-def _page(coach: Coach, template: str, *, title: str, **context: Any) -> HTMLResponse:
-    """A coach page: template ``name`` (extends coach/base.html)."""
-    return render(template, coach.lang, title=title, csrf=coach.csrf, **context)
-
-
-# ---------------------------------------------------------------------- login
-
-
-def _login_form(
-    request: Request, *, error: str = "", status_code: int = 200, **values: object
-) -> HTMLResponse:
-    lang = pick_language(request.headers.get("accept-language"))
-    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    token = csrf_token(ctx_of(request).secret, f"login:{nonce}")
-    response = render(
-        "coach/login.html",
-        lang,
-        title=t(lang, "login"),
-        csrf=token,
-        error=t(lang, error, **values) if error else "",
-        status_code=status_code,
-    )
-    response.set_cookie(
-        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/coach", max_age=3600
-    )
-    return response
-
-
-@public_router.get("/coach/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(request: Request, failed: int = 0) -> HTMLResponse:
-    return _login_form(request, error="login_failed" if failed else "")
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "?"
-
-
-@public_router.post("/coach/login", response_class=RedirectResponse, status_code=303)
-async def login(
-    request: Request,
-    username: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1000)],
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    """Log in; sets the session cookie and redirects to the squad overview. Wrong
-    passwords are throttled per client address and account (429 with the wait)."""
-    ctx = ctx_of(request)
-    check_csrf(ctx.secret, f"login:{request.cookies.get(LOGIN_COOKIE, '')}", csrf)
-    address = _client(request)
-    wait = ctx.throttle.wait_s(address)
-    if wait > 0:
-        seconds = math.ceil(wait)
-        log.warning("coach login throttled: client=%s wait_s=%d", address, seconds)
-        refused = _login_form(request, error="login_throttled", status_code=429, s=seconds)
-        refused.headers["Retry-After"] = str(seconds)
-        return refused
-    async with ctx.password_checks:
-        user, known = await run_db(ctx.accounts.authenticate_known, username, password)
-    if user is None:
-        failures, delay = ctx.throttle.failed(address, username)
-        log.warning(
-            "coach login failed: user=%s client=%s failures=%d next_wait_s=%d",
-            repr(username[:64]) if known else "<unknown>",
-            address,
-            failures,
-            math.ceil(delay),
-        )
-        return RedirectResponse("/coach/login?failed=1", status_code=303)
-    ctx.throttle.succeeded(address)
-    session = await run_db(ctx.accounts.start_session, user)
-    log.info("coach login: user=%r client=%s", user.username, address)
-    response = RedirectResponse("/coach", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/coach")
-    return response
-
-
-@router.post("/coach/logout", response_class=RedirectResponse, status_code=303)
-async def logout(
-    request: Request, csrf: Annotated[str, Form(max_length=200)] = ""
-) -> RedirectResponse:
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    await run_db(coach.ctx.accounts.end_session, coach.session)
-    coach.ctx.guard.poke()  # its open board streams end now
-    response = RedirectResponse("/coach/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
-
-
-@router.post("/coach/password", response_class=HTMLResponse)
-async def change_password(
-    request: Request,
-    old: Annotated[str, Form(max_length=1000)],
-    new: Annotated[str, Form(min_length=8, max_length=1000)],
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    """Change the logged-in coach's password; every other session of the account ends."""
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    ctx = coach.ctx
-    address = _client(request)
-    if ctx.throttle.wait_s(address) > 0:
-        raise HTTPException(status_code=429, detail="too many wrong passwords, wait")
-    async with ctx.password_checks:
-        changed = await run_db(ctx.accounts.change_password, coach.user, old, new, coach.session)
-    if not changed:
-        ctx.throttle.failed(address, coach.user.username)
-        log.warning("password change refused (wrong password): user=%r", coach.user.username)
-        raise HTTPException(status_code=403, detail="wrong password")
-    log.info("password changed, other sessions ended: user=%r", coach.user.username)
-    ctx.guard.poke()
-    return RedirectResponse("/coach/admin?saved=password", status_code=303)
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------- squad
@@ -310,14 +120,14 @@ async def _retreat_fields(ctx: AppContext, athletes: list[Athlete]) -> dict[int,
 @router.get("/api/coach/squad")
 async def api_squad(request: Request) -> list[dict[str, Any]]:
     """The squad overview, sorted by attention flags."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     return await squad(coach.ctx)
 
 
 @router.get("/coach", response_class=HTMLResponse, include_in_schema=False)
 async def squad_page(request: Request) -> HTMLResponse:
-    coach = _coach(request)
-    return _page(
+    coach = coach_of(request)
+    return coach_page(
         coach,
         "coach/squad.html",
         title=t(coach.lang, "squad"),
@@ -329,18 +139,11 @@ async def squad_page(request: Request) -> HTMLResponse:
 # ---------------------------------------------------------------------- athlete
 
 
-def _athlete_or_404(ctx: AppContext, athlete_id: RowId) -> Any:
-    athlete = ctx.registry.athlete(athlete_id)
-    if athlete is None:
-        raise HTTPException(status_code=404, detail="no such athlete")
-    return athlete
-
-
 @router.get("/api/coach/athletes/{athlete_id}")
 async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
     """An athlete's profile, daily metrics, baselines and sessions."""
-    coach = _coach(request, api=True)
-    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    coach = coach_of(request, api=True)
+    a = await run_db(athlete_or_404, coach.ctx, athlete_id)
     data = coach.ctx.data
     baselines = await data.baselines(athlete_id)
     return {
@@ -364,7 +167,7 @@ async def api_athlete(request: Request, athlete_id: RowId) -> dict[str, Any]:
 @router.get("/api/coach/athletes/{athlete_id}/sessions/{session_id}")
 async def api_session(request: Request, athlete_id: RowId, session_id: str) -> dict[str, Any]:
     """One session summary and its heart-rate curve."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     row = await coach.ctx.data.session(athlete_id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
@@ -394,10 +197,10 @@ async def athlete_page(
     whose 04:00–11:00 heart-rate curve is shown to mark a window of it as a reading."""
     from gympulse.dashboards.morning import morning_curve
 
-    coach = _coach(request)
+    coach = coach_of(request)
     lang = coach.lang
     ctx = coach.ctx
-    a = await run_db(_athlete_or_404, ctx, athlete_id)
+    a = await run_db(athlete_or_404, ctx, athlete_id)
     daily = await ctx.data.daily(athlete_id)
     base = await ctx.data.baselines(athlete_id)
     dates = [str(r["date"]) for r in daily]
@@ -444,7 +247,7 @@ async def athlete_page(
         }
         for _, ms, author, text in await run_db(ctx.journal.notes, athlete_id)
     ]
-    return _page(
+    return coach_page(
         coach,
         "coach/athlete.html",
         title=a.name,
@@ -458,7 +261,7 @@ async def athlete_page(
         sessions=sessions,
         wellness=await run_db(wellness_and_recovery, ctx, athlete_id, base),
         wellness_items=WELLNESS_ITEMS,
-        links=await run_db(_guest_links, coach, athlete_id),
+        links=await run_db(guest_link_rows, coach, athlete_id),
         readings=await reading_rows(ctx, athlete_id),
         morning=await morning_curve(ctx, a, morning, lang),
     )
@@ -506,9 +309,9 @@ async def edit_profile(
 ) -> RedirectResponse:
     """Edit an athlete's profile: name, board name, HRmax, resting HR, birth year,
     weight and stay dates."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
-    await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    await run_db(athlete_or_404, coach.ctx, athlete_id)
     await run_db(
         coach.ctx.registry.update_athlete,
         athlete_id,
@@ -532,9 +335,9 @@ async def add_note(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """A dated note about the athlete (coaches only)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
-    await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    await run_db(athlete_or_404, coach.ctx, athlete_id)
     await run_db(coach.ctx.journal.add_note, athlete_id, text.strip(), author=coach.user.username)
     return RedirectResponse(f"/coach/athletes/{athlete_id}#notes", status_code=303)
 
@@ -570,9 +373,9 @@ def wellness_and_recovery(
     include_in_schema=False,
 )
 async def session_page(request: Request, athlete_id: RowId, session_id: str) -> HTMLResponse:
-    coach = _coach(request)
+    coach = coach_of(request)
     lang = coach.lang
-    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
+    a = await run_db(athlete_or_404, coach.ctx, athlete_id)
     row = await coach.ctx.data.session(athlete_id, session_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
@@ -586,7 +389,7 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
         class_name = found.name if found is not None else None
     rated = {r.session_id: r.rpe for r in await run_db(coach.ctx.journal.session_rpes, athlete_id)}
     rpe = rated.get(sid, row.get("rpe"))
-    return _page(
+    return coach_page(
         coach,
         "coach/session.html",
         title=f"{a.name} · {class_name or t(lang, 'session')} · {row['date']}",
@@ -602,196 +405,4 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
             [t(lang, "zone_n", n=z) for z in range(1, 6)],
             title=t(lang, "zone_minutes"),
         ),
-    )
-
-
-# ---------------------------------------------------------------------- guest links
-
-
-def _guest_links(coach: Coach, athlete_id: RowId) -> list[dict[str, Any]]:
-    rows = []
-    now = dt.datetime.now(dt.UTC)
-    tz = ZoneInfo(coach.ctx.settings.timezone)
-    used = coach.ctx.accounts.guest_last_used()
-    showable = coach.ctx.accounts.showable_guest_links()
-    for g in coach.ctx.accounts.guest_tokens(athlete_id):
-        expires = dt.datetime.fromtimestamp(g.expires_ms / 1000, dt.UTC)
-        state = "revoked" if g.revoked_ms else ("active" if expires > now else "expired")
-        last = used.get(g.id)
-        rows.append(
-            {
-                "id": g.id,
-                "expires": expires.date().isoformat(),
-                "state": state,
-                "revoked": bool(g.revoked_ms),
-                "showable": g.id in showable,
-                "last_used": None
-                if last is None
-                else dt.datetime.fromtimestamp(last / 1000, tz).strftime("%Y-%m-%d %H:%M"),
-            }
-        )
-    return rows
-
-
-def qr_svg(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
-    svg: bytes = image.to_string(encoding="unicode").encode()
-    out = svg.decode()
-    return out[out.index("<svg") :]
-
-
-@router.post("/coach/athletes/{athlete_id}/guest-links", response_class=HTMLResponse)
-async def new_guest_link(
-    request: Request,
-    athlete_id: RowId,
-    days: Annotated[int, Form(ge=1, le=3650)] = 7,
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    """Issue a personal guest link valid for ``days``; shows it once, with its QR code."""
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
-    expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
-    token = await run_db(
-        coach.ctx.accounts.issue_guest_token, athlete_id, expires, secret=coach.ctx.secret
-    )
-    return _show_link(request, coach, a, athlete_id, token)
-
-
-def _show_link(
-    request: Request, coach: Coach, a: Athlete, athlete_id: int, token: str
-) -> HTMLResponse:
-    # The address guests use (settings web.public_url), not whatever the coach's browser used.
-    public = request.app.state.settings.web.public_url.rstrip("/")
-    url = f"{public or str(request.base_url).rstrip('/')}/me/{token}"
-    return _page(
-        coach,
-        "coach/new_link.html",
-        title=f"{t(coach.lang, 'new_link')}: {a.name}",
-        url=url,
-        qr=Markup(qr_svg(url)),  # drawn by the qrcode library: paths only, no text
-        athlete_id=athlete_id,
-    )
-
-
-@router.get("/coach/guest-links/{token_id}", response_class=HTMLResponse, include_in_schema=False)
-async def show_guest_link(request: Request, token_id: RowId) -> HTMLResponse:
-    """An active guest link shown again, with its QR code."""
-    coach = _coach(request)
-    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
-    grant = tokens.get(token_id)
-    if grant is None or not grant.active(int(dt.datetime.now(dt.UTC).timestamp() * 1000)):
-        raise HTTPException(status_code=404, detail="no such active link")
-    token = await run_db(coach.ctx.accounts.guest_link_token, token_id, coach.ctx.secret)
-    if token is None:
-        raise HTTPException(status_code=404, detail="this link cannot be shown again")
-    a = await run_db(_athlete_or_404, coach.ctx, grant.athlete_id)
-    response: HTMLResponse = _show_link(request, coach, a, grant.athlete_id, token)
-    return response
-
-
-@router.post("/coach/guest-links/{token_id}/revoke", response_class=RedirectResponse)
-async def revoke_guest_link(
-    request: Request, token_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
-) -> RedirectResponse:
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
-    if token_id not in tokens:
-        raise HTTPException(status_code=404, detail="no such link")
-    await run_db(coach.ctx.accounts.revoke_guest_token, token_id)
-    coach.ctx.guard.poke()  # the link's open stream ends now
-    return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
-
-
-@router.post("/coach/guest-links/{token_id}/extend", response_class=RedirectResponse)
-async def extend_guest_link(
-    request: Request,
-    token_id: RowId,
-    days: Annotated[int, Form(ge=1, le=3650)] = 30,
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> RedirectResponse:
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
-    if token_id not in tokens:
-        raise HTTPException(status_code=404, detail="no such link")
-    expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
-    new_expiry = max(expires, tokens[token_id].expires_ms)
-    await run_db(coach.ctx.accounts.extend_guest_token, token_id, new_expiry)
-    return RedirectResponse(f"/coach/athletes/{tokens[token_id].athlete_id}", status_code=303)
-
-
-# ---------------------------------------------------------------------- guests' rights
-
-
-@router.get("/coach/athletes/{athlete_id}/export.zip", response_class=FileResponse)
-async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileResponse:
-    """All of one person's data (profile, samples, sessions, readings, wellness, RPE,
-    metrics) as JSON and CSV in one zip."""
-    coach = _coach(request, api=True)
-    await run_db(_athlete_or_404, coach.ctx, athlete_id)
-    settings = request.app.state.settings
-    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
-    out = tmp / f"athlete-{athlete_id}.zip"
-    await rights.export_athlete(settings, athlete_id, out)
-    log.warning("coach %r exported athlete %d", coach.user.username, athlete_id)
-    return FileResponse(
-        out,
-        media_type="application/zip",
-        filename=out.name,
-        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
-    )
-
-
-@router.post("/coach/athletes/{athlete_id}/forget", response_class=HTMLResponse)
-async def forget_athlete(
-    request: Request,
-    athlete_id: RowId,
-    confirm: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    """Erase the person from every store; the form must repeat their name."""
-    coach = _coach(request, api=True)
-    coach.check(csrf)
-    a = await run_db(_athlete_or_404, coach.ctx, athlete_id)
-    if confirm.strip() != a.name:
-        raise HTTPException(status_code=422, detail="type the athlete's name to confirm")
-    await rights.forget_athlete(request.app.state.settings, athlete_id)
-    coach.ctx.guard.poke()  # their guest links are gone: open streams end
-    log.warning("coach %r erased athlete %d", coach.user.username, athlete_id)
-    return render(
-        "notice.html",
-        coach.lang,
-        title=t(coach.lang, "data_rights"),
-        message=t(coach.lang, "forget_done"),
-        link="/coach",
-        link_text=t(coach.lang, "back"),
-    )
-
-
-# ---------------------------------------------------------------------- CSV export
-
-
-@router.get("/coach/export/{table_name}.csv", response_class=StreamingResponse)
-async def export_csv(request: Request, table_name: str) -> Response:
-    """Any table as CSV (athletes, sensors, assignments, classes, wellness, session_rpe,
-    samples and the analytics tables)."""
-    coach = _coach(request, api=True)
-    found: AsyncIterator[bytes] | None
-    if table_name == "samples":
-        # Millions of rows: read and written as CSV by a worker process, one store window
-        # at a time, as the client consumes — memory stays flat, and the live board on this
-        # event loop stays quick while a year streams out.
-        found = samples_csv(request.app.state.settings)
-    elif table_name in EXPORTABLE:
-        found = await coach.ctx.data.export_csv(table_name)  # formatted in worker threads
-    else:
-        found = None
-    if found is None:
-        raise HTTPException(status_code=404, detail="no such table")
-    return StreamingResponse(
-        found,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{table_name}.csv"'},
     )

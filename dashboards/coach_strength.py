@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gympulse.dashboards.access import run_db
-from gympulse.dashboards.coach import _coach, _page, require_coach
+from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import TemplateItem
@@ -77,7 +77,7 @@ def squad_strength(
 
 @router.get("/coach/strength", response_class=HTMLResponse, include_in_schema=False)
 async def strength_page(request: Request) -> HTMLResponse:
-    coach = _coach(request)
+    coach = coach_of(request)
     ctx = coach.ctx
     athletes = await run_db(ctx.registry.athletes)
     exercises = await run_db(ctx.strength.exercises)
@@ -85,7 +85,7 @@ async def strength_page(request: Request) -> HTMLResponse:
     sets_of = {a.id: [s.as_dict() for s in await run_db(ctx.strength.sets, a.id)] for a in athletes}
     srpe = await ctx.data.load_7d("srpe_load")
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-    return _page(
+    return coach_page(
         coach,
         "coach/strength.html",
         title=t(coach.lang, "strength_squad"),
@@ -123,7 +123,7 @@ async def log_set(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """The coach logs a set for a guest (``logged_by`` = coach; RPE 1–10 optional)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     rating = _rpe(rpe)
     ctx = coach.ctx
@@ -151,7 +151,7 @@ async def add_exercise(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """Extend the catalogue (a key that exists already is refused: 409)."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     log = coach.ctx.strength
     if key in {e.key for e in await run_db(log.exercises)}:
@@ -169,7 +169,7 @@ async def set_template(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
     """A class's plan: the exercises its guests see first on their phones."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     log = coach.ctx.strength
     try:

@@ -33,7 +33,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gympulse import contract
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
-from gympulse.dashboards.coach import Coach, _athlete_or_404, _coach, _page, require_coach
+from gympulse.dashboards.coach_auth import (
+    Coach,
+    athlete_or_404,
+    coach_of,
+    coach_page,
+    require_coach,
+)
 from gympulse.dashboards.guest import Guest, _guest, _lang, resolve_guest
 from gympulse.dashboards.i18n import t
 
@@ -410,8 +416,8 @@ def _coach_csrf(request: Request, coach: Coach) -> None:
 
 @coach_router.get("/coach/morning", response_class=HTMLResponse, include_in_schema=False)
 async def station_page(request: Request) -> HTMLResponse:
-    coach = _coach(request)
-    return _page(
+    coach = coach_of(request)
+    return coach_page(
         coach,
         "coach/morning.html",
         title=t(coach.lang, "morning_station"),
@@ -424,7 +430,7 @@ async def station_page(request: Request) -> HTMLResponse:
 @coach_router.get("/api/coach/morning/straps")
 async def api_station_straps(request: Request) -> list[dict[str, Any]]:
     """The straps sending right now, with who wears them."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     return await _live_straps(coach.ctx)
 
 
@@ -432,10 +438,10 @@ async def api_station_straps(request: Request) -> list[dict[str, Any]]:
 async def api_station_start(request: Request) -> dict[str, Any]:
     """Start a reading of ``athlete_id`` on ``sensor`` (the strap is given to them): JSON
     ``{"sensor": ..., "athlete_id": ...}``; header ``X-CSRF-Token``."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     _coach_csrf(request, coach)
     body = await _json_body(request, StationStart)
-    _athlete_or_404(coach.ctx, body.athlete_id)
+    athlete_or_404(coach.ctx, body.athlete_id)
     await run_db(_wear, coach.ctx, body.sensor, body.athlete_id)
     p = _start(request, body.athlete_id, body.sensor, "station", "coach")
     return {"id": p.id, "sensor": body.sensor, "start_ms": p.start_ms, "duration_s": p.duration_s}
@@ -443,7 +449,7 @@ async def api_station_start(request: Request) -> dict[str, Any]:
 
 @coach_router.post("/api/coach/morning/{pending_id}/finish")
 async def api_station_finish(request: Request, pending_id: str) -> dict[str, Any]:
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     _coach_csrf(request, coach)
     p = _take(request, pending_id, "coach")
     return await _finish(request, p, coach.lang)
@@ -451,7 +457,7 @@ async def api_station_finish(request: Request, pending_id: str) -> dict[str, Any
 
 @coach_router.post("/api/coach/morning/{pending_id}/cancel")
 async def api_station_cancel(request: Request, pending_id: str) -> dict[str, Any]:
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     _coach_csrf(request, coach)
     _take(request, pending_id, "coach")
     return {"cancelled": True}
@@ -502,8 +508,8 @@ def _local_ms(ctx: AppContext, value: str) -> int:
 @coach_router.get("/api/coach/athletes/{athlete_id}/readings")
 async def api_readings(request: Request, athlete_id: RowId) -> list[dict[str, Any]]:
     """The athlete's morning readings, newest first (automatic proposals included)."""
-    coach = _coach(request, api=True)
-    _athlete_or_404(coach.ctx, athlete_id)
+    coach = coach_of(request, api=True)
+    athlete_or_404(coach.ctx, athlete_id)
     return await reading_rows(coach.ctx, athlete_id)
 
 
@@ -516,10 +522,10 @@ async def mark_reading(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Mark a window of the athlete's HR curve (site time) as a morning reading."""
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     ctx = coach.ctx
-    _athlete_or_404(ctx, athlete_id)
+    athlete_or_404(ctx, athlete_id)
     start_ms, end_ms = _local_ms(ctx, start), _local_ms(ctx, end)
     if end_ms <= start_ms:
         raise HTTPException(status_code=422, detail="the window must end after it starts")
@@ -542,7 +548,7 @@ async def mark_reading(
 async def delete_reading(
     request: Request, reading_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> RedirectResponse:
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     ctx = coach.ctx
     gone = await readings.delete_reading(ctx.store, ctx.journal, reading_id, ctx.settings.timezone)
@@ -555,7 +561,7 @@ async def delete_reading(
 async def confirm_reading(
     request: Request, reading_id: RowId, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> RedirectResponse:
-    coach = _coach(request, api=True)
+    coach = coach_of(request, api=True)
     coach.check(csrf)
     ctx = coach.ctx
     done = await readings.confirm_reading(ctx.store, ctx.journal, reading_id, ctx.settings.timezone)

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from gympulse.dashboards import admin, coach, guest
+from gympulse.dashboards import admin, coach, coach_auth, coach_exports, coach_links, guest
 from tests.test_web_support import app_client, csrf_from, guest_token, seed_history
 
 TABLES = ["athletes", "samples", "session_summary", "daily_metrics", "baselines", "wellness"]
@@ -55,7 +55,8 @@ def test_guest_a_cannot_reach_guest_b(tmp_path: Path) -> None:
         }
         # Every route: the app's own and those of the routers it includes.
         candidates = [*client.app.routes, *admin.router.routes, *coach.router.routes]  # type: ignore[attr-defined]
-        candidates += coach.public_router.routes
+        candidates += coach_auth.public_router.routes + coach_auth.router.routes
+        candidates += coach_links.router.routes + coach_exports.router.routes
         candidates += guest.router.routes
         routes = [r for r in candidates if isinstance(r, Route | APIRoute)]
         assert len(routes) > 20

@@ -11,7 +11,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from gympulse.dashboards.access import board_viewer
-from gympulse.dashboards.coach import require_coach
+from gympulse.dashboards.coach_auth import require_coach
 from gympulse.dashboards.guest import resolve_guest
 from tests.test_web_support import app_client
 
