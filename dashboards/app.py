@@ -38,6 +38,7 @@ from gympulse.dashboards import (
     coach_strength,
     guest,
     morning,
+    morning_coach,
     strength,
 )
 from gympulse.dashboards.access import run_db
@@ -108,6 +109,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(coach_auth.public_router)
     app.include_router(morning.guest_router)
     app.include_router(morning.coach_router)
+    app.include_router(morning_coach.coach_router)
     app.include_router(coach_auth.router)
     app.include_router(coach.router)
     app.include_router(coach_links.router)

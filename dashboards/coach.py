@@ -37,7 +37,7 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
     and resting-HR status against the athlete's own 60-day normal range, and the daily
     status (:mod:`gympulse.pipeline.analytics.readiness`: readings with a direction, today's
     wellness, the last session's RPE) with its reasons."""
-    from gympulse.dashboards.morning import sort_squad, squad_statuses, status_fields
+    from gympulse.dashboards.status import sort_squad, squad_statuses, status_fields
 
     statuses = await squad_statuses(ctx)
     daily = await ctx.data.latest_per_athlete("daily_metrics")
@@ -195,7 +195,7 @@ async def athlete_page(
 ) -> HTMLResponse:
     """The athlete's trends, sessions, check-ins, readings and links; ``morning``: a date
     whose 04:00–11:00 heart-rate curve is shown to mark a window of it as a reading."""
-    from gympulse.dashboards.morning import morning_curve
+    from gympulse.dashboards.morning_coach import morning_curve
 
     coach = coach_of(request)
     lang = coach.lang
@@ -343,9 +343,9 @@ async def add_note(
 
 
 async def reading_rows(ctx: AppContext, athlete_id: int) -> list[dict[str, Any]]:
-    from gympulse.dashboards import morning
+    from gympulse.dashboards import morning_coach
 
-    return await morning.reading_rows(ctx, athlete_id)
+    return await morning_coach.reading_rows(ctx, athlete_id)
 
 
 def wellness_and_recovery(
