@@ -367,9 +367,14 @@ class Data:
         return _rows_csv(*found)
 
     async def _samples_csv(self, window_ms: int) -> AsyncIterator[bytes]:
-        yield _csv_bytes([list(SAMPLE_COLUMNS)])
+        """The samples' columns, then (for a person reading it in a spreadsheet) the
+        athlete's name and the sample's time in ISO 8601 in the site's time zone."""
+        names: dict[int, str] = {}
+        if self._exists("athletes"):
+            names = dict(self.conn.execute("SELECT id, name FROM athletes").fetchall())
+        yield _csv_bytes([[*SAMPLE_COLUMNS, "athlete", "time_local"]])
         async for frame in self._sample_windows(window_ms):
-            yield await asyncio.to_thread(_samples_csv_bytes, frame)
+            yield await asyncio.to_thread(_samples_csv_bytes, frame, names, self.tz)
 
 
 CSV_BATCH_ROWS = 5000
@@ -381,14 +386,29 @@ def _sample_window(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
     ).sort(order)
 
 
-def _samples_csv_bytes(frame: pl.DataFrame) -> bytes:
+def _samples_csv_bytes(frame: pl.DataFrame, names: dict[int, str], tz: str) -> bytes:
     """Sample rows as CSV, the way ``csv.writer`` renders them (booleans True/False, None
-    empty) with :func:`gympulse.csv_safe.safe_cell`'s rule on text, written by polars."""
+    empty) with :func:`gympulse.csv_safe.safe_cell`'s rule on text, written by polars;
+    then the athlete's name (``names``) and the local time in ``tz`` (seconds, with offset)."""
     contact = pl.col("contact")
     true_false = pl.when(contact).then(pl.lit("True")).when(contact.not_()).then(pl.lit("False"))
-    out = frame.select(list(SAMPLE_COLUMNS)).with_columns(
-        true_false.alias("contact"), _safe_text("sensor"), _safe_text("rr_ms")
+    athlete = pl.col("athlete_id").replace_strict(
+        list(names), list(names.values()), default=None, return_dtype=pl.String
     )
+    local = (
+        pl.from_epoch(pl.col("ts"), time_unit="ms")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+    )
+    out = frame.select(list(SAMPLE_COLUMNS)).with_columns(
+        true_false.alias("contact"),
+        _safe_text("sensor"),
+        _safe_text("rr_ms"),
+        athlete.alias("athlete"),
+        local.alias("time_local"),
+    )
+    out = out.with_columns(_safe_text("athlete"))
     return out.write_csv(include_header=False).encode()
 
 

@@ -57,6 +57,7 @@ async def _write_samples_csv(settings: Settings, out: BinaryIO) -> None:
     store = make_store(settings.store)
     await store.open()
     data = Data(store, settings.store.path)
+    data.tz = settings.timezone  # local ISO times in the CSV
     try:
         chunks = await data.export_csv("samples")
         assert chunks is not None

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -397,6 +398,16 @@ def csv_row(s: StoredSample) -> tuple[str, ...]:
     )
 
 
+EXPORT_TZ = "Europe/Stockholm"
+
+
+def readable_csv_row(s: StoredSample, names: dict[int, str]) -> tuple[str, ...]:
+    """:func:`csv_row`, then the athlete's name and the local time in ``EXPORT_TZ``."""
+    local = dt.datetime.fromtimestamp(s.ts / 1000, ZoneInfo(EXPORT_TZ))
+    name = "" if s.athlete_id is None else names[s.athlete_id]
+    return (*csv_row(s), name, local.isoformat(timespec="seconds"))
+
+
 def check_samples_export(tmp_path: Path, store_settings: StoreSettings | None = None) -> None:
     """Samples over 4 days through the store ``store_settings`` names (default: SQLite):
     the CSV export has each one exactly once, read one day per ``query_samples``."""
@@ -421,15 +432,17 @@ def check_samples_export(tmp_path: Path, store_settings: StoreSettings | None = 
     asyncio.run(write())
     windows = {(s.ts - EXPORT_T0) // DAY_MS for s in samples}
     assert len(windows) == 4  # the data really spans several one-day windows
-    with app_client(db, store_settings) as client:
+    with app_client(db, store_settings, timezone=EXPORT_TZ) as client:
         login(client, "coach", "correct horse battery")
         response = client.get("/coach/export/samples.csv")
         assert response.status_code == 200
         rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"]
+    columns = ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact", "athlete", "time_local"]
+    assert rows[0] == columns
     exported = [tuple(r) for r in rows[1:]]
     assert len(exported) == len(samples)
-    assert Counter(exported) == Counter(csv_row(s) for s in samples)
+    names = {i: n for n, i in athletes.items()}
+    assert Counter(exported) == Counter(readable_csv_row(s, names) for s in samples)
 
     # The same through Data.export with a store that records its queries: one window each.
     calls: list[tuple[int, int]] = []
