@@ -1,8 +1,10 @@
-"""Store and forward: heart-rate samples survive broker crashes, outages and collector restarts.
+"""Store and forward: samples survive broker crashes, outages and collector restarts.
 
 Two parts share one SQLite file in the collector's ``state_dir``:
 
-- :class:`DiskQueue`: a bounded FIFO of samples (oldest dropped first, with a persistent
+- :class:`DiskQueue`: a bounded FIFO of samples — heart-rate samples and the machine
+  extension's machine / power samples alike (:data:`Queued`; each row keeps its encoded
+  payload and its ``kind``, ``hr`` or ``machine``) — (oldest dropped first, with a persistent
   counter), the per-sensor ``seq`` reservations (:class:`SeqAllocator`) and the per-sensor
   confirmed watermark.
 - :class:`Forwarder`: the path every sample takes to the broker.
@@ -19,9 +21,11 @@ there until it is *confirmed*, then deleted:
 - ``confirm = "broker"``: confirmed by the broker's PUBACK (a site whose consumer is not
   gympulse's ingestion; the old hop-by-hop guarantee).
 
-The sender publishes the disk queue in arrival order (``qid``): one sample on its ``hr``
-topic when it is alone (the live case), else up to :data:`REPLAY_BATCH` samples as one
-``batch`` message, one message in flight at a time. After every reconnect it starts again
+The sender publishes the disk queue in arrival order (``qid``), one message in flight at a
+time: heart-rate samples as one sample on their ``hr`` topic when alone (the live case), else
+up to :data:`REPLAY_BATCH` as one ``batch`` message; machine samples on their sensor's
+``machine`` or ``power`` topic (one object, or an array of one sensor's consecutive samples
+in a backlog: the ``batch`` topic carries heart rate only). After every reconnect it starts again
 from the oldest unconfirmed sample: whatever the broker lost is sent again, and the store's
 (sensor, ts) key absorbs what it had not lost. In ``ingest`` mode it publishes only once a
 watermark arrived on the current connection (retained, or published by ingestion when it
@@ -44,7 +48,7 @@ import msgspec
 
 from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
-from gympulse.contract import HrSample
+from gympulse.contract import HrSample, MachineSample
 from gympulse.mqtt import MqttClient, Received
 
 log = logging.getLogger(__name__)
@@ -58,13 +62,28 @@ CREATE TABLE IF NOT EXISTS queue (
     sensor TEXT NOT NULL,
     ts INTEGER NOT NULL,
     payload BLOB NOT NULL,
-    seq INTEGER
+    seq INTEGER,
+    kind TEXT NOT NULL DEFAULT 'hr'
 );
 CREATE TABLE IF NOT EXISTS seq (sensor TEXT PRIMARY KEY, reserved INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS confirmed (sensor TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 _sample_decoder = msgspec.json.Decoder(HrSample)
+_machine_decoder = msgspec.json.Decoder(MachineSample)
+
+Queued = HrSample | MachineSample  # what the disk queue holds
+QueueKind = Literal["hr", "machine"]  # the ``kind`` column: which of the two a payload is
+
+
+def _kind(sample: Queued) -> QueueKind:
+    return "machine" if isinstance(sample, MachineSample) else "hr"
+
+
+def _decode(kind: str, payload: bytes) -> Queued:
+    if kind == "machine":
+        return _machine_decoder.decode(payload)
+    return _sample_decoder.decode(payload)
 
 
 class DiskQueue:
@@ -87,15 +106,18 @@ class DiskQueue:
         self.dropped: int = self._counter("dropped")
 
     def _migrate(self) -> None:
-        """A queue written before ``seq`` had its own column: fill it from the payloads."""
+        """A queue written before ``seq`` had its own column: fill it from the payloads.
+        One written before machine samples were queued holds heart-rate samples only."""
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(queue)")}
         if "seq" not in columns:
             self._db.execute("ALTER TABLE queue ADD COLUMN seq INTEGER")
-        rows = self._db.execute("SELECT qid, payload FROM queue WHERE seq IS NULL").fetchall()
+        if "kind" not in columns:
+            self._db.execute("ALTER TABLE queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'hr'")
+        rows = self._db.execute("SELECT qid, kind, payload FROM queue WHERE seq IS NULL").fetchall()
         if rows:
             self._db.executemany(
                 "UPDATE queue SET seq = ? WHERE qid = ?",
-                [(_sample_decoder.decode(p).seq, q) for q, p in rows],
+                [(_decode(k, p).seq, q) for q, k, p in rows],
             )
         self._db.execute("CREATE INDEX IF NOT EXISTS queue_sensor_seq ON queue (sensor, seq)")
 
@@ -106,16 +128,17 @@ class DiskQueue:
     def __len__(self) -> int:
         return self._count
 
-    def put(self, items: Iterable[tuple[int, HrSample]]) -> int:
+    def put(self, items: Iterable[tuple[int, Queued]]) -> int:
         """Append (qid, sample) pairs in one transaction; returns how many old ones it dropped."""
-        rows = [(qid, s.sensor, s.ts, contract.encode(s), s.seq) for qid, s in items]
+        rows = [(qid, s.sensor, s.ts, contract.encode(s), s.seq, _kind(s)) for qid, s in items]
         if not rows:
             return 0
         db = self._db
         db.execute("BEGIN")
         try:
             db.executemany(
-                "INSERT OR IGNORE INTO queue (qid, sensor, ts, payload, seq) VALUES (?,?,?,?,?)",
+                "INSERT OR IGNORE INTO queue (qid, sensor, ts, payload, seq, kind)"
+                " VALUES (?,?,?,?,?,?)",
                 rows,
             )
             count = db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
@@ -148,12 +171,13 @@ class DiskQueue:
             return int(excess)
         return 0
 
-    def head(self, limit: int, *, after: int = 0) -> list[tuple[int, HrSample]]:
+    def head(self, limit: int, *, after: int = 0) -> list[tuple[int, Queued]]:
         """The oldest ``limit`` samples with a qid above ``after``, in arrival order."""
         rows = self._db.execute(
-            "SELECT qid, payload FROM queue WHERE qid > ? ORDER BY qid LIMIT ?", (after, limit)
+            "SELECT qid, kind, payload FROM queue WHERE qid > ? ORDER BY qid LIMIT ?",
+            (after, limit),
         ).fetchall()
-        return [(qid, _sample_decoder.decode(payload)) for qid, payload in rows]
+        return [(qid, _decode(kind, payload)) for qid, kind, payload in rows]
 
     def confirmed(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT sensor, seq FROM confirmed").fetchall())
@@ -235,6 +259,31 @@ class SeqAllocator:
         return seq
 
 
+def one_message(rows: list[tuple[int, Queued]]) -> list[tuple[int, Queued]]:
+    """The leading rows that go out as one message: heart-rate samples up to the first
+    machine sample (any sensors: an ``hr`` or ``batch`` message), or one sensor's machine
+    samples for one topic (``machine`` or ``power``) up to the first other row."""
+    if not rows:
+        return rows
+    first = rows[0][1]
+    end = 1
+    if isinstance(first, MachineSample):
+        topic = contract.machine_topic_kind(first.kind)
+        while end < len(rows):
+            s = rows[end][1]
+            if not (
+                isinstance(s, MachineSample)
+                and s.sensor == first.sensor
+                and contract.machine_topic_kind(s.kind) == topic
+            ):
+                break
+            end += 1
+    else:
+        while end < len(rows) and isinstance(rows[end][1], HrSample):
+            end += 1
+    return rows[:end]
+
+
 @dataclass
 class ForwarderStats:
     put: int = 0  # samples taken (each committed to disk)
@@ -288,8 +337,8 @@ class Forwarder:
             return False
         return self.confirm_mode == "broker" or self._watermark_on == self.mqtt.connect_count
 
-    def put(self, sample: HrSample) -> None:
-        """Take one sample; returns once it is committed to disk."""
+    def put(self, sample: Queued) -> None:
+        """Take one sample (heart rate or machine); returns once it is committed to disk."""
         qid = self._next_qid
         self._next_qid += 1
         self.queue.put([(qid, sample)])
@@ -329,19 +378,14 @@ class Forwarder:
             if connection != self._connection:
                 self._sent_before = max(self._sent_before, self._sent)
                 self._connection, self._sent = connection, 0
-            rows = self.queue.head(self.replay_batch, after=self._sent)
+            rows = one_message(self.queue.head(self.replay_batch, after=self._sent))
             if not rows:
                 await self._idle()
                 continue
-            samples = [s for _, s in rows]
             try:
-                sensors = {s.sensor for s in samples}
-                if len(sensors) == 1:
-                    await self.publisher.samples(samples[0].sensor, samples)
-                else:
-                    await self.publisher.batch(samples)
+                await self._publish([s for _, s in rows])
             except Exception as err:  # closed or refused: the next connection sends it again
-                log.warning("publishing %d samples failed: %s", len(samples), err)
+                log.warning("publishing %d samples failed: %s", len(rows), err)
                 await self._idle()
                 continue
             if self.mqtt.connect_count != connection:
@@ -353,6 +397,18 @@ class Forwarder:
             if self.confirm_mode == "broker":
                 self.queue.delete(q for q, _ in rows)
                 self.stats.confirmed += len(rows)
+
+    async def _publish(self, samples: list[Queued]) -> None:
+        """One message: ``samples`` as :func:`one_message` chose them."""
+        machines = [s for s in samples if isinstance(s, MachineSample)]
+        if machines:
+            await self.publisher.machines(machines)
+            return
+        hr = [s for s in samples if isinstance(s, HrSample)]
+        if len({s.sensor for s in hr}) == 1:
+            await self.publisher.samples(hr[0].sensor, hr)
+        else:
+            await self.publisher.batch(hr)
 
     async def _idle(self) -> None:
         self._wake.clear()

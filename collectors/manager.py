@@ -5,7 +5,8 @@ adapter). Per adapter it scans for the Heart Rate Service, connects up to
 ``max_connections`` straps (one connection attempt at a time: controllers allow one pending
 LE connection), subscribes to 0x2A37 and reads the battery. Each notification is stamped
 with the arrival time (UTC ms, strictly increasing per sensor), decoded, numbered with a
-per-sensor ``seq`` that survives restarts, and handed to the :class:`Forwarder`.
+per-sensor ``seq`` that survives restarts, and handed to the :class:`Forwarder` (machines,
+power meters and speed/cadence sensors the same way, as machine samples).
 
 Availability (retained, on change):
 
@@ -219,8 +220,9 @@ class StrapManager:
 
     def on_machine_value(self, strap: Strap, characteristic: int, value: bytes) -> None:
         """One notification of a machine's data characteristic, called on the event loop.
-        Published at once on its machine / power topic (not through the disk queue of the
-        heart-rate samples: a machine's live numbers are worth little minutes later)."""
+        Handed to the :class:`Forwarder` like a heart-rate sample: on disk until ingestion's
+        watermark covers it (the session's power analytics need every value), then sent on
+        its machine / power topic."""
         ts = max(self.clock_ms(), strap.last_ts + 1)
         strap.last_ts = ts
         strap.last_notification = time.monotonic()
@@ -239,7 +241,7 @@ class StrapManager:
         sample = MachineSample(
             sensor=strap.sensor, ts=ts, seq=self.seqs.next(strap.sensor), kind=kind, **fields
         )
-        self._background(self.publisher.machine(sample))
+        self.forwarder.put(sample)
         c.published += 1
 
     def _complain(self, strap: Strap, message: str) -> None:

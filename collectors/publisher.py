@@ -103,6 +103,20 @@ class CollectorPublisher:
             topic(self.site, self.collector, sample.sensor), contract.encode(sample), qos=1
         )
 
+    async def machines(self, samples: list[MachineSample]) -> None:
+        """One sensor's machine samples of one topic kind (see
+        :func:`gympulse.contract.machine_topic_kind`): one object, or an array for a backlog."""
+        if not samples:
+            return
+        first = samples[0]
+        topic = (
+            contract.power_topic
+            if contract.machine_topic_kind(first.kind) == "power"
+            else contract.machine_topic
+        )
+        payload = contract.encode(first) if len(samples) == 1 else contract.encode(samples)
+        await self.mqtt.publish(topic(self.site, self.collector, first.sensor), payload, qos=1)
+
     async def batch(self, samples: list[HrSample]) -> None:
         """Samples of several sensors in one message (large classes, backlog replay)."""
         if samples:

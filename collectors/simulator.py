@@ -355,10 +355,7 @@ async def run(
                             published += 1
                             ride = riders.get(event.sensor)
                             if ride is not None and event.sample.contact is not False:
-                                bike = bike_sample(ride, event.sample)
-                                task = loop.create_task(_quietly(pub.machine(bike)))
-                                background.add(task)
-                                task.add_done_callback(background.discard)
+                                forwarder.put(bike_sample(ride, event.sample))
                 await forwarder.drained(until=stop)
                 if mqtt.connected.is_set():
                     with contextlib.suppress(Exception):

@@ -218,7 +218,8 @@ class Availability(msgspec.Struct, frozen=True):
 
 
 class Stored(msgspec.Struct, frozen=True):
-    """The watermark on ``.../{collector}/stored``: sensor -> highest seq stored durably."""
+    """The watermark on ``.../{collector}/stored``: sensor (strap or machine) -> highest seq
+    stored durably."""
 
     seq: dict[str, SafeInt] = {}
     ts: SafeInt = 0
@@ -274,6 +275,12 @@ def machine_topic(site: str, collector: str, sensor: str) -> str:
 
 def power_topic(site: str, collector: str, sensor: str) -> str:
     return _join(site, collector, sensor, "power")
+
+
+def machine_topic_kind(kind: str) -> Literal["machine", "power"]:
+    """The topic kind a machine sample of ``kind`` travels on: power meters and
+    speed/cadence sensors on ``power``, fitness machines on ``machine``."""
+    return "power" if kind in ("power", "csc") else "machine"
 
 
 def batch_topic(site: str, collector: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from gympulse import contract
 from gympulse.mqtt import Received
-from gympulse.pipeline.stores.base import StoredSample
+from gympulse.pipeline.stores.base import StoredMachineSample, StoredSample
 
 # Sensors per collector watermark: the least recently stored beyond this are left out (their
 # collector then keeps what it has of them until they are stored again: never a loss).
@@ -53,9 +53,10 @@ class Watermarks:
         return True
 
     def stored(self, samples: Iterable[object]) -> None:
-        """Raise the watermarks for samples that are now durably in the store."""
+        """Raise the watermarks for samples that are now durably in the store: heart-rate and
+        machine samples alike (a collector keeps both on disk until they are covered)."""
         for s in samples:
-            if not isinstance(s, StoredSample):
+            if not isinstance(s, StoredSample | StoredMachineSample):
                 continue
             key = (s.site, s.collector)
             known = self._seq.setdefault(key, {})

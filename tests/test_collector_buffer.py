@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 from gympulse import contract
-from gympulse.collectors.buffer import DiskQueue, SeqAllocator
-from gympulse.contract import HrSample
+from gympulse.collectors.buffer import DiskQueue, Queued, SeqAllocator, one_message
+from gympulse.contract import HrSample, MachineKind, MachineSample
+from gympulse.pipeline.stores.base import StoredMachineSample
+from gympulse.pipeline.watermarks import Watermarks
 from tests.support.virtual_straps import StrapField
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,4 +149,85 @@ def test_a_watermark_confirms_and_an_old_queue_file_is_migrated(tmp_path: Path) 
     assert q.confirmed() == {"strap-1": 3, "strap-9": 7}
     q.put([(20, sample(6)), (21, sample(2, "strap-9"))])
     assert [qid for qid, _ in q.head(10, after=5)] == [6, 7, 8, 20, 21]
+    q.put([(22, machine(1))])  # the migrated file takes machine samples too
+    assert q.head(1, after=21) == [(22, machine(1))]
     q.close()
+
+
+def test_a_queue_file_from_before_machine_samples_is_read_as_heart_rate(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE queue (qid INTEGER PRIMARY KEY, sensor TEXT NOT NULL,"
+            " ts INTEGER NOT NULL, payload BLOB NOT NULL, seq INTEGER);"
+        )
+        db.executemany(
+            "INSERT INTO queue VALUES (?, ?, ?, ?, ?)",
+            [(i, "strap-1", sample(i).ts, contract.encode(sample(i)), i) for i in range(1, 4)],
+        )
+    q = DiskQueue(path, max_samples=100)
+    q.put([(4, machine(4))])
+    assert [s for _, s in q.head(10)] == [sample(1), sample(2), sample(3), machine(4)]
+    assert q.confirm({"strap-1": 2, "bike-1": 4}) == 3
+    q.close()
+
+
+def machine(i: int, sensor: str = "bike-1", kind: MachineKind = "bike") -> MachineSample:
+    return MachineSample(
+        sensor=sensor, ts=1_700_000_000_000 + i, seq=i, kind=kind, power_w=150 + i, cadence=88.0
+    )
+
+
+def test_machine_samples_share_the_queue_and_go_out_as_their_own_messages(
+    tmp_path: Path,
+) -> None:
+    q = DiskQueue(tmp_path / "q.sqlite3", max_samples=100)
+    items: list[Queued] = [
+        sample(1),
+        sample(1, "strap-2"),
+        machine(1),
+        machine(2),
+        machine(1, "pm-1", "power"),
+        machine(3),
+        sample(2),
+    ]
+    q.put(enumerate(items, 1))
+    q.close()
+    q = DiskQueue(tmp_path / "q.sqlite3", max_samples=100)  # a restart: typed as they were
+    rows = q.head(10)
+    assert [s for _, s in rows] == items
+    messages = []
+    while rows:
+        message = one_message(rows)
+        messages.append([s for _, s in message])
+        rows = rows[len(message) :]
+    assert messages == [items[0:2], items[2:4], items[4:5], items[5:6], items[6:7]]
+    assert q.confirm({"bike-1": 2, "strap-1": 1}) == 3  # the watermark covers both kinds
+    assert [s for _, s in q.head(10)] == [items[1], items[4], items[5], items[6]]
+    q.close()
+
+
+def test_ingestion_watermark_covers_machine_samples() -> None:
+    marks = Watermarks()
+    stored = StoredMachineSample(
+        site="gym",
+        collector="pi",
+        sensor="bike-1",
+        ts=1,
+        seq=41,
+        kind="bike",
+        power_w=200,
+        cadence=None,
+        speed_kmh=None,
+        distance_m=None,
+        split_s=None,
+        pace_s=None,
+        heart_rate=None,
+        energy_kcal=None,
+        athlete_id=None,
+    )
+    marks.stored([stored])
+    assert marks.get("gym", "pi") == {"bike-1": 41}
+    ((_, topic, payload),) = marks.due()
+    assert topic == contract.stored_topic("gym", "pi")
+    assert contract.decode_stored(payload).seq == {"bike-1": 41}
