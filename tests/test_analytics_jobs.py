@@ -479,3 +479,34 @@ async def _run_upgrade(tmp_path: Path) -> None:
 
 def test_rows_of_older_rules_are_recomputed_once_after_an_upgrade(tmp_path: Path) -> None:
     asyncio.run(_run_upgrade(tmp_path))
+
+
+async def _journal_written_just_before_analyze(tmp_path: Path) -> list[int]:
+    path = tmp_path / "gympulse.db"
+    store = SqliteStore(path)
+    await store.open()
+    registry = Registry(path)
+    journal = Journal(path)
+    try:
+        a1 = registry.add_athlete("Ana", birth_year=1990, sex="female", hr_max=190, hr_rest=60)
+        base = _ms(DAY0)
+        await store.write(WriteBatch(_morning("s1", a1, base)))
+        now = base + DAY_MS
+        redone = []
+        for k in range(25):
+            # A journal write, then analyze in the very same millisecond (most of the time:
+            # the call follows at once); the next run must not take the row as new again.
+            journal.tag_morning(a1, base + k, base + 180_000 - k)
+            await analyze(store, registry, journal, now_ms=now)
+            redone.append((await analyze(store, registry, journal, now_ms=now)).morning_readings)
+        return redone
+    finally:
+        journal.close()
+        registry.close()
+        await store.close()
+
+
+def test_a_journal_row_written_just_before_analyze_is_read_once(tmp_path: Path) -> None:
+    """The journal watermark is wall-clock ms: a row written in the millisecond analyze
+    starts was read by that run and must not count as changed in the next one."""
+    assert asyncio.run(_journal_written_just_before_analyze(tmp_path)) == [0] * 25

@@ -50,6 +50,7 @@ as ``tz``): a class at 23:30 in Amsterdam counts for that Amsterdam day, and a d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Mapping
@@ -142,7 +143,12 @@ async def analyze(
     once."""
     import polars as pl
 
-    started = time.time_ns() // 1_000_000
+    # The journal watermark is this run's start in wall-clock ms (rows with updated_ms from
+    # it on are read again next run). Let the clock pass the millisecond of any journal
+    # write made just before this call, so such a row is not taken as new next time too.
+    called_ms = time.time_ns() // 1_000_000
+    await asyncio.sleep((1_000_000 - time.time_ns() % 1_000_000 + 100_000) / 1e9)
+    started = max(time.time_ns() // 1_000_000, called_ms + 1)
     now = started if now_ms is None else now_ms
     today = _date(now, tz)
     athletes = sessions.athlete_frame(registry.athletes(), _date(now).year)
