@@ -1,5 +1,6 @@
 """Collector-side publishing per the contract: status with last will, availability on change,
-info, and heart-rate samples. Used by the simulator and the BLE strap manager alike."""
+info, heart-rate and machine samples (sent by the Forwarder). Used by the simulator and the
+BLE strap manager alike."""
 
 from __future__ import annotations
 
@@ -94,14 +95,6 @@ class CollectorPublisher:
                 contract.encode_samples(samples),
                 qos=1,
             )
-
-    async def machine(self, sample: MachineSample) -> None:
-        """A fitness machine's, power meter's or speed/cadence sensor's sample on its
-        ``machine`` or ``power`` topic (wire contract machine extension)."""
-        topic = contract.power_topic if sample.kind in ("power", "csc") else contract.machine_topic
-        await self.mqtt.publish(
-            topic(self.site, self.collector, sample.sensor), contract.encode(sample), qos=1
-        )
 
     async def machines(self, samples: list[MachineSample]) -> None:
         """One sensor's machine samples of one topic kind (see
