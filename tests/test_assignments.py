@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -33,19 +31,10 @@ from gympulse.pipeline.domain import Assignment
 from gympulse.pipeline.registry import FOREVER_MS, Registry
 from gympulse.settings import MqttSettings
 from tests.support.pipeline import count_rows, publish_samples, wait_for
-from tests.support.procs import Mosquitto
+from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow
 PROBE = "probe"
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +43,7 @@ async def ingest_process(mosquitto: Mosquitto, db: Path, tmp: Path) -> AsyncIter
     config = tmp / "gympulse.toml"
     config.write_text(f'site = "demo"\n[mqtt]\nurl = "{mosquitto.url}"\n[store]\npath = "{db}"\n')
     log = tmp / "ingest.log"
-    proc = _start(config, log)
+    proc = gympulse_process(config, log, "ingest")
     try:
         for attempt in range(100):
             probe = HrSample(PROBE, contract.now_ms() + attempt, attempt, 70)

@@ -12,10 +12,7 @@ sample once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,22 +23,13 @@ from gympulse.collectors import simulator
 from gympulse.collectors.buffer import Forwarder
 from gympulse.settings import MqttSettings
 from tests.support.pipeline import count_rows, stored_keys, wait_for
-from tests.support.procs import Mosquitto
+from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow
 
 STRAPS = 6
 SECONDS = 400  # simulated seconds, published at 50 per wall second: 2,400 samples in ~8 s
 STEP_S = 0.02
-
-
-def _ingest(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
 
 
 @pytest.mark.parametrize("persistence", [True, False], ids=["autosave-30s", "no-persistence"])
@@ -59,7 +47,7 @@ async def test_broker_sigkill_while_ingestion_is_away_loses_and_doubles_nothing(
         "[ingest]\nbatch_size = 100\n"
     )
     log = tmp_path / "ingest.log"
-    procs = [_ingest(config, log)]
+    procs = [gympulse_process(config, log, "ingest")]
     profiles = simulator.make_profiles(STRAPS, 5)
     start_ms = contract.now_ms() - SECONDS * 1000
     seq_base = contract.now_ms()
@@ -112,7 +100,7 @@ async def test_broker_sigkill_while_ingestion_is_away_loses_and_doubles_nothing(
         await asyncio.sleep(0.5)
         broker.start()
         await asyncio.sleep(1.0)  # the collector reconnects before ingestion is back
-        procs.append(_ingest(config, log))
+        procs.append(gympulse_process(config, log, "ingest"))
         published = await asyncio.wait_for(sim, 120)  # returns once all are confirmed
         await wait_for(lambda: count_rows(db, "samples") >= len(expected), 30, "every sample")
         await asyncio.sleep(0.5)  # anything doubled would show now

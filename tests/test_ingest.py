@@ -7,11 +7,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +32,7 @@ from tests.support.pipeline import (
     stored_keys,
     wait_for,
 )
-from tests.support.procs import Mosquitto
+from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow  # real MQTT brokers (Mosquitto, amqtt)
 
@@ -120,15 +117,6 @@ async def test_redelivered_samples_are_not_stored_twice(
         assert service.stats.duplicates == len(samples)
 
 
-def _start_ingest_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -139,7 +127,7 @@ async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
         "[ingest]\nbatch_size = 50\n"
     )
     log = tmp_path / "ingest.log"
-    procs = [_start_ingest_process(config, log)]
+    procs = [gympulse_process(config, log, "ingest")]
     try:
         # The first start creates the persistent session: publish probes until one is stored.
         template = class_samples(1, 1, seed=99)[0]
@@ -162,7 +150,7 @@ async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
         killed_at = count_rows(db, "samples")
         assert killed_at < len(samples)  # we did kill it mid-stream
         await asyncio.sleep(0.5)
-        procs.append(_start_ingest_process(config, log))
+        procs.append(gympulse_process(config, log, "ingest"))
         await publishing
         await wait_for(lambda: count_rows(db, "samples") >= len(samples) + probes, 60, "catch-up")
         await asyncio.sleep(1.0)

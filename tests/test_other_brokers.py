@@ -10,10 +10,7 @@ started again. Counted by (sensor, seq), the store holds every sample exactly on
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +22,7 @@ from gympulse import contract
 from gympulse.collectors import simulator
 from gympulse.settings import MqttSettings
 from tests.support.pipeline import count_rows, stored_keys, wait_for
-from tests.support.procs import Mosquitto, NatsServer
+from tests.support.procs import Mosquitto, NatsServer, gympulse_process
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +53,6 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
         server.kill()
 
 
-def _ingest(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gympulse.cli", "--config", str(config), "ingest"],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 async def test_ingestion_sigkill_mid_stream_stores_every_sample_once(
     broker: Broker, tmp_path: Path
 ) -> None:
@@ -75,7 +63,7 @@ async def test_ingestion_sigkill_mid_stream_stores_every_sample_once(
         f'[store]\npath = "{db}"\n[ingest]\nbatch_size = 50\n'
     )
     log = tmp_path / "ingest.log"
-    procs = [_ingest(config, log)]
+    procs = [gympulse_process(config, log, "ingest")]
     profiles = simulator.make_profiles(STRAPS, 8)
     start_ms = contract.now_ms() - SECONDS * 1000
     seq_base = contract.now_ms()
@@ -118,7 +106,7 @@ async def test_ingestion_sigkill_mid_stream_stores_every_sample_once(
         killed_at = count_rows(db, "samples")
         assert killed_at < len(expected)  # killed mid-stream
         await asyncio.sleep(0.5)
-        procs.append(_ingest(config, log))
+        procs.append(gympulse_process(config, log, "ingest"))
         await asyncio.wait_for(sim, 120)  # returns once the watermark covers every sample
         await wait_for(lambda: count_rows(db, "samples") >= len(expected), 30, "every sample")
         await asyncio.sleep(0.5)

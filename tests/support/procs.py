@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -148,3 +149,14 @@ class NatsServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+def gympulse_process(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """``gympulse --config CONFIG COMMAND...`` as its own process (this interpreter),
+    unbuffered, stdout and stderr appended to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gympulse.cli", "--config", str(config), *command],
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
