@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -25,6 +27,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gympulse.pipeline.sqlite_db import SqliteDatabase
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_users (
@@ -306,8 +310,12 @@ class Accounts(SqliteDatabase):
         token = derive_link(secret, str(row[0]))
         return token if hmac.compare_digest(token_hash(token), str(row[1])) else None
 
-    def guest(self, token: str, at_ms: int | None = None) -> GuestToken | None:
-        """The active token ``token`` names, or None (unknown, expired or revoked)."""
+    def guest(
+        self, token: str, at_ms: int | None = None, *, record_use: bool = True
+    ) -> GuestToken | None:
+        """The active token ``token`` names, or None (unknown, expired or revoked).
+        ``record_use``: note the link's last use for the coach's list (a page or API
+        request does; the stream guard's re-checks do not)."""
         row = self.conn.execute(
             "SELECT id, athlete_id, created_ms, expires_ms, revoked_ms, lang FROM guest_tokens"
             " WHERE token_hash = ?",
@@ -318,15 +326,28 @@ class Accounts(SqliteDatabase):
         found = GuestToken(*row)
         if not found.active(now_ms() if at_ms is None else at_ms):
             return None
-        # Its last use, for the coach's list: written at most once a minute per link.
-        used = now_ms()
-        self.conn.execute(
-            "INSERT INTO guest_token_use (token_id, last_used_ms) VALUES (?, ?)"
-            " ON CONFLICT (token_id) DO UPDATE SET last_used_ms = excluded.last_used_ms"
-            " WHERE excluded.last_used_ms > guest_token_use.last_used_ms + 60000",
-            (found.id, used),
-        )
+        if record_use:
+            self._record_use(found.id)
         return found
+
+    def _record_use(self, token_id: int) -> None:
+        """The link's last use, for the coach's list: written at most once a minute per
+        link, and only as bookkeeping — a locked database never fails the guest's page."""
+        used = now_ms()
+        last = self.conn.execute(
+            "SELECT last_used_ms FROM guest_token_use WHERE token_id = ?", (token_id,)
+        ).fetchone()
+        if last is not None and used <= int(last[0]) + 60_000:
+            return
+        try:
+            self.conn.execute(
+                "INSERT INTO guest_token_use (token_id, last_used_ms) VALUES (?, ?)"
+                " ON CONFLICT (token_id) DO UPDATE SET last_used_ms = excluded.last_used_ms"
+                " WHERE excluded.last_used_ms > guest_token_use.last_used_ms + 60000",
+                (token_id, used),
+            )
+        except sqlite3.OperationalError as err:  # locked by another writer: skip this once
+            log.info("last use of guest link %d not recorded: %s", token_id, err)
 
     def guest_last_used(self) -> dict[int, int]:
         """token id -> when its link was last opened (ms; to the minute)."""
