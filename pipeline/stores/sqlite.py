@@ -270,17 +270,8 @@ class SqliteStore(SqliteTables):
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
-        sql = (
-            "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples WHERE ts >= ? AND ts < ?"
-        )
-        params: list[object] = [start_ms, end_ms]
-        if sensors is not None:
-            sql += f" AND sensor IN ({','.join('?' * len(sensors))})"
-            params += list(sensors)
-        if athlete_ids is not None:
-            sql += f" AND athlete_id IN ({','.join('?' * len(athlete_ids))})"
-            params += list(athlete_ids)
-        sql += " ORDER BY sensor, ts"
+        where, params = _window(start_ms, end_ms, sensors, athlete_ids)
+        sql = f"SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples WHERE {where}"
         return await self._run(lambda: samples_frame(self.conn.execute(sql, params).fetchall()))
 
     async def count_samples(self) -> int:
@@ -295,18 +286,11 @@ class SqliteStore(SqliteTables):
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
+        where, params = _window(start_ms, end_ms, sensors, athlete_ids)
         sql = (
             f"SELECT sensor, athlete_id, ts, kind, {', '.join(MACHINE_VALUES)}"
-            " FROM machine_samples WHERE ts >= ? AND ts < ?"
+            f" FROM machine_samples WHERE {where}"
         )
-        params: list[object] = [start_ms, end_ms]
-        if sensors is not None:
-            sql += f" AND sensor IN ({','.join('?' * len(sensors))})"
-            params += list(sensors)
-        if athlete_ids is not None:
-            sql += f" AND athlete_id IN ({','.join('?' * len(athlete_ids))})"
-            params += list(athlete_ids)
-        sql += " ORDER BY sensor, ts"
         rows = await self.execute(sql, params)
         return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row")
 
@@ -484,3 +468,22 @@ def sample_row(s: StoredSample) -> tuple[object, ...]:
 def _contact(stored: int | None) -> bool | None:
     """The ``contact`` column (0, 1 or NULL) as the sample's flag."""
     return None if stored is None else bool(stored)
+
+
+def _window(
+    start_ms: int,
+    end_ms: int,
+    sensors: Sequence[str] | None,
+    athlete_ids: Sequence[int] | None,
+) -> tuple[str, list[object]]:
+    """The WHERE clause (ordered by sensor, ts) and parameters of a sample query: the
+    window [start_ms, end_ms), optionally only ``sensors`` and ``athlete_ids``."""
+    sql = "ts >= ? AND ts < ?"
+    params: list[object] = [start_ms, end_ms]
+    if sensors is not None:
+        sql += f" AND sensor IN ({','.join('?' * len(sensors))})"
+        params += list(sensors)
+    if athlete_ids is not None:
+        sql += f" AND athlete_id IN ({','.join('?' * len(athlete_ids))})"
+        params += list(athlete_ids)
+    return sql + " ORDER BY sensor, ts", params

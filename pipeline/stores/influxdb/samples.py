@@ -17,7 +17,8 @@ import base64
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -300,17 +301,8 @@ class InfluxSamples:
         no point is ever lost. The moved points get ``pct_max``/``zone`` from ``hr_max``, or
         none without it (see ``README.md``)."""
         new_tag = "" if athlete_id is None else str(athlete_id)
-        q = (
-            f"SELECT * FROM {self._hr} WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
-            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
-        )
-        moved: list[str] = []
-        old_tags: set[str] = set()
-        for r in await self.http.rows(q):
-            old = r.get("athlete") or ""
-            if old == new_tag:
-                continue
-            old_tags.add(old)
+
+        def hr_point(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             fields = {
                 k: v
                 for k, v in r.items()
@@ -324,27 +316,44 @@ class InfluxSamples:
                 pct, zone = sample_effort(fields["bpm"], hr_max, fields.get("contact"))
                 if pct is not None:
                     fields["pct_max"], fields["zone"] = pct, zone
-            moved.append(
-                line(
-                    HR,
-                    {"site": r.get("site"), "sensor": sensor, "athlete": new_tag},
-                    fields,
-                    int(r["time"]),
-                )
-            )
-        if moved:
-            refused = await self._write(moved, "ms")
-            if refused:
-                raise StoreUnavailable(f"InfluxDB refused re-stamped points: {refused[0][1]}")
-            for old in sorted(old_tags):
-                await self.deleter.delete_samples(sensor, old, start_ms, end_ms)
-        return len(moved) + await self._reassign_machine(sensor, start_ms, end_ms, new_tag)
+            return {"site": r.get("site"), "sensor": sensor, "athlete": new_tag}, fields
 
-    async def _reassign_machine(self, sensor: str, start_ms: int, end_ms: int, new_tag: str) -> int:
-        """The same two steps for a machine's points (``machine``): a machine is assigned
-        like a strap, so a corrected assignment moves its points too (no %HRmax there)."""
+        def machine_point(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            # A machine is assigned like a strap: its points move too (no %HRmax there).
+            fields = {
+                k: v
+                for k, v in r.items()
+                if k not in ("time", "site", "sensor", "athlete", "kind") and v is not None
+            }
+            for name in ("seq", *MACHINE_VALUES):  # JSON gives 24 for 24.0: one type a field
+                if name in fields:
+                    floats = name in ("cadence", "speed_kmh")
+                    fields[name] = float(fields[name]) if floats else int(fields[name])
+            tags = {
+                "site": r.get("site"),
+                "sensor": sensor,
+                "athlete": new_tag,
+                "kind": r.get("kind"),
+            }
+            return tags, fields
+
+        moved = await self._move(HR, sensor, start_ms, end_ms, new_tag, hr_point)
+        return moved + await self._move(MACHINE, sensor, start_ms, end_ms, new_tag, machine_point)
+
+    async def _move(
+        self,
+        measurement: str,
+        sensor: str,
+        start_ms: int,
+        end_ms: int,
+        new_tag: str,
+        point: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+    ) -> int:
+        """The two repeatable steps of :meth:`reassign` on one measurement: write every point
+        of ``sensor`` in the range that carries another athlete tag again under ``new_tag``
+        (tags and fields from ``point``), then delete it from its old series."""
         q = (
-            f"SELECT * FROM {self.http.measurement(MACHINE)}"
+            f"SELECT * FROM {self.http.measurement(measurement)}"
             f" WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
             f" AND time >= {start_ms}ms AND time < {end_ms}ms"
         )
@@ -355,35 +364,15 @@ class InfluxSamples:
             if old == new_tag:
                 continue
             old_tags.add(old)
-            fields = {
-                k: v
-                for k, v in r.items()
-                if k not in ("time", "site", "sensor", "athlete", "kind") and v is not None
-            }
-            for name in ("seq", *MACHINE_VALUES):  # JSON gives 24 for 24.0: one type a field
-                if name in fields:
-                    floats = name in ("cadence", "speed_kmh")
-                    fields[name] = float(fields[name]) if floats else int(fields[name])
-            moved.append(
-                line(
-                    MACHINE,
-                    {
-                        "site": r.get("site"),
-                        "sensor": sensor,
-                        "athlete": new_tag,
-                        "kind": r.get("kind"),
-                    },
-                    fields,
-                    int(r["time"]),
-                )
-            )
+            tags, fields = point(r)
+            moved.append(line(measurement, tags, fields, int(r["time"])))
         if not moved:
             return 0
         refused = await self._write(moved, "ms")
         if refused:
             raise StoreUnavailable(f"InfluxDB refused re-stamped points: {refused[0][1]}")
         for old in sorted(old_tags):
-            await self.deleter.delete_samples(sensor, old, start_ms, end_ms, MACHINE)
+            await self.deleter.delete_samples(sensor, old, start_ms, end_ms, measurement)
         return len(moved)
 
     # ------------------------------------------------------------ erasure, retention
