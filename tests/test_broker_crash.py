@@ -22,7 +22,7 @@ from gympulse import contract
 from gympulse.collectors import simulator
 from gympulse.collectors.buffer import Forwarder
 from gympulse.settings import MqttSettings
-from tests.support.pipeline import count_rows, stored_keys, wait_for
+from tests.support.pipeline import count_rows, simulated_keys, stored_keys, wait_for
 from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow
@@ -51,20 +51,7 @@ async def test_broker_sigkill_while_ingestion_is_away_loses_and_doubles_nothing(
     profiles = simulator.make_profiles(STRAPS, 5)
     start_ms = contract.now_ms() - SECONDS * 1000
     seq_base = contract.now_ms()
-    expected = Counter(
-        (e.sample.sensor, e.sample.seq)
-        for events in simulator.simulate(
-            profiles,
-            start_ms=start_ms,
-            seconds=SECONDS,
-            seed=5,
-            seq_base=seq_base,
-            contact_loss_rate=0,
-            dropout_rate=0,
-        )
-        for e in events
-        if e.sample is not None
-    )
+    expected = simulated_keys(profiles, start_ms, SECONDS, 5, seq_base)
     forwarders: list[Forwarder] = []
     stop = asyncio.Event()
     sim = asyncio.create_task(

@@ -21,7 +21,7 @@ import pytest
 from gympulse import contract
 from gympulse.collectors import simulator
 from gympulse.settings import MqttSettings
-from tests.support.pipeline import count_rows, stored_keys, wait_for
+from tests.support.pipeline import count_rows, simulated_keys, stored_keys, wait_for
 from tests.support.procs import Mosquitto, NatsServer, gympulse_process
 
 pytestmark = pytest.mark.slow
@@ -67,20 +67,7 @@ async def test_ingestion_sigkill_mid_stream_stores_every_sample_once(
     profiles = simulator.make_profiles(STRAPS, 8)
     start_ms = contract.now_ms() - SECONDS * 1000
     seq_base = contract.now_ms()
-    expected = Counter(
-        (e.sample.sensor, e.sample.seq)
-        for events in simulator.simulate(
-            profiles,
-            start_ms=start_ms,
-            seconds=SECONDS,
-            seed=8,
-            seq_base=seq_base,
-            contact_loss_rate=0,
-            dropout_rate=0,
-        )
-        for e in events
-        if e.sample is not None
-    )
+    expected = simulated_keys(profiles, start_ms, SECONDS, 8, seq_base)
     stop = asyncio.Event()
     sim = asyncio.create_task(
         simulator.run(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
-from gympulse.collectors.simulator import make_profiles, simulate
+from gympulse.collectors.simulator import Profile, make_profiles, simulate
 from gympulse.contract import HrSample
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings, Settings, StoreSettings
@@ -93,3 +94,24 @@ async def wait_for(predicate: Callable[[], bool], limit_s: float, what: str) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {limit_s} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def simulated_keys(
+    profiles: list[Profile], start_ms: int, seconds: int, seed: int, seq_base: int
+) -> Counter[tuple[str, int]]:
+    """(sensor, seq) of every sample :func:`simulate` makes for ``profiles`` (no contact
+    loss, no drop-outs): what a lossless pipeline stores exactly once."""
+    return Counter(
+        (e.sample.sensor, e.sample.seq)
+        for events in simulate(
+            profiles,
+            start_ms=start_ms,
+            seconds=seconds,
+            seed=seed,
+            seq_base=seq_base,
+            contact_loss_rate=0,
+            dropout_rate=0,
+        )
+        for e in events
+        if e.sample is not None
+    )
