@@ -1,4 +1,4 @@
-"""gympulse.collectors — edge side: heart-rate decoders, BLE centrals, strap manager, disk buffer, simulator.
+"""gympulse.collectors — the edge side: heart-rate decoders, BLE centrals, disk buffer.
 
 This folder is linked into the package (gympulse/collectors -> ../collectors) and has one name:
 ``gympulse.collectors``. Imported by its bare folder name (the repository root on sys.path)
