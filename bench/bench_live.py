@@ -49,7 +49,7 @@ from gympulse.collectors.simulator import make_profiles
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto, free_port, wait_port
-from tests.test_web_support import CHROMIUM, CHROMIUM_ARGS, SITE, board_token, seed_athletes
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SITE, board_token, seed_athletes
 
 RECORD = """
 window.__delays = [];

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.procs import Mosquitto
-from tests.test_web_support import CSRF_RE, board_token, seed_history, web_server
+from tests.support.web import CSRF_RE, board_token, seed_history, web_server
 
 
 def _timed(client: httpx.Client, seconds: float) -> list[float]:

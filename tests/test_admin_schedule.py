@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.journal import Journal
-from tests.test_web_support import app_client, login
+from tests.support.web import app_client, login
 
 
 def _utc_ms(text: str) -> int:

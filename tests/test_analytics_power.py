@@ -176,7 +176,7 @@ def test_analyze_writes_the_power_of_a_ride(tmp_path: Path) -> None:
 
 
 def test_coach_session_page_shows_the_power(tmp_path: Path) -> None:
-    from tests.test_web_support import app_client, login, seed_history
+    from tests.support.web import app_client, login, seed_history
 
     seeded = seed_history(tmp_path / "gympulse.db")
     name, athlete = next(iter(seeded.athletes.items()))
@@ -212,7 +212,7 @@ def test_coach_session_page_shows_the_power(tmp_path: Path) -> None:
             assert shown in power_table
         # the guest sees the average power and the work of their own session (kindly: no
         # FTP, IF or TSS on their page)
-        from tests.test_web_support import guest_token
+        from tests.support.web import guest_token
 
         token = guest_token(seeded.db, athlete)
         mine = client.get(f"/me/{token}/sessions/{session_id}").text

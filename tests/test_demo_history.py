@@ -1,6 +1,6 @@
 """``gympulse demo`` on a fresh database seeds a retreat's history first: in real headless
 Chromium the coach squad, an athlete page, a session page and the printed guest link all
-show data as soon as the demo prints its addresses (screenshots in test-artifacts/)."""
+show data as soon as the demo prints its addresses (screenshots: tests/support/web.artifact)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from gympulse.collectors.history import RETREAT_WEEK
 from gympulse.collectors.simulator import make_profiles
 from tests.support.procs import free_port
-from tests.test_web_support import artifact, chromium
+from tests.support.web import artifact, chromium
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from gympulse.settings import CollectorSettings, MqttSettings, Settings
 from tests.support.procs import Mosquitto
 from tests.support.virtual_machines import MachineRoom
 from tests.support.virtual_straps import StrapField
-from tests.test_web_support import SITE, artifact, board_token, chromium, web_server
+from tests.support.web import SITE, artifact, board_token, chromium, web_server
 
 
 async def _text(page: Page, sensor: str) -> str:

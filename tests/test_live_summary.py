@@ -22,7 +22,7 @@ from gympulse import contract
 from gympulse.pipeline.domain import board_name
 from gympulse.pipeline.journal import Journal
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     LiveClass,
     app_client,
     artifact,

@@ -39,9 +39,7 @@ from gympulse.settings import MqttSettings
 from tests.support.browser import until
 from tests.support.procs import Mosquitto
 from tests.support.rr_series import per_second, pyhrv_rr
-from tests.test_assignments import ingest_process
-from tests.test_hrm import CAPTURES
-from tests.test_web_support import (
+from tests.support.web import (
     SITE,
     LiveClass,
     artifact,
@@ -50,6 +48,8 @@ from tests.test_web_support import (
     seed_athletes,
     web_server,
 )
+from tests.test_assignments import ingest_process
+from tests.test_hrm import CAPTURES
 
 pytestmark = pytest.mark.slow
 

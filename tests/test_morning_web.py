@@ -25,7 +25,7 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from tests.support.rr_series import per_second, pyhrv_rr
-from tests.test_web_support import Seeded, app_client, guest_token, login, seed_history
+from tests.support.web import Seeded, app_client, guest_token, login, seed_history
 
 
 @pytest.fixture

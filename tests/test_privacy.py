@@ -28,7 +28,7 @@ from gympulse.pipeline.stores.base import QuarantineRow, WriteBatch
 from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
 from tests.support.procs import Mosquitto
-from tests.test_web_support import Seeded, csrf_from, guest_token, seed_history, web_server
+from tests.support.web import Seeded, csrf_from, guest_token, seed_history, web_server
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.pipeline.strength_log import StrengthLog
 from tests.support.procs import Mosquitto
-from tests.test_web_support import artifact, chromium, web_server
+from tests.support.web import artifact, chromium, web_server
 
 DAY = 86_400_000
 WORDS = {

@@ -16,7 +16,7 @@ from gympulse.dashboards.coach_strength import parse_plan, squad_strength
 from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.strength_log import StrengthLog, TemplateItem
-from tests.test_web_support import Seeded, app_client, guest_token, login, seed_history
+from tests.support.web import Seeded, app_client, guest_token, login, seed_history
 
 DAY = 86_400_000
 

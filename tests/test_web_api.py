@@ -32,7 +32,7 @@ from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import Settings, StoreSettings
-from tests.test_web_support import (
+from tests.support.web import (
     SITE,
     Seeded,
     app_client,

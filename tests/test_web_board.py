@@ -1,7 +1,7 @@
 """The live board on a TV, in real headless Chromium against a real server and broker:
 names fit for a shared screen, 40 tiles readable from a distance with no empty band and no
 sparkline over text, zone 0 / zone 1 / no signal told apart, the class's points target,
-and the site's language (screenshots in test-artifacts/)."""
+and the site's language (screenshots: tests/support/web.artifact)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gympulse.pipeline.domain import board_name
 from gympulse.pipeline.journal import Journal
 from tests.support.browser import until
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     LiveClass,
     artifact,
     board_token,

@@ -22,7 +22,7 @@ from gympulse.pipeline.analytics.tables import BASELINES, DAILY_METRICS, SESSION
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from tests.support.browser import until
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     DAY_MS,
     LiveClass,
     _history_rows,

@@ -14,7 +14,7 @@ from pathlib import Path
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import WebSettings
-from tests.test_web_support import app_client, guest_token, login, seed_history
+from tests.support.web import app_client, guest_token, login, seed_history
 
 PUBLIC = "https://pulse.example-retreat.nl"
 

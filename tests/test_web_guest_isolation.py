@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from gympulse.dashboards import admin, coach, coach_auth, coach_exports, coach_links, guest
-from tests.test_web_support import app_client, csrf_from, guest_token, seed_history
+from tests.support.web import app_client, csrf_from, guest_token, seed_history
 
 TABLES = ["athletes", "samples", "session_summary", "daily_metrics", "baselines", "wellness"]
 

@@ -2,7 +2,7 @@
 scrolls sideways, chart text is at least 12 px, every answer is acknowledged at once (RPE,
 check-in with a week view), the Dutch pages carry no English, "Live now" shows only while
 the guest's strap is live, and somebody else's session is the same small 404 page as an
-unknown link (screenshots in test-artifacts/)."""
+unknown link (screenshots: tests/support/web.artifact)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, ViewportSize
 from gympulse.dashboards.i18n import CATALOGUE
 from tests.support.browser import until
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     LiveClass,
     Seeded,
     artifact,

@@ -13,8 +13,8 @@ import pytest
 
 from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
+from tests.support.web import app_client, guest_token, login, seed_history
 from tests.test_web_api import check_samples_export
-from tests.test_web_support import app_client, guest_token, login, seed_history
 
 pytestmark = pytest.mark.slow  # a real influxd
 

@@ -14,7 +14,7 @@ from playwright.async_api import Page
 from gympulse import contract
 from gympulse.pipeline.domain import board_name
 from tests.support.procs import Mosquitto, free_port
-from tests.test_web_support import (
+from tests.support.web import (
     LiveClass,
     artifact,
     board_token,

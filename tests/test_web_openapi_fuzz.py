@@ -21,7 +21,7 @@ from gympulse.dashboards.app import create_app
 from gympulse.dashboards.live import LiveHub
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings, StoreSettings
-from tests.test_web_support import SITE, guest_token, seed_history
+from tests.support.web import SITE, guest_token, seed_history
 
 # Built at import: schemathesis reads the schema when the module is collected.
 _DB = Path(tempfile.mkdtemp(prefix="gympulse-fuzz-")) / "gympulse.db"

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from gympulse.dashboards.access import board_viewer
 from gympulse.dashboards.coach_auth import require_coach
 from gympulse.dashboards.guest import resolve_guest
-from tests.test_web_support import app_client
+from tests.support.web import app_client
 
 # Open to anyone, and why.
 PUBLIC = {

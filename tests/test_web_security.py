@@ -23,7 +23,7 @@ from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.journal import Journal
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     CSRF_RE,
     Seeded,
     board_token,

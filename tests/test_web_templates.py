@@ -18,7 +18,7 @@ from gympulse.dashboards import charts
 from gympulse.dashboards.templating import ENV, render_markup
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
-from tests.test_web_support import app_client, guest_token, login, seed_history
+from tests.support.web import app_client, guest_token, login, seed_history
 
 EVIL = '<script>alert("x")</script>'
 EVIL_ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"

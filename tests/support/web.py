@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -36,8 +37,11 @@ from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.settings import MqttSettings, Settings, StoreSettings, WebSettings
 from tests.support.procs import free_port, wait_port
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
+# Screenshots go outside the checkout: GYMPULSE_TEST_ARTIFACTS, else the temp dir.
+ARTIFACTS = Path(
+    os.environ.get("GYMPULSE_TEST_ARTIFACTS")
+    or Path(tempfile.gettempdir()) / "gympulse-test-artifacts"
+)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -51,7 +55,7 @@ SITE = "demo"
 
 
 def artifact(name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
 
 
