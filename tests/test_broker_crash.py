@@ -22,7 +22,14 @@ from gympulse import contract
 from gympulse.collectors import simulator
 from gympulse.collectors.buffer import Forwarder
 from gympulse.settings import MqttSettings
-from tests.support.pipeline import count_rows, simulated_keys, stored_keys, wait_for
+from tests.support.pipeline import (
+    barrier,
+    count_rows,
+    simulated_keys,
+    sqlite_has,
+    stored_keys,
+    wait_for,
+)
 from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow
@@ -90,7 +97,7 @@ async def test_broker_sigkill_while_ingestion_is_away_loses_and_doubles_nothing(
         procs.append(gympulse_process(config, log, "ingest"))
         published = await asyncio.wait_for(sim, 120)  # returns once all are confirmed
         await wait_for(lambda: count_rows(db, "samples") >= len(expected), 30, "every sample")
-        await asyncio.sleep(0.5)  # anything doubled would show now
+        await barrier(broker.url, sqlite_has(db))  # repeats still queued would be in by now
 
         assert published == sum(expected.values())
         assert Counter(stored_keys(db)) == expected  # zero lost, zero doubled

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,13 @@ from gympulse.settings import (
     StoreSettings,
 )
 from tests.support.influxd import Influxd
+from tests.support.pipeline import barrier
 from tests.support.procs import Mosquitto
 
 SITE = "gym-a"
 COLLECTOR = "edge-1"
 SENSORS = [f"strap-{i}" for i in range(20)]
-OUTAGE_S = 30.0
+OUTAGE_S = 3.0  # 30 rounds with the store down: retries, backoff, redelivery all happen
 ROUND_S = 0.1  # one sample per sensor per round (10x real time: ts advances 1 s per round)
 
 
@@ -43,6 +45,16 @@ def message(sensor: str, ts: int, seq: int) -> tuple[str, bytes]:
         sensor=sensor, ts=ts, seq=seq, bpm=90 + seq % 60, rr_ms=[60000 // (90 + seq % 60)]
     )
     return contract.hr_topic(SITE, COLLECTOR, sensor), contract.encode(sample)
+
+
+def influx_has(store: InfluxStore) -> Callable[[contract.HrSample], Awaitable[bool]]:
+    """``is_stored`` for :func:`barrier` on the InfluxDB store."""
+
+    async def has(sample: contract.HrSample) -> bool:
+        frame = await store.query_samples(sample.ts, sample.ts + 1, sensors=[sample.sensor])
+        return frame.height > 0
+
+    return has
 
 
 @pytest.mark.slow
@@ -121,9 +133,9 @@ async def test_store_outage_loses_nothing_and_doubles_nothing(
                 break
             await asyncio.sleep(0.2)
         caught_up_s = time.monotonic() - restarted
-        await asyncio.sleep(1.0)  # anything late would show up as a surplus now
-        count = await store.count_samples()
-        frame = await store.query_samples(base_ts, base_ts + 10**9)
+        await barrier(mosquitto.url, influx_has(store), site=SITE)  # late repeats are in now
+        count = await store.count_samples() - 1  # the barrier's marker
+        frame = await store.query_samples(base_ts, base_ts + 10**9, sensors=SENSORS)
     finally:
         await service.stop()
         await asyncio.wait_for(ingest_task, 30)

@@ -25,10 +25,12 @@ from gympulse.pipeline.stores.base import StoredSample, WriteBatch, WriteResult
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import Settings
 from tests.support.pipeline import (
+    barrier,
     class_samples,
     count_rows,
     publish_samples,
     settings_for,
+    sqlite_has,
     stored_keys,
     wait_for,
 )
@@ -69,7 +71,7 @@ async def test_twenty_straps_for_a_minute_are_stored_exactly_once(
     async with running_ingest(settings_for(mosquitto.url, db), registry) as (service, store):
         await publish_samples(mosquitto.url, samples)
         await wait_for(lambda: count_rows(db, "samples") >= len(samples), 30, "all samples")
-        await asyncio.sleep(0.5)  # anything extra would show up now
+        await barrier(mosquitto.url, sqlite_has(db))  # everything sent has been handled
 
         published = Counter((s.sensor, s.seq) for s in samples)
         assert len(samples) > 20 * 50  # drop-outs remove a few, not most

@@ -13,7 +13,7 @@ import pytest
 from paho.mqtt.client import topic_matches_sub
 
 from gympulse import contract
-from gympulse.contract import MachineSample
+from gympulse.contract import HrSample, MachineSample
 from gympulse.mqtt import MqttClient
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import MACHINE_COLUMNS, StoredMachineSample, WriteBatch
@@ -125,11 +125,16 @@ async def test_old_style_consumer_sees_only_heart_rate(mosquitto: Mosquitto) -> 
                     pub.publish_nowait(contract.hr_topic(SITE, "pi", s.sensor), contract.encode(s))
                 )
             await asyncio.gather(*sends)
-        await wait_for(lambda: len(got) >= len(hr), 10, "the heart-rate messages")
-        await asyncio.sleep(0.5)  # a machine message would arrive by now
+            # A last heart-rate message on the same connection: MQTT delivers one
+            # connection's QoS 1 messages in order, so once it is in, every machine
+            # message sent before it would have been too.
+            marker = HrSample("strap-barrier", now, 1, 60)
+            await pub.publish(contract.hr_topic(SITE, "pi", marker.sensor), contract.encode(marker))
+        await wait_for(lambda: len(got) >= len(hr) + 1, 10, "the heart-rate messages")
         task.cancel()
-    assert len(got) == len(hr)
+    assert len(got) == len(hr) + 1
     assert all(t.endswith("/hr") for t in got)
+    assert got[-1] == contract.hr_topic(SITE, "pi", "strap-barrier")
 
 
 @pytest.mark.slow

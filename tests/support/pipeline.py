@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gympulse import contract
@@ -72,9 +72,54 @@ async def publish_samples(
         del pub
 
 
+BARRIER_SENSOR = "barrier"  # the marker :func:`barrier` publishes; never a real strap
+
+
+async def barrier(
+    broker_url: str,
+    is_stored: Callable[[HrSample], Awaitable[bool]],
+    *,
+    site: str = "demo",
+    collector: str = "barrier",
+    limit_s: float = 60,
+) -> None:
+    """Publish a marker sample once everything else was acknowledged by the broker, and
+    wait until ``is_stored`` sees it: the broker queues a subscriber's QoS 1 messages in the
+    order it accepted them and ingestion commits its batches in order, so whatever came
+    before the marker (repeats included) has been handled by then — instead of a sleep
+    that "shows nothing more came". The marker's sensor is :data:`BARRIER_SENSOR`, which
+    :func:`stored_keys` leaves out."""
+    marker = HrSample(BARRIER_SENSOR, contract.now_ms(), time.monotonic_ns(), 60, [1000])
+    async with MqttClient(MqttSettings(url=broker_url), f"barrier-{marker.seq}") as mqtt:
+        await mqtt.wait_connected()
+        topic = contract.hr_topic(site, collector, marker.sensor)
+        await mqtt.publish(topic, contract.encode(marker))
+    deadline = time.monotonic() + limit_s
+    while not await is_stored(marker):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {limit_s} s waiting for the barrier sample")
+        await asyncio.sleep(0.1)
+
+
+def sqlite_has(db: Path) -> Callable[[HrSample], Awaitable[bool]]:
+    """``is_stored`` for :func:`barrier` on a SQLite store file."""
+
+    async def has(sample: HrSample) -> bool:
+        def read() -> bool:
+            with sqlite3.connect(db) as conn:
+                query = "SELECT 1 FROM samples WHERE sensor = ? AND ts = ?"
+                return conn.execute(query, (sample.sensor, sample.ts)).fetchone() is not None
+
+        return await asyncio.to_thread(read)
+
+    return has
+
+
 def stored_keys(db: Path) -> list[tuple[str, int]]:
+    """(sensor, seq) of every stored sample but :func:`barrier` markers."""
     with sqlite3.connect(db) as conn:
-        return [(r[0], r[1]) for r in conn.execute("SELECT sensor, seq FROM samples")]
+        query = "SELECT sensor, seq FROM samples WHERE sensor != ?"
+        return [(r[0], r[1]) for r in conn.execute(query, (BARRIER_SENSOR,))]
 
 
 def count_rows(db: Path, table: str) -> int:
