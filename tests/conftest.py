@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.influxd import Influxd
-from tests.support.install import make_venv
+from tests.support.install import build_wheel, make_venv
 from tests.support.procs import Mosquitto
 
 
@@ -49,11 +49,14 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``venvs("collector")``: a fresh venv with exactly those extras ("" for the core),
     built on first use and shared by every test of the session (tests/support/install.py)."""
     built: dict[str, Path] = {}
+    wheels: list[Path] = []
 
     def get(extras: str) -> Path:
+        if not wheels:
+            wheels.append(build_wheel(tmp_path_factory.mktemp("wheel")))
         if extras not in built:
             root = tmp_path_factory.mktemp(f"venv-{extras.replace(',', '-') or 'core'}")
-            built[extras] = make_venv(root, extras)
+            built[extras] = make_venv(root, extras, wheels[0])
         return built[extras]
 
     return get
