@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
@@ -23,20 +24,47 @@ from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings, StoreSettings
 from tests.support.web import SITE, guest_token, seed_history
 
-# Built at import: schemathesis reads the schema when the module is collected.
-_DB = Path(tempfile.mkdtemp(prefix="gympulse-fuzz-")) / "gympulse.db"
-_SEEDED = seed_history(_DB)
-_SETTINGS = Settings(site=SITE, store=StoreSettings(path=str(_DB)))
-_REGISTRY = Registry(_DB)
-APP = create_app(_SETTINGS, _REGISTRY, LiveHub(_SETTINGS, _REGISTRY))
-_accounts = Accounts(_DB)
-(_user,) = [u for u in _accounts.users() if u.username == _SEEDED.coach_user]
-COACH_COOKIE = f"gp_session={_accounts.start_session(_user)}"
-_accounts.close()
-GUEST_TOKEN = guest_token(_DB, _SEEDED.athletes["Alice"])
 
-# The schema itself is for the coach only (/openapi.json needs a login): read it from the app.
-schema = schemathesis.openapi.from_dict(APP.openapi()).exclude(path_regex=r".*/stream$")
+@dataclass(frozen=True)
+class Fuzzed:
+    """The app under fuzz on a seeded database in the session's temp dir."""
+
+    app: FastAPI
+    coach_cookie: str
+    guest_token: str
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    db = tmp_path_factory.mktemp("fuzz") / "gympulse.db"
+    seeded = seed_history(db)
+    settings_ = Settings(site=SITE, store=StoreSettings(path=str(db)))
+    registry = Registry(db)
+    accounts = Accounts(db)
+    try:
+        (user,) = [u for u in accounts.users() if u.username == seeded.coach_user]
+        cookie = f"gp_session={accounts.start_session(user)}"
+    finally:
+        accounts.close()
+    app = create_app(settings_, registry, LiveHub(settings_, registry))
+    yield Fuzzed(app, cookie, guest_token(db, seeded.athletes["Alice"]))
+    registry.close()
+
+
+def _openapi() -> dict[str, Any]:
+    """The app's schema (/openapi.json needs a coach login: read it from the app). Taken
+    at import, since schemathesis parametrizes at collection, from an app on an empty
+    database in a temp dir that is removed at once."""
+    with tempfile.TemporaryDirectory(prefix="gympulse-fuzz-") as tmp:
+        settings_ = Settings(site=SITE, store=StoreSettings(path=f"{tmp}/gympulse.db"))
+        registry = Registry(settings_.store.path)
+        try:
+            return create_app(settings_, registry, LiveHub(settings_, registry)).openapi()
+        finally:
+            registry.close()
+
+
+schema = schemathesis.openapi.from_dict(_openapi()).exclude(path_regex=r".*/stream$")
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -45,8 +73,8 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(APP, follow_redirects=False, raise_server_exceptions=False) as c:
+def client(fuzzed: Fuzzed) -> Iterator[TestClient]:
+    with TestClient(fuzzed.app, follow_redirects=False, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -77,17 +105,19 @@ def test_no_server_errors_anonymous(client: TestClient, case: schemathesis.Case[
 
 @schema.parametrize()
 @FUZZ
-def test_no_server_errors_as_coach(client: TestClient, case: schemathesis.Case[Any]) -> None:
-    response = _call(client, case, COACH_COOKIE)
+def test_no_server_errors_as_coach(
+    client: TestClient, fuzzed: Fuzzed, case: schemathesis.Case[Any]
+) -> None:
+    response = _call(client, case, fuzzed.coach_cookie)
     assert response.status_code < 500, (case.method, case.formatted_path, response.text)
 
 
 @schema.parametrize()
 @FUZZ
 def test_no_server_errors_with_a_real_guest_token(
-    client: TestClient, case: schemathesis.Case[Any]
+    client: TestClient, fuzzed: Fuzzed, case: schemathesis.Case[Any]
 ) -> None:
     if case.path_parameters and "token" in case.path_parameters:
-        case.path_parameters["token"] = GUEST_TOKEN
+        case.path_parameters["token"] = fuzzed.guest_token
     response = _call(client, case)
     assert response.status_code < 500, (case.method, case.formatted_path, response.text)
