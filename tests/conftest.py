@@ -8,6 +8,7 @@ import pytest
 from tests.support.influxd import Influxd
 from tests.support.install import build_wheel, make_venv
 from tests.support.procs import Mosquitto
+from tests.support.web import Seeded, seed_history, seeded_copy
 
 
 @pytest.fixture
@@ -60,3 +61,15 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
         return built[extras]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The web tests' history (tests/support/web.seed_history), seeded once per session."""
+    return seed_history(tmp_path_factory.mktemp("seeded") / "gympulse.db")
+
+
+@pytest.fixture
+def seeded(seeded_template: Seeded, tmp_path: Path) -> Seeded:
+    """A private copy of the seeded history for one test."""
+    return seeded_copy(seeded_template, tmp_path)

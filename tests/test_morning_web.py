@@ -25,12 +25,7 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from tests.support.rr_series import per_second, pyhrv_rr
-from tests.support.web import Seeded, app_client, guest_token, login, seed_history
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_history(tmp_path / "gympulse.db")
+from tests.support.web import Seeded, app_client, guest_token, login
 
 
 @pytest.fixture

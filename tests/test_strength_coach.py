@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ from gympulse.dashboards.coach_strength import parse_plan, squad_strength
 from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.strength_log import StrengthLog, TemplateItem
-from tests.support.web import Seeded, app_client, guest_token, login, seed_history
+from tests.support.web import Seeded, app_client, guest_token, login
 
 DAY = 86_400_000
 
@@ -43,11 +42,6 @@ def test_squad_strength_worked_example() -> None:
     assert row["volume_7d"] == 5 * 66 + 12 * 30  # 690 kg
     assert row["lifts"] == ["77.0 (+7.0)", "–"]
     assert row["records"] == 1 and row["srpe_7d"] == 210.0
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_history(tmp_path / "gympulse.db")
 
 
 @pytest.fixture

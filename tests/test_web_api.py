@@ -40,13 +40,7 @@ from tests.support.web import (
     guest_token,
     login,
     open_board,
-    seed_history,
 )
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_history(tmp_path / "gympulse.db")
 
 
 @pytest.fixture

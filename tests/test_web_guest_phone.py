@@ -10,7 +10,6 @@ import asyncio
 import re
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize
@@ -25,17 +24,11 @@ from tests.support.web import (
     chromium,
     guest_token,
     running,
-    seed_history,
     web_server,
 )
 
 pytestmark = pytest.mark.slow
 PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_history(tmp_path / "gympulse.db")
 
 
 async def _fits(page: Page, what: str) -> None:

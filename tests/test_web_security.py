@@ -28,7 +28,6 @@ from tests.support.web import (
     Seeded,
     board_token,
     guest_token,
-    seed_history,
     web_server,
 )
 
@@ -72,11 +71,6 @@ def login(c: httpx.Client, user: str, password: str) -> str:
     response = try_login(c, user, password)
     assert response.status_code == 303 and response.headers["location"] == "/coach"
     return csrf(c.get("/coach").text)
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Seeded:
-    return seed_history(tmp_path / "gympulse.db")
 
 
 @pytest.fixture

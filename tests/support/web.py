@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -211,6 +213,18 @@ class Seeded:
     sessions: dict[str, list[str]]  # name -> session ids
     coach_user: str
     coach_password: str
+
+
+def seeded_copy(template: Seeded, dest_dir: Path) -> Seeded:
+    """A private copy of a seeded database in ``dest_dir`` (SQLite's backup API, so what
+    is still in the template's WAL comes along): seed once, copy per test."""
+    db = dest_dir / template.db.name
+    with (
+        contextlib.closing(sqlite3.connect(template.db)) as src,
+        contextlib.closing(sqlite3.connect(db)) as dst,
+    ):
+        src.backup(dst)
+    return dataclasses.replace(template, db=db)
 
 
 def _history_rows(
