@@ -90,10 +90,6 @@ class History:
     wellness: list[WellnessAnswer]
     rpe: list[RpeAnswer]
 
-    @property
-    def samples_estimate(self) -> int:
-        return sum(w.seconds for w in self.windows)
-
 
 # Days before today each guest arrived (staggered over six weeks; the newest today, so a
 # site also shows a guest without data); everybody stays eight weeks.

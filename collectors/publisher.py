@@ -51,9 +51,6 @@ class CollectorPublisher:
         """A clean goodbye (the last will covers the unclean one)."""
         await self._status("offline")
 
-    def availability_state(self, sensor: str) -> AvailabilityState | None:
-        return self._availability.get(sensor)
-
     async def availability(
         self, sensor: str, state: AvailabilityState, ts: int | None = None
     ) -> bool:

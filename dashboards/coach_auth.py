@@ -24,7 +24,7 @@ from fastapi.responses import (
 from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.i18n import pick_language, t
-from gympulse.dashboards.templating import render, render_markup
+from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
 from gympulse.pipeline.domain import Athlete
 
@@ -75,11 +75,6 @@ def coach_of(request: Request, *, api: bool = False) -> Coach:
     """The coach :func:`require_coach` (a dependency of every coach router) let in."""
     coach: Coach = request.state.coach
     return coach
-
-
-def coach_nav(coach: Coach) -> str:
-    """The coach's navigation bar as markup (for pages still built with web.page())."""
-    return str(render_markup("coach/_nav.html", coach.lang, csrf=coach.csrf))
 
 
 def coach_page(coach: Coach, template: str, *, title: str, **context: Any) -> HTMLResponse:

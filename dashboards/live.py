@@ -526,7 +526,3 @@ class LiveHub:
         connection, and the browsers reconnect by themselves to the next server."""
         for queue in list(self._clients):
             self.end_stream(queue)
-
-    @property
-    def client_count(self) -> int:
-        return len(self._clients)

@@ -15,15 +15,11 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import HTTPException, Path, Request, Response
-from fastapi.responses import HTMLResponse
-from markupsafe import Markup, escape
 
 from gympulse.dashboards.access import StreamGuard
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
-from gympulse.dashboards.templating import fmt as plain_fmt
-from gympulse.dashboards.templating import render, render_markup
 from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
@@ -72,46 +68,6 @@ def check_csrf(secret: bytes, binding: str, submitted: str | None) -> None:
     expected = csrf_token(secret, binding).encode()
     if not submitted or not hmac.compare_digest(expected, submitted.encode()):
         raise HTTPException(status_code=403, detail="invalid or missing CSRF token")
-
-
-def fmt(value: object, digits: int = 0) -> str:
-    """A number for display ("—" for none), escaped (templates use the ``num`` filter)."""
-    return str(escape(plain_fmt(value, digits)))
-
-
-def csrf_field(token: str) -> Markup:
-    """The hidden CSRF input (templates use the ``csrf_field`` macro of macros.html)."""
-    return render_markup("csrf.html", token=token)
-
-
-def page(
-    lang: str,
-    title: str,
-    body: str,
-    *,
-    nav: str = "",
-    scripts: tuple[str, ...] = (),
-    status_code: int = 200,
-) -> HTMLResponse:
-    """The base layout around ``body``, markup built and escaped by the caller.
-
-    Prefer a template of your own that extends ``base.html`` (see templating.render):
-    there every value is escaped by Jinja2 and nothing can become markup by mistake."""
-    return render(
-        "page.html",
-        lang,
-        title=title,
-        body=Markup(body),
-        nav=Markup(nav),
-        scripts=scripts,
-        status_code=status_code,
-    )
-
-
-def table(headers: list[str], rows: list[list[str]], *, cls: str = "") -> Markup:
-    """An HTML table; ``headers`` are plain text, cells are markup (escape them first)."""
-    cells = [[Markup(c) for c in row] for row in rows]
-    return render_markup("table.html", headers=headers, rows=cells, cls=cls)
 
 
 class AppContext:

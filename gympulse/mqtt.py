@@ -466,10 +466,6 @@ class MqttClient:
             self._pending[info.mid] = future
         return future
 
-    @property
-    def unacknowledged(self) -> int:
-        return len(self._pending)
-
     def ack(self, message: Received) -> bool:
         """Acknowledge a message (manual-ack mode). A message from an earlier connection is
         not acknowledged: its packet id means nothing now, and the broker redelivers it."""

@@ -85,16 +85,6 @@ class InfluxQLQuery(cogvariants.Dataquery):
             payload["hide"] = self.hide
         return payload
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Self:
-        return cls(
-            query=data.get("query", ""),
-            ref_id=data.get("refId"),
-            result_format=data.get("resultFormat", "time_series"),
-            alias=data.get("alias"),
-            hide=data.get("hide"),
-        )
-
 
 class InfluxQL(cogbuilder.Builder[InfluxQLQuery]):
     def __init__(self, query: str, ref_id: str = "A") -> None:

@@ -101,19 +101,6 @@ def _sorted_samples(samples: pl.DataFrame, athletes: pl.DataFrame) -> pl.DataFra
     return frame if ordered else frame.sort("athlete_id", "ts")
 
 
-def assign_sessions(
-    samples: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Samples that belong to a session, sorted by athlete and time: ``athlete_id``,
-    ``ts``, ``bpm``, ``rr_ms``, ``class_id`` and the integer session key ``_sk`` (the run's
-    first ts for a detected workout, −class_id for a class).
-
-    ``classes``: ``class_id``, ``start_ms``, ``end_ms`` (the journal's schedule; classes
-    must not overlap). Works on the sorted rows' positions: a detected run is the range of
-    rows between its first and last active sample."""
-    return _assign(_sorted_samples(samples, athletes), athletes, classes)
-
-
 def _assign(
     frame: pl.DataFrame, athletes: pl.DataFrame, classes: pl.DataFrame | None
 ) -> pl.DataFrame:

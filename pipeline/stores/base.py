@@ -124,10 +124,6 @@ class QuarantineRow:
         object.__setattr__(self, "topic", _text(self.topic))
         object.__setattr__(self, "detail", _text(self.detail)[:2000])
 
-    @property
-    def truncated(self) -> bool:
-        return self.size > len(self.payload)
-
 
 @dataclass
 class WriteBatch:

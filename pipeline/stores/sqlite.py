@@ -44,7 +44,6 @@ from gympulse.pipeline.stores.base import (
     QUARANTINE_SLACK_MS,
     SAMPLE_COLUMNS,
     QuarantineRow,
-    StoredSample,
     StoreUnavailable,
     Window,
     WriteBatch,
@@ -459,10 +458,6 @@ def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
         .alias("rr_ms"),
         pl.col("contact").cast(pl.Boolean),
     ).cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
-
-
-def sample_row(s: StoredSample) -> tuple[object, ...]:
-    return (s.sensor, s.athlete_id, s.ts, s.bpm, _rr_text(s.rr_ms), s.contact)
 
 
 def _contact(stored: int | None) -> bool | None:

@@ -125,10 +125,6 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     # ------------------------------------------------------------ independent client
 
     def query(self, q: str, *, db: str | None = None, authenticate: bool = True) -> dict[str, Any]:

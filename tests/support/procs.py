@@ -104,10 +104,6 @@ class Mosquitto:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
 
 class NatsServer:
     """A private NATS server (Debian's ``nats-server``) with JetStream and its MQTT 3.1.1

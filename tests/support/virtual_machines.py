@@ -278,9 +278,6 @@ class MachineRoom:
             tick_at += period
             await asyncio.sleep(max(0.0, tick_at - loop.time()))
 
-    def by_kind(self, kind: str) -> VirtualMachine:
-        return next(m for m in self.machines if m.kind == kind)
-
     async def stop(self) -> None:
         self.running = False
         if self._driver is not None:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 import re
 import sqlite3
@@ -15,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +99,6 @@ def web_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
 
 
 def seed_athletes(db: Path, profiles: list[Profile], start_ms: int) -> dict[str, int]:
