@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from gympulse import contract
+from gympulse.backoff import Backoff
 from gympulse.collectors.buffer import Forwarder, SeqAllocator
 from gympulse.collectors.central import (
     Central,
@@ -63,10 +63,7 @@ IDLE_POLL_S = 1.0
 LOG_EVERY_S = 60.0
 
 
-def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
-    """Capped exponential backoff with ±50 % jitter: 0.5 s, 1 s, 2 s, ... up to 30 s."""
-    r = rng.random() if rng is not None else random.random()
-    return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1)) * (0.5 + r))
+STRAP_BACKOFF = Backoff(BACKOFF_BASE_S, BACKOFF_MAX_S)  # 0.5 s, 1 s, 2 s, ... up to 30 s
 
 
 @dataclass
@@ -258,7 +255,7 @@ class StrapManager:
         if time.monotonic() - strap.connected_at >= STABLE_AFTER_S:
             strap.failures = 0
         strap.failures += 1
-        strap.next_attempt = time.monotonic() + backoff_delay(strap.failures)
+        strap.next_attempt = time.monotonic() + STRAP_BACKOFF.delay(strap.failures)
         if not self._closing:
             log.warning(
                 "%s (%s) disconnected; retry in %.1f s",
@@ -306,7 +303,7 @@ class StrapManager:
                 raise
         except (CentralError, Exception) as err:  # one strap's trouble never stops the rest
             strap.failures += 1
-            strap.next_attempt = time.monotonic() + backoff_delay(strap.failures)
+            strap.next_attempt = time.monotonic() + STRAP_BACKOFF.delay(strap.failures)
             log.warning(
                 "%s (%s): %s; retry in %.1f s",
                 sensor,

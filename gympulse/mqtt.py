@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gympulse.backoff import Backoff
 from gympulse.contract import assert_publishable
 from gympulse.settings import MqttSettings
 
@@ -417,12 +417,13 @@ class MqttClient:
     async def _keep_connected(self) -> None:
         """Connect and stay connected until :meth:`close`; reconnects with jittered backoff."""
         max_backoff_s = self._max_backoff_s
-        delay = 0.2
+        backoff = Backoff(0.2, max_backoff_s)
+        failures = 0
         while not self._closing:
             try:
                 self._disconnected.clear()
                 await self._connect_once()
-                delay = 0.2
+                failures = 0
                 await self._disconnected.wait()
             except (TimeoutError, OSError, paho.WebsocketConnectionError) as err:
                 self.last_error = (
@@ -432,8 +433,8 @@ class MqttClient:
             if self._closing:
                 break
             with contextlib.suppress(TimeoutError):  # close() ends the wait at once
-                await asyncio.wait_for(self._closed.wait(), delay * (0.5 + random.random()))
-            delay = min(delay * 2, max_backoff_s)
+                failures += 1
+                await asyncio.wait_for(self._closed.wait(), backoff.delay(failures))
 
     async def wait_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         try:

@@ -56,13 +56,13 @@ import datetime as dt
 import functools
 import hashlib
 import logging
-import random
 import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from gympulse import contract
+from gympulse.backoff import Backoff
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
@@ -82,6 +82,7 @@ from gympulse.pipeline.watermarks import Watermarks
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
+STORE_RETRY = Backoff(0.2, 10.0)  # while the store is unavailable
 
 REGISTRY_CHECK_S = 1.0  # between batches (a quiet stream): how often the counter is read
 STORE_REJECTED = "store-rejected"  # quarantine reason: the store refused a valid-looking sample
@@ -462,7 +463,7 @@ class IngestService:
             [q for _, rows in parts for q in rows],
             [s for samples, _ in parts for s in samples if isinstance(s, StoredMachineSample)],
         )
-        delay = 0.2
+        failures = 0
         while True:
             started = time.perf_counter()
             try:
@@ -486,8 +487,8 @@ class IngestService:
                 )
                 if self._stop.is_set():
                     return False  # unacknowledged: the broker keeps them for the next run
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 10.0)
+                failures += 1
+                await asyncio.sleep(STORE_RETRY.delay(failures))
         INGEST.batch_seconds.observe(time.perf_counter() - started)
         self.stats.batches += 1
         self.stats.stored += result.stored

@@ -17,12 +17,12 @@ import asyncio
 import gzip
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from gympulse.backoff import Backoff
 from gympulse.pipeline.stores.base import StoreUnavailable
 from gympulse.pipeline.stores.influxdb.influxql import iter_rows, quote_ident
 from gympulse.settings import InfluxSettings
@@ -63,7 +63,7 @@ class RetryPolicy:
         """Call ``attempt`` until it returns; retry when it raises :class:`Retryable`;
         :class:`StoreUnavailable` when the retries run out. Other errors pass through."""
         s = self.settings
-        delay = s.backoff_initial_s
+        backoff = Backoff(s.backoff_initial_s, s.backoff_max_s)
         last = ""
         for tries in range(s.retries + 1):
             try:
@@ -71,10 +71,9 @@ class RetryPolicy:
             except Retryable as err:
                 last = str(err)
             if tries < s.retries:
-                pause = min(delay, s.backoff_max_s) * random.uniform(0.5, 1.0)
+                pause = backoff.delay(tries + 1)
                 log.info("InfluxDB %s failed (%s); retry in %.2f s", what, last, pause)
                 await self.sleep(pause)
-                delay *= 2
         raise StoreUnavailable(
             f"InfluxDB at {s.url} unavailable after {s.retries + 1} tries: {last}"
         )
