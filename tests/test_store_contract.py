@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from gympulse.pipeline.analytics import tables
-from gympulse.pipeline.stores.base import Store, StoredSample, WriteBatch
+from gympulse.pipeline.stores.base import Store, StoredSample, WriteBatch, rr_from_text, rr_text
 from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import InfluxSettings
@@ -159,3 +159,10 @@ async def test_sample_time_range(backend: Backend) -> None:
     await store.write(batch)
     times = [ts for _, ts, _ in stamps]
     assert await store.sample_time_range() == (min(times), max(times))
+
+
+def test_rr_text_round_trips_through_the_stores_column_rule() -> None:
+    rows = [(), (812,), (1024, 998, 1001)]
+    frame = pl.DataFrame({"rr": [rr_text(r) for r in rows]})
+    assert frame["rr"].to_list() == ["", "812", "1024,998,1001"]
+    assert frame.select(rr_from_text())["rr_ms"].to_list() == [list(r) for r in rows]

@@ -149,6 +149,22 @@ class StoreUnavailable(RuntimeError):
     """The store cannot take writes right now (down, timing out); retry later, do not ack."""
 
 
+def rr_text(rr: Sequence[int]) -> str:
+    """RR intervals as both stores keep them: ms, comma-separated ("" for none)."""
+    return ",".join(map(str, rr))
+
+
+def rr_from_text(column: str = "rr") -> pl.Expr:
+    """The inverse of :func:`rr_text` on a text column: a list of ints (``rr_ms``)."""
+    return (
+        pl.when(pl.col(column) == "")
+        .then(pl.lit([], dtype=pl.List(pl.String)))
+        .otherwise(pl.col(column).str.split(","))
+        .cast(pl.List(pl.Int32))
+        .alias("rr_ms")
+    )
+
+
 # Columns of the frame returned by Store.query_samples.
 SAMPLE_COLUMNS: Mapping[str, type[pl.DataType] | pl.DataType] = {
     "sensor": pl.String,

@@ -48,6 +48,8 @@ from gympulse.pipeline.stores.base import (
     Window,
     WriteBatch,
     WriteResult,
+    rr_from_text,
+    rr_text,
 )
 from gympulse.pipeline.stores.sqlite_tables import SqliteTables
 
@@ -123,10 +125,6 @@ def connect(path: str | Path, *, any_thread: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _rr_text(rr: Sequence[int]) -> str:
-    return ",".join(map(str, rr))
-
-
 class SqliteStore(SqliteTables):
     """The SQLite store: the sample role here, the table role from :class:`SqliteTables`,
     one connection on one worker thread."""
@@ -195,7 +193,7 @@ class SqliteStore(SqliteTables):
                 s.site,
                 s.collector,
                 s.bpm,
-                _rr_text(s.rr_ms),
+                rr_text(s.rr_ms),
                 None if s.contact is None else int(s.contact),
                 s.energy_kj,
                 s.athlete_id,
@@ -451,11 +449,7 @@ def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
         "athlete_id",
         "ts",
         "bpm",
-        pl.when(pl.col("rr") == "")
-        .then(pl.lit([], dtype=pl.List(pl.String)))
-        .otherwise(pl.col("rr").str.split(","))
-        .cast(pl.List(pl.Int32))
-        .alias("rr_ms"),
+        rr_from_text(),
         pl.col("contact").cast(pl.Boolean),
     ).cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
 

@@ -14,6 +14,7 @@ from gympulse.pipeline.stores.base import (
     QuarantineRow,
     StoredMachineSample,
     StoredSample,
+    rr_text,
 )
 
 HR = "hr"
@@ -72,7 +73,7 @@ def sample_line(s: StoredSample) -> str:
         },
         {
             "bpm": s.bpm,
-            "rr": ",".join(map(str, s.rr_ms)),
+            "rr": rr_text(s.rr_ms),
             "contact": s.contact,
             "energy_kj": s.energy_kj,
             "seq": s.seq,

@@ -36,6 +36,7 @@ from gympulse.pipeline.stores.base import (
     Window,
     WriteBatch,
     WriteResult,
+    rr_from_text,
 )
 from gympulse.pipeline.stores.influxdb.deletes import Deleter
 from gympulse.pipeline.stores.influxdb.http import InfluxHttp, LineWriter, write_lines
@@ -192,11 +193,7 @@ class InfluxSamples:
                 "athlete_id",
                 "ts",
                 "bpm",
-                pl.when(pl.col("rr") == "")
-                .then(pl.lit([], dtype=pl.List(pl.String)))
-                .otherwise(pl.col("rr").str.split(","))
-                .cast(pl.List(pl.Int32))
-                .alias("rr_ms"),
+                rr_from_text(),
                 "contact",
             )
             .cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
