@@ -168,46 +168,23 @@ def _row(
     )
 
 
-def decode_machine_message(
-    msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
-) -> tuple[list[StoredMachineSample], list[QuarantineRow]]:
-    """Pure: one message of the machine extension (a ``machine`` or ``power`` topic) ->
-    stored machine samples, each with the athlete assigned to the machine at its ``ts``
-    (machines are assigned like straps), or the quarantine row saying why not."""
-    try:
-        topic = contract.parse_topic(msg.topic)
-        if topic.kind not in contract.MACHINE_TOPIC_KINDS:
-            raise contract.BadTopic(f"{topic.kind} messages carry no machine samples")
-        machine = contract.decode_machine_samples(
-            msg.payload, topic_sensor=topic.sensor, now=received_ms, retention_days=retention_days
-        )
-    except contract.PayloadError as err:
-        return [], [_row(msg, msg.payload, err, received_ms)]
-    stored = [
-        StoredMachineSample(
-            site=topic.site,
-            collector=topic.collector,
-            sensor=m.sensor,
-            ts=m.ts,
-            seq=m.seq,
-            kind=m.kind,
-            athlete_id=snapshot.resolver.athlete_at(m.sensor, m.ts),
-            **{c: getattr(m, c) for c in MACHINE_VALUES},
-        )
-        for m in machine
-    ]
-    return stored, []
-
-
 def decode_message(
     msg: Received, snapshot: Snapshot, *, retention_days: int, received_ms: int
-) -> tuple[list[StoredSample], list[QuarantineRow]]:
+) -> tuple[list[StoredSample | StoredMachineSample], list[QuarantineRow]]:
     """Pure: one MQTT message -> (stored samples, quarantine rows saying what was not and why).
 
-    A payload that is not samples at all is one quarantine row; in an array, each bad sample
-    is its own row (its own JSON bytes) and the good ones are kept."""
+    Heart-rate (``hr``, ``batch``) and machine (``machine``, ``power``) topics alike; each
+    sample carries the athlete assigned to its sensor at its ``ts``. A payload that is not
+    samples at all is one quarantine row; in a heart-rate array, each bad sample is its own
+    row (its own JSON bytes) and the good ones are kept."""
     try:
         topic = contract.parse_topic(msg.topic)
+        if topic.kind in contract.MACHINE_TOPIC_KINDS:
+            machine = contract.decode_machine_samples(
+                msg.payload, topic_sensor=topic.sensor, now=received_ms,
+                retention_days=retention_days,
+            )  # fmt: skip
+            return [_stored_machine(topic, m, snapshot) for m in machine], []
         if topic.kind not in ("hr", "batch"):
             raise contract.BadTopic(f"{topic.kind} messages carry no samples")
         samples, rejected = contract.split_samples(
@@ -216,26 +193,40 @@ def decode_message(
     except contract.PayloadError as err:
         return [], [_row(msg, msg.payload, err, received_ms)]
     rows = [_row(msg, r.payload, r.error, received_ms) for r in rejected]
-    stored: list[StoredSample] = []
-    for s in samples:
-        athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm, s.contact)
-        stored.append(
-            StoredSample(
-                site=topic.site,
-                collector=topic.collector,
-                sensor=s.sensor,
-                ts=s.ts,
-                seq=s.seq,
-                bpm=s.bpm,
-                rr_ms=tuple(s.rr_ms),
-                contact=s.contact,
-                energy_kj=s.energy_kj,
-                athlete_id=athlete_id,
-                pct_max=pct_max,
-                zone=zone,
-            )
-        )
-    return stored, rows
+    return [_stored_hr(topic, s, snapshot) for s in samples], rows
+
+
+def _stored_machine(
+    topic: contract.Topic, m: contract.MachineSample, snapshot: Snapshot
+) -> StoredMachineSample:
+    return StoredMachineSample(
+        site=topic.site,
+        collector=topic.collector,
+        sensor=m.sensor,
+        ts=m.ts,
+        seq=m.seq,
+        kind=m.kind,
+        athlete_id=snapshot.resolver.athlete_at(m.sensor, m.ts),
+        **{c: getattr(m, c) for c in MACHINE_VALUES},
+    )
+
+
+def _stored_hr(topic: contract.Topic, s: contract.HrSample, snapshot: Snapshot) -> StoredSample:
+    athlete_id, pct_max, zone = snapshot.stamp(s.sensor, s.ts, s.bpm, s.contact)
+    return StoredSample(
+        site=topic.site,
+        collector=topic.collector,
+        sensor=s.sensor,
+        ts=s.ts,
+        seq=s.seq,
+        bpm=s.bpm,
+        rr_ms=tuple(s.rr_ms),
+        contact=s.contact,
+        energy_kj=s.energy_kj,
+        athlete_id=athlete_id,
+        pct_max=pct_max,
+        zone=zone,
+    )
 
 
 def _sample_topic(s: StoredSample | StoredMachineSample) -> str:
@@ -384,17 +375,14 @@ class IngestService:
         now = contract.now_ms()
         parts: list[Part] = []
         for msg in messages:
-            machine = msg.topic.rsplit("/", 1)[-1] in contract.MACHINE_TOPIC_KINDS
-            decode = decode_machine_message if machine else decode_message
             samples: list[StoredSample | StoredMachineSample]
             try:
-                decoded, rows = decode(
+                samples, rows = decode_message(
                     msg,
                     snapshot,
                     retention_days=self.settings.ingest.retention_days,
                     received_ms=now,
                 )
-                samples = list(decoded)
             except Exception as err:  # a bug must cost one message's place, never the service
                 log.exception("could not process a message on %s", msg.topic)
                 samples, rows = (

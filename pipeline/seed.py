@@ -65,7 +65,7 @@ def _decode_window(
         good, rejected = decode_message(
             msg, snapshot, retention_days=retention_days, received_ms=now
         )
-        stored.extend(good)
+        stored.extend(s for s in good if isinstance(s, StoredSample))
         bad += len(rejected)
     return stored, bad
 

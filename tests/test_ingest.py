@@ -299,7 +299,7 @@ def test_decode_stamps_percent_of_the_athletes_own_hr_max(tmp_path: Path) -> Non
             received_ms=MARCH_2026 + 1000,
         )
         (s,), rows = result
-        assert rows == []
+        assert rows == [] and isinstance(s, StoredSample)
         return s.athlete_id, s.pct_max, s.zone
 
     assert stamp("strap-1", MARCH_2026, 150) == (old, 90, 5)  # 150/166 = 90.4 %
@@ -333,7 +333,7 @@ def test_a_sample_without_skin_contact_gets_no_effort_stamp(tmp_path: Path) -> N
         (s,), rows = decode_message(
             message, snapshot, retention_days=365, received_ms=MARCH_2026 + 1000
         )
-        assert rows == []
+        assert rows == [] and isinstance(s, StoredSample)
         stamped[contact] = (s.athlete_id, s.pct_max, s.zone)
     assert stamped == {True: (mia, 75, 3), False: (mia, None, None), None: (mia, 75, 3)}
 
