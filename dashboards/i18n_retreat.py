@@ -8,7 +8,7 @@ RETREAT: dict[str, dict[str, str]] = {
     "live": {"en": "live", "nl": "live"},
     "reconnecting": {"en": "reconnecting…", "nl": "opnieuw verbinden…"},
     "zone": {"en": "zone", "nl": "zone"},
-    "zone0": {"en": "warming up", "nl": "opwarmen"},
+    "zone0": {"en": "resting", "nl": "in rust"},  # below 50 % HRmax: before, between, after
     "zone1": {"en": "easy", "nl": "rustig"},
     "zone2": {"en": "moderate", "nl": "gematigd"},
     "zone3": {"en": "steady", "nl": "stevig"},

@@ -113,7 +113,7 @@ async def test_the_board_on_a_tv(mosquitto: Mosquitto, tmp_path: Path) -> None:
                 "})"
             )
             assert len({tuple(x[:2]) for x in looks}) == 3, looks
-            assert looks[0][2] == "zone 0 · warming up" and looks[1][2] == "zone 1 · easy"
+            assert looks[0][2] == "zone 0 · resting" and looks[1][2] == "zone 1 · easy"
             assert looks[2][2] == "no signal"
             await page.screenshot(path=artifact("board-zones.png"))
             await page.close()

@@ -13,7 +13,11 @@ const tr = (key) => I18N[key] || key;
 const tiles = new Map(); // sensor -> {el, data, seenAt, spark: [[ts, bpm], ...]}
 const SPARK_MS = 120000;
 const SVG_NS = "http://www.w3.org/2000/svg";
-let target = null; // the class's points target (null: no class)
+let target = null; // the class's points target (null: no class running)
+// After a class, until the next one starts, its participants' tiles show the points they
+// earned in it, no longer counting: "sensor|athlete" -> points, for class `frozenFor`.
+let frozen = new Map(), frozenFor = null;
+const wearer = (d) => `${d.sensor}|${d.athlete_id}`;
 
 function setStatus(state, text) {
   statusEl.dataset.state = state;
@@ -103,7 +107,7 @@ function render(entry) {
   entry.el.querySelector(".zone").textContent = live
     ? `${tr("zone")} ${d.zone} · ${tr(`zone${d.zone}`)}`
     : tr(state === "no-contact" ? "no_contact" : "no_signal");
-  const points = Math.floor(d.points || 0);
+  const points = Math.floor(frozen.has(wearer(d)) ? frozen.get(wearer(d)) : d.points || 0);
   entry.el.querySelector(".pts").textContent = `${points} ${tr("pts")}`;
   entry.el.querySelector(".kcal").textContent = d.kcal === null ? "" : `${Math.round(d.kcal)} kcal`;
   const machine = entry.el.querySelector(".machine");
@@ -190,9 +194,7 @@ async function refreshClass() {
     currentClass = j.class;
     nextClass = j.next;
     lastEnded = j.ended;
-    const running = currentClass && currentClass.start_ms <= j.now_ms && j.now_ms < currentClass.end_ms;
-    target = running && currentClass.target_points ? currentClass.target_points : null;
-    tiles.forEach(render);
+    tick();
   } catch (e) { /* offline: keep the last known class */ }
 }
 
@@ -238,8 +240,6 @@ function tick() {
   document.getElementById("clock").textContent =
     new Date().toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
   const timer = document.getElementById("timer");
-  document.getElementById("target").textContent =
-    target === null ? "" : `${tr("target")}: ${target} ${tr("pts")}`;
   if (nextClass && now >= nextClass.start_ms && (!currentClass || currentClass.id === nextClass.id
       || now >= currentClass.end_ms)) {
     // The next class starts now: it becomes the current one without waiting for a refresh.
@@ -252,6 +252,10 @@ function tick() {
   // The class that ended last: the current one once its end has passed (before the next
   // refresh of /api/live/class says so), else what the server last said.
   const ended = currentClass && now >= currentClass.end_ms ? currentClass : lastEnded;
+  target = running && currentClass.target_points ? currentClass.target_points : null;
+  document.getElementById("target").textContent =
+    target === null ? "" : `${tr("target")}: ${target} ${tr("pts")}`;
+  freezePoints(running ? null : ended);
   if (!currentClass) timer.textContent = "";
   else if (now < currentClass.start_ms) timer.textContent = `${currentClass.name} ${tr("starts_in")} ${mmss(currentClass.start_ms - now)}`;
   else if (running) timer.textContent = `${currentClass.name} ${mmss(now - currentClass.start_ms)} / ${mmss(currentClass.end_ms - currentClass.start_ms)}`;
@@ -260,7 +264,26 @@ function tick() {
   else if (!running && ended && ended.id !== summaryShownFor && now - ended.end_ms < SUMMARY_AUTO_MS) showSummary(ended.id);
 }
 
-setInterval(() => { tiles.forEach(render); tick(); }, 1000);
+// The points of a class that ended stop counting on its tiles. Seen ending here: each
+// tile's points at that moment; on a board opened later: the class summary's.
+function freezePoints(ended) {
+  const id = ended ? ended.id : null;
+  if (id === frozenFor) return;
+  frozenFor = id;
+  frozen = new Map();
+  if (id === null) return;
+  if (Date.now() + clockSkew - ended.end_ms < 5000) {
+    tiles.forEach((entry) => frozen.set(wearer(entry.data), entry.data.points || 0));
+    return;
+  }
+  fetch(`/api/live/summary?class_id=${id}`).then((r) => r.json()).then((rows) => {
+    if (frozenFor !== id) return;
+    rows.forEach((r) => frozen.set(wearer(r), r.points));
+    tiles.forEach(render);
+  }).catch(() => { /* offline: the tiles keep their own totals */ });
+}
+
+setInterval(() => { tick(); tiles.forEach(render); }, 1000);
 setInterval(refreshClass, 30000);
 refreshClass();
 if (new URLSearchParams(location.search).has("summary")) showSummary(null);
