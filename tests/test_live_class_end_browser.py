@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow  # a real Mosquitto, uvicorn and headless Chromium
 
 COUNT_SAMPLES = """
 window.__samples = {};
-window.gympulseOnTile = (d) => { window.__samples[d.sensor] = (window.__samples[d.sensor] || 0) + 1; };
+window.gympulseOnTile = (d) => {
+  window.__samples[d.sensor] = (window.__samples[d.sensor] || 0) + 1;
+};
 """
 POINTS = "[...document.querySelectorAll('.tile .pts')].map(e => e.textContent)"
 
