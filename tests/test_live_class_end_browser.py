@@ -15,7 +15,7 @@ from gympulse import contract
 from gympulse.pipeline.journal import Journal
 from tests.support.browser import until
 from tests.support.procs import Mosquitto
-from tests.test_web_support import (
+from tests.support.web import (
     LiveClass,
     artifact,
     board_token,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.procs import Mosquitto
-from tests.test_web_support import artifact, board_token, chromium, web_server
+from tests.support.web import artifact, board_token, chromium, web_server
 
 pytestmark = pytest.mark.slow  # a real Mosquitto, uvicorn and headless Chromium
 
