@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gympulse.dashboards.i18n_morning import MORNING
 from gympulse.dashboards.i18n_retreat import RETREAT
+from gympulse.pipeline.domain import strap_label
 
 LANGUAGES = ("en", "nl")
 DEFAULT = "en"
@@ -296,6 +297,18 @@ def pick_language(accept_language: str | None, preferred: str = "") -> str:
         if code in LANGUAGES:
             return code
     return DEFAULT
+
+
+def sensor_label(lang: str, sensor: str, labels: dict[str, str]) -> str:
+    """The name of a strap or machine on a page: the coach's label for it, else its kind and
+    number in the page's language ("strap-12" -> "borstband 12"), else its id spaced out."""
+    if sensor in labels:
+        return labels[sensor]
+    kind, _, number = sensor.partition("-")
+    key = f"sensor_{kind}"
+    if number and key in CATALOGUE:
+        return t(lang, key, n=number.replace("-", " "))
+    return strap_label(sensor)
 
 
 def t(lang: str, key: str, **values: object) -> str:

@@ -17,6 +17,11 @@ MORNING: dict[str, dict[str, str]] = {
     },
     "morning_strap": {"en": "Your strap", "nl": "Jouw borstband"},
     "morning_your_strap": {"en": "{label} (yours)", "nl": "{label} (van jou)"},
+    # A strap or machine without a name from the coach: its kind and number ("strap-12").
+    "sensor_strap": {"en": "strap {n}", "nl": "borstband {n}"},
+    "sensor_bike": {"en": "bike {n}", "nl": "fiets {n}"},
+    "sensor_rower": {"en": "rower {n}", "nl": "roeitrainer {n}"},
+    "sensor_treadmill": {"en": "treadmill {n}", "nl": "loopband {n}"},
     "morning_pick_strap": {
         "en": "Put on your strap and choose it here:",
         "nl": "Doe je borstband om en kies hem hier:",

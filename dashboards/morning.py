@@ -34,7 +34,7 @@ from gympulse.dashboards.coach_auth import (
     require_coach,
 )
 from gympulse.dashboards.guest import _guest, _lang, resolve_guest
-from gympulse.dashboards.i18n import t
+from gympulse.dashboards.i18n import sensor_label, t
 from gympulse.dashboards.morning_pending import (
     MAX_SAMPLES_BODY,
     WEB_COLLECTOR,
@@ -55,7 +55,6 @@ from gympulse.dashboards.status import guest_status, status_words, trend_chart
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext
 from gympulse.mqtt import Received
-from gympulse.pipeline.registry import strap_label
 
 log = logging.getLogger(__name__)
 # Every guest route resolves its link (404 for an unknown, expired or revoked one), every
@@ -94,10 +93,10 @@ async def api_guest_morning(request: Request, token: str) -> dict[str, Any]:
     lang = _lang(request, guest)
     ctx = guest.ctx
     status, _ = await guest_status(ctx, guest.athlete.id)
-    assigned = await run_db(assigned_strap, ctx, guest.athlete.id)
+    assigned = await assigned_strap(ctx, guest.athlete.id)
     straps = [
         {"sensor": s["sensor"], "label": s["label"], "state": s["state"]}
-        for s in await live_straps(ctx)
+        for s in await live_straps(ctx, lang)
         if s["athlete_id"] in (None, guest.athlete.id)
     ]
     labels = await run_db(ctx.registry.sensor_labels)
@@ -107,7 +106,7 @@ async def api_guest_morning(request: Request, token: str) -> dict[str, Any]:
         "words": status_words(lang, status),
         "assigned": None
         if assigned is None
-        else {"sensor": assigned, "label": labels.get(assigned) or strap_label(assigned)},
+        else {"sensor": assigned, "label": sensor_label(lang, assigned, labels)},
         "straps": straps,
         "duration_s": ctx.settings.morning.duration_s,
         "web_sensor": web_sensor(guest.athlete.id),
@@ -129,7 +128,7 @@ async def api_guest_start(request: Request, token: str) -> dict[str, Any]:
         sensor, method = web_sensor(athlete_id), "bluetooth"
         await run_db(wear_strap, ctx, sensor, athlete_id)
     else:
-        assigned = await run_db(assigned_strap, ctx, athlete_id)
+        assigned = await assigned_strap(ctx, athlete_id)
         sensor = body.sensor or assigned
         if sensor is None:
             raise HTTPException(status_code=422, detail="choose a strap")
@@ -216,7 +215,7 @@ async def station_page(request: Request) -> HTMLResponse:
 async def api_station_straps(request: Request) -> list[dict[str, Any]]:
     """The straps sending right now, with who wears them."""
     coach = coach_of(request, api=True)
-    return await live_straps(coach.ctx)
+    return await live_straps(coach.ctx, coach.lang)
 
 
 @coach_router.post("/api/coach/morning/start")

@@ -23,13 +23,12 @@ from gympulse.dashboards.coach_auth import (
     Coach,
 )
 from gympulse.dashboards.guest import Guest
-from gympulse.dashboards.i18n import t
+from gympulse.dashboards.i18n import DEFAULT, sensor_label, t
 from gympulse.dashboards.status import guest_status, status_words
 from gympulse.dashboards.web import AppContext, check_csrf
 from gympulse.pipeline import readings
 from gympulse.pipeline.analytics.morning import Refusal
 from gympulse.pipeline.journal import MorningRecording
-from gympulse.pipeline.registry import strap_label
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +134,9 @@ async def finish_pending(request: Request, p: Pending, lang: str) -> dict[str, A
     return result
 
 
-async def live_straps(ctx: AppContext) -> list[dict[str, Any]]:
+async def live_straps(ctx: AppContext, lang: str = DEFAULT) -> list[dict[str, Any]]:
     """Straps sending right now (live or without contact), newest state of each (the
-    tiles read on the loop, the labels in a worker thread)."""
+    tiles read on the loop, the labels in a worker thread), named in ``lang``."""
     now = contract.now_ms()
     stale = ctx.settings.web.stale_after_s * 1000
     out = []
@@ -151,7 +150,7 @@ async def live_straps(ctx: AppContext) -> list[dict[str, Any]]:
     return [
         {
             "sensor": tile.sensor,
-            "label": labels.get(tile.sensor) or strap_label(tile.sensor),
+            "label": sensor_label(lang, tile.sensor, labels),
             "state": tile.state,
             "bpm": tile.bpm if tile.state == "live" else None,
             "athlete_id": tile.athlete_id,
@@ -168,7 +167,9 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def assigned_strap(ctx: AppContext, athlete_id: int) -> str | None:
+def worn_now(ctx: AppContext, athlete_id: int) -> list[str]:
+    """What ``athlete_id`` wears now, newest assignment first: straps and machines (a bike
+    is assigned like a strap), not their own web strap."""
     now = contract.now_ms()
     current = [
         a
@@ -178,7 +179,20 @@ def assigned_strap(ctx: AppContext, athlete_id: int) -> str | None:
         and (a.end_ms is None or now < a.end_ms)
         and not a.sensor.startswith("web-")
     ]
-    return max(current, key=lambda a: a.start_ms).sensor if current else None
+    return [a.sensor for a in sorted(current, key=lambda a: a.start_ms, reverse=True)]
+
+
+async def assigned_strap(ctx: AppContext, athlete_id: int) -> str | None:
+    """The guest's own heart-rate strap: of what they wear now, one the live board hears
+    heart rate from, else one it has not heard as a machine, newest first (a bike assigned
+    after the strap is not their strap)."""
+    worn = await run_db(worn_now, ctx, athlete_id)
+    tiles = ctx.hub.tiles
+    machines = {t.machine.sensor for t in tiles.values() if t.machine is not None}
+    for sensor in worn:
+        if sensor in tiles:
+            return sensor
+    return next((s for s in worn if s not in machines), None)
 
 
 def wear_strap(ctx: AppContext, sensor: str, athlete_id: int) -> None:

@@ -44,6 +44,8 @@
     return row;
   }
 
+  // Rows never move under the coach's finger: a strap that stops sending keeps its row,
+  // marked, with Start disabled, until it sends again; a new strap's row goes at the end.
   async function refresh() {
     let straps;
     try { straps = await (await fetch("/api/coach/morning/straps")).json(); } catch (err) { return; }
@@ -55,10 +57,13 @@
       row.tr.dataset.live = strap.state;
     }
     for (const [sensor, row] of rows) {
-      if (!seen.has(sensor) && !row.running && row.tr.dataset.state === "idle") {
-        row.tr.remove();
-        rows.delete(sensor);
-      }
+      if (seen.has(sensor)) continue;
+      row.tr.dataset.live = "gone";
+      row.tr.querySelector(".bpm").textContent = root.dataset.tGone;
+    }
+    for (const row of rows.values()) {
+      const button = row.tr.querySelector("button.start");
+      if (button) button.disabled = row.tr.dataset.live === "gone";
     }
     root.dataset.straps = String(rows.size);
   }
