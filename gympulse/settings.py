@@ -27,6 +27,15 @@ def is_secret(key: str) -> bool:
     return key in SECRET_KEYS or key.endswith(("_password", "_token"))
 
 
+# A secret shorter than this, or one of these placeholders, is refused at start (issue 18):
+# `.env.example` once shipped "change-me", and a copied example must not become the site's key.
+MIN_SECRET_CHARS = 16
+PLACEHOLDERS = frozenset(
+    {"change-me", "changeme", "change_me", "replace-me", "secret", "password", "example", "xxx"}
+)
+MAKE_ENV_HINT = "scripts/make-env writes a .env with random secrets"
+
+
 class MqttSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str = "mqtt://127.0.0.1:1883"
     protocol: Literal["3.1.1", "5"] = "3.1.1"
@@ -233,9 +242,65 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     merged = _merge(file_data, env_data)
     try:
         # Environment values are strings; strict=False lets "8000" become 8000, "true" True.
-        return msgspec.convert(merged, Settings, strict=False)
+        settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as err:
         raise SettingsError(f"invalid settings: {err}") from err
+    problem = weak_secret(settings)
+    if problem:
+        raise SettingsError(problem)
+    return settings
+
+
+def _env_name(path: str) -> str:
+    return ENV_PREFIX + path.upper().replace(".", "__")
+
+
+def _secret_values(data: Mapping[str, Any], path: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for key, value in data.items():
+        here = f"{path}.{key}" if path else key
+        if isinstance(value, Mapping):
+            found += _secret_values(value, here)
+        elif is_secret(key) and isinstance(value, str):
+            found.append((here, value))
+    return found
+
+
+def _needed_secrets(settings: Settings) -> list[str]:
+    """Secrets that must be set: a user without its password, a web app served to the
+    network without its signing key (an empty one is made per process: fine on one machine)."""
+    needed = []
+    if settings.mqtt.username and not settings.mqtt.password:
+        needed.append("mqtt.password")
+    influx = settings.store.influxdb
+    if influx.username and not influx.password and not influx.token:
+        needed.append("store.influxdb.password")
+    grafana = settings.grafana
+    if grafana.username and not grafana.password and not grafana.token:
+        needed.append("grafana.password")
+    if grafana.influx_username and not grafana.influx_password:
+        needed.append("grafana.influx_password")
+    if not settings.web.secret_key and settings.web.host not in ("127.0.0.1", "::1", "localhost"):
+        needed.append("web.secret_key")
+    return needed
+
+
+def weak_secret(settings: Settings) -> str:
+    """One line naming the first secret that is a placeholder, too short or missing; "" if none."""
+    for path, value in _secret_values(msgspec.to_builtins(settings)):
+        if not value:
+            continue
+        if value.strip().lower() in PLACEHOLDERS:
+            name = _env_name(path)
+            return f"{name} is the placeholder {value!r}: set a real secret ({MAKE_ENV_HINT})"
+        if len(value) < MIN_SECRET_CHARS:
+            return (
+                f"{_env_name(path)} is too short ({len(value)} characters, at least "
+                f"{MIN_SECRET_CHARS}): set a real secret ({MAKE_ENV_HINT})"
+            )
+    for path in _needed_secrets(settings):
+        return f"{_env_name(path)} is empty: set a real secret ({MAKE_ENV_HINT})"
+    return ""
 
 
 def _without_secrets(data: dict[str, Any]) -> dict[str, Any]:

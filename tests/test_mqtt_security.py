@@ -33,7 +33,11 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 MOSQUITTO = ROOT / "config" / "mosquitto"
-PASSWORDS = {"ingest": "ingest-secret", "web": "web-secret", "demo/edge": "edge-secret"}
+PASSWORDS = {
+    "ingest": "ingest-secret-0123456789",
+    "web": "web-secret-0123456789",
+    "demo/edge": "edge-secret-0123456789",
+}
 
 
 def _site_broker(tmp_path: Path) -> tuple[Mosquitto, int]:

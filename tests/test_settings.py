@@ -27,7 +27,7 @@ def test_toml_then_environment(tmp_path: Path) -> None:
         environ={
             "GYMPULSE_MQTT__URL": "mqtt://other:1884",
             "GYMPULSE_INGEST__BATCH_SIZE": "250",
-            "GYMPULSE_MQTT__PASSWORD": "s3cret",
+            "GYMPULSE_MQTT__PASSWORD": "s3cret-of-the-site",
             "UNRELATED": "x",
         },
     )
@@ -35,7 +35,7 @@ def test_toml_then_environment(tmp_path: Path) -> None:
     assert s.mqtt.protocol == "5"
     assert s.mqtt.url == "mqtt://other:1884"
     assert s.ingest.batch_size == 250
-    assert s.mqtt.password == "s3cret"
+    assert s.mqtt.password == "s3cret-of-the-site"
 
 
 def test_secrets_in_the_file_are_refused(tmp_path: Path) -> None:

@@ -4,15 +4,34 @@
 # MQTT_COLLECTOR_PASSWORD: the collector user "$SITE/$COLLECTOR_NAME" (default name "edge").
 # More collectors: hashed lines made with `mosquitto_passwd -c collectors.passwd SITE/NAME`
 # in /mosquitto/config/collectors.passwd are added as they are.
+# A placeholder, empty or short password stops the broker before it starts (the same rule
+# as gympulse's settings: gympulse/settings.py PLACEHOLDERS, MIN_SECRET_CHARS).
 set -eu
-pw=/mosquitto/data/passwd
+root=${MOSQUITTO_ROOT:-/mosquitto}
+refuse() {
+    echo "mosquitto: $1 $2: set a real secret (scripts/make-env writes a .env with random secrets)" >&2
+    exit 1
+}
+check() {
+    value=$(eval "printf %s \"\${$1:-}\"")
+    case "$(printf %s "$value" | tr 'A-Z' 'a-z')" in
+        change-me|changeme|change_me|replace-me|secret|password|example|xxx)
+            refuse "$1" "is the placeholder '$value'" ;;
+    esac
+    [ -n "$value" ] || refuse "$1" "is empty"
+    [ "${#value}" -ge 16 ] || refuse "$1" "is too short (${#value} characters, at least 16)"
+}
+check MQTT_INGEST_PASSWORD
+check MQTT_WEB_PASSWORD
+check MQTT_COLLECTOR_PASSWORD
+pw=$root/data/passwd
 umask 077
 : > "$pw"
-mosquitto_passwd -b "$pw" ingest "${MQTT_INGEST_PASSWORD:?}"
-mosquitto_passwd -b "$pw" web "${MQTT_WEB_PASSWORD:?}"
-mosquitto_passwd -b "$pw" "${SITE:?}/${COLLECTOR_NAME:-edge}" "${MQTT_COLLECTOR_PASSWORD:?}"
-if [ -f /mosquitto/config/collectors.passwd ]; then
-    cat /mosquitto/config/collectors.passwd >> "$pw"
+mosquitto_passwd -b "$pw" ingest "$MQTT_INGEST_PASSWORD"
+mosquitto_passwd -b "$pw" web "$MQTT_WEB_PASSWORD"
+mosquitto_passwd -b "$pw" "${SITE:?}/${COLLECTOR_NAME:-edge}" "$MQTT_COLLECTOR_PASSWORD"
+if [ -f "$root/config/collectors.passwd" ]; then
+    cat "$root/config/collectors.passwd" >> "$pw"
 fi
 chown mosquitto:mosquitto "$pw" 2>/dev/null || true
-exec mosquitto -c /mosquitto/config/mosquitto.conf
+exec mosquitto -c "$root/config/mosquitto.conf"
