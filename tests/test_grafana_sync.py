@@ -27,7 +27,7 @@ from gympulse.dashboards.grafana.commands import COMMANDS
 from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
 from gympulse.pipeline.registry import Registry
 
-TOKEN = "glsa_test_token"
+TOKEN = "glsa_test_token_0123456789"
 
 
 class FakeGrafana:
