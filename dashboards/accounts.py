@@ -362,11 +362,6 @@ class Accounts(SqliteDatabase):
             params = (athlete_id,)
         return [GuestToken(*r) for r in self.conn.execute(sql + " ORDER BY id", params)]
 
-    def forget_guest_tokens(self, athlete_id: int) -> int:
-        """Delete every guest link of ``athlete_id`` (the person is being erased)."""
-        cur = self.conn.execute("DELETE FROM guest_tokens WHERE athlete_id = ?", (athlete_id,))
-        return int(cur.rowcount)
-
     def revoke_guest_token(self, token_id: int) -> bool:
         cur = self.conn.execute(
             "UPDATE guest_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",

@@ -1,20 +1,22 @@
 """Guests' rights end to end: export all of a person's data, or erase it everywhere.
 
-The data layer (:mod:`gympulse.pipeline.privacy`) exports and erases the store and the
-registry's SQLite file; this module adds what lives above it: the person's guest links
-(web accounts) and their Grafana guest dashboard and its public share (through the
-existing :class:`gympulse.dashboards.grafana.sync.GrafanaSync` boundary, when Grafana is
-configured). Used by ``gympulse athlete export|forget`` and the coach's athlete page.
+The data layer (:mod:`gympulse.pipeline.privacy`) exports and erases every place of the
+map in the store and the registry's SQLite file (guest links included); this module adds
+the places of the map outside the databases (``ELSEWHERE``): the Grafana guest dashboard
+and its public share (through the :class:`gympulse.dashboards.grafana.sync.GrafanaSync`
+boundary, when Grafana is configured). Used by ``gympulse athlete export|forget`` and the
+coach's athlete page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline import privacy
+from gympulse.pipeline.personal_data import ELSEWHERE
 from gympulse.pipeline.stores import make_store
 from gympulse.settings import Settings
 
@@ -52,38 +54,50 @@ def grafana_configured(settings: Settings) -> bool:
 
 
 async def forget_athlete(settings: Settings, athlete_id: int) -> dict[str, int]:
-    """Erase the person from every store: time series, derived tables, journal, registry,
-    guest links, and (when configured) their Grafana dashboard and share. Returns what
-    was deleted per place (-1: the place cannot count)."""
+    """Erase the person from every place of the map (:mod:`gympulse.pipeline.personal_data`):
+    time series, derived tables, journal, registry, guest links, and (when configured)
+    their Grafana dashboard and share. Returns what was deleted per place (-1: the place
+    cannot count)."""
     counts: dict[str, int] = {}
-    if grafana_configured(settings):
-        from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
-
-        sync = GrafanaSync(GrafanaTarget.from_settings(settings))
-        counts["grafana"] = await asyncio.to_thread(sync.forget_athlete, athlete_id)
+    for place in ELSEWHERE:
+        eraser = _ELSEWHERE_ERASERS[place.name]
+        if eraser is not None:
+            counts |= await eraser(settings, athlete_id)
     store = make_store(settings.store)
     await store.open()
     try:
         counts |= await privacy.erase_athlete(store, settings.store.path, athlete_id)
     finally:
         await store.close()
-    counts["guest_tokens"] = await asyncio.to_thread(_forget_links, settings, athlete_id)
     log.warning("athlete %d erased: %s", athlete_id, counts)
     return counts
 
 
-def _forget_links(settings: Settings, athlete_id: int) -> int:
-    accounts = Accounts(settings.store.path)
-    try:
-        return accounts.forget_guest_tokens(athlete_id)
-    finally:
-        accounts.close()
+async def _forget_grafana(settings: Settings, athlete_id: int) -> dict[str, int]:
+    if not grafana_configured(settings):
+        return {}
+    from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
+
+    sync = GrafanaSync(GrafanaTarget.from_settings(settings))
+    return {"grafana": await asyncio.to_thread(sync.forget_athlete, athlete_id)}
+
+
+# What erases each place of the map outside the databases (None: nothing to erase there,
+# see its entry). A new entry in ELSEWHERE without one here fails at import.
+_ELSEWHERE_ERASERS: dict[str, Callable[[Settings, int], Awaitable[dict[str, int]]] | None] = {
+    "grafana": _forget_grafana,
+    "export files": None,
+    "logs": None,
+}
+if set(_ELSEWHERE_ERASERS) != {p.name for p in ELSEWHERE}:
+    raise RuntimeError("dashboards.rights: every ELSEWHERE place needs an eraser (or None)")
 
 
 async def apply_retention(settings: Settings, days: int | None = None) -> int:
     store = make_store(settings.store)
     await store.open()
     try:
-        return await privacy.apply_retention(store, days or settings.ingest.retention_days)
+        days = days or settings.ingest.retention_days
+        return await privacy.apply_retention(store, settings.store.path, days)
     finally:
         await store.close()

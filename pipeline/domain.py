@@ -107,6 +107,32 @@ def strap_label(sensor: str) -> str:
     return sensor.replace("-", " ")
 
 
+class ErasedWindows:
+    """Where erased people wore a strap: (sensor, start_ms, end_ms) spans a late replay of
+    their samples must not be stored in again."""
+
+    def __init__(self, windows: list[tuple[str, int, int]]) -> None:
+        merged: dict[str, list[list[int]]] = {}
+        for sensor, start, end in sorted(windows):
+            spans = merged.setdefault(sensor, [])
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        self._starts = {s: [a for a, _ in spans] for s, spans in merged.items()}
+        self._ends = {s: [b for _, b in spans] for s, spans in merged.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def covers(self, sensor: str, ts: int) -> bool:
+        starts = self._starts.get(sensor)
+        if starts is None:
+            return False
+        i = bisect.bisect_right(starts, ts) - 1
+        return i >= 0 and ts < self._ends[sensor][i]
+
+
 class Resolver:
     """An immutable snapshot: which athlete wore ``sensor`` at ``ts``."""
 

@@ -66,7 +66,7 @@ from gympulse.backoff import Backoff
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
-from gympulse.pipeline.domain import Assignment, Athlete, Resolver, sample_effort
+from gympulse.pipeline.domain import Assignment, Athlete, ErasedWindows, Resolver, sample_effort
 from gympulse.pipeline.metrics import INGEST
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
@@ -100,6 +100,7 @@ class IngestStats:
     batches: int = 0
     store_errors: int = 0
     restamped: int = 0  # stored samples re-stamped after assignment changes
+    erased: int = 0  # samples refused: inside an erased person's strap windows
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,8 +120,10 @@ class Snapshot:
         *,
         version: int = -1,
         assignments: list[Assignment] | None = None,
+        erased: ErasedWindows | None = None,
     ) -> None:
         self.resolver = resolver
+        self.erased = erased or ErasedWindows([])
         self.athletes = {a.id: a for a in athletes}
         self.version = version  # the registry's change counter when it was read
         self.assignments = assignments or []
@@ -129,7 +132,13 @@ class Snapshot:
     @classmethod
     def of(cls, registry: Registry) -> Snapshot:
         version, assignments, athletes = registry.read_snapshot()
-        return cls(Resolver(assignments), athletes, version=version, assignments=assignments)
+        # Read after the assignments: an erasure commits both at once, so this view of the
+        # erased windows is never older than the assignments it goes with.
+        erased = registry.erased_windows()
+        return cls(
+            Resolver(assignments), athletes, version=version, assignments=assignments,
+            erased=erased,
+        )  # fmt: skip
 
     def hr_max(self, athlete_id: int, ts: int) -> float | None:
         """The athlete's effective HRmax at ``ts`` (age in the sample's UTC year)."""
@@ -391,6 +400,11 @@ class IngestService:
                 )
             for row in rows:
                 self._count_quarantined(msg.topic, row)
+            if snapshot.erased:  # an erased person's late replay is not stored again
+                kept = [s for s in samples if not snapshot.erased.covers(s.sensor, s.ts)]
+                self.stats.erased += len(samples) - len(kept)
+                INGEST.erased.inc(len(samples) - len(kept))
+                samples = kept
             parts.append((samples, rows))
         return parts
 

@@ -19,6 +19,7 @@ class IngestMetrics:
     quarantined: Counter
     store_errors: Counter
     batch_seconds: Histogram
+    erased: Counter
 
 
 INGEST = IngestMetrics(
@@ -30,6 +31,9 @@ INGEST = IngestMetrics(
     ),
     store_errors=Counter("gympulse_ingest_store_errors", "failed store writes (retried)"),
     batch_seconds=Histogram("gympulse_ingest_batch_seconds", "store write time per batch"),
+    erased=Counter(
+        "gympulse_ingest_samples_erased", "samples refused: inside an erased person's windows"
+    ),
 )
 
 

@@ -1,18 +1,24 @@
 """Guests' rights on the data layer: export everything of one person, erase it from every
 store, and keep raw samples only for a limited time (``docs/privacy.md``).
 
-- :func:`export_athlete` writes one zip: for every kind of data (profile, strap
-  assignments, heart-rate and machine samples, derived tables — sessions, daily metrics,
-  morning readings, baselines — wellness check-ins, session RPE, morning recordings) a
-  ``.json`` and a ``.csv`` file, and ``manifest.json`` with the row counts.
-- :func:`erase_athlete` deletes them: raw samples (stamped with the person, or of their
-  strap inside the windows they wore it) and quarantined messages of those straps in those
-  windows (:meth:`ErasingStore.erase_samples`), derived rows (``delete_rows``), then the
-  journal and registry rows (SQLite, one transaction). Web accounts, guest links and Grafana
-  shares live above this layer: :mod:`gympulse.dashboards.rights` erases those.
-- :func:`apply_retention` deletes raw samples older than ``ingest.retention_days``
-  (default 400; ingestion already refuses samples that old); summaries stay until the
-  person is erased.
+All three walk the one map of where a person's data lives,
+:data:`gympulse.pipeline.personal_data.PLACES`; none keeps a list of its own.
+
+- :func:`export_athlete` writes one zip: a ``.json`` and a ``.csv`` file for every place
+  of the map (the ``athletes`` row is ``profile``; a store table named like a registry
+  table is ``<name>_store``; secrets such as a guest link's nonce are left out), and
+  ``manifest.json`` with the row counts.
+- :func:`erase_athlete` deletes the person from every place: raw samples and quarantined
+  messages of her straps in her windows (:meth:`ErasingStore.erase_samples`), derived rows
+  (``delete_rows``), then the registry file's rows in one transaction that also records her
+  strap windows in ``erased_windows`` (ingestion refuses late replays there). SQLite
+  connections run with ``secure_delete`` and the erasure ends with a WAL checkpoint
+  (TRUNCATE), so the deleted bytes are gone from the file, the ``-wal`` and the ``-shm``.
+  Grafana lives above this layer: :mod:`gympulse.dashboards.rights` erases it.
+- :func:`apply_retention` deletes what the map gives a retention column, older than
+  ``ingest.retention_days`` (default 400; ingestion already refuses samples that old):
+  raw samples, quarantined messages, erased windows; summaries stay until the person is
+  erased.
 
 CSV cells go through :func:`gympulse.csv_safe.safe_row` (no spreadsheet formulas).
 """
@@ -24,6 +30,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -36,20 +43,22 @@ import polars as pl
 
 from gympulse import contract
 from gympulse.csv_safe import safe_row
-from gympulse.pipeline.analytics.tables import TABLES
-from gympulse.pipeline.stores.base import ErasingStore, Store, Window
+from gympulse.pipeline.personal_data import NOT_PERSONAL, PLACES, Home, Link, Place, places
+from gympulse.pipeline.stores.base import (
+    MACHINE_COLUMNS,
+    ErasingStore,
+    QuarantineRow,
+    Store,
+    Window,
+)
 from gympulse.pipeline.stores.sqlite import connect
 
 DAY_MS = 86_400_000
 EXPORT_WINDOW_MS = 7 * DAY_MS  # samples are read this much at a time
-# Journal and registry tables that hold a person's rows: table -> its athlete column.
-PERSONAL_TABLES: dict[str, str] = {
-    "wellness": "athlete_id",
-    "session_rpe": "athlete_id",
-    "morning_recordings": "athlete_id",
-    "assignments": "athlete_id",
-    "athletes": "id",
-}
+GUEST_LINKS = "guest_tokens"  # the table Link.GUEST_LINK rows point into (its id)
+PROFILE = "athletes"  # exported as ``profile``
+
+log = logging.getLogger(__name__)
 
 
 class NoSuchAthlete(LookupError):
@@ -71,23 +80,36 @@ def athlete_windows(path: str | Path, athlete_id: int) -> list[Window]:
     """Every (sensor, start, end) the person wore a strap (open-ended: until far future)."""
     conn = _conn(path)
     try:
-        if not _exists(conn, "assignments"):
-            return []
-        rows = conn.execute(
-            "SELECT sensor, start_ms, end_ms FROM assignments WHERE athlete_id = ?",
-            (athlete_id,),
-        ).fetchall()
+        return _windows(conn, athlete_id)
     finally:
         conn.close()
+
+
+def _windows(conn: sqlite3.Connection, athlete_id: int) -> list[Window]:
+    if not _exists(conn, "assignments"):
+        return []
+    rows = conn.execute(
+        "SELECT sensor, start_ms, end_ms FROM assignments WHERE athlete_id = ?", (athlete_id,)
+    ).fetchall()
     return [(str(s), int(a), int(b) if b is not None else 2**62) for s, a, b in rows]
 
 
-def _rows(conn: sqlite3.Connection, table: str, column: str, athlete_id: int) -> pl.DataFrame:
-    if not _exists(conn, table):
+def _belongs(place: Place) -> str:
+    """The WHERE clause of a registry place's rows of one person (one ``?``: the id)."""
+    if place.link is Link.ATHLETE:
+        return f"{place.column} = ?"
+    if place.link is Link.GUEST_LINK:
+        return f"{place.column} IN (SELECT id FROM {GUEST_LINKS} WHERE athlete_id = ?)"
+    raise ValueError(f"{place.name}: a registry place cannot link by {place.link}")
+
+
+def _rows(conn: sqlite3.Connection, place: Place, athlete_id: int) -> pl.DataFrame:
+    if not _exists(conn, place.name):
         return pl.DataFrame()
-    cur = conn.execute(f"SELECT * FROM {table} WHERE {column} = ?", (athlete_id,))
+    cur = conn.execute(f"SELECT * FROM {place.name} WHERE {_belongs(place)}", (athlete_id,))
     names = [d[0] for d in cur.description]
-    return pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+    frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+    return frame.drop([c for c in place.withheld if c in frame.columns])
 
 
 def _csv_text(frame: pl.DataFrame) -> str:
@@ -199,50 +221,54 @@ async def _spans(store: Store, windows: list[Window]) -> list[tuple[int, int]]:
     ]
 
 
-def _personal_rows(
-    path: str | Path, athlete_id: int
-) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+def _registry_rows(path: str | Path, athlete_id: int) -> dict[str, pl.DataFrame]:
     conn = _conn(path)
     try:
-        profile = _rows(conn, "athletes", "id", athlete_id)
-        if profile.is_empty():
-            raise NoSuchAthlete(athlete_id)
-        return profile, {t: _rows(conn, t, c, athlete_id) for t, c in PERSONAL_TABLES.items()}
+        found = {p.name: _rows(conn, p, athlete_id) for p in places(Home.REGISTRY)}
     finally:
         conn.close()
+    if found[PROFILE].is_empty():
+        raise NoSuchAthlete(athlete_id)
+    return found
+
+
+def _file_name(place: Place) -> str:
+    if place.home is Home.REGISTRY:
+        return "profile" if place.name == PROFILE else place.name
+    # A derived copy of a journal table (wellness for Grafana) keeps its own name.
+    clash = any(p.name == place.name for p in places(Home.REGISTRY))
+    return place.name + ("_store" if clash else "")
 
 
 async def export_athlete(
     store: Store, path: str | Path, athlete_id: int, out: str | Path
 ) -> dict[str, int]:
-    """Write all of the person's data to the zip ``out``; returns rows per file."""
-    profile, personal = await asyncio.to_thread(_personal_rows, path, athlete_id)
+    """Write all of the person's data to the zip ``out``: one file per place of the map;
+    returns rows per file."""
+    registry_rows = await asyncio.to_thread(_registry_rows, path, athlete_id)
     windows = await asyncio.to_thread(athlete_windows, path, athlete_id)
     # Blocking work (SQLite, compressing into the zip) runs in worker threads: a web
     # server calling this keeps serving.
     zf = await asyncio.to_thread(zipfile.ZipFile, out, "w", compression=zipfile.ZIP_DEFLATED)
     with zf:
         archive = _Archive(zf)
-        archive.frame("profile", profile)
-        for table, frame in personal.items():
-            if table != "athletes":
-                archive.frame(table, frame)
-        for derived in TABLES:
-            if "athlete_id" in derived.columns:
-                rows = await store.read_rows(derived.name, {"athlete_id": athlete_id})
-                # A derived copy of a journal table (wellness for Grafana) keeps its own name.
-                name = derived.name + ("_store" if derived.name in PERSONAL_TABLES else "")
-                archive.frame(name, rows)
         spans = await _spans(store, windows)
-        sample_columns = ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"]
-        with archive.streamed("samples", sample_columns) as samples:
-            for lo, hi in spans:
-                frame = await store.query_samples(lo, hi, athlete_ids=[athlete_id])
-                await asyncio.to_thread(samples.add, frame)
-        with archive.streamed("machine_samples", _machine_columns()) as machine:
-            for lo, hi in spans:
-                frame = await store.query_machine(lo, hi, athlete_ids=[athlete_id])
-                await asyncio.to_thread(machine.add, frame)
+        for place in PLACES:
+            name = _file_name(place)
+            if place.home is Home.REGISTRY:
+                archive.frame(name, registry_rows[place.name])
+            elif place.link is Link.ATHLETE:
+                rows = await store.read_rows(place.name, {place.column: athlete_id})
+                archive.frame(name, rows)
+            elif place.link is Link.WORN:
+                await _export_samples(archive, store, place, spans, athlete_id)
+            elif place.link is Link.STRAP_MESSAGE:
+                if not isinstance(store, ErasingStore):
+                    raise TypeError(f"store {store.name} cannot find quarantined messages")
+                messages = await store.quarantine_of(windows)
+                archive.frame(name, _quarantine_frame(messages))
+            else:
+                raise ValueError(f"{place.name}: nothing exports {place.home}/{place.link}")
         manifest = {
             "athlete_id": athlete_id,
             "exported_ms": contract.now_ms(),
@@ -253,53 +279,138 @@ async def export_athlete(
     return archive.counts
 
 
-def _machine_columns() -> list[str]:
-    from gympulse.pipeline.stores.base import MACHINE_COLUMNS
+async def _export_samples(
+    archive: _Archive, store: Store, place: Place, spans: list[tuple[int, int]], athlete_id: int
+) -> None:
+    """A raw-sample place, a week at a time (memory stays flat)."""
+    if place.name == "samples":
+        columns, query = (
+            ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"],
+            store.query_samples,
+        )
+    elif place.name == "machine_samples":
+        columns, query = list(MACHINE_COLUMNS), store.query_machine
+    else:
+        raise ValueError(f"{place.name}: no store query reads these samples")
+    with archive.streamed(place.name, columns) as stream:
+        for lo, hi in spans:
+            frame = await query(lo, hi, athlete_ids=[athlete_id])
+            await asyncio.to_thread(stream.add, frame)
 
-    return list(MACHINE_COLUMNS)
+
+def _quarantine_frame(rows: list[QuarantineRow]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "received_ms": r.received_ms,
+                "topic": r.topic,
+                "payload": r.payload,
+                "reason": r.reason,
+                "detail": r.detail,
+                "size": r.size,
+                "sha256": r.sha256,
+            }
+            for r in rows
+        ],
+        schema={
+            "received_ms": pl.Int64,
+            "topic": pl.String,
+            "payload": pl.Binary,
+            "reason": pl.String,
+            "detail": pl.String,
+            "size": pl.Int64,
+            "sha256": pl.String,
+        },
+    )
 
 
 async def erase_athlete(store: Store, path: str | Path, athlete_id: int) -> dict[str, int]:
-    """Delete every row of the person in the store and the registry's SQLite file; returns
-    rows deleted per place (-1: the store cannot count). Repeatable: a second run finds
-    nothing and deletes nothing."""
+    """Delete the person from every place of the map in the store and the registry's
+    SQLite file; returns rows deleted per place (-1: the store cannot count). Repeatable:
+    a second run finds nothing and deletes nothing."""
     if not isinstance(store, ErasingStore):
         raise TypeError(f"store {store.name} cannot erase samples")
     windows = await asyncio.to_thread(athlete_windows, path, athlete_id)
     counts: dict[str, int] = {}
-    counts["samples"] = await store.erase_samples(athlete_id, windows)
-    for derived in TABLES:
-        if "athlete_id" in derived.columns:
-            counts[derived.name] = await store.delete_rows(derived.name, {"athlete_id": athlete_id})
-    counts |= await asyncio.to_thread(_erase_identity, path, athlete_id)
+    raw = places(Home.STORE, Link.WORN, Link.STRAP_MESSAGE)
+    if raw:  # one call erases every raw place of the store (ErasingStore.erase_samples)
+        counts["+".join(p.name for p in raw)] = await store.erase_samples(athlete_id, windows)
+    for place in places(Home.STORE, Link.ATHLETE):
+        counts[_file_name(place)] = await store.delete_rows(place.name, {place.column: athlete_id})
+    counts |= await asyncio.to_thread(_erase_registry, path, athlete_id)
     return counts
 
 
-def _erase_identity(path: str | Path, athlete_id: int) -> dict[str, int]:
-    """The journal and registry rows of the person, in one transaction."""
+def _erase_registry(path: str | Path, athlete_id: int) -> dict[str, int]:
+    """The registry file's rows of the person, and her erased windows, in one transaction;
+    then a checkpoint that empties the WAL (the deleted bytes were overwritten:
+    ``secure_delete``)."""
     counts: dict[str, int] = {}
     conn = _conn(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, column in PERSONAL_TABLES.items():  # athletes last (assignments cascade)
-                if _exists(conn, table):
-                    sql = f"DELETE FROM {table} WHERE {column} = ?"
-                    counts[table] = conn.execute(sql, (athlete_id,)).rowcount
+            # Open-ended windows end now: what the strap sends later is the next wearer's.
+            now = contract.now_ms()
+            conn.executemany(
+                "INSERT INTO erased_windows (sensor, start_ms, end_ms) VALUES (?, ?, ?)",
+                [(s, a, min(b, now)) for s, a, b in _windows(conn, athlete_id) if a < now],
+            )
+            for place in places(Home.REGISTRY):  # in the map's order: athletes last
+                if _exists(conn, place.name):
+                    sql = f"DELETE FROM {place.name} WHERE {_belongs(place)}"
+                    counts[_file_name(place)] = conn.execute(sql, (athlete_id,)).rowcount
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        _checkpoint(conn)
     finally:
         conn.close()
     return counts
 
 
-async def apply_retention(store: Store, days: int, *, now_ms: int | None = None) -> int:
-    """Delete raw samples older than ``days`` (summaries are kept until erased)."""
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the file and truncate it, so no old frame keeps a deleted row."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        log.warning("WAL checkpoint after erasure was blocked by a reader; it runs again later")
+
+
+async def apply_retention(
+    store: Store, path: str | Path, days: int, *, now_ms: int | None = None
+) -> int:
+    """Delete what the map gives a retention column, older than ``days``: the store's raw
+    samples and quarantined messages, and the registry file's rows (erased windows; a
+    sample that old is refused anyway). Summaries are kept until erased."""
     if not isinstance(store, ErasingStore):
         raise TypeError(f"store {store.name} cannot delete samples")
     if days <= 0:
         raise ValueError("retention needs a positive number of days")
-    now = contract.now_ms() if now_ms is None else now_ms
-    return await store.delete_samples_before(now - days * DAY_MS)
+    cutoff = (contract.now_ms() if now_ms is None else now_ms) - days * DAY_MS
+    deleted = 0
+    if any(p.retention for p in places(Home.STORE)):  # erase_samples' places, by time
+        deleted = await store.delete_samples_before(cutoff)
+    timed = [(p.name, p.retention) for p in PLACES if p.home is Home.REGISTRY and p.retention]
+    timed += [
+        (n.name, n.retention) for n in NOT_PERSONAL if n.home is Home.REGISTRY and n.retention
+    ]
+    await asyncio.to_thread(_registry_retention, path, timed, cutoff)
+    return deleted
+
+
+def _registry_retention(path: str | Path, tables: list[tuple[str, str]], cutoff: int) -> None:
+    conn = _conn(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table, column in tables:
+                if _exists(conn, table):
+                    conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        _checkpoint(conn)
+    finally:
+        conn.close()

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gympulse.pipeline.domain import Assignment, Athlete, Resolver, board_name, strap_label
+from gympulse.pipeline.domain import (
+    Assignment,
+    Athlete,
+    ErasedWindows,
+    Resolver,
+    board_name,
+    strap_label,
+)
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 
 __all__ = [
@@ -63,6 +70,13 @@ CREATE TRIGGER IF NOT EXISTS athletes_upd AFTER UPDATE ON athletes
     BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
 CREATE TRIGGER IF NOT EXISTS athletes_del AFTER DELETE ON athletes
     BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+-- Where an erased person wore a strap (no one named): ingestion refuses late replays there.
+CREATE TABLE IF NOT EXISTS erased_windows (
+    sensor    TEXT    NOT NULL,
+    start_ms  INTEGER NOT NULL,
+    end_ms    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS erased_windows_sensor ON erased_windows (sensor, start_ms);
 """
 
 FOREVER_MS = 2**62
@@ -187,6 +201,11 @@ class Registry(SqliteDatabase):
             sql += " WHERE sensor = ?"
             params = (sensor,)
         return [Assignment(*row) for row in self.conn.execute(sql + " ORDER BY start_ms", params)]
+
+    def erased_windows(self) -> ErasedWindows:
+        """The strap windows of erased people (:func:`gympulse.pipeline.privacy.erase_athlete`)."""
+        rows = self.conn.execute("SELECT sensor, start_ms, end_ms FROM erased_windows")
+        return ErasedWindows([(str(s), int(a), int(b)) for s, a, b in rows])
 
     def resolver(self) -> Resolver:
         return Resolver(self.assignments())

@@ -22,15 +22,20 @@ import pytest
 
 from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
+from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
+from gympulse.pipeline.personal_data import PLACES, Home
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import QuarantineRow, WriteBatch
+from gympulse.pipeline.strength_log import StrengthLog
 from gympulse.settings import InfluxSettings, StoreSettings
 from tests.support.influxd import Influxd
 from tests.support.procs import Mosquitto
 from tests.support.web import Seeded, csrf_from, guest_token, seed_history, web_server
 
 pytestmark = pytest.mark.slow
+# Tables with an athlete_id this fixture leaves empty (tests/test_erasure.py fills them).
+_UNFILLED = {"morning_recordings", "machine_samples"}
 
 
 def _env(store: StoreSettings) -> dict[str, str]:
@@ -58,15 +63,20 @@ def cli(store: StoreSettings, *args: str, ok: bool = True) -> subprocess.Complet
 
 
 def _personal_extras(seeded: Seeded, store: StoreSettings) -> None:
-    """Journal rows, a guest link, and a quarantined message of each guest's strap."""
+    """Journal rows (check-ins, RPE, a coach note naming the guest), a lift, a guest link,
+    and a quarantined message of each guest's strap."""
     journal = Journal(seeded.db)
+    lifts = StrengthLog(seeded.db)
     for name in ("Alice", "Bob"):
         athlete = seeded.athletes[name]
         journal.add_wellness(
             athlete, dt.date.today(), sleep=4, stress=2, mood=4, energy=3, soreness=2
         )
         journal.set_session_rpe(athlete, seeded.sessions[name][0], 6.0)
+        journal.add_note(athlete, f"{name} slept badly", author="coach")
+        lifts.add_set(athlete, contract.now_ms(), CATALOGUE[0].key, 5, 40.0, logged_by="coach")
         guest_token(seeded.db, athlete)
+    lifts.close()
     journal.close()
 
     async def quarantine() -> None:
@@ -155,7 +165,13 @@ def test_export_then_forget_leaves_nothing(
                     f"SELECT count(*) FROM {table} WHERE athlete_id = ?", (alice,)
                 ).fetchone()[0]
                 assert n == 0, table
-            if "sensor" in columns and table != "sensors":
+                # Bob's rows of every kind stay (and the fixture filled every kind).
+                kept = conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE athlete_id = ?", (bob,)
+                ).fetchone()[0]
+                assert kept > 0 or table in _UNFILLED, table
+            # The erased windows name straps and times only (personal_data.NOT_PERSONAL).
+            if "sensor" in columns and table not in ("sensors", "erased_windows"):
                 n = conn.execute(
                     f"SELECT count(*) FROM {table} WHERE sensor = 'strap-1'"
                 ).fetchone()[0]
@@ -183,6 +199,10 @@ def test_export_then_forget_leaves_nothing(
             rows = _influx(influxd, f"SELECT * FROM {table} WHERE athlete_id = '{alice}'")
             assert rows == [], table
             assert _influx(influxd, f"SELECT * FROM {table} WHERE athlete_id = '{bob}'"), table
+        # Every measurement is a place of the personal-data map.
+        measurements = {str(v[0]) for v in _influx(influxd, "SHOW MEASUREMENTS")}
+        declared = {p.measurement for p in PLACES if p.home is Home.STORE}
+        assert measurements and measurements <= declared, measurements - declared
         quarantined = [str(r) for r in _influx(influxd, "SELECT * FROM quarantine")]
         assert len(quarantined) == 1 and "strap-1" not in " ".join(quarantined)
 

@@ -16,6 +16,7 @@ lives in the :class:`gympulse.pipeline.registry.Registry` (SQLite), whatever the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -277,6 +278,18 @@ Window = tuple[str, int, int]
 QUARANTINE_SLACK_MS = 7 * 86_400_000
 
 
+_SENSOR_CHARS = rb"a-z0-9-"  # a sensor id's characters (it is a topic level)
+
+
+def names_sensor(sensor: str, topic: str, payload: bytes) -> bool:
+    """Whether a quarantined message is one of ``sensor``'s: the sensor is a level of its
+    topic, or the payload names it as a whole id (``strap-4`` is not ``strap-40``)."""
+    if sensor in topic.split("/"):
+        return True
+    whole = rb"(?<![%s])%s(?![%s])" % (_SENSOR_CHARS, re.escape(sensor.encode()), _SENSOR_CHARS)
+    return re.search(whole, payload) is not None
+
+
 @runtime_checkable
 class ErasingStore(Protocol):
     """Erasure and retention of raw data (guests' rights, ``docs/privacy.md``)."""
@@ -284,9 +297,16 @@ class ErasingStore(Protocol):
     async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
         """Delete every raw sample of one person: heart-rate and machine samples stamped
         with ``athlete_id``, every sample of each (sensor, start, end) window whatever it
-        is stamped with, and quarantined messages that name the window's sensor and
-        arrived from its start until :data:`QUARANTINE_SLACK_MS` after its end. Returns
-        the number of rows deleted (-1 when the backend cannot tell)."""
+        is stamped with, and quarantined messages that name the window's sensor
+        (:func:`names_sensor`) and arrived from its start until :data:`QUARANTINE_SLACK_MS`
+        after its end. Returns the number of rows deleted (-1 when the backend cannot
+        tell)."""
+        ...
+
+    async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:
+        """The quarantined messages :meth:`erase_samples` would delete for ``windows``
+        (:func:`names_sensor`, received from a window's start until
+        :data:`QUARANTINE_SLACK_MS` after its end): the export's ``quarantine`` file."""
         ...
 
     async def delete_samples_before(self, cutoff_ms: int) -> int:

@@ -48,6 +48,7 @@ from gympulse.pipeline.stores.base import (
     Window,
     WriteBatch,
     WriteResult,
+    names_sensor,
     rr_from_text,
     rr_text,
 )
@@ -122,6 +123,8 @@ def connect(path: str | Path, *, any_thread: bool = True) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # A deleted row's bytes are overwritten, not left in free pages (erasure, retention).
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
@@ -157,6 +160,7 @@ class SqliteStore(SqliteTables):
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn = connect(self.path, any_thread=False)
+        conn.create_function("names_sensor", 3, _names_sensor, deterministic=True)
         conn.executescript(_SCHEMA)
         _migrate(conn, "samples", _SAMPLE_MIGRATIONS)
         _migrate(conn, "quarantine", _QUARANTINE_MIGRATIONS)
@@ -301,13 +305,7 @@ class SqliteStore(SqliteTables):
             " FROM quarantine ORDER BY id LIMIT ?",
             (limit,),
         )
-        out = []
-        for r in rows:
-            payload = bytes(r[2])
-            size = len(payload) if r[5] is None else int(r[5])
-            sha = str(r[6]) if r[6] else _sha256(payload)
-            out.append(QuarantineRow(r[0], r[1], payload, r[3], r[4], size, sha, r[7]))
-        return out
+        return [_quarantine_row(r) for r in rows]
 
     async def reassign(
         self,
@@ -374,16 +372,28 @@ class SqliteStore(SqliteTables):
                     sql = f"DELETE FROM {table} WHERE sensor = ? AND ts >= ? AND ts < ?"
                     deleted += conn.execute(sql, (sensor, start, end)).rowcount
             for sensor, start, end in windows:
-                deleted += conn.execute(
-                    "DELETE FROM quarantine WHERE received_ms >= ? AND received_ms < ?"
-                    " AND (instr(topic, ?) > 0 OR instr(payload, ?) > 0)",
-                    (start, min(end, 2**62) + QUARANTINE_SLACK_MS, sensor, sensor.encode()),
-                ).rowcount
+                where, params = _quarantine_where(sensor, start, end)
+                deleted += conn.execute(f"DELETE FROM quarantine WHERE {where}", params).rowcount
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return deleted
+
+    async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:
+        return await self._run(self._quarantine_of, list(windows))
+
+    def _quarantine_of(self, windows: list[Window]) -> list[QuarantineRow]:
+        found: dict[int, QuarantineRow] = {}
+        for sensor, start, end in windows:
+            where, params = _quarantine_where(sensor, start, end)
+            sql = (
+                "SELECT id, received_ms, topic, payload, reason, detail, size, sha256, key"
+                f" FROM quarantine WHERE {where}"
+            )
+            for r in self.conn.execute(sql, params).fetchall():
+                found[r[0]] = _quarantine_row(r[1:])
+        return [found[k] for k in sorted(found)]
 
     async def delete_samples_before(self, cutoff_ms: int) -> int:
         return await self._run(self._delete_samples_before, cutoff_ms)
@@ -404,6 +414,24 @@ class SqliteStore(SqliteTables):
             conn.execute("ROLLBACK")
             raise
         return deleted
+
+
+def _names_sensor(sensor: str, topic: str, payload: bytes | str) -> bool:
+    return names_sensor(sensor, topic, payload.encode() if isinstance(payload, str) else payload)
+
+
+def _quarantine_where(sensor: str, start: int, end: int) -> tuple[str, tuple[object, ...]]:
+    """The WHERE clause of a window's quarantined messages (ErasingStore.erase_samples)."""
+    where = "received_ms >= ? AND received_ms < ? AND names_sensor(?, topic, payload)"
+    return where, (start, min(end, 2**62) + QUARANTINE_SLACK_MS, sensor)
+
+
+def _quarantine_row(r: Sequence[Any]) -> QuarantineRow:
+    """A row read back: (received_ms, topic, payload, reason, detail, size, sha256, key)."""
+    payload = bytes(r[2])
+    size = len(payload) if r[5] is None else int(r[5])
+    sha = str(r[6]) if r[6] else _sha256(payload)
+    return QuarantineRow(r[0], r[1], payload, r[3], r[4], size, sha, r[7])
 
 
 def _sha256(payload: bytes) -> str:

@@ -145,6 +145,9 @@ class InfluxStore:
     async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
         return await self.samples.erase_samples(athlete_id, windows)
 
+    async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:
+        return await self.samples.quarantine_of(windows)
+
     async def delete_samples_before(self, cutoff_ms: int) -> int:
         return await self.samples.delete_samples_before(cutoff_ms)
 

@@ -36,6 +36,7 @@ from gympulse.pipeline.stores.base import (
     Window,
     WriteBatch,
     WriteResult,
+    names_sensor,
     rr_from_text,
 )
 from gympulse.pipeline.stores.influxdb.deletes import Deleter
@@ -262,26 +263,11 @@ class InfluxSamples:
 
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
         q = (
-            f'SELECT "received_ms", "topic", "payload", "size", "sha256", "reason", "key",'
-            f' "detail" FROM {self.http.measurement(QUARANTINE)} ORDER BY time ASC'
+            f"SELECT {_QUARANTINE_FIELDS} FROM {self.http.measurement(QUARANTINE)}"
+            " ORDER BY time ASC"
             f" LIMIT {int(limit)}"
         )
-        out = []
-        for r in await self.http.rows(q, epoch="ns"):
-            payload = base64.b64decode(r["payload"])
-            out.append(
-                QuarantineRow(
-                    received_ms=int(r["received_ms"]),
-                    topic=r["topic"],
-                    payload=payload,
-                    reason=r["reason"],
-                    detail=r["detail"],
-                    size=len(payload) if r.get("size") is None else int(r["size"]),
-                    sha256=r.get("sha256") or hashlib.sha256(payload).hexdigest(),
-                    key=r.get("key") or None,
-                )
-            )
-        return out
+        return [_quarantine_row(r) for r in await self.http.rows(q, epoch="ns")]
 
     async def reassign(
         self,
@@ -402,24 +388,32 @@ class InfluxSamples:
                 f" AND time >= {start}ms AND time < {min(end, MAX_MS)}ms"
             )
         await self.http.query("; ".join(statements))
+        doomed = [
+            f"DELETE FROM {quote_ident(QUARANTINE)} WHERE"
+            f" {quote_ident('reason')} = {quote_str(row.reason)} AND time = {time_ns}"
+            for time_ns, row in await self._quarantine_of(windows)
+        ]
+        for i in range(0, len(doomed), 200):
+            await self.http.query("; ".join(doomed[i : i + 200]))
+        return -1
+
+    async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:
+        return [row for _, row in await self._quarantine_of(windows)]
+
+    async def _quarantine_of(self, windows: Sequence[Window]) -> list[tuple[int, QuarantineRow]]:
+        """(time in ns, row) of each window's quarantined messages (names_sensor)."""
+        found: dict[tuple[int, str], QuarantineRow] = {}
         for sensor, start, end in windows:
             until = min(end, MAX_MS - QUARANTINE_SLACK_MS) + QUARANTINE_SLACK_MS
             q = (
-                f'SELECT "topic", "payload", "reason" FROM {self.http.measurement(QUARANTINE)}'
+                f"SELECT {_QUARANTINE_FIELDS} FROM {self.http.measurement(QUARANTINE)}"
                 f" WHERE time >= {start}ms AND time < {until}ms"
             )
-            doomed = []
             for r in await self.http.rows(q, epoch="ns"):
-                payload = base64.b64decode(r.get("payload") or "")
-                if sensor in str(r.get("topic") or "") or sensor.encode() in payload:
-                    doomed.append(
-                        f"DELETE FROM {quote_ident(QUARANTINE)} WHERE"
-                        f" {quote_ident('reason')} = {quote_str(str(r['reason']))}"
-                        f" AND time = {int(r['time'])}"
-                    )
-            for i in range(0, len(doomed), 200):
-                await self.http.query("; ".join(doomed[i : i + 200]))
-        return -1
+                row = _quarantine_row(r)
+                if names_sensor(sensor, row.topic, row.payload):
+                    found[(int(r["time"]), row.reason)] = row
+        return [(k[0], found[k]) for k in sorted(found)]
 
     async def delete_samples_before(self, cutoff_ms: int) -> int:
         """InfluxQL ``DELETE ... WHERE time < cutoff`` (v1 API; on InfluxDB 2.x give the
@@ -431,6 +425,25 @@ class InfluxSamples:
             )
         )
         return -1
+
+
+_QUARANTINE_FIELDS = (
+    '"received_ms", "topic", "payload", "size", "sha256", "reason", "key", "detail"'
+)
+
+
+def _quarantine_row(r: dict[str, Any]) -> QuarantineRow:
+    payload = base64.b64decode(r.get("payload") or "")
+    return QuarantineRow(
+        received_ms=int(r["received_ms"]),
+        topic=str(r.get("topic") or ""),
+        payload=payload,
+        reason=str(r["reason"]),
+        detail=str(r.get("detail") or ""),
+        size=len(payload) if r.get("size") is None else int(r["size"]),
+        sha256=r.get("sha256") or hashlib.sha256(payload).hexdigest(),
+        key=r.get("key") or None,
+    )
 
 
 def _rejected_row(s: StoredSample, message: str) -> QuarantineRow:
