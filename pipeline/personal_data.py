@@ -195,6 +195,7 @@ PLACES: tuple[Place, ...] = (
 )
 
 NOT_PERSONAL: tuple[NotPersonal, ...] = (
+    NotPersonal("gympulse_schema", Home.STORE, "InfluxDB only: the store's layout version"),
     NotPersonal(
         "sensors",
         Home.REGISTRY,

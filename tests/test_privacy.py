@@ -24,7 +24,7 @@ from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
-from gympulse.pipeline.personal_data import PLACES, Home
+from gympulse.pipeline.personal_data import NOT_PERSONAL, PLACES, Home
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import QuarantineRow, WriteBatch
 from gympulse.pipeline.strength_log import StrengthLog
@@ -202,6 +202,7 @@ def test_export_then_forget_leaves_nothing(
         # Every measurement is a place of the personal-data map.
         measurements = {str(v[0]) for v in _influx(influxd, "SHOW MEASUREMENTS")}
         declared = {p.measurement for p in PLACES if p.home is Home.STORE}
+        declared |= {n.name for n in NOT_PERSONAL if n.home is Home.STORE}
         assert measurements and measurements <= declared, measurements - declared
         quarantined = [str(r) for r in _influx(influxd, "SELECT * FROM quarantine")]
         assert len(quarantined) == 1 and "strap-1" not in " ".join(quarantined)
