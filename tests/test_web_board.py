@@ -68,7 +68,7 @@ async def test_the_board_on_a_tv(mosquitto: Mosquitto, tmp_path: Path) -> None:
             await until(page, "document.getElementById('target').textContent.includes('90')")
             assert (await page.inner_text("#target")) == "Target: 90 pts"
             assert "Circuit <b>" in await page.inner_text("#timer")  # text, never markup
-            assert await page.locator(".tile .goal:not([hidden])").count() == 3
+            await until(page, "document.querySelectorAll('.tile .goal:not([hidden])').length === 3")
 
             await _fill_to_40(page)
             assert await page.locator(".tile").count() == 40
