@@ -140,7 +140,10 @@ class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    url: str = "http://127.0.0.1:3000"
+    url: str = "http://127.0.0.1:3000"  # where gympulse reaches Grafana's API
+    # Grafana as guests' browsers reach it (its root_url), for the links handed to guests;
+    # empty: ``url``. In compose ``url`` is the container-only http://grafana:3000.
+    public_url: str = ""
     username: str = ""  # with password; or a service-account token instead
     password: str = ""  # environment only: GYMPULSE_GRAFANA__PASSWORD
     token: str = ""  # environment only: GYMPULSE_GRAFANA__TOKEN

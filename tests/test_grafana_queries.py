@@ -107,6 +107,12 @@ async def load(influxd: Influxd) -> Loaded:
             StoredSample("gym-a", "edge", "strap-9", start + i * 1000, i, 80, (), None, None, None)
             for i in range(60)
         ]
+        # An athlete last seen 30 days ago: no tile on the live board (InfluxDB 1.x ignores
+        # time in SHOW TAG VALUES, so a variable built on it would list them).
+        month_ago = loaded.now_ms - 30 * 86_400_000
+        samples.append(
+            StoredSample("gym-a", "edge", "strap-3", month_ago, 0, 70, (), True, None, 3, 40, 0)
+        )
         await store.write(WriteBatch(samples))
 
         days = [loaded.today - dt.timedelta(days=DAYS - 1 - d) for d in range(DAYS)]

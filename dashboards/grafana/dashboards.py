@@ -43,7 +43,21 @@ ATHLETE_UID = "gympulse-athlete"
 # Zone lower bounds in % of HRmax (docs/design.md): [50,60) zone 1 … >= 90 zone 5.
 ZONE_COLOURS = ("#8e8e8e", "#5794f2", "#73bf69", "#fade2a", "#ff9830", "#f2495c")
 ZONE_BOUNDS_PCT = (50, 60, 70, 80, 90)
+ACWR_BANDS: list[tuple[float | None, str]] = [
+    (None, "blue"),
+    (0.8, "green"),
+    (1.3, "orange"),
+    (1.5, "red"),
+]
 SIGNAL_WINDOW = "10s"  # a strap silent this long shows "no signal"
+# The athletes seen in the last 15 minutes. Not ``SHOW TAG VALUES ... WHERE time > ...``:
+# InfluxDB 1.x ignores time there (influxdb#5668) and returns everyone ever written. The
+# inner query has one row per athlete with a sample in the window; Grafana's InfluxQL
+# variable parser takes the second column of each row (after ``time``) as the value.
+LIVE_ATHLETES_QUERY = (
+    'SELECT distinct("athlete") FROM (SELECT last("bpm"), "athlete" FROM "hr"'
+    ' WHERE time > now() - 15m GROUP BY "athlete")'
+)
 
 
 def guest_uid(athlete_id: int) -> str:
@@ -127,6 +141,16 @@ def _athlete_filter(athlete: int | None, tag: str = "athlete_id") -> str:
     return f"\"{tag}\" = '{value}'"
 
 
+def _banded(panel: timeseries.Panel, steps: list[tuple[float | None, str]]) -> timeseries.Panel:
+    """Thresholds drawn as coloured bands and lines (without ``custom.thresholdsStyle`` a
+    time series panel uses the thresholds for nothing visible)."""
+    return panel.thresholds(_thresholds(steps)).thresholds_style(
+        common_builders.GraphThresholdsStyleConfig().mode(
+            common.GraphTresholdsStyleMode.LINE_AND_AREA
+        )
+    )
+
+
 def _ts(title: str, unit: str = "none") -> timeseries.Panel:
     return (
         timeseries.Panel()
@@ -156,7 +180,7 @@ def live_class() -> dash.Dashboard:
         dash.QueryVariable("athlete")
         .label("Athlete")
         .datasource(DATASOURCE)
-        .query('SHOW TAG VALUES FROM "hr" WITH KEY = "athlete" WHERE time > now() - 15m')
+        .query(LIVE_ATHLETES_QUERY)
         .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .multi(True)
         .include_all(True)
@@ -243,25 +267,19 @@ def coach_squad() -> dash.Dashboard:
             ).table()
         )
     )
-    form = (
-        _ts("Form (TSB) per athlete")
-        .thresholds(_thresholds([(None, "red"), (-30.0, "orange"), (-10.0, "green")]))
-        .with_target(
-            InfluxQL(
-                'SELECT mean("tsb") AS "form" FROM "daily_metrics" WHERE $timeFilter'
-                ' GROUP BY time(1d), "athlete_id" fill(none)'
-            ).alias("athlete $tag_athlete_id")
-        )
+    form = _banded(
+        _ts("Form (TSB) per athlete"), [(None, "red"), (-30.0, "orange"), (-10.0, "green")]
+    ).with_target(
+        InfluxQL(
+            'SELECT mean("tsb") AS "form" FROM "daily_metrics" WHERE $timeFilter'
+            ' GROUP BY time(1d), "athlete_id" fill(none)'
+        ).alias("athlete $tag_athlete_id")
     )
-    acwr = (
-        _ts("ACWR (EWMA 7/28) per athlete")
-        .thresholds(_thresholds([(None, "blue"), (0.8, "green"), (1.3, "orange"), (1.5, "red")]))
-        .with_target(
-            InfluxQL(
-                'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics" WHERE $timeFilter'
-                ' GROUP BY time(1d), "athlete_id" fill(none)'
-            ).alias("athlete $tag_athlete_id")
-        )
+    acwr = _banded(_ts("ACWR (EWMA 7/28) per athlete"), ACWR_BANDS).with_target(
+        InfluxQL(
+            'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics" WHERE $timeFilter'
+            ' GROUP BY time(1d), "athlete_id" fill(none)'
+        ).alias("athlete $tag_athlete_id")
     )
     flags = (
         table.Panel()
@@ -304,14 +322,10 @@ def _athlete_panels(athlete: int | None) -> list[cogbuilder.Builder[model.Panel]
             f" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)"
         )
     )
-    acwr = (
-        _ts("Acute:chronic workload ratio")
-        .thresholds(_thresholds([(None, "blue"), (0.8, "green"), (1.3, "orange"), (1.5, "red")]))
-        .with_target(
-            InfluxQL(
-                'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics"'
-                f" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)"
-            )
+    acwr = _banded(_ts("Acute:chronic workload ratio"), ACWR_BANDS).with_target(
+        InfluxQL(
+            'SELECT mean("acwr_ewma") AS "acwr" FROM "daily_metrics"'
+            f" WHERE {who} AND $timeFilter GROUP BY time(1d) fill(none)"
         )
     )
     hrv = _ts("Morning HRV (ln RMSSD) and normal range").with_target(
@@ -409,7 +423,18 @@ def to_json(board: dash.Dashboard) -> dict[str, Any]:
     import json
 
     encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
+    number_panels(encoded)
     return encoded
+
+
+def number_panels(model_json: dict[str, Any]) -> None:
+    """Give every panel (rows' nested panels too) a unique ``id``, 1, 2, ... in order: a
+    public dashboard finds a panel's queries by that id, and the SDK sets none."""
+    next_id = 1
+    for panel in model_json.get("panels", []):
+        for p in [panel, *panel.get("panels", [])]:
+            p["id"] = next_id
+            next_id += 1
 
 
 def staff_dashboards() -> list[Generated]:

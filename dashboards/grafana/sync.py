@@ -45,6 +45,7 @@ class GrafanaTarget:
     database: str
     influx_user: str = ""  # a read-only InfluxDB user for Grafana
     influx_password: str = ""
+    public_url: str = ""  # Grafana as browsers reach it; empty: ``url``
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GrafanaTarget:
@@ -63,6 +64,7 @@ class GrafanaTarget:
             database=influx.database,
             influx_user=grafana.influx_username,
             influx_password=grafana.influx_password,
+            public_url=grafana.public_url.rstrip("/"),
         )
 
 
@@ -117,6 +119,12 @@ class GrafanaSync:
                 raise
             self.api.datasource.create_datasource(wanted)
             report.created.append(name)
+            return
+        if current.get("readOnly"):
+            # Provisioned with ``editable: false`` (config/grafana/provisioning): Grafana
+            # refuses every update with 403, and the provisioning file is the truth.
+            log.info("%s is provisioned read-only; left as provisioned", name)
+            report.unchanged.append(name)
             return
         same = all(current.get(k) == v for k, v in wanted.items() if k != "secureJsonData")
         password_set = bool((current.get("secureJsonFields") or {}).get("password"))
@@ -206,7 +214,8 @@ class GrafanaSync:
                     "annotationsEnabled": False,
                 },
             )
-        return f"{self.target.url}/public-dashboards/{public['accessToken']}"
+        base = self.target.public_url or self.target.url
+        return f"{base}/public-dashboards/{public['accessToken']}"
 
     def forget_athlete(self, athlete_id: int) -> int:
         """Delete the guest's share and their guest dashboard; returns how many of the two

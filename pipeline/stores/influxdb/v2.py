@@ -49,6 +49,7 @@ class V2Client:
     async def write_chunk(self, lines: Sequence[str], precision: str) -> None:
         from influxdb_client.client.exceptions import InfluxDBError
         from influxdb_client.client.write_api import SYNCHRONOUS
+        from urllib3.exceptions import HTTPError as Urllib3Error
 
         s = self.settings
         api = self._client.write_api(write_options=SYNCHRONOUS)
@@ -67,8 +68,11 @@ class V2Client:
                 if 400 <= status < 500 and status != 429:
                     raise WriteRefused(status, str(err.message)) from err
                 raise Retryable(str(err)) from err
-            except OSError as err:
-                raise Retryable(str(err)) from err
+            except (OSError, Urllib3Error) as err:
+                # Connection trouble: influxdb-client surfaces urllib3's ProtocolError,
+                # NewConnectionError, ReadTimeoutError, MaxRetryError — none an OSError.
+                # The store is unavailable; the sample is neither quarantined nor acked.
+                raise Retryable(f"{type(err).__name__}: {err}") from err
 
         await self.retry.run("v2 write", attempt)
 
