@@ -1,8 +1,9 @@
 """``gympulse grafana sync`` against a fake Grafana.
 
-Grafana cannot run on a build machine (not in Debian, no Docker engine), so this test runs a
-local HTTP server that stands in for it: every request is checked against Grafana's
-documented HTTP API — the paths and methods of the data source, folder, dashboard and
+Grafana cannot run on a build machine (not in Debian, no Docker engine), so this test runs
+the fake of tests/support/grafana.py, which stands in for it (its rules cite Grafana's
+source): every request is checked against Grafana's documented HTTP API — the paths and
+methods of the data source, folder, dashboard and
 public-dashboard endpoints, and the payload shapes they require — and anything else is
 answered 404 and recorded as a violation. The server keeps state like Grafana does (objects
 created, dashboard versions), so idempotency is observable: a second sync must send no
@@ -11,14 +12,9 @@ write at all. The sync code under test talks to it through the real grafana-clie
 
 from __future__ import annotations
 
-import json
-import re
-import threading
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,156 +22,19 @@ from gympulse.dashboards.grafana import dashboards as gd
 from gympulse.dashboards.grafana.commands import COMMANDS
 from gympulse.dashboards.grafana.sync import GrafanaSync, GrafanaTarget
 from gympulse.pipeline.registry import Registry
+from tests.support.grafana import FakeGrafana
 
 TOKEN = "glsa_test_token_0123456789"
 
 
-class FakeGrafana:
-    def __init__(self) -> None:
-        self.datasources: dict[str, dict[str, Any]] = {}
-        self.folders: dict[str, dict[str, Any]] = {}
-        self.dashboards: dict[str, dict[str, Any]] = {}
-        self.public: dict[str, dict[str, Any]] = {}  # dashboard uid -> public dashboard
-        self.requests: list[tuple[str, str]] = []
-        self.violations: list[str] = []
-
-    @property
-    def writes(self) -> list[tuple[str, str]]:
-        return [r for r in self.requests if r[0] != "GET"]
-
-    def handle(self, method: str, path: str, body: Any, auth: str) -> tuple[int, Any]:
-        self.requests.append((method, path))
-        if auth != f"Bearer {TOKEN}":
-            self.violations.append(f"{method} {path}: no bearer token")
-            return 401, {"message": "Unauthorized"}
-        m = re.fullmatch(r"/api/datasources/uid/([\w-]+)", path)
-        if m and method == "GET":
-            ds = self.datasources.get(m[1])
-            return (200, ds) if ds else (404, {"message": "Data source not found"})
-        if m and method == "PUT":
-            if m[1] not in self.datasources:
-                return 404, {"message": "Data source not found"}
-            self._check_datasource(body)
-            self.datasources[m[1]] = self._stored_datasource(body)
-            return 200, {"message": "Datasource updated"}
-        if path == "/api/datasources" and method == "POST":
-            self._check_datasource(body)
-            self.datasources[body["uid"]] = self._stored_datasource(body)
-            return 200, {"message": "Datasource added", "datasource": body}
-        m = re.fullmatch(r"/api/folders/([\w-]+)", path)
-        if m and method == "GET":
-            f = self.folders.get(m[1])
-            return (200, f) if f else (404, {"message": "folder not found"})
-        if path == "/api/folders" and method == "POST":
-            if not isinstance(body.get("title"), str):
-                self.violations.append("POST /api/folders without title")
-            self.folders[body["uid"]] = {"uid": body["uid"], "title": body["title"], "id": 1}
-            return 200, self.folders[body["uid"]]
-        m = re.fullmatch(r"/api/dashboards/uid/([\w-]+)", path)
-        if m and method == "GET":
-            d = self.dashboards.get(m[1])
-            return (200, d) if d else (404, {"message": "Dashboard not found"})
-        if m and method == "DELETE":  # Grafana also deletes the dashboard's public share
-            if self.dashboards.pop(m[1], None) is None:
-                return 404, {"message": "Dashboard not found"}
-            self.public.pop(m[1], None)
-            return 200, {"title": "deleted", "message": "Dashboard deleted"}
-        if path == "/api/dashboards/db" and method == "POST":
-            return self._save_dashboard(body)
-        m = re.fullmatch(r"/api/dashboards/uid/([\w-]+)/public-dashboards/?", path)
-        if m and method == "GET":
-            p = self.public.get(m[1])
-            return (200, p) if p else (404, {"message": "Public dashboard not found"})
-        if m and method == "POST":
-            if m[1] not in self.dashboards:
-                return 404, {"message": "Dashboard not found"}
-            for key in ("isEnabled", "share", "timeSelectionEnabled"):
-                if key not in body:
-                    self.violations.append(f"public dashboard without {key}")
-            if self.dashboards[m[1]]["dashboard"].get("templating", {}).get("list"):
-                self.violations.append("public dashboard of a dashboard with variables")
-            p = {
-                "uid": uuid.uuid4().hex[:12],
-                "dashboardUid": m[1],
-                "accessToken": uuid.uuid4().hex,
-                **body,
-            }
-            self.public[m[1]] = p
-            return 200, p
-        m = re.fullmatch(r"/api/dashboards/uid/([\w-]+)/public-dashboards/([\w-]+)", path)
-        if m and method == "DELETE":
-            p = self.public.get(m[1])
-            if p is None or p["uid"] != m[2]:
-                return 404, {"message": "Public dashboard not found"}
-            del self.public[m[1]]
-            return 200, {}
-        self.violations.append(f"undocumented request {method} {path}")
-        return 404, {"message": "Not found"}
-
-    def _check_datasource(self, body: Any) -> None:
-        for key, kind in (("name", str), ("type", str), ("access", str), ("url", str)):
-            if not isinstance(body.get(key), kind):
-                self.violations.append(f"data source without {key}")
-        if body.get("access") not in ("proxy", "direct"):
-            self.violations.append("data source access must be proxy or direct")
-
-    def _stored_datasource(self, body: dict[str, Any]) -> dict[str, Any]:
-        # Grafana never returns secrets; it says which are set in secureJsonFields.
-        stored = {k: v for k, v in body.items() if k != "secureJsonData"}
-        stored["id"] = 1
-        stored["secureJsonFields"] = {k: True for k in body.get("secureJsonData", {})}
-        return stored
-
-    def _save_dashboard(self, body: Any) -> tuple[int, Any]:
-        board = body.get("dashboard")
-        if not isinstance(board, dict) or not isinstance(board.get("title"), str):
-            self.violations.append("POST /api/dashboards/db without dashboard.title")
-            return 400, {"message": "bad request"}
-        folder = body.get("folderUid")
-        if folder not in self.folders:
-            return 400, {"message": "folder not found"}
-        uid = board["uid"]
-        previous = self.dashboards.get(uid)
-        if previous is not None and not body.get("overwrite"):
-            return 412, {"status": "version-mismatch"}
-        version = 1 if previous is None else previous["dashboard"]["version"] + 1
-        stored = {**board, "id": 7, "version": version}
-        self.dashboards[uid] = {"dashboard": stored, "meta": {"folderUid": folder}}
-        return 200, {"uid": uid, "version": version, "status": "success"}
-
-
 @pytest.fixture
 def grafana() -> Iterator[tuple[FakeGrafana, str]]:
-    fake = FakeGrafana()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            status, answer = fake.handle(
-                self.command, self.path.split("?")[0], body, self.headers.get("Authorization", "")
-            )
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    fake = FakeGrafana(token=TOKEN)
+    url = fake.start()
     try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
+        yield fake, url
     finally:
-        server.shutdown()
-        server.server_close()
+        fake.close()
 
 
 def target(url: str) -> GrafanaTarget:
@@ -315,3 +174,51 @@ def test_cli_command(
     assert "revoked" in capsys.readouterr().out
     assert command.run(parser.parse_args(["guest-link", "99"]), settings) == 2
     assert fake.violations == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sync_leaves_the_provisioned_read_only_data_source(tmp_path: Path) -> None:
+    """The shipped provisioning (``editable: false``) makes the data source read-only; sync
+    must not PUT it (Grafana answers 403) and goes on to folders and dashboards."""
+    fake = FakeGrafana(token=TOKEN)
+    fake.provision(
+        ROOT / "config/grafana/provisioning",
+        {"GRAFANA_INFLUX_USER": "grafana", "GRAFANA_INFLUX_PASSWORD": "reader-secret"},
+        {"/var/lib/grafana/dashboards/gympulse": ROOT / "config/grafana/dashboards"},
+    )
+    assert fake.datasources[gd.DATASOURCE_UID]["readOnly"] is True
+    url = fake.start()
+    try:
+        registry = registry_with_athletes(tmp_path)
+        sync = GrafanaSync(target(url))
+        # The payload differs from the provisioned source (another password, another view).
+        report = sync.sync(registry.athletes())
+        assert ("PUT", f"/api/datasources/uid/{gd.DATASOURCE_UID}") not in fake.requests
+        assert f"datasource {gd.DATASOURCE_UID}" in report.unchanged
+        assert gd.FOLDER_GUESTS in fake.folders
+        assert gd.guest_uid(registry.athletes()[0].id) in fake.dashboards
+        assert fake.violations == []
+        registry.close()
+    finally:
+        fake.close()
+
+
+def test_guest_links_use_the_public_url(grafana: tuple[FakeGrafana, str], tmp_path: Path) -> None:
+    fake, url = grafana
+    registry = registry_with_athletes(tmp_path)
+    ada = registry.athletes()[0]
+    public = "https://grafana.retreat.example"
+    sync = GrafanaSync(replace(target(url), public_url=public))
+    link = sync.guest_link(ada)
+    assert link == f"{public}/public-dashboards/{fake.public[gd.guest_uid(ada.id)]['accessToken']}"
+    registry.close()
+
+
+def test_every_generated_panel_has_a_unique_id() -> None:
+    boards = [*gd.staff_dashboards(), gd.guest_dashboard(3, "Guest")]
+    for board in boards:
+        ids = [p.get("id") for p in board.model["panels"]]
+        assert all(isinstance(i, int) for i in ids), board.uid
+        assert len(set(ids)) == len(ids), board.uid

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Build the password file from the environment, then run Mosquitto.
+# Build the password file from the environment, set up TLS when certificates exist, then
+# run Mosquitto (as root: it drops to the mosquitto user itself, before it reads the
+# password file, the ACL and the certificates).
 # MQTT_INGEST_PASSWORD, MQTT_WEB_PASSWORD: the pipeline's users.
 # MQTT_COLLECTOR_PASSWORD: the collector user "$SITE/$COLLECTOR_NAME" (default name "edge").
 # More collectors: hashed lines made with `mosquitto_passwd -c collectors.passwd SITE/NAME`
@@ -34,4 +36,26 @@ if [ -f "$root/config/collectors.passwd" ]; then
     cat "$root/config/collectors.passwd" >> "$pw"
 fi
 chown mosquitto:mosquitto "$pw" 2>/dev/null || true
+
+# TLS (8883): only with all three files. The mounted certs are read-only and server.key is
+# 0600 for whoever ran make-certs.sh, which the mosquitto user cannot read: copy them to
+# files the mosquitto user owns. Without certificates the plain listener still starts.
+certs=$root/certs
+tls=$root/data/tls
+confd=$root/data/conf.d
+mkdir -p "$confd"
+chmod 0755 "$confd"
+rm -f "$confd/tls.conf"
+if [ -r "$certs/ca.crt" ] && [ -r "$certs/server.crt" ] && [ -r "$certs/server.key" ]; then
+    mkdir -p "$tls"
+    cp "$certs/ca.crt" "$certs/server.crt" "$certs/server.key" "$tls/"
+    chmod 0644 "$tls/ca.crt" "$tls/server.crt"
+    chmod 0600 "$tls/server.key"
+    chown -R mosquitto:mosquitto "$tls" 2>/dev/null || true
+    cp "$root/config/tls.conf" "$confd/tls.conf"
+    chmod 0644 "$confd/tls.conf"
+else
+    echo "entrypoint: no ca.crt, server.crt and server.key in $certs: TLS listener 8883 off" \
+        "(make them with config/mosquitto/make-certs.sh)" >&2
+fi
 exec mosquitto -c "$root/config/mosquitto.conf"

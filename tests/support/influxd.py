@@ -26,17 +26,27 @@ class Influxd:
 
     ADMIN = ("admin", "admin-secret")
 
-    def __init__(self, workdir: Path, *, auth: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        auth: bool = False,
+        bootstrap_admin: bool = True,
+        port: int | None = None,
+    ) -> None:
+        """``bootstrap_admin=False``: with auth on, no admin is made here; the caller makes
+        the first user (as the influxdb image's init script does) and sets ``admin``."""
         self.binary = require_binary("influxd")
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
+        self.admin = self.ADMIN
         self.rpc_port = free_port()
         self.auth = auth
         self.conf = workdir / "influxdb.conf"
         self.conf.write_text(self._config())
         self.proc: subprocess.Popen[bytes] | None = None
-        self._admin_created = False
+        self._admin_created = not bootstrap_admin
 
     def _config(self) -> str:
         d = self.workdir
@@ -132,10 +142,13 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         params = {"q": q, "epoch": "ms"}
         if db:
             params["db"] = db
+        credentials = ""
         if self.auth and authenticate:
-            params["u"], params["p"] = self.ADMIN
+            # In the URL: influxd 1.6.7 does not read u/p from a form body.
+            user, password = self.admin
+            credentials = "?" + urllib.parse.urlencode({"u": user, "p": password})
         body = urllib.parse.urlencode(params).encode()
-        req = urllib.request.Request(f"{self.url}/query", data=body, method="POST")
+        req = urllib.request.Request(f"{self.url}/query{credentials}", data=body, method="POST")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
         with urllib.request.urlopen(req, timeout=30) as resp:
             result: dict[str, Any] = json.loads(resp.read())
@@ -158,7 +171,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
     def write_lines(self, lines: list[str], *, db: str, precision: str = "ms") -> None:
         params = {"db": db, "precision": precision}
         if self.auth:
-            params["u"], params["p"] = self.ADMIN
+            params["u"], params["p"] = self.admin
         req = urllib.request.Request(
             f"{self.url}/write?{urllib.parse.urlencode(params)}",
             data="\n".join(lines).encode(),
