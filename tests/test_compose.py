@@ -154,7 +154,10 @@ def _compose_config(tmp_path: Path, text: str) -> subprocess.CompletedProcess[st
     """``docker-compose config -q`` of ``text`` in a copy of the repo's layout."""
     docker_compose = require_binary("docker-compose")
     (tmp_path / "docker-compose.yml").write_text(text)
-    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    env = tmp_path / ".env"
+    if not env.exists():  # as the operator makes it: random secrets (docs/deploy.md)
+        made = subprocess.run(["sh", str(ROOT / "scripts/make-env"), "", str(env)])
+        assert made.returncode == 0
     for mount in ("config",):
         link = tmp_path / mount
         if not link.exists():

@@ -161,8 +161,9 @@ class SiteStack:
     def _mount(self, service: Service) -> None:
         service.root.mkdir(parents=True, exist_ok=True)
         service.root.chmod(0o755)
-        for entry in service.spec.get("volumes", []):
-            source, target = str(entry).split(":")[:2]
+        # Outer mounts first: a bind mount inside a named volume lands inside it.
+        entries = [str(e).split(":")[:2] for e in service.spec.get("volumes", [])]
+        for source, target in sorted(entries, key=lambda e: len(e[1])):
             if source.startswith("./"):
                 here = service.root / target.lstrip("/")
                 here.parent.mkdir(parents=True, exist_ok=True)
@@ -200,9 +201,7 @@ class SiteStack:
             places.setdefault(common, str(service.root / common.lstrip("/")))
         if places:
             keys = "|".join(re.escape(k) for k in sorted(places, key=len, reverse=True))
-            text = re.sub(
-                rf"(?<![\w.-])({keys})(?![\w.-])", lambda m: places[m[1]], text
-            )
+            text = re.sub(rf"(?<![\w.])({keys})(?![\w.-])", lambda m: places[m[1]], text)
         for other in [*self.services.values(), *self.tools.values()]:
             for container, port in other.ports.items():
                 text = text.replace(f"//{other.name}:{container}", f"//127.0.0.1:{port}")
