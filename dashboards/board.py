@@ -26,6 +26,7 @@ from gympulse.pipeline.journal import ScheduledClass
 from gympulse.pipeline.stores.base import StoreUnavailable
 
 SSE_KEEPALIVE_S = 15.0
+SSE_COALESCE_MAX = 256  # events sent in one write to one viewer at most
 BOARD_RECENT_MS = 3 * 3_600_000  # a board may show the summary of a class this recent
 Board = Annotated[access.Viewer, Depends(access.board_viewer)]
 
@@ -137,9 +138,15 @@ async def live_stream(request: Request, viewer: Board) -> StreamingResponse:
                     event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
                 except TimeoutError:
                     event = ": keep-alive\n\n"
-                if event == END_OF_STREAM:
+                # What queued up meanwhile goes out in the same write: with hundreds of
+                # viewers, one send per event is what makes the board fall behind.
+                events = [event]
+                while not queue.empty() and len(events) < SSE_COALESCE_MAX:
+                    events.append(queue.get_nowait())
+                if END_OF_STREAM in events:
+                    yield "".join(events[: events.index(END_OF_STREAM)])
                     return  # the server is stopping
-                yield event
+                yield "".join(events)
         finally:
             ctx.guard.forget(queue)
             live.unsubscribe(queue)
