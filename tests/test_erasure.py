@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import sqlite3
+import sys
 import zipfile
 from pathlib import Path
 
@@ -307,3 +309,77 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
     asyncio.run(late_replay())
     assert [s.sensor for s in replay if _stored(db, s.sensor, s.ts)] == []
     assert _stored(db, after.sensor, after.ts)
+
+
+def test_many_erasures_at_once(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Six guests erased from the coach page and two with ``gympulse athlete forget`` in
+    processes of their own, all at the same moment: every call succeeds, every erased guest
+    is gone from every place, the other guest's data stays, and guest links work after."""
+    db = tmp_path / "gympulse.db"
+    seeded = seed_history(db)
+    bob = seeded.athletes["Bob"]
+    registry, journal = Registry(db), Journal(db)
+    guests = {}
+    for i in range(8):
+        who = registry.add_athlete(f"Guest {i}")
+        registry.assign(f"strap-{10 + i}", who, 0)
+        journal.add_note(who, f"note on Guest {i}")
+        guests[who] = f"Guest {i}"
+    registry.close()
+    journal.close()
+    by_page, by_cli = list(guests.items())[:6], list(guests.items())[6:]
+
+    async def forget_cli(name: str) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gympulse.cli", "athlete", "forget", name, "--yes",
+            env={**os.environ, "GYMPULSE_STORE__PATH": str(db)},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return 200
+
+    async def run(base: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=120) as coach:
+            form = await coach.get("/coach/login")
+            await coach.post(
+                "/coach/login",
+                data={"username": "coach", "password": seeded.coach_password,
+                      "csrf": csrf_from(form.text)},
+            )  # fmt: skip
+            csrf = csrf_from((await coach.get("/coach")).text)
+
+            async def forget_page(who: int, name: str) -> int:
+                data = {"confirm": name, "csrf": csrf}
+                return (await coach.post(f"/coach/athletes/{who}/forget", data=data)).status_code
+
+            return list(
+                await asyncio.gather(
+                    *(forget_page(who, name) for who, name in by_page),
+                    *(forget_cli(name) for _, name in by_cli),
+                )
+            )
+
+    with web_server(mosquitto.url, db) as base:
+        assert asyncio.run(run(base)) == [200] * 8
+        coach = httpx.Client(base_url=base, timeout=60)
+        form = coach.get("/coach/login")
+        coach.post(
+            "/coach/login",
+            data={"username": "coach", "password": seeded.coach_password,
+                  "csrf": csrf_from(form.text)},
+        )  # fmt: skip
+        csrf = csrf_from(coach.get("/coach").text)
+        page = coach.post(f"/coach/athletes/{bob}/guest-links", data={"csrf": csrf})
+        found = LINK_RE.search(page.text)
+        assert page.status_code == 200 and found is not None
+        assert httpx.get(f"{base}/me/{found.group(1)}", timeout=60).status_code == 200
+    with sqlite3.connect(db) as conn:
+        for who in guests:
+            for p in PLACES:
+                if p.home is Home.REGISTRY:
+                    assert _registry_count(conn, p.name, p.link, p.column, who) == 0, p.name
+        left = conn.execute("SELECT count(*) FROM samples WHERE athlete_id = ?", (bob,))
+        assert left.fetchone()[0] == 5 * 121
+        windows = {r[0] for r in conn.execute("SELECT sensor FROM erased_windows")}
+    assert windows == {f"strap-{10 + i}" for i in range(8)}

@@ -91,7 +91,8 @@ def _personal_extras(seeded: Seeded, store: StoreSettings) -> None:
                     reason="bpm-range",
                     detail="bpm out of range",
                 )
-                for name, strap in (("Alice", "strap-1"), ("Bob", "strap-2"))
+                # strap-10 is nobody's: erasing strap-1's wearer must leave it (exact match)
+                for strap in ("strap-1", "strap-2", "strap-10")
             ]
             await s.write(WriteBatch(quarantine=rows))
         finally:
@@ -178,13 +179,14 @@ def test_export_then_forget_leaves_nothing(
                 assert n == 0, table
         if store.backend == "sqlite":
             left = conn.execute(
-                "SELECT count(*) FROM quarantine WHERE instr(payload, 'strap-1') > 0"
+                "SELECT count(*) FROM quarantine WHERE instr(payload, '\"strap-1\"') > 0"
             ).fetchone()[0]
             assert left == 0
             kept = conn.execute(
                 "SELECT count(*) FROM quarantine WHERE instr(payload, 'strap-2') > 0"
+                " OR instr(payload, 'strap-10') > 0"
             ).fetchone()[0]
-            assert kept == 1
+            assert kept == 2
         assert conn.execute("SELECT count(*) FROM athletes WHERE id = ?", (bob,)).fetchone()[0]
     accounts = Accounts(seeded.db)
     assert accounts.guest_tokens(alice) == [] and len(accounts.guest_tokens(bob)) == 1
@@ -205,7 +207,7 @@ def test_export_then_forget_leaves_nothing(
         declared |= {n.name for n in NOT_PERSONAL if n.home is Home.STORE}
         assert measurements and measurements <= declared, measurements - declared
         quarantined = [str(r) for r in _influx(influxd, "SELECT * FROM quarantine")]
-        assert len(quarantined) == 1 and "strap-1" not in " ".join(quarantined)
+        assert len(quarantined) == 2 and all("strap-2" in q or "strap-10" in q for q in quarantined)
 
     # The export of someone erased: there is nobody any more.
     again = cli(store, "athlete", "export", str(alice), "--out", str(tmp_path / "x.zip"), ok=False)
@@ -226,6 +228,11 @@ def test_retention_deletes_old_raw_samples_and_keeps_summaries(tmp_path: Path) -
         old = conn.execute("SELECT count(*) FROM samples WHERE ts < ?", (cutoff,)).fetchone()[0]
         new = conn.execute("SELECT count(*) FROM samples WHERE ts >= ?", (cutoff,)).fetchone()[0]
         summaries = conn.execute("SELECT count(*) FROM session_summary").fetchone()[0]
+        # Erased windows (personal_data: retention end_ms) older than the cutoff go too.
+        conn.executemany(
+            "INSERT INTO erased_windows (sensor, start_ms, end_ms) VALUES (?, ?, ?)",
+            [("strap-9", 0, cutoff - 1), ("strap-9", cutoff - 1, cutoff + 3_600_000)],
+        )
     assert old > 0 and new > 0
     out = cli(StoreSettings(path=str(db)), "retention", "--days", "2").stdout
     assert f": {old}" in out
@@ -235,6 +242,8 @@ def test_retention_deletes_old_raw_samples_and_keeps_summaries(tmp_path: Path) -
         )
         assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == new
         assert conn.execute("SELECT count(*) FROM session_summary").fetchone()[0] == summaries
+        windows = conn.execute("SELECT start_ms, end_ms FROM erased_windows").fetchall()
+        assert windows == [(cutoff - 1, cutoff + 3_600_000)]
     del seeded
 
 
