@@ -12,15 +12,20 @@ valid sample.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from gympulse.contract import now_ms as contract_now
 from gympulse.pipeline.stores.base import StoredSample, StoreUnavailable, WriteBatch
 from gympulse.pipeline.stores.influxdb import InfluxV2Store
 from gympulse.settings import InfluxSettings
@@ -31,6 +36,21 @@ DB = "gympulse"
 T0 = 1_700_000_000_000
 
 
+def influxql_delete(request: dict[str, Any]) -> str:
+    """The v2 delete request (``start``/``stop`` RFC 3339, both inclusive; a predicate of
+    ``key="value"`` terms joined by AND, ``_measurement`` among them) as InfluxQL."""
+    terms = dict(re.findall(r'(\w+)="([^"]*)"', request["predicate"]))
+    measurement = terms.pop("_measurement")
+
+    def ns(text: str) -> int:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+    where = [f"\"{k}\" = '{v}'" for k, v in terms.items()]
+    where += [f"time >= {ns(request['start'])}", f"time <= {ns(request['stop'])}"]
+    return f'DELETE FROM "{measurement}" WHERE {" AND ".join(where)}'
+
+
 class V2Front:
     """``/api/v2/write`` onto a real influxd's ``/write``; drops the first ``drop`` writes."""
 
@@ -39,6 +59,7 @@ class V2Front:
         self.drop = drop
         self.dropped = 0
         self.writes: list[bytes] = []
+        self.deletes: list[dict[str, Any]] = []
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +75,12 @@ class V2Front:
                     self.connection.shutdown(2)  # no status line: RemoteDisconnected
                     return
                 params = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/api/v2/delete":
+                    front.deletes.append(json.loads(body))
+                    influxd.query(influxql_delete(json.loads(body)), db=params["bucket"])
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 if url.path == "/api/v2/write":
                     front.writes.append(body)
                     target = "/write?" + urllib.parse.urlencode(
@@ -163,3 +190,30 @@ async def test_nothing_listening_is_unavailable(influxd: Influxd) -> None:
     finally:
         await store.close()
     assert stored_ts(influxd) == []
+
+
+@pytest.mark.slow  # a real influxd
+async def test_retention_deletes_old_raw_samples_through_the_delete_api(
+    influxd: Influxd,
+) -> None:
+    influxd.query(f"CREATE DATABASE {DB}")
+    front = V2Front(influxd, drop=0)
+    store = InfluxV2Store(v2_settings(front.url, retries=1))
+    await store.open()
+    try:
+        day = 86_400_000
+        now = contract_now()
+        old = [replace(s, ts=now - 500 * day + s.seq * 1000) for s in samples(3)]
+        new = [replace(s, ts=now - day + s.seq * 1000) for s in samples(3)]
+        await store.write(WriteBatch(old + new))
+        assert len(stored_ts(influxd)) == 6
+        await store.delete_samples_before(now - 400 * day)
+    finally:
+        await store.close()
+        front.close()
+    assert stored_ts(influxd) == [s.ts for s in new]
+    assert {d["predicate"] for d in front.deletes} == {
+        '_measurement="hr"',
+        '_measurement="machine"',
+        '_measurement="quarantine"',
+    }

@@ -26,6 +26,10 @@ class Deleter(Protocol):
         """Single points of a derived table, each by its full tag set and time (ms)."""
         ...
 
+    async def delete_before(self, measurements: Sequence[str], cutoff_ms: int) -> None:
+        """Every point of ``measurements`` older than ``cutoff_ms`` (retention)."""
+        ...
+
 
 class InfluxQLDeleter:
     def __init__(self, http: InfluxHttp) -> None:
@@ -40,6 +44,14 @@ class InfluxQLDeleter:
             f" WHERE {quote_ident('sensor')} = {quote_str(sensor)}"
             f" AND {quote_ident('athlete')} = {quote_str(athlete)}"
             f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+        )
+
+    async def delete_before(self, measurements: Sequence[str], cutoff_ms: int) -> None:
+        await self.http.query(
+            "; ".join(
+                f"DELETE FROM {quote_ident(m)} WHERE time < {int(cutoff_ms)}ms"
+                for m in measurements
+            )
         )
 
     async def delete_points(self, table: str, points: Points) -> None:

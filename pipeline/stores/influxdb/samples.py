@@ -416,14 +416,9 @@ class InfluxSamples:
         return [(k[0], found[k]) for k in sorted(found)]
 
     async def delete_samples_before(self, cutoff_ms: int) -> int:
-        """InfluxQL ``DELETE ... WHERE time < cutoff`` (v1 API; on InfluxDB 2.x give the
-        bucket a retention period instead). Returns -1 (InfluxDB does not count)."""
-        await self.http.query(
-            "; ".join(
-                f"DELETE FROM {quote_ident(m)} WHERE time < {int(cutoff_ms)}ms"
-                for m in (HR, MACHINE, QUARANTINE)
-            )
-        )
+        """Raw samples and quarantine older than ``cutoff_ms``, through the deleter (InfluxQL
+        ``DELETE`` on 1.x, the delete API on 2.x). Returns -1 (InfluxDB does not count)."""
+        await self.deleter.delete_before((HR, MACHINE, QUARANTINE), cutoff_ms)
         return -1
 
 

@@ -87,6 +87,20 @@ class V2Client:
             self._client.delete_api().delete, start, stop, predicate, bucket=s.bucket, org=s.org
         )
 
+    async def delete_before(self, measurements: Sequence[str], cutoff_ms: int) -> None:
+        s = self.settings
+        start = dt.datetime.fromtimestamp(0, dt.UTC)
+        stop = dt.datetime.fromtimestamp(cutoff_ms / 1000 - 0.000001, dt.UTC)
+        for measurement in measurements:
+            await asyncio.to_thread(
+                self._client.delete_api().delete,
+                start,
+                stop,
+                f'_measurement="{measurement}"',
+                bucket=s.bucket,
+                org=s.org,
+            )
+
     async def delete_points(self, table: str, points: Points) -> None:
         """A predicate on the measurement and tags, and a time range of half a millisecond
         around the point (derived points are written with ms precision), so it hits that one
