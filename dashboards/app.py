@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
@@ -23,6 +24,7 @@ from fastapi.responses import (
     Response,
 )
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gympulse import __version__
 from gympulse.dashboards import (
@@ -34,6 +36,7 @@ from gympulse.dashboards import (
     coach_exports,
     coach_links,
     coach_strength,
+    error_pages,
     guest,
     morning,
     morning_coach,
@@ -117,11 +120,14 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         return RedirectResponse("/coach/login", status_code=303)
 
     app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)
+    # Every other error a person can reach: a page in their language (JSON for the API).
+    app.add_exception_handler(StarletteHTTPException, error_pages.on_http_error)
+    app.add_exception_handler(RequestValidationError, error_pages.on_invalid_request)
+    app.add_exception_handler(Exception, error_pages.on_bug)
 
     @app.exception_handler(access.BoardLocked)
     async def board_locked(request: Request, exc: access.BoardLocked) -> Response:
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith("/api/") or not wants_html:
+        if not error_pages.wants_page(request):
             return JSONResponse({"detail": exc.detail}, status_code=403)
         lang = pick_language(request.headers.get("accept-language"))
         return render(

@@ -29,6 +29,7 @@ from gympulse.dashboards import charts
 from gympulse.dashboards.access import Viewer, run_db
 from gympulse.dashboards.accounts import GuestToken, token_hash
 from gympulse.dashboards.data import Row
+from gympulse.dashboards.error_pages import wants_page
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
@@ -65,8 +66,7 @@ def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
     """The answer to :class:`GuestLinkNotFound`: HTML for a browser on a page, else JSON.
     The language comes from the browser only (never from the link's profile), so the page
     is the same for unknown, expired and revoked links."""
-    wants_html = "text/html" in request.headers.get("accept", "")
-    if request.url.path.startswith("/api/") or not wants_html:
+    if not wants_page(request):
         return JSONResponse({"detail": exc.detail}, status_code=404)
     lang = pick_language(request.headers.get("accept-language"))
     return render(

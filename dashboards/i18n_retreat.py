@@ -154,4 +154,55 @@ RETREAT: dict[str, dict[str, str]] = {
     "delete_confirm": {"en": "Yes, delete this class", "nl": "Ja, verwijder deze les"},
     "repeat_weeks": {"en": "weekly, for weeks:", "nl": "wekelijks, aantal weken:"},
     "show_link": {"en": "Show link", "nl": "Link tonen"},
+    # error pages (dashboards/error_pages.py): what happened, and what to do now
+    "error_title": {"en": "That did not work", "nl": "Dat lukte niet"},
+    "error_erase_name": {
+        "en": "The name you typed does not match, so nothing was erased. Go back and type the"
+        " name exactly as it is shown.",
+        "nl": "De naam die je typte klopt niet, dus er is niets gewist. Ga terug en typ de naam"
+        " precies zoals die er staat.",
+    },
+    "error_csrf": {
+        "en": "This form had expired. Go back, reload the page and try again.",
+        "nl": "Dit formulier was verlopen. Ga terug, laad de pagina opnieuw en probeer het nog"
+        " eens.",
+    },
+    "error_403": {
+        "en": "This page is not open to you. If you think it should be, ask your coach.",
+        "nl": "Deze pagina is niet voor jou open. Denk je dat dat wel zou moeten, vraag het je"
+        " coach.",
+    },
+    "error_404": {
+        "en": "We could not find this page. The link may be old or mistyped.",
+        "nl": "We konden deze pagina niet vinden. Misschien is de link oud of verkeerd"
+        " overgenomen.",
+    },
+    "error_405": {
+        "en": "This address cannot be opened like this. Go back and use the buttons on the page.",
+        "nl": "Dit adres kan zo niet geopend worden. Ga terug en gebruik de knoppen op de pagina.",
+    },
+    "error_409": {
+        "en": "Something changed in the meantime. Go back, reload the page and try again.",
+        "nl": "Er is intussen iets veranderd. Ga terug, laad de pagina opnieuw en probeer het"
+        " nog eens.",
+    },
+    "error_413": {
+        "en": "That was too much to send at once. Try a smaller file or fewer lines.",
+        "nl": "Dat was te veel om in één keer te versturen. Probeer een kleiner bestand of minder"
+        " regels.",
+    },
+    "error_422": {
+        "en": "Something in the form was not filled in as expected. Go back, check it and try"
+        " again.",
+        "nl": "Iets in het formulier is niet ingevuld zoals verwacht. Ga terug, kijk het na en"
+        " probeer het nog eens.",
+    },
+    "error_429": {
+        "en": "That was a lot of tries in a short time. Wait a minute, then try again.",
+        "nl": "Dat waren veel pogingen in korte tijd. Wacht een minuut en probeer het dan opnieuw.",
+    },
+    "error_500": {
+        "en": "Something went wrong on our side. Nothing you did caused it. Try again in a moment.",
+        "nl": "Er ging bij ons iets mis. Het ligt niet aan jou. Probeer het zo nog eens.",
+    },
 }
