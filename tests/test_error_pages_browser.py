@@ -89,8 +89,8 @@ async def test_a_mistyped_erasure_name_is_a_page_in_the_coach_s_language(
                 (f"/coach/athletes/{athlete + 10_000}", "missing", 404),
                 ("/coach/athletes/not-a-number", "form", 422),
             ):
-                response = await page.goto(base + path)
-                assert response is not None and response.status == status, path
+                opened = await page.goto(base + path)
+                assert opened is not None and opened.status == status, path
                 assert words[key] in await page.inner_text("main"), path
             with contextlib.suppress(Exception):
                 await context.close()
