@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -24,6 +25,8 @@ import pytest
 from gympulse import contract
 from gympulse.collectors.buffer import DiskQueue
 from gympulse.contract import HrSample
+from gympulse.dashboards.grafana import dashboards as gd
+from gympulse.dashboards.grafana.sync import GrafanaSync
 from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.personal_data import NOT_PERSONAL, PLACES, Home, Link
@@ -31,9 +34,11 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import QuarantineRow, StoredMachineSample, WriteBatch
 from gympulse.settings import StoreSettings
+from tests.support.grafana import FakeGrafana
 from tests.support.pipeline import barrier, publish_samples, sqlite_has
 from tests.support.procs import Mosquitto, gympulse_process
 from tests.support.web import SITE, csrf_from, seed_history, web_server
+from tests.test_grafana_sync import TOKEN, target
 
 pytestmark = pytest.mark.slow
 
@@ -383,3 +388,35 @@ def test_many_erasures_at_once(mosquitto: Mosquitto, tmp_path: Path) -> None:
         assert left.fetchone()[0] == 5 * 121
         windows = {r[0] for r in conn.execute("SELECT sensor FROM erased_windows")}
     assert windows == {f"strap-{10 + i}" for i in range(8)}
+
+
+def test_forget_erases_the_map_s_places_elsewhere_grafana(tmp_path: Path) -> None:
+    """``gympulse athlete forget`` erases the ELSEWHERE places too: her Grafana guest
+    dashboard and its public share (a fake Grafana: none can run here)."""
+    db = tmp_path / "gympulse.db"
+    seeded = seed_history(db)
+    alice, bob = seeded.athletes["Alice"], seeded.athletes["Bob"]
+    fake = FakeGrafana(token=TOKEN)
+    url = fake.start()
+    try:
+        registry = Registry(db)
+        sync = GrafanaSync(target(url))
+        for who in (alice, bob):
+            athlete = registry.athlete(who)
+            assert athlete is not None
+            sync.guest_link(athlete)
+        registry.close()
+        done = subprocess.run(
+            [sys.executable, "-m", "gympulse.cli", "athlete", "forget", "Alice", "--yes"],
+            env={**os.environ, "GYMPULSE_STORE__PATH": str(db),
+                 "GYMPULSE_GRAFANA__URL": url, "GYMPULSE_GRAFANA__TOKEN": TOKEN},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "grafana 2" in done.stdout
+        assert gd.guest_uid(alice) not in fake.dashboards
+        assert gd.guest_uid(alice) not in fake.public
+        assert gd.guest_uid(bob) in fake.dashboards and gd.guest_uid(bob) in fake.public
+        assert fake.violations == []
+    finally:
+        fake.close()
