@@ -111,15 +111,19 @@ def demo_board_link(db_path: str, base: str) -> str:
 
 
 def demo_coach_login(db_path: str) -> tuple[str, str] | None:
-    """A coach login for the demo's /coach pages when the file has none yet: (user,
-    password), the password random and shown once on the console. None if one exists."""
+    """The demo's coach login for its /coach pages, shown on the console at every start:
+    (user, password). The ``coach`` account is made on a fresh file; on a restart it gets a
+    new random password (only a hash is stored, so the old one cannot be shown again, and
+    a newcomer who restarts the demo must not be locked out). None when the file has other
+    accounts but no ``coach`` (not the demo's own file: left alone)."""
     import secrets
 
     from gympulse.dashboards.accounts import Accounts
 
     accounts = Accounts(db_path)
     try:
-        if accounts.users():
+        names = {u.username for u in accounts.users()}
+        if names and "coach" not in names:
             return None
         password = secrets.token_urlsafe(12)
         accounts.add_user("coach", password)
@@ -233,11 +237,15 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
     start_ms = contract.now_ms()
     async with Services(settings) as services:
         seed_registry(services.registry(), list(profiles), start_ms, bikes)
+        first = services.registry().resolver().athlete_at(profiles[0].sensor, start_ms)
         # The simulated class on the schedule, so the board shows its timer and, at its end,
         # the class summary (HRR60 once the analytics have run).
         journal = services.journal()
         if not journal.classes(start_ms=start_ms, end_ms=start_ms + DEMO_CLASS_MS):
             journal.add_class("Demo class", start_ms, start_ms + DEMO_CLASS_MS, site=settings.site)
+    if guest_token is None and first is not None:
+        # A restart (or no history): a new link for the same guest, so the page is reachable.
+        guest_token = demo_guest_link(db_path, first)
     coach_login = demo_coach_login(db_path)
 
     host = settings.web.host
