@@ -424,7 +424,33 @@ def to_json(board: dash.Dashboard) -> dict[str, Any]:
 
     encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
     number_panels(encoded)
+    conform_to_schema(encoded)
     return encoded
+
+
+# Grafana 11.4's stat options that the SDK (built for 10.1) does not know, at Grafana's
+# defaults; its schema requires them (tests/test_grafana_schema.py).
+STAT_OPTIONS = {
+    "percentChangeColorMode": "standard",
+    "showPercentChange": False,
+    "wideLayout": True,
+}
+
+
+def conform_to_schema(model_json: dict[str, Any]) -> None:
+    """What the SDK emits that Grafana 11.4's dashboard schema (``@grafana/schema``) does
+    not have, or lacks: checked by tests/test_grafana_schema.py."""
+    model_json.pop("style", None)  # the pre-8 theme field
+    for panel in model_json.get("panels", []):
+        if panel.get("options", {}) is None:
+            del panel["options"]  # the SDK's null; the schema has an object or nothing
+        if panel.get("type") == "stat":
+            panel["options"] = {**STAT_OPTIONS, **panel.get("options", {})}
+    for variable in model_json.get("templating", {}).get("list", []):
+        variable.pop("id", None)
+        if variable.get("type") != "interval":  # the SDK adds interval-only fields to all
+            for key in ("auto", "auto_count", "auto_min"):
+                variable.pop(key, None)
 
 
 def number_panels(model_json: dict[str, Any]) -> None:
