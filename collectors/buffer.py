@@ -182,9 +182,10 @@ class DiskQueue:
     def confirmed(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT sensor, seq FROM confirmed").fetchall())
 
-    def confirm(self, watermark: dict[str, int]) -> int:
-        """Delete every sample a watermark covers (seq <= the sensor's); returns how many.
-        The watermark only ever rises, and is kept for samples still to come."""
+    def confirm(self, watermark: dict[str, int], *, sent_up_to: int) -> int:
+        """Delete every sample a watermark covers (seq <= the sensor's) among those sent
+        (qid <= ``sent_up_to``); returns how many. The watermark only ever rises, and is kept
+        for samples still to come."""
         if not watermark:
             return 0
         db = self._db
@@ -197,7 +198,8 @@ class DiskQueue:
             )
             before = db.total_changes
             db.executemany(
-                "DELETE FROM queue WHERE sensor = ? AND seq <= ?", list(watermark.items())
+                "DELETE FROM queue WHERE sensor = ? AND seq <= ? AND qid <= ?",
+                [(sensor, seq, sent_up_to) for sensor, seq in watermark.items()],
             )
             deleted = db.total_changes - before
             db.execute("COMMIT")
@@ -356,7 +358,10 @@ class Forwarder:
             for sensor, seq in stored.seq.items():
                 if seq > self.watermark.get(sensor, -1):
                     self.watermark[sensor] = seq
-            deleted = self.queue.confirm(stored.seq)
+            # Only what this process sent: a watermark never deletes a sample it never sent
+            # (a recreated state dir starts its seq under an old, higher watermark).
+            sent = max(self._sent_before, self._sent)
+            deleted = self.queue.confirm(stored.seq, sent_up_to=sent)
             self.stats.confirmed += deleted
         self.stats.watermarks += 1
         self._watermark_on = max(self._watermark_on, message.connection)
@@ -397,6 +402,10 @@ class Forwarder:
             if self.confirm_mode == "broker":
                 self.queue.delete(q for q, _ in rows)
                 self.stats.confirmed += len(rows)
+            else:  # sent again but already covered (no new watermark will come for them)
+                covered = [q for q, r in rows if r.seq <= self.watermark.get(r.sensor, -1)]
+                self.queue.delete(covered)
+                self.stats.confirmed += len(covered)
 
     async def _publish(self, samples: list[Queued]) -> None:
         """One message: ``samples`` as :func:`one_message` chose them."""

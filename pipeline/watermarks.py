@@ -4,8 +4,11 @@ Per collector, the highest ``seq`` of each sensor that ingestion has written dur
 published, retained, after a write commits — never before — so a collector that deletes
 the samples it covers deletes only samples that are in the store (or in quarantine).
 
-On start, ingestion reads its own retained watermarks back (it subscribes to them before
-the sample topics) and only ever raises them. A collector's retained ``status`` makes
+Ingestion publishes only what it computed from its own writes: a retained ``stored``
+message it receives (its own from before a restart, or a forged one) is never adopted —
+after a restart its watermarks start empty and rise with what it stores, and a collector
+keeps the highest it has seen, so a lower one only costs samples sent twice (issue 18).
+Only ingestion's broker user may write ``stored`` (config/mosquitto/acl). A collector's retained ``status`` makes
 ingestion publish that collector's watermark at once (empty when it knows none yet): that
 first watermark on a new connection is the collector's sign that the broker has a session
 to queue its samples for.
@@ -42,15 +45,7 @@ class Watermarks:
         if kind == "status":
             self._dirty.add(key)
             return True
-        try:
-            stored = contract.decode_stored(msg.payload) if msg.payload else contract.Stored()
-        except contract.PayloadError:
-            return True  # not ours to quarantine: the next write publishes a good one
-        known = self._seq.setdefault(key, {})
-        for sensor, seq in stored.seq.items():
-            if seq > known.get(sensor, -1):
-                known[sensor] = seq
-        return True
+        return True  # a watermark is never taken from the broker, only computed
 
     def stored(self, samples: Iterable[object]) -> None:
         """Raise the watermarks for samples that are now durably in the store: heart-rate and

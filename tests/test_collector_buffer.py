@@ -17,6 +17,7 @@ from gympulse.pipeline.watermarks import Watermarks
 from tests.support.virtual_straps import StrapField
 
 REPO = Path(__file__).resolve().parent.parent
+EVERY = 1 << 62  # sent_up_to: every sample counts as sent
 
 
 def sample(i: int, sensor: str = "strap-1") -> HrSample:
@@ -137,7 +138,7 @@ def test_a_watermark_confirms_and_an_old_queue_file_is_migrated(tmp_path: Path) 
         )
     q = DiskQueue(path, max_samples=100)
     assert len(q) == 8
-    assert q.confirm({"strap-1": 3, "strap-9": 7}) == 3
+    assert q.confirm({"strap-1": 3, "strap-9": 7}, sent_up_to=EVERY) == 3
     assert sorted((s.sensor, s.seq) for _, s in q.head(10)) == [
         ("strap-1", 4),
         ("strap-1", 5),
@@ -145,7 +146,7 @@ def test_a_watermark_confirms_and_an_old_queue_file_is_migrated(tmp_path: Path) 
         ("strap-2", 2),
         ("strap-2", 3),
     ]
-    assert q.confirm({"strap-1": 2}) == 0  # a lower watermark changes nothing
+    assert q.confirm({"strap-1": 2}, sent_up_to=EVERY) == 0  # a lower watermark changes nothing
     assert q.confirmed() == {"strap-1": 3, "strap-9": 7}
     q.put([(20, sample(6)), (21, sample(2, "strap-9"))])
     assert [qid for qid, _ in q.head(10, after=5)] == [6, 7, 8, 20, 21]
@@ -168,7 +169,7 @@ def test_a_queue_file_from_before_machine_samples_is_read_as_heart_rate(tmp_path
     q = DiskQueue(path, max_samples=100)
     q.put([(4, machine(4))])
     assert [s for _, s in q.head(10)] == [sample(1), sample(2), sample(3), machine(4)]
-    assert q.confirm({"strap-1": 2, "bike-1": 4}) == 3
+    assert q.confirm({"strap-1": 2, "bike-1": 4}, sent_up_to=EVERY) == 3
     q.close()
 
 
@@ -202,7 +203,9 @@ def test_machine_samples_share_the_queue_and_go_out_as_their_own_messages(
         messages.append([s for _, s in message])
         rows = rows[len(message) :]
     assert messages == [items[0:2], items[2:4], items[4:5], items[5:6], items[6:7]]
-    assert q.confirm({"bike-1": 2, "strap-1": 1}) == 3  # the watermark covers both kinds
+    assert (
+        q.confirm({"bike-1": 2, "strap-1": 1}, sent_up_to=EVERY) == 3
+    )  # the watermark covers both kinds
     assert [s for _, s in q.head(10)] == [items[1], items[4], items[5], items[6]]
     q.close()
 

@@ -119,7 +119,11 @@ def test_mosquitto_config_and_acl() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert acl == [
-        "pattern write gympulse/v1/%u/#",
+        *(f"pattern write gympulse/v1/%u/{kind}" for kind in ("status", "batch")),
+        *(
+            f"pattern write gympulse/v1/%u/+/{kind}"
+            for kind in ("availability", "info", "hr", "machine", "power")
+        ),
         "pattern read gympulse/v1/%u/stored",
         "user ingest",
         "topic read gympulse/v1/#",

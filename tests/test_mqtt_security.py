@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import sqlite3
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,8 @@ import pytest
 
 from gympulse import contract
 from gympulse.collectors import simulator
+from gympulse.collectors.buffer import DiskQueue, Forwarder
+from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.mqtt import MqttClient, MqttError, NotAuthorized
 from gympulse.pipeline.ingest import IngestService
 from gympulse.pipeline.registry import Registry
@@ -117,7 +120,8 @@ async def test_site_broker_refuses_strangers_and_other_prefixes(tmp_path: Path) 
         )
         assert published == 40
         assert count_rows(db, "samples") == 40
-        assert service.watermarks.get("demo", "edge").keys() == {"strap-1", "strap-2"}
+        computed = service.watermarks.get("demo", "edge")
+        assert computed.keys() == {"strap-1", "strap-2"}
 
         # The same collector under another collector's prefix: refused, nothing stored.
         sample = contract.HrSample("strap-9", contract.now_ms(), 1, 80)
@@ -129,8 +133,17 @@ async def test_site_broker_refuses_strangers_and_other_prefixes(tmp_path: Path) 
                         contract.hr_topic(site, collector, "strap-9"), contract.encode(sample)
                     )
                 assert refused.value.reason_code == 135
-            with pytest.raises(NotAuthorized):  # nor may it forge its watermark's neighbours
-                await rogue.publish(contract.stored_topic("demo", "other"), b"{}", retain=True)
+            # Nor may it write a watermark, its own or a neighbour's: only ingestion says
+            # what is stored (a forged one made collectors delete unsent samples, issue 18).
+            forged = contract.encode(contract.Stored(seq={"strap-1": 9007199254740991}))
+            for collector in ("edge", "other"):
+                with pytest.raises(NotAuthorized) as refused:
+                    await rogue.publish(
+                        contract.stored_topic("demo", collector), forged, retain=True
+                    )
+                assert refused.value.reason_code == 135
+        await asyncio.sleep(0.5)
+        assert service.watermarks.get("demo", "edge") == computed
         # Ingestion may publish watermarks but no samples.
         assert service.mqtt is not None
         with pytest.raises(NotAuthorized) as refused:
@@ -164,3 +177,102 @@ async def test_site_broker_refuses_strangers_and_other_prefixes(tmp_path: Path) 
         await store.close()
         registry.close()
         broker.kill()
+
+
+async def test_ingestion_never_adopts_a_watermark_it_did_not_compute(tmp_path: Path) -> None:
+    """On a broker without the site ACL (or with a leaked ingest password) a forged retained
+    watermark far ahead is ignored: ingestion publishes only what it stored."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    url = MqttSettings(url=broker.url)
+    forged = contract.encode(contract.Stored(seq={"strap-1": 9007199254740991}))
+    async with MqttClient(url, "forger") as forger:
+        await forger.wait_connected()
+        await forger.publish(contract.stored_topic("demo", "edge"), forged, retain=True)
+    db = tmp_path / "g.db"
+    settings = load(
+        environ={"GYMPULSE_SITE": "demo", "GYMPULSE_MQTT__URL": broker.url,
+                 "GYMPULSE_STORE__PATH": str(db)}
+    )  # fmt: skip
+    registry = Registry(db)
+    store = SqliteStore(db)
+    await store.open()
+    service = IngestService(settings, store, registry)
+    task = asyncio.create_task(service.run())
+    try:
+        await asyncio.wait_for(service.ready.wait(), 20)
+        published = await asyncio.wait_for(
+            simulator.run(url, site="demo", collector="edge",
+                          profiles=simulator.make_profiles(1, 4), seed=4, seconds=10,
+                          step_s=0, contact_loss_rate=0, dropout_rate=0),
+            60,
+        )  # fmt: skip
+        assert published == 10 and count_rows(db, "samples") == 10
+        with sqlite3.connect(db) as conn:
+            (highest,) = conn.execute("SELECT max(seq) FROM samples").fetchone()
+        assert service.watermarks.get("demo", "edge") == {"strap-1": highest}
+        retained: list[bytes] = []
+        async with MqttClient(
+            url, "reader", subscriptions=[(contract.stored_topic("demo", "edge"), 1)]
+        ) as reader:
+            async for message in reader.messages():
+                retained.append(message.payload)
+                break
+        assert contract.decode_stored(retained[0]).seq == {"strap-1": highest}
+    finally:
+        await service.stop()
+        await task
+        await store.close()
+        registry.close()
+        broker.kill()
+
+
+async def test_a_new_collector_never_deletes_what_it_did_not_send(tmp_path: Path) -> None:
+    """A collector whose state directory was lost starts its seq low under an old, higher
+    retained watermark: the samples it took during an outage are still sent, every one."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    url = MqttSettings(url=broker.url)
+    old = contract.encode(contract.Stored(seq={"strap-1": 1_000_000}))
+    async with MqttClient(url, "old-ingest") as ingest:
+        await ingest.wait_connected()
+        await ingest.publish(contract.stored_topic("demo", "edge"), old, retain=True)
+    broker.stop()  # the outage: the new collector takes samples while the broker is away
+
+    received: list[int] = []
+    listener = MqttClient(
+        url, "listener", subscriptions=[(contract.hr_topic("demo", "edge", "strap-1"), 1)]
+    )
+    queue = DiskQueue(tmp_path / "state" / "edge.sqlite3", 10_000)
+    mqtt = MqttClient(url, "new-edge", subscriptions=[(contract.stored_topic("demo", "edge"), 1)])
+    forwarder = Forwarder(mqtt, CollectorPublisher(mqtt, "demo", "edge"), queue)
+    stop = asyncio.Event()
+    async with mqtt:
+        tasks = [
+            asyncio.create_task(forwarder.run()),
+            asyncio.create_task(forwarder.watch(until=stop)),
+        ]
+        start = contract.now_ms()
+        for seq in range(20):
+            forwarder.put(contract.HrSample("strap-1", start + seq * 1000, seq, 70 + seq))
+        assert len(queue) == 20
+        broker.start()
+        async with listener:
+            await listener.wait_connected(timeout=20)
+
+            async def collect() -> None:
+                async for message in listener.messages(until=stop):
+                    body = contract.decode_samples(message.payload)
+                    received.extend(s.seq for s in body)
+                    if len(set(received)) == 20:
+                        return
+
+            await asyncio.wait_for(collect(), 60)
+        stop.set()
+        await forwarder.close()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    queue.close()
+    broker.kill()
+    assert sorted(set(received)) == list(range(20))

@@ -21,11 +21,13 @@ def test_watermarks_rise_merge_and_stay_bounded() -> None:
     marks = Watermarks()
     retained = contract.encode(contract.Stored(seq={"strap-1": 50, "strap-2": 7}))
     assert marks.handle(_message(contract.stored_topic("gym", "edge"), retained))
-    assert marks.due() == []  # reading our own watermark back publishes nothing
-    marks.stored([_sample("strap-1", 10), _sample("strap-2", 9)])  # strap-1 stays at 50
+    assert marks.due() == []  # a watermark read from the broker publishes nothing
+    assert marks.get("gym", "edge") == {}  # and is never adopted (issue 18)
+    marks.stored([_sample("strap-1", 10), _sample("strap-2", 9)])
     ((key, topic, payload),) = marks.due()
     assert key == ("gym", "edge") and topic == contract.stored_topic("gym", "edge")
-    assert contract.decode_stored(payload).seq == {"strap-1": 50, "strap-2": 9}
+    assert contract.decode_stored(payload).seq == {"strap-1": 10, "strap-2": 9}
+    marks.stored([_sample("strap-1", 4)])  # lower: no change, nothing to publish
     assert marks.due() == []
     # A collector's status asks for its watermark, even an empty one.
     assert marks.handle(_message(contract.status_topic("gym", "new"), b'{"state":"online"}'))
