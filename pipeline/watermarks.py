@@ -8,7 +8,9 @@ Ingestion publishes only what it computed from its own writes: a retained ``stor
 message it receives (its own from before a restart, or a forged one) is never adopted —
 after a restart its watermarks start empty and rise with what it stores, and a collector
 keeps the highest it has seen, so a lower one only costs samples sent twice (issue 18).
-Only ingestion's broker user may write ``stored`` (config/mosquitto/acl). A collector's retained ``status`` makes
+Only ingestion's broker user may write ``stored`` (config/mosquitto/acl).
+
+A collector's retained ``status`` makes
 ingestion publish that collector's watermark at once (empty when it knows none yet): that
 first watermark on a new connection is the collector's sign that the broker has a session
 to queue its samples for.
