@@ -59,16 +59,23 @@ def _site_broker(tmp_path: Path) -> tuple[Mosquitto, int]:
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
     broker = Mosquitto(tmp_path / "mosquitto")
     plain, tls = free_port(), free_port()
-    conf = (MOSQUITTO / "mosquitto.conf").read_text()
-    conf = (
-        conf.replace("listener 1883", f"listener {plain} 127.0.0.1")
-        .replace("listener 8883", f"listener {tls} 127.0.0.1")
-        .replace("/mosquitto/data/", f"{data}/")
-        .replace("/mosquitto/config/acl", str(MOSQUITTO / "acl"))
-        .replace("/mosquitto/certs/", f"{certs}/")
-        .replace("log_dest stdout", "log_dest stderr")
-    )
-    assert not [line for line in conf.splitlines() if " /mosquitto/" in line.split("#")[0]]
+
+    def local(text: str) -> str:
+        text = (
+            text.replace("listener 1883", f"listener {plain} 127.0.0.1")
+            .replace("listener 8883", f"listener {tls} 127.0.0.1")
+            .replace("/mosquitto/data/tls/", f"{certs}/")
+            .replace("/mosquitto/data/", f"{data}/")
+            .replace("/mosquitto/config/acl", str(MOSQUITTO / "acl"))
+            .replace("log_dest stdout", "log_dest stderr")
+        )
+        assert not [line for line in text.splitlines() if " /mosquitto/" in line.split("#")[0]]
+        return text
+
+    # The TLS listener as entrypoint.sh includes it when the certificates exist.
+    (data / "conf.d").mkdir()
+    (data / "conf.d" / "tls.conf").write_text(local((MOSQUITTO / "tls.conf").read_text()))
+    conf = local((MOSQUITTO / "mosquitto.conf").read_text())
     broker.conf.write_text(f"user {pwd.getpwuid(os.getuid()).pw_name}\n{conf}")
     broker.port = plain
     return broker, tls
