@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from gympulse.dashboards.grafana import dashboards as gd
-from gympulse.pipeline.analytics import tables
+from gympulse.pipeline.analytics import recovery, tables
 from gympulse.pipeline.domain import Assignment, Athlete, Resolver
 from gympulse.pipeline.ingest import Snapshot
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
@@ -107,6 +107,11 @@ async def load(influxd: Influxd) -> Loaded:
             StoredSample("gym-a", "edge", "strap-9", start + i * 1000, i, 80, (), None, None, None)
             for i in range(60)
         ]
+        # Contact lost on athlete 1's strap after its last good sample: ingestion writes the
+        # bpm without pct_max. The tile must keep showing one sample's bpm and % together.
+        samples.append(
+            StoredSample("gym-a", "edge", "strap-1", start + 598_000, 598, 95, (), False, None, 1)
+        )
         # An athlete last seen 30 days ago: no tile on the live board (InfluxDB 1.x ignores
         # time in SHOW TAG VALUES, so a variable built on it would list them).
         month_ago = loaded.now_ms - 30 * 86_400_000
@@ -163,7 +168,9 @@ async def load(influxd: Influxd) -> Loaded:
                             "trimp_banister": 80.0,
                             "kcal": 600.0,
                             "points": 50.0,
-                            "hrr60": 30.0,
+                            # Every other session: no plausible HRR60, and the reason why.
+                            "hrr60": None if d % 2 else 30.0,
+                            "hrr60_note": recovery.NO_SIGNAL if d % 2 else None,
                             "rmssd": 20.0,
                         }
                     )
@@ -237,6 +244,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
             "kcal",
             "points",
             "hrr60",
+            "hrr60_note",
             "rmssd",
         },
         set(),

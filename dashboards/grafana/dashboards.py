@@ -216,6 +216,9 @@ def live_class() -> dash.Dashboard:
             InfluxQL(
                 'SELECT "pct_max", "bpm" FROM "hr"'
                 f" WHERE \"athlete\" = '$athlete' AND time > now() - {SIGNAL_WINDOW}"
+                # Only samples with a % (a contact-loss sample has bpm alone): never a bpm
+                # beside "no signal".
+                ' AND "pct_max" >= 0'
                 " ORDER BY time DESC LIMIT 1"
             ).alias("$col")  # series named by column, as the overrides expect
         )
@@ -353,7 +356,7 @@ def _athlete_panels(athlete: int | None) -> list[cogbuilder.Builder[model.Panel]
         .with_target(
             InfluxQL(
                 'SELECT "session_id", "kind", "duration_s", "hr_avg", "hr_max",'
-                ' "trimp_banister", "kcal", "points", "hrr60", "rmssd"'
+                ' "trimp_banister", "kcal", "points", "hrr60", "hrr60_note", "rmssd"'
                 f' FROM "session_summary" WHERE {who} AND $timeFilter'
             ).table()
         )
