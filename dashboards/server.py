@@ -43,6 +43,11 @@ async def serve_web(
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        # X-Forwarded-For/-Proto only from the configured reverse proxies (uvicorn's own
+        # default believes anything from 127.0.0.1: a login throttle and the board's
+        # trusted networks would be one header away).
+        proxy_headers=bool(settings.web.trusted_proxies),
+        forwarded_allow_ips=list(settings.web.trusted_proxies),
     )
     server = QuietServer(config)
     task = asyncio.create_task(server.serve())

@@ -106,6 +106,9 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     public_url: str = ""
     # Networks (CIDR) that see the live board without a board link or login; empty: none.
     board_trusted_networks: list[str] = msgspec.field(default_factory=list)
+    # Reverse proxies (addresses or CIDR) whose X-Forwarded-For / -Proto are believed; from
+    # anyone else they are ignored. Empty (the default): nobody's, the peer address counts.
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
     language: str = ""  # "en" or "nl": the live board's language; empty: the browser's
     # The live board's per-class points target: this many points per minute of the class
     # (2 = on average the "moderate" zone 2 for the whole class; 45 min -> 90 points).
@@ -114,11 +117,15 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         import ipaddress
 
-        for network in self.board_trusted_networks:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError as err:
-                raise ValueError(f"web.board_trusted_networks: {err}") from err
+        for name, networks in (
+            ("board_trusted_networks", self.board_trusted_networks),
+            ("trusted_proxies", self.trusted_proxies),
+        ):
+            for network in networks:
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError as err:
+                    raise ValueError(f"web.{name}: {err}") from err
 
 
 class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -208,12 +215,22 @@ def _set_path(data: dict[str, Any], keys: list[str], value: str) -> None:
     node[keys[-1]] = value
 
 
+def _env_value(name: str, value: str) -> Any:
+    """A list setting from the environment is written as in TOML: ``["10.0.0.2"]``."""
+    if not value.lstrip().startswith("["):
+        return value
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{name}: not a TOML list: {err}") from err
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
             keys = name[len(ENV_PREFIX) :].lower().split("__")
-            _set_path(data, keys, value)
+            _set_path(data, keys, _env_value(name, value))
     return data
 
 
