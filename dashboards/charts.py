@@ -7,7 +7,9 @@ that a page template embeds as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -36,6 +38,40 @@ def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> tuple[float, f
     span = hi - lo or 1.0
     k = (out_hi - out_lo) / span
     return k, out_lo - lo * k
+
+
+def axis_ticks(lo: float, hi: float, at_least: int = 3) -> list[tuple[float, str]]:
+    """Round values inside [lo, hi] (steps of 1, 2, 2.5 or 5 × 10^k, the widest that gives
+    ``at_least`` of them) and their labels, all written to the step's decimals: "60",
+    "0.25", never "-0" or "-8.88e-16" (each value is a whole multiple of the step)."""
+    span = max(hi - lo, 1e-6 * max(abs(lo), abs(hi), 1.0))
+    k0 = math.floor(math.log10(span))
+    steps = sorted((m * 10.0**k for k in range(k0 - 2, k0 + 1) for m in (1, 2, 2.5, 5)),
+                   reverse=True)  # fmt: skip
+
+    def inside(step: float) -> range:
+        return range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)
+
+    step = next((st for st in steps if len(inside(st)) >= at_least), steps[-1])
+    decimals = max(0, math.ceil(-math.log10(step) - 1e-9))
+    if round(step, decimals) != step:  # 2.5 × 10^k
+        decimals += 1
+    values = [round(k * step, decimals) + 0.0 for k in inside(step)]  # + 0.0: no "-0"
+    return [(v, f"{v:.{decimals}f}") for v in values]
+
+
+def week_label(week: str, months: Sequence[str]) -> str:
+    """An ISO week key ("2026-W44") as the day its Monday falls on ("26 Oct")."""
+    year, number = week.split("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1)
+    return f"{monday.day} {months[monday.month - 1]}"
+
+
+def complete_weeks(weeks: Mapping[str, float], today: dt.date) -> dict[str, float]:
+    """The weeks before the one ``today`` is in (a half-done week is no drop), oldest first."""
+    year, number, _ = today.isocalendar()
+    current = f"{year}-W{number:02d}"
+    return {w: v for w, v in sorted(weeks.items()) if w < current}
 
 
 def _bounds(
@@ -115,7 +151,7 @@ def line_chart(
                 legend_x=left + 130 * k,
             )
         )  # fmt: skip
-    ticks = [(round(y(v) + 4, 1), f"{v:.3g}") for v in (y_lo, (y_lo + y_hi) / 2, y_hi)]
+    ticks = [(round(y(v) + 4, 1), label) for v, label in axis_ticks(y_lo, y_hi)]
     return render_markup(
         "charts/line.svg",
         title=title,
@@ -159,7 +195,7 @@ def hr_curve(
         run.append(here)
         if nxt is None and len(run) > 1:
             segments.append((run_zone, ZONE_COLOURS[run_zone], " ".join(run)))
-    ticks = [(round(ky * v + by + 4, 1), f"{v:.0f}") for v in (b_lo, (b_lo + b_hi) / 2, b_hi)]
+    ticks = [(round(ky * v + by + 4, 1), label) for v, label in axis_ticks(b_lo, b_hi)]
     return render_markup(
         "charts/hr.svg",
         title=title,
@@ -175,7 +211,8 @@ def hr_curve(
 
 
 def zone_bars(seconds: Sequence[float], labels: Sequence[str], *, title: str) -> Markup:
-    """Horizontal bars of minutes per zone (zones 1–5)."""
+    """Horizontal bars of minutes per zone: ``seconds`` of zones 0–5 (zone 0, below 50 %
+    HRmax, is often most of a calm session)."""
     width, row = 360, 22
     top = max(max(seconds, default=0.0), 1.0)
     bars = [
@@ -184,7 +221,7 @@ def zone_bars(seconds: Sequence[float], labels: Sequence[str], *, title: str) ->
             "w": round(220 * s / top, 1),
             "label": label,
             "minutes": f"{s / 60:.0f}",
-            "colour": ZONE_COLOURS[min(i + 1, 5)],
+            "colour": ZONE_COLOURS[min(i, 5)],
         }
         for i, (s, label) in enumerate(zip(seconds, labels, strict=True))
     ]

@@ -401,8 +401,8 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
         power=await coach.ctx.data.session_power(athlete_id, session_id),
         hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve")),
         zones_chart=charts.zone_bars(
-            [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
-            [t(lang, "zone_n", n=z) for z in range(1, 6)],
+            [float(row.get(f"zone{z}_s") or 0) for z in range(6)],
+            [t(lang, "zone_n", n=z) for z in range(6)],
             title=t(lang, "zone_minutes"),
         ),
     )

@@ -297,7 +297,7 @@ def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
 
 
 def _zone_labels(lang: str) -> list[str]:
-    return [t(lang, "zone_n", n=z) for z in range(1, 6)]
+    return [t(lang, "zone_n", n=z) for z in range(6)]
 
 
 def _page(guest: Guest, template: str, lang: str, *, title: str, **context: Any) -> HTMLResponse:
@@ -350,7 +350,7 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
     last_zones = None
     if last is not None:
         last_zones = charts.zone_bars(
-            [float(last.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+            [float(last.get(f"zone{z}_s") or 0) for z in range(6)],
             _zone_labels(lang),
             title=f"{t(lang, 'zone_minutes')} · {last['date']}",
         )
@@ -398,7 +398,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
         power=await guest.ctx.data.session_power(guest.athlete.id, session_id),
         hr_chart=charts.hr_curve(hr, hr_max, title=t(lang, "hr_curve"), width=PHONE_WIDTH),
         zones_chart=charts.zone_bars(
-            [float(row.get(f"zone{z}_s") or 0) for z in range(1, 6)],
+            [float(row.get(f"zone{z}_s") or 0) for z in range(6)],
             _zone_labels(lang),
             title=t(lang, "zone_minutes"),
         ),
@@ -421,12 +421,13 @@ async def me_progress_page(request: Request, token: str) -> HTMLResponse:
                 width=PHONE_WIDTH,
             )
         )
-    weeks = p["weekly_zone_minutes"]
+    weeks = charts.complete_weeks(p["weekly_zone_minutes"], _today(request))
     if len(weeks) >= 2:
+        months = t(lang, "months_short").split()
         shown.append(
             charts.line_chart(
                 [(t(lang, "minutes"), list(weeks.values()))],
-                list(weeks),
+                [charts.week_label(w, months) for w in weeks],
                 title=t(lang, "weekly_zone_minutes"),
                 width=PHONE_WIDTH,
             )

@@ -205,4 +205,9 @@ RETREAT: dict[str, dict[str, str]] = {
         "en": "Something went wrong on our side. Nothing you did caused it. Try again in a moment.",
         "nl": "Er ging bij ons iets mis. Het ligt niet aan jou. Probeer het zo nog eens.",
     },
+    # charts: a week is labelled by the day its Monday falls on ("26 Oct")
+    "months_short": {
+        "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+        "nl": "jan feb mrt apr mei jun jul aug sep okt nov dec",
+    },
 }

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.accounts import token_hash
-from gympulse.dashboards.guest import Guest, _guest, _lang, _page, resolve_guest
+from gympulse.dashboards.guest import Guest, _guest, _lang, _page, _today, resolve_guest
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.web import check_csrf
 from gympulse.pipeline.analytics import strength
@@ -216,25 +216,25 @@ async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
     p = strength_progress(sets, await run_db(log.exercises), lang)
     shown = []
     for name, days in p["lines"]:
+        if len(days) < 2:
+            continue  # one day is a number (in the words above), not a line yet
         shown.append(
             charts.line_chart(
                 [(name, [v for _, v in days])],
                 [d for d, _ in days],
                 title=f"{name} · {t(lang, 'strength_e1rm')}",
+                min_span=10.0,  # kg: a kilo up or down is not a cliff
                 width=charts.PHONE_WIDTH,
             )
         )
-    weeks = sorted(p["weekly"])
-    if weeks:
+    weekly = {w: float(sum(v.values())) for w, v in p["weekly"].items()}
+    weeks = charts.complete_weeks(weekly, _today(request))
+    if len(weeks) >= 2:
+        months = t(lang, "months_short").split()
         shown.append(
             charts.line_chart(
-                [
-                    (
-                        t(lang, "strength_volume", kg=""),
-                        [sum(p["weekly"][w].values()) for w in weeks],
-                    )
-                ],
-                weeks,
+                [(t(lang, "strength_volume", kg=""), list(weeks.values()))],
+                [charts.week_label(w, months) for w in weeks],
                 title=t(lang, "strength_weekly_volume"),
                 width=charts.PHONE_WIDTH,
             )
