@@ -68,10 +68,21 @@ def week_label(week: str, months: Sequence[str]) -> str:
 
 
 def complete_weeks(weeks: Mapping[str, float], today: dt.date) -> dict[str, float]:
-    """The weeks before the one ``today`` is in (a half-done week is no drop), oldest first."""
-    year, number, _ = today.isocalendar()
-    current = f"{year}-W{number:02d}"
-    return {w: v for w, v in sorted(weeks.items()) if w < current}
+    """Every week from the first in ``weeks`` to the last before the one ``today`` is in,
+    oldest first: a week with nothing in it counts 0, the half-done current week waits
+    (it would look like a drop)."""
+    if not weeks:
+        return {}
+    year, number = min(weeks).split("-W")
+    monday = dt.date.fromisocalendar(int(year), int(number), 1)
+    this_monday = today - dt.timedelta(days=today.weekday())
+    out = {}
+    while monday < this_monday:
+        y, w, _ = monday.isocalendar()
+        key = f"{y}-W{w:02d}"
+        out[key] = float(weeks.get(key, 0.0))
+        monday += dt.timedelta(days=7)
+    return out
 
 
 def _bounds(

@@ -60,11 +60,15 @@ def test_zone_bars_include_zone_0() -> None:
 def test_weeks_are_named_by_their_monday_and_the_current_one_waits() -> None:
     assert charts.week_label("2026-W44", MONTHS) == "26 Oct"
     assert charts.week_label("2026-W01", MONTHS) == "29 Dec"  # ISO week 1 began in 2025
-    weeks = {"2026-W47": 60.0, "2026-W48": 75.0, "2026-W49": 10.0}
+    weeks = {"2026-W46": 60.0, "2026-W48": 75.0, "2026-W49": 10.0}
     assert charts.complete_weeks(weeks, dt.date(2026, 12, 3)) == {
-        "2026-W47": 60.0,
+        "2026-W46": 60.0,
+        "2026-W47": 0.0,  # a week without training is a week of 0
         "2026-W48": 75.0,
     }  # Thursday 3 December is in week 49: half done, not a drop
+    assert charts.complete_weeks({"2025-W52": 5.0}, dt.date(2026, 1, 14)) == {
+        "2025-W52": 5.0, "2026-W01": 0.0, "2026-W02": 0.0,
+    }  # fmt: skip
 
 
 def test_the_guest_progress_page_has_readable_weeks(seeded: Seeded) -> None:

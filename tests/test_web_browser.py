@@ -101,7 +101,7 @@ async def test_coach_and_guest_pages(mosquitto: Mosquitto, tmp_path: Path) -> No
             await page.screenshot(path=artifact("coach-athlete.png"), full_page=True)
             await page.locator("table.sessions a").first.click()
             await page.wait_for_url(f"{base}/coach/athletes/{guest_id}/sessions/*")
-            assert await page.locator("svg.zones rect").count() == 5
+            assert await page.locator("svg.zones rect").count() == 6  # zones 0–5
             await page.close()
 
             # ---- guest
