@@ -1,6 +1,6 @@
 """``gympulse scan`` and ``gympulse collect``: the BLE collector on the command line.
 
-Exit codes: 0 done, 2 bad settings or arguments, 3 no adapter / HCI transport,
+Exit codes: 0 done, 2 bad settings or arguments, 3 no adapter / HCI transport / ANT stick,
 4 no permission to use the adapter.
 """
 
@@ -59,11 +59,14 @@ def _fail(message: str, code: int) -> int:
 
 
 def _central_errors(run: Any) -> int:
+    from gympulse.collectors.ant import AntError
     from gympulse.collectors.central import CentralError, NoAdapter, NoPermission
 
     try:
         result: int = run()
         return result
+    except AntError as err:  # no ANT stick, or it refused the scan mode
+        return _fail(str(err), EXIT_NO_ADAPTER)
     except NoPermission as err:
         return _fail(str(err), EXIT_NO_PERMISSION)
     except NoAdapter as err:
@@ -81,6 +84,11 @@ def _scan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, help="scan time (default: collector.scan_seconds)")
     parser.add_argument(
         "--no-battery", action="store_true", help="do not connect to each strap to read its battery"
+    )
+    parser.add_argument(
+        "--ant",
+        action="store_true",
+        help="also list the ANT+ straps the USB ANT stick hears (on with collector.ant.enabled)",
     )
 
 
@@ -115,15 +123,40 @@ async def _scan(settings: Settings, seconds: float, battery: bool) -> list[dict[
     return rows
 
 
+def _print_ant(rows: list[dict[str, Any]], seconds: float) -> None:
+    if not rows:
+        print(f"no ANT+ heart-rate straps heard in {seconds:g} s")
+        return
+    print(f"{'ANT DEVICE':<12} {'SENSOR':<20} {'BPM':>4} {'BATTERY':>8} {'PER S':>6}  MAKER")
+    for r in rows:
+        sensor = r["sensor"] or "(not allowed)"
+        bpm = "" if r["bpm"] is None else str(r["bpm"])
+        batt = "" if r["battery_pct"] is None else f"{r['battery_pct']}%"
+        maker = r["manufacturer"] or ("legacy strap" if r["legacy"] else "")
+        print(
+            f"{r['device_number']:<12} {sensor[:20]:<20} {bpm:>4} {batt:>8}"
+            f" {r['per_second']:>6}  {maker}"
+        )
+
+
 def _run_scan(args: argparse.Namespace, settings: Settings) -> int:
     settings = _with_adapters(args, settings)
     seconds = args.seconds or settings.collector.scan_seconds
+    with_ant = args.ant or settings.collector.ant.enabled
 
     def run() -> int:
-        rows = asyncio.run(_scan(settings, seconds, not args.no_battery))
+        from gympulse.collectors.ant import scan_ant
+
+        ble = settings.collector.ble or not with_ant
+        rows = asyncio.run(_scan(settings, seconds, not args.no_battery)) if ble else []
+        ant = asyncio.run(scan_ant(settings.collector.ant, seconds)) if with_ant else []
         if args.json:
-            print(json.dumps(rows))
+            print(json.dumps([*rows, *({"kind": "ant", **r} for r in ant)]))
             return 0
+        if with_ant:
+            _print_ant(ant, seconds)
+            if not ble:
+                return 0
         if not rows:
             print(f"no heart-rate straps seen in {seconds:g} s")
             return 0

@@ -4,9 +4,10 @@ Everything the collector opens goes onto one :class:`contextlib.AsyncExitStack` 
 opened, and comes off in reverse order however the run ends (``stop`` set, a task failing,
 cancellation): the disk queue, the Bluetooth centrals, the MQTT connection, the "offline"
 status, the forwarder (whatever the broker has not acknowledged goes to disk), the strap
-manager (every strap disconnected and marked lost). The two long-running tasks, the strap
-manager and the forwarder, run in one :class:`asyncio.TaskGroup`: when one fails, the other
-is cancelled and the run ends with that error.
+manager and the ANT+ receiver (every strap disconnected and marked lost). The long-running
+tasks, the strap manager, the ANT+ receiver and the forwarder, run in one
+:class:`asyncio.TaskGroup`: when one fails, the others are cancelled and the run ends with
+that error.
 
 Stopping is the caller's: ``stop`` is set by the shared SIGINT/SIGTERM handling of
 :func:`gympulse.commands.install_stop_handlers` (the CLI) or by a test.
@@ -17,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from gympulse import contract
+from gympulse.collectors.ant import AntDriver, AntReceiver
 from gympulse.collectors.buffer import DiskQueue, Forwarder, SeqAllocator
 from gympulse.collectors.central import Central, make_central
 from gympulse.collectors.manager import StrapManager
@@ -63,8 +66,14 @@ async def _say_offline(mqtt: MqttClient, publisher: CollectorPublisher) -> None:
             await asyncio.wait_for(publisher.offline(), 2)
 
 
-async def run_collector(settings: Settings, stop: asyncio.Event) -> dict[str, dict[str, int]]:
-    """Run until ``stop`` is set. Returns per-strap counters."""
+async def run_collector(
+    settings: Settings, stop: asyncio.Event, *, ant_stick: Callable[[], AntDriver] | None = None
+) -> dict[str, dict[str, int]]:
+    """Run until ``stop`` is set. Returns per-strap counters.
+
+    Bluetooth straps (``collector.ble``) and ANT+ straps (``collector.ant.enabled``) run
+    side by side on one disk queue, forwarder and seq allocator. ``ant_stick`` replaces the
+    USB stick (tests: a fake stick at the USB boundary)."""
     c = settings.collector
     collector = contract.check_level(c.name, "collector name")
     site = contract.check_level(settings.site, "site")
@@ -72,7 +81,8 @@ async def run_collector(settings: Settings, stop: asyncio.Event) -> dict[str, di
     async with contextlib.AsyncExitStack() as stack:
         queue = DiskQueue(Path(c.state_dir) / f"{collector}.sqlite3", c.queue_max_samples)
         stack.callback(queue.close)
-        centrals = await open_centrals(settings)  # NoAdapter / NoPermission end the run here
+        # NoAdapter / NoPermission end the run here
+        centrals = await open_centrals(settings) if c.ble else []
         for central in centrals:
             stack.push_async_callback(central.close)
 
@@ -97,23 +107,35 @@ async def run_collector(settings: Settings, stop: asyncio.Event) -> dict[str, di
         )
         publisher = CollectorPublisher(mqtt, site, collector)
         forwarder = Forwarder(mqtt, publisher, queue, confirm=c.confirm)
-        manager = StrapManager(settings, centrals, forwarder, publisher, SeqAllocator(queue))
+        seqs = SeqAllocator(queue)
+        manager = StrapManager(settings, centrals, forwarder, publisher, seqs) if c.ble else None
+        ant: AntReceiver | None = None
+        if c.ant.enabled:  # NoStick / AntError end the run here
+            ant = AntReceiver(c.ant, forwarder, publisher, seqs, stick=ant_stick)
+            await ant.open()
+            stack.push_async_callback(ant.close)
         await stack.enter_async_context(mqtt)
         stack.callback(_cancel_all, announcing)
         stack.push_async_callback(_say_offline, mqtt, publisher)
         stack.push_async_callback(forwarder.close)  # unconfirmed samples stay on disk
-        stack.push_async_callback(manager.close)  # first: straps disconnected, marked lost
+        receivers: list[StrapManager | AntReceiver] = [r for r in (manager, ant) if r is not None]
+        for receiver in receivers:  # first: straps disconnected, marked lost
+            stack.push_async_callback(receiver.close)
         try:
             async with asyncio.TaskGroup() as tasks:
-                manager_task = tasks.create_task(manager.run(), name="manager")
+                running = [tasks.create_task(r.run(), name=type(r).__name__) for r in receivers]
                 forwarder_task = tasks.create_task(forwarder.run(), name="forwarder")
                 watermark_task = tasks.create_task(forwarder.watch(until=stop), name="watermarks")
                 await stop.wait()
-                await manager.close()
-                manager_task.cancel()
+                for receiver, task in zip(receivers, running, strict=True):
+                    await receiver.close()
+                    task.cancel()
                 await forwarder.close()
                 forwarder_task.cancel()
                 watermark_task.cancel()
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None  # a failed task ends the run with its error
-        return manager.summary()
+        summary: dict[str, dict[str, int]] = {}
+        for receiver in receivers:
+            summary.update(receiver.summary())
+        return summary

@@ -160,8 +160,19 @@ class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     influx_password: str = ""  # environment only
 
 
+class AntSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """ANT+ straps through one USB ANT stick in continuous scan mode (collectors/ant.py)."""
+
+    enabled: bool = False
+    stick: Literal["usb"] = "usb"  # the first ANTUSB2 / ANTUSB-m stick openant finds
+    silence_s: float = 4.0  # no broadcast for this long: "lost"
+    # ANT device number (as printed by `gympulse scan --ant`) -> alias; empty: every strap
+    allow: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str = "edge"
+    ble: bool = True  # false: ANT+ only (collector.ant), no Bluetooth adapter opened
     central: Literal["bleak", "bumble"] = "bleak"
     adapters: list[str] = msgspec.field(default_factory=lambda: ["hci0"])
     transport: str = ""  # bumble: "usb:0", "serial:/dev/ttyUSB0", "tcp-client:HOST:PORT"
@@ -174,6 +185,7 @@ class CollectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     # watermark covers it (survives a broker that forgets what it acknowledged); "broker"
     # on the broker's PUBACK (a site without gympulse ingestion).
     confirm: Literal["ingest", "broker"] = "ingest"
+    ant: AntSettings = msgspec.field(default_factory=AntSettings)
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
