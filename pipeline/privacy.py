@@ -198,27 +198,20 @@ class _Stream:
         self.js.write(b"\n]\n")
 
 
-async def _spans(store: Store, windows: list[Window]) -> list[tuple[int, int]]:
-    """The [lo, hi) spans to read: the union of the person's strap windows, clipped to the
-    stored samples and cut into :data:`EXPORT_WINDOW_MS` pieces (no sample read twice)."""
-    span = await store.sample_time_range()
-    if span is None:
-        return []
-    oldest, newest = span
-    merged: list[list[int]] = []
-    for _sensor, start, end in sorted(windows, key=lambda w: w[1]):
-        lo, hi = max(start, oldest), min(end, newest + 1)
-        if lo >= hi:
-            continue
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
+def _chunks(lo: int, hi: int) -> list[tuple[int, int]]:
+    """[lo, hi) in :data:`EXPORT_WINDOW_MS` pieces."""
+    return [(a, min(a + EXPORT_WINDOW_MS, hi)) for a in range(lo, hi, EXPORT_WINDOW_MS)]
+
+
+def _merged(windows: list[Window]) -> list[Window]:
+    """The windows with overlapping ones of the same sensor joined (no sample read twice)."""
+    out: list[Window] = []
+    for sensor, start, end in sorted(windows):
+        if out and out[-1][0] == sensor and start <= out[-1][2]:
+            out[-1] = (sensor, out[-1][1], max(out[-1][2], end))
         else:
-            merged.append([lo, hi])
-    return [
-        (a, min(a + EXPORT_WINDOW_MS, hi))
-        for lo, hi in merged
-        for a in range(lo, hi, EXPORT_WINDOW_MS)
-    ]
+            out.append((sensor, start, end))
+    return out
 
 
 def _registry_rows(path: str | Path, athlete_id: int) -> dict[str, pl.DataFrame]:
@@ -252,7 +245,7 @@ async def export_athlete(
     zf = await asyncio.to_thread(zipfile.ZipFile, out, "w", compression=zipfile.ZIP_DEFLATED)
     with zf:
         archive = _Archive(zf)
-        spans = await _spans(store, windows)
+        span = await store.sample_time_range()
         for place in PLACES:
             name = _file_name(place)
             if place.home is Home.REGISTRY:
@@ -261,7 +254,7 @@ async def export_athlete(
                 rows = await store.read_rows(place.name, {place.column: athlete_id})
                 archive.frame(name, rows)
             elif place.link is Link.WORN:
-                await _export_samples(archive, store, place, spans, athlete_id)
+                await _export_samples(archive, store, place, span, windows, athlete_id)
             elif place.link is Link.STRAP_MESSAGE:
                 if not isinstance(store, ErasingStore):
                     raise TypeError(f"store {store.name} cannot find quarantined messages")
@@ -280,22 +273,40 @@ async def export_athlete(
 
 
 async def _export_samples(
-    archive: _Archive, store: Store, place: Place, spans: list[tuple[int, int]], athlete_id: int
+    archive: _Archive,
+    store: Store,
+    place: Place,
+    span: tuple[int, int] | None,
+    windows: list[Window],
+    athlete_id: int,
 ) -> None:
-    """A raw-sample place, a week at a time (memory stays flat)."""
+    """A raw-sample place, what erasure deletes (Link.WORN): every sample of her straps
+    inside her windows, whatever it is stamped with, then the samples stamped with her
+    outside them; a week at a time (memory stays flat)."""
     if place.name == "samples":
-        columns, query = (
-            ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"],
-            store.query_samples,
-        )
+        columns = ["sensor", "athlete_id", "ts", "bpm", "rr_ms", "contact"]
+        query = store.query_samples
     elif place.name == "machine_samples":
         columns, query = list(MACHINE_COLUMNS), store.query_machine
     else:
         raise ValueError(f"{place.name}: no store query reads these samples")
     with archive.streamed(place.name, columns) as stream:
-        for lo, hi in spans:
+        if span is None:
+            return
+        oldest, newest = span[0], span[1] + 1
+        worn = _merged(windows)
+        for sensor, start, end in worn:
+            for lo, hi in _chunks(max(start, oldest), min(end, newest)):
+                frame = await query(lo, hi, sensors=[sensor])
+                await asyncio.to_thread(stream.add, frame)
+        inside = pl.lit(False)
+        for sensor, start, end in worn:
+            inside = inside | (
+                (pl.col("sensor") == sensor) & (pl.col("ts") >= start) & (pl.col("ts") < end)
+            )
+        for lo, hi in _chunks(oldest, newest):
             frame = await query(lo, hi, athlete_ids=[athlete_id])
-            await asyncio.to_thread(stream.add, frame)
+            await asyncio.to_thread(stream.add, frame.filter(~inside))
 
 
 def _quarantine_frame(rows: list[QuarantineRow]) -> pl.DataFrame:

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,12 @@ from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.personal_data import NOT_PERSONAL, PLACES, Home, Link
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
-from gympulse.pipeline.stores.base import QuarantineRow, StoredMachineSample, WriteBatch
+from gympulse.pipeline.stores.base import (
+    QuarantineRow,
+    StoredMachineSample,
+    StoredSample,
+    WriteBatch,
+)
 from gympulse.settings import StoreSettings
 from tests.support.grafana import FakeGrafana
 from tests.support.pipeline import barrier, publish_samples, sqlite_has
@@ -86,7 +92,7 @@ def test_the_walk_finds_a_new_table_and_a_new_person_column(tmp_path: Path) -> N
     """The schema walk fails on what the map does not name (so it can fail)."""
     db = tmp_path / "gympulse.db"
     Registry(db).close()
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert uncovered(conn, {Home.REGISTRY, Home.STORE}) == []
         conn.execute("CREATE TABLE consent (athlete_id INTEGER, given_ms INTEGER)")
         conn.execute("ALTER TABLE assignments ADD COLUMN witness INTEGER REFERENCES athletes(id)")
@@ -104,13 +110,13 @@ def _registry_count(conn: sqlite3.Connection, table: str, link: Link, column: st
 
 
 def _quarantined(db: Path, sensor: str) -> int:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute("SELECT topic FROM quarantine").fetchall()
     return sum(1 for (topic,) in rows if topic.split("/")[-2] == sensor)
 
 
 def _stored(db: Path, sensor: str, ts: int) -> bool:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         query = "SELECT 1 FROM samples WHERE sensor = ? AND ts = ?"
         return conn.execute(query, (sensor, ts)).fetchone() is not None
 
@@ -138,7 +144,14 @@ def _fill_store(db: Path, alice: int, w0: int) -> None:
                 )
                 for strap in ("strap-4", "strap-40")
             ]
-            await store.write(WriteBatch(machine=machine, quarantine=quarantine))
+            # Erasure's reach, which the export must match: a sample of her strap in her
+            # window stamped with nobody (not re-stamped yet), and one stamped with her
+            # of a strap she has no window of.
+            odd = [
+                StoredSample(SITE, "sim", "strap-4", w0 + 30_000, 1, 99, (), True, None, None),
+                StoredSample(SITE, "sim", "strap-9", w0, 1, 98, (), True, None, alice),
+            ]
+            await store.write(WriteBatch(odd, machine=machine, quarantine=quarantine))
         finally:
             await store.close()
 
@@ -199,13 +212,13 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
         assert guest.post("strength/sets", data=lift).status_code == 303
 
         # ---- every table and person column is in the map, and every personal one is filled
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn:
             missing = uncovered(conn, {Home.REGISTRY, Home.STORE})
             assert missing == [], missing
             for p in PLACES:
                 if p.home is Home.REGISTRY:
                     assert _registry_count(conn, p.name, p.link, p.column, alice) > 0, p.name
-        with sqlite3.connect(tmp_path / "collector-buffer.db") as conn:
+        with closing(sqlite3.connect(tmp_path / "collector-buffer.db")) as conn:
             assert uncovered(conn, {Home.COLLECTOR}) == []
 
         # ---- export: a file for every place of the map
@@ -227,7 +240,7 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
                 assert manifest[name]["rows"] > 0, name
         assert [n["text"] for n in notes] == [NOTE]
         assert manifest["strength_sets"]["rows"] == 2
-        assert manifest["samples"]["rows"] == 5 * 121
+        assert manifest["samples"]["rows"] == 5 * 121 + 2
         assert manifest["machine_samples"]["rows"] == 10
         assert len(nonces) == 1 and "nonce" not in nonces[0]  # a secret: never exported
         assert [json.loads(bytes.fromhex(q["payload"]))["sensor"] for q in quarantine] == [
@@ -244,7 +257,7 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
             if path.exists():
                 raw = path.read_bytes()
                 assert b"Alice" not in raw and b"relapse" not in raw, path.name
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn:
             for p in PLACES:
                 if p.home is Home.REGISTRY:
                     assert _registry_count(conn, p.name, p.link, p.column, alice) == 0, p.name
@@ -252,7 +265,7 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
             for table in ("samples", "machine_samples"):
                 left = conn.execute(
                     f"SELECT count(*) FROM {table} WHERE athlete_id = ? OR sensor IN"
-                    " ('strap-1', 'strap-4', 'bike-4')",
+                    " ('strap-1', 'strap-4', 'strap-9', 'bike-4')",
                     (alice,),
                 ).fetchone()[0]
                 assert left == 0, table
@@ -266,13 +279,13 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
 
         # ---- the next athlete sees nothing of hers; guest links still work
         coach.post("/coach/admin/athletes", data={"name": "Carla", "csrf": csrf})
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn:
             carla = conn.execute("SELECT id FROM athletes WHERE name = 'Carla'").fetchone()[0]
         page = coach.get(f"/coach/athletes/{carla}")
         assert page.status_code == 200 and "relapse" not in page.text
         lifts = coach.get("/coach/strength")
         assert lifts.status_code == 200
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn:
             assert (
                 conn.execute(
                     "SELECT count(*) FROM strength_sets WHERE athlete_id = ?", (carla,)
@@ -305,8 +318,10 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
                 await asyncio.sleep(0.2)
                 if _stored(db, probe.sensor, probe.ts):
                     break
+            else:
+                raise AssertionError((tmp_path / "ingest.log").read_text())
             await publish_samples(mosquitto.url, [*replay, after])
-            await barrier(mosquitto.url, sqlite_has(db))
+            await barrier(mosquitto.url, sqlite_has(db), limit_s=120)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -379,7 +394,7 @@ def test_many_erasures_at_once(mosquitto: Mosquitto, tmp_path: Path) -> None:
         found = LINK_RE.search(page.text)
         assert page.status_code == 200 and found is not None
         assert httpx.get(f"{base}/me/{found.group(1)}", timeout=60).status_code == 200
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         for who in guests:
             for p in PLACES:
                 if p.home is Home.REGISTRY:
