@@ -251,17 +251,19 @@ class FakeGrafana:
         return 200, {"results": results}
 
     def _influxql(self, ds: dict[str, Any], q: str) -> dict[str, Any]:
-        # As Grafana's InfluxQL client does (pkg/tsdb/influxdb/influxql, createRequest):
-        # db, epoch and the data source's user/password in the URL, the query as POST form.
+        # As Grafana's InfluxDB client does (pkg/tsdb/influxdb, createRequest): db and epoch
+        # in the URL, the query as a POST form (httpMode POST), and — basicAuth off, a user
+        # set — HTTP basic auth with the data source's user and password.
         params = {"db": ds["jsonData"]["dbName"], "epoch": "ms"}
-        if ds.get("user"):
-            params["u"] = ds["user"]
-            params["p"] = self._secrets.get(ds["uid"], {}).get("password", "")
         req = urllib.request.Request(
             ds["url"].rstrip("/") + "/query?" + urllib.parse.urlencode(params),
             data=urllib.parse.urlencode({"q": q}).encode(),
             method="POST",
         )
+        if ds.get("user"):
+            password = self._secrets.get(ds["uid"], {}).get("password", "")
+            token = base64.b64encode(f"{ds['user']}:{password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 answer = json.loads(resp.read())
