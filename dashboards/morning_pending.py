@@ -33,7 +33,12 @@ from gympulse.pipeline.journal import MorningRecording
 log = logging.getLogger(__name__)
 
 WEB_COLLECTOR = "web"
-MAX_PENDING = 500
+MAX_PENDING = 500  # readings running at once, all owners together
+# Per guest: a new start beyond this ends that guest's oldest (a reloaded page starting
+# again is never refused); one guest can never fill the others' room (issue 18).
+MAX_PENDING_PER_GUEST = 2
+# Guests together leave this many places for the coach's morning station.
+STATION_RESERVE = 100
 PENDING_TTL_MS = 30 * 60_000
 MAX_SAMPLES_BODY = 64 * 1024
 
@@ -67,7 +72,14 @@ def start_pending(
     request: Request, athlete_id: int, sensor: str | None, method: str, owner: str
 ) -> Pending:
     pending = pending_readings(request)
-    if len(pending) >= MAX_PENDING:
+    if owner != "coach":
+        own = [k for k, q in pending.items() if q.owner == owner]  # oldest first
+        for key in own[: max(0, len(own) - MAX_PENDING_PER_GUEST + 1)]:
+            del pending[key]
+        guests = sum(1 for q in pending.values() if q.owner != "coach")
+        if guests >= MAX_PENDING - STATION_RESERVE:
+            raise HTTPException(status_code=429, detail="too many readings running")
+    elif len(pending) >= MAX_PENDING:
         raise HTTPException(status_code=429, detail="too many readings running")
     ctx: AppContext = request.app.state.ctx
     p = Pending(
@@ -84,9 +96,11 @@ def start_pending(
 
 
 def take_pending(request: Request, pending_id: str, owner: str) -> Pending:
-    p = pending_readings(request).pop(pending_id, None)
-    if p is None or p.owner != owner:
+    pending = pending_readings(request)
+    p = pending.get(pending_id)
+    if p is None or p.owner != owner:  # someone else's reading is left running, untouched
         raise HTTPException(status_code=404, detail="no such reading running")
+    del pending[pending_id]
     return p
 
 
