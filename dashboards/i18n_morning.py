@@ -80,6 +80,28 @@ MORNING: dict[str, dict[str, str]] = {
         "nl": "Er was iets te veel beweging voor een duidelijke meting. Probeer het nog eens,"
         " zo stil als je kunt.",
     },
+    "refused_after-training": {
+        "en": "Your body is still busy with the training you just did, so this is not a"
+        " resting reading yet. Well done on the training! Take your reading tomorrow"
+        " morning, soon after waking — or rest for half an hour and try again.",
+        "nl": "Je lichaam is nog bezig met de training die je net deed, dus dit is nog geen"
+        " rustmeting. Goed gedaan, die training! Doe je meting morgenochtend, kort na het"
+        " wakker worden — of rust een half uur en probeer het dan opnieuw.",
+    },
+    "refused_not-at-rest": {
+        "en": "Your heart rate was well above your usual resting level, so this does not count"
+        " as a resting reading — nothing is wrong with that. Lie or sit quietly for a few"
+        " minutes and try again, ideally soon after waking, before coffee or training.",
+        "nl": "Je hartslag was duidelijk hoger dan je gewone rustniveau, dus dit telt niet als"
+        " rustmeting — daar is niets mis mee. Ga een paar minuten rustig liggen of zitten en"
+        " probeer het opnieuw, het liefst kort na het wakker worden, vóór koffie of training.",
+    },
+    "refused_not-settled": {
+        "en": "Your heart rate was still settling during the reading. Give yourself two quiet"
+        " minutes lying or sitting first, then let's try again.",
+        "nl": "Je hartslag was tijdens de meting nog aan het zakken of stijgen. Neem eerst twee"
+        " rustige minuten, liggend of zittend, en probeer het dan opnieuw.",
+    },
     "refused_error": {
         "en": "Something went wrong on our side. Please try again in a moment.",
         "nl": "Er ging bij ons iets mis. Probeer het zo nog eens.",

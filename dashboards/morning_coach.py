@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gympulse.dashboards import charts
+from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import (
     athlete_or_404,
     coach_of,
@@ -95,9 +96,12 @@ async def mark_reading(
     start_ms, end_ms = _local_ms(ctx, start), _local_ms(ctx, end)
     if end_ms <= start_ms:
         raise HTTPException(status_code=422, detail="the window must end after it starts")
+    profile = await run_db(ctx.registry.athlete, athlete_id)
     outcome = await readings.take_reading(
         ctx.store, ctx.journal, athlete_id, start_ms, end_ms, method="coach",
-        rules=readings.rules_of(ctx.settings.morning), tz=ctx.settings.timezone,
+        rules=readings.rules_of(ctx.settings.morning),
+        rest=readings.rest_rules_of(ctx.settings.morning),
+        profile_hr_rest=None if profile is None else profile.hr_rest, tz=ctx.settings.timezone,
     )  # fmt: skip
     if isinstance(outcome, Refusal):
         return render(

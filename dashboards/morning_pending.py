@@ -131,9 +131,12 @@ async def finish_pending(request: Request, p: Pending, lang: str) -> dict[str, A
     ctx: AppContext = request.app.state.ctx
     cfg = ctx.settings.morning
     started = time.monotonic()
+    profile = await run_db(ctx.registry.athlete, p.athlete_id)
     outcome = await readings.take_reading(
         ctx.store, ctx.journal, p.athlete_id, p.start_ms, contract.now_ms(),
         method=p.method, sensor=p.sensor, rules=readings.rules_of(cfg),
+        rest=readings.rest_rules_of(cfg),
+        profile_hr_rest=None if profile is None else profile.hr_rest,
         tz=ctx.settings.timezone, wait_s=cfg.wait_for_samples_s,
     )  # fmt: skip
     result = reading_result(lang, outcome)

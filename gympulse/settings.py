@@ -137,6 +137,10 @@ class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_corrected_pct: float = 5.0  # more corrected beats than this: refused
     max_no_contact_pct: float = 10.0  # more samples without skin contact: refused
     wait_for_samples_s: float = 10.0  # at the end, wait this long for the last samples
+    rest_margin_bpm: float = 15.0  # mean HR this far above the person's resting HR: refused
+    rest_max_hr_bpm: float = 100.0  # ... or above this without a resting reference
+    rest_max_drift_bpm: float = 8.0  # HR drifting this much in the window: not settled
+    rest_after_training_s: int = 1800  # training in this long before the reading: refused
     auto: bool = True  # propose resting windows (automatic fallback) after each analyze
     trust_automatic: bool = False  # count automatic windows without a coach's confirmation
     auto_from_hour: int = 4  # site time

@@ -163,9 +163,12 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
                             f"\t{r.method}\t{r.status}"
                         )
                     return 0
+                profile = registry.athlete(athlete_id)
                 outcome = await readings.take_reading(
                     store, journal, athlete_id, args.start, args.end, method="cli",
-                    sensor=args.strap, rules=readings.rules_of(settings.morning), tz=tz,
+                    sensor=args.strap, rules=readings.rules_of(settings.morning),
+                    rest=readings.rest_rules_of(settings.morning),
+                    profile_hr_rest=None if profile is None else profile.hr_rest, tz=tz,
                 )  # fmt: skip
                 if isinstance(outcome, Refusal):
                     print(f"refused: {outcome.reason}: {outcome.detail}", file=sys.stderr)

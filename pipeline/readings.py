@@ -27,7 +27,10 @@ from gympulse.pipeline.analytics.morning import (
     QualityRules,
     ReadingValues,
     Refusal,
+    RestRules,
     compute_reading,
+    rest_refusal,
+    resting_reference,
     resting_windows,
 )
 from gympulse.pipeline.journal import Journal, MorningRecording
@@ -54,6 +57,15 @@ def rules_of(settings: MorningSettings) -> QualityRules:
         min_coverage=settings.min_coverage,
         max_corrected_pct=settings.max_corrected_pct,
         max_no_contact_pct=settings.max_no_contact_pct,
+    )
+
+
+def rest_rules_of(settings: MorningSettings) -> RestRules:
+    return RestRules(
+        margin_bpm=settings.rest_margin_bpm,
+        max_hr_bpm=settings.rest_max_hr_bpm,
+        max_drift_bpm=settings.rest_max_drift_bpm,
+        after_training_s=settings.rest_after_training_s,
     )
 
 
@@ -128,6 +140,20 @@ async def _count(store: Store, reading: MorningRecording, tz: str) -> None:
     await refresh_baselines(store, reading.athlete_id, tz, now)
 
 
+async def recent_resting_hr(store: Store, athlete_id: int, before_ms: int) -> list[float]:
+    """Resting HR of the athlete's counted readings of the 60 days before ``before_ms``."""
+    from gympulse.pipeline.analytics import tables
+    from gympulse.pipeline.analytics.jobs import read_table
+
+    rows = await read_table(store, tables.MORNING_READINGS, {"athlete_id": athlete_id})
+    return [
+        float(r["hr_rest"])
+        for r in rows.iter_rows(named=True)
+        if r["hr_rest"] is not None
+        and before_ms - BASELINE_LOOKBACK_MS <= r["start_ms"] < before_ms
+    ]
+
+
 async def refresh_baselines(store: Store, athlete_id: int, tz: str, now_ms: int) -> None:
     """Recompute the athlete's ``baselines`` rows from their ``morning_readings`` and
     ``daily_metrics`` rows (one athlete: a few hundred rows at most)."""
@@ -153,12 +179,16 @@ async def take_reading(
     sensor: str | None = None,
     status: str = "counted",
     rules: QualityRules | None = None,
+    rest: RestRules | None = None,
+    profile_hr_rest: float | None = None,
     tz: str = "UTC",
     wait_s: float = 0.0,
 ) -> MorningRecording | Refusal:
     """Compute the reading of [start_ms, end_ms) from the stored samples and keep it, or
-    return why it is refused (nothing is stored then). ``wait_s``: how long to wait for the
-    window's last samples to reach the store (a reading that just ended)."""
+    return why it is refused (nothing is stored then): the quality rule, then the rest rule
+    (:func:`rest_refusal`, against the person's recent counted readings, else
+    ``profile_hr_rest``). ``wait_s``: how long to wait for the window's last samples to
+    reach the store (a reading that just ended)."""
     if end_ms <= start_ms:
         raise ValueError("end_ms must be after start_ms")
     if wait_s > 0:
@@ -167,6 +197,18 @@ async def take_reading(
     result = await asyncio.to_thread(compute_reading, window, start_ms, end_ms, rules)
     if isinstance(result, Refusal):
         return result
+    rest = rest or RestRules()
+    reference = resting_reference(
+        await recent_resting_hr(store, athlete_id, start_ms), profile_hr_rest, rest
+    )
+    before = await window_samples(
+        store, athlete_id, start_ms - rest.after_training_s * 1000, start_ms
+    )
+    refusal = await asyncio.to_thread(
+        rest_refusal, window, start_ms, end_ms, result, reference, before, rest
+    )
+    if refusal is not None:
+        return refusal
     return await keep_reading(
         store, journal, athlete_id, start_ms, end_ms, result,
         method=method, sensor=sensor, status=status, tz=tz,

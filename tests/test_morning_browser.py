@@ -66,10 +66,12 @@ class RestingStrap:
         self.url = url
         self.sensor = sensor
         self.contact = True
+        self.rr_scale = 1.0  # 0.45: the same heart in a class (about 150 bpm)
         self.sent: list[tuple[int, tuple[int, ...], bool]] = []  # ts, rr, contact
 
     async def run(self, stop: asyncio.Event) -> None:
         seconds = per_second(pyhrv_rr())
+        scale = 1.0
         async with MqttClient(MqttSettings(url=self.url), f"strap-{time.monotonic_ns()}") as mqtt:
             await mqtt.wait_connected()
             pub = CollectorPublisher(mqtt, SITE, "edge")
@@ -77,6 +79,9 @@ class RestingStrap:
             t0 = loop.time()
             i = 0
             while not stop.is_set():
+                if scale != self.rr_scale:  # the same heart, faster: its own seconds
+                    scale = self.rr_scale
+                    seconds = per_second([round(x * scale) for x in pyhrv_rr()])
                 bpm, rr = seconds[i % len(seconds)]
                 now = contract.now_ms()
                 sample = contract.HrSample(
@@ -171,7 +176,22 @@ async def test_guest_reading_through_mosquitto_and_ingestion(
                 journal = Journal(db)
                 assert len(journal.morning_recordings(strap_env["guest"])) == 1
                 journal.close()
-                # The guest's page now counts one morning.
+                # Tapped while training: the strap has contact and the beats are clean,
+                # but a heart rate of 150 is no resting reading. Refused, kindly.
+                strap.contact = True
+                strap.rr_scale = 0.45
+                await page.click("button.again")
+                await page.wait_for_selector(".straps input[value='strap-7']:checked")
+                await page.click("button.start")
+                await page.wait_for_selector(
+                    "#morning[data-step='done']", timeout=(COUNTDOWN_S + 30) * 1000
+                )
+                assert await page.get_attribute("#morning", "data-result") == "not-at-rest"
+                assert "well above your usual resting level" in await page.inner_text(".step.done")
+                journal = Journal(db)
+                assert len(journal.morning_recordings(strap_env["guest"])) == 1
+                journal.close()
+                # The guest's page still counts one morning.
                 await page.goto(f"{base}/me/{token}/morning")
                 assert "1 of 7" in await page.inner_text(".status-words")
     finally:

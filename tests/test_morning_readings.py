@@ -22,7 +22,10 @@ from gympulse.pipeline.analytics.morning import (
     QualityRules,
     ReadingValues,
     Refusal,
+    RestRules,
     compute_reading,
+    rest_refusal,
+    resting_reference,
     resting_windows,
     rr_reading,
 )
@@ -258,3 +261,91 @@ def test_morning_spans_follow_the_site_clock() -> None:
     ]  # fmt: skip
     # 04:00-11:00 local: UTC+1 on the 28th, UTC+2 from the 29th.
     assert as_utc == [(3, 10), (2, 9)]
+
+
+# ---------------------------------------------------------------------- looks like rest
+
+
+def _scaled(factor: float, n: int = 200) -> list[int]:
+    """The published resting series with every interval scaled (0.45: the same heart in a
+    class, about 150 bpm), its beat-to-beat pattern kept."""
+    return [round(x * factor) for x in pyhrv_rr()[:n]]
+
+
+def _accepted(rr: list[int], start: int) -> tuple[pl.DataFrame, ReadingValues]:
+    frame = _frame(_samples(rr, start))
+    values = compute_reading(frame, start, start + sum(rr))
+    assert isinstance(values, ReadingValues)
+    return frame, values
+
+
+NOTHING_BEFORE = _frame([])
+
+
+def test_a_reading_in_a_class_is_not_a_resting_reading() -> None:
+    frame, values = _accepted(_scaled(0.45), T0)
+    assert values.hr_rest > 140  # the quality rule alone accepted it
+    refusal = rest_refusal(frame, T0, T0 + 90_000, values, 62.0, NOTHING_BEFORE)
+    assert isinstance(refusal, Refusal) and refusal.reason == "not-at-rest"
+    # Without any resting reference, a heart rate over 100 is not rest either.
+    alone = rest_refusal(frame, T0, T0 + 90_000, values, None, NOTHING_BEFORE)
+    assert isinstance(alone, Refusal) and alone.reason == "not-at-rest"
+
+
+def test_a_quiet_morning_passes_the_rest_rule() -> None:
+    rr = pyhrv_rr()[:200]
+    frame, values = _accepted(rr, T0)
+    assert rest_refusal(frame, T0, T0 + sum(rr), values, 66.0, NOTHING_BEFORE) is None
+    # Its own mean, 14 bpm above the reference, is within the 15 bpm margin.
+    assert (
+        rest_refusal(frame, T0, T0 + sum(rr), values, values.hr_rest - 14, NOTHING_BEFORE) is None
+    )
+
+
+def test_a_heart_rate_still_coming_down_is_not_settled() -> None:
+    # Right after climbing the stairs: 96 bpm falling to 66 over the window.
+    rr = [round(60000 / (96 - 30 * k / 199)) for k in range(200)]
+    frame, values = _accepted(rr, T0)
+    refusal = rest_refusal(frame, T0, T0 + sum(rr), values, 66.0, NOTHING_BEFORE)
+    assert isinstance(refusal, Refusal) and refusal.reason == "not-settled"
+
+
+def test_a_reading_right_after_training_is_refused() -> None:
+    rr = pyhrv_rr()[:200]
+    frame, values = _accepted(rr, T0)
+    # Five minutes at 140 bpm, ending ten minutes before the reading.
+    workout = _frame(_samples(_scaled(0.48, 330), T0 - 15 * 60_000))
+    refusal = rest_refusal(frame, T0, T0 + sum(rr), values, 66.0, workout)
+    assert isinstance(refusal, Refusal) and refusal.reason == "after-training"
+    # The same workout 40 minutes earlier is outside the 30-minute rule.
+    earlier = _frame(_samples(_scaled(0.48, 330), T0 - 45 * 60_000))
+    assert rest_refusal(frame, T0, T0 + sum(rr), values, 66.0, earlier) is None
+
+
+def test_the_resting_reference_is_robust() -> None:
+    rules = RestRules()
+    assert resting_reference([60, 61, 158], 70, rules) == 61  # the median, not the mean
+    assert resting_reference([60, 61], 70, rules) == 70  # too few readings: the profile
+    assert resting_reference([], None, rules) is None
+
+
+async def test_take_reading_refuses_a_reading_taken_while_moving(tmp_path: Path) -> None:
+    db = tmp_path / "gympulse.db"
+    registry = Registry(db)
+    ana = registry.add_athlete("Ana", hr_rest=60)
+    registry.close()
+    store = SqliteStore(db)
+    await store.open()
+    journal = Journal(db)
+    moving = _scaled(0.45)
+    await store.write(WriteBatch(_samples(moving, T0, athlete=ana)))
+    try:
+        refused = await readings.take_reading(
+            store, journal, ana, T0, T0 + sum(moving), method="station", profile_hr_rest=60
+        )
+        assert isinstance(refused, Refusal) and refused.reason == "not-at-rest"
+        assert journal.morning_recordings(ana) == []
+        assert (await read_table(store, tables.MORNING_READINGS, {"athlete_id": ana})).is_empty()
+    finally:
+        journal.close()
+        await store.close()

@@ -130,3 +130,20 @@ def test_squad_order_puts_the_declining_guest_first() -> None:
     order = sorted(statuses, key=lambda n: attention_key(statuses[n], n))
     assert order == ["Zoe (declining)", "Carla (new, slept badly)", "Bram (new)",
                      "Anna (improving)"]  # fmt: skip
+
+
+def test_one_outlier_does_not_widen_the_normal_range() -> None:
+    """29 steady mornings (55 / 57 bpm, ln RMSSD 4.0 / 4.2) and, on day 21, one reading
+    taken while moving (158 bpm, ln RMSSD 1.95): the range is that of the 29 others
+    (mean ± SD computed here by hand with statistics), not 34–79 bpm."""
+    import statistics
+
+    hrv, rest = [4.0, 4.2] * 15, [55.0, 57.0] * 15
+    hrv[20], rest[20] = 1.95, 158.0
+    last = _rows(hrv, rest)[-1]
+    clean_rest = rest[:20] + rest[21:]
+    clean_hrv = hrv[:20] + hrv[21:]
+    assert last["hr_rest_mean60"] == pytest.approx(statistics.fmean(clean_rest))
+    assert last["hr_rest_sd60"] == pytest.approx(statistics.stdev(clean_rest))
+    assert last["ln_rmssd_mean60"] == pytest.approx(statistics.fmean(clean_hrv))
+    assert last["ln_rmssd_sd60"] == pytest.approx(statistics.stdev(clean_hrv))

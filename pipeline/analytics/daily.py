@@ -7,7 +7,9 @@
 - ``baselines`` (docs/design.md; Plews et al. 2013, *Training adaptation and heart rate
   variability in elite endurance athletes*, Sports Med 43:773): the morning ln RMSSD and
   resting HR per day; normal range = mean ± 1 SD of the daily values over the last 60
-  days (at least 7 values); 7-day rolling mean (at least 3 values); flags with a
+  days (at least 7 values), leaving out a day further than 15 bpm (resting HR) or 1.0 (ln
+  RMSSD) from the 60-day median, so one outlier does not widen the range; 7-day rolling
+  mean (at least 3 values); flags with a
   direction (Plews et al. 2013; Buchheit 2014, Front Physiol 5:73): ``flag_hrv`` when the
   ln RMSSD rolling mean falls *below* its range, ``flag_hr_rest`` when the resting-HR
   rolling mean rises *above* its range. The opposite directions are good signs, not flags
@@ -30,6 +32,10 @@ BASELINE_DAYS = 60
 BASELINE_MIN_VALUES = 7
 ROLLING_DAYS = 7
 ROLLING_MIN_VALUES = 3
+# A day this far from the 60-day median is not part of the normal range: 15 bpm of
+# resting HR or 1.0 of ln RMSSD (e^1: a 2.7-fold RMSSD) is never a resting morning's
+# day-to-day change (a few bpm, a few tenths: Plews et al. 2013; Buchheit 2014).
+OUTLIER_FROM_MEDIAN = {"ln_rmssd": 1.0, "hr_rest": 15.0}
 ACWR_FLAG = 1.5
 FORM_FLAG = -30.0
 
@@ -138,14 +144,33 @@ def baselines(readings: pl.DataFrame, metrics: pl.DataFrame, now_ms: int) -> pl.
         .join(loads, on=["athlete_id", "date"], how="left")
         .sort("athlete_id", "date")
     )
+    # One outlier must not move a normal range for two months: a day's value further than
+    # OUTLIER_FROM_MEDIAN from the 60-day median is left out of the 60-day mean and SD
+    # (the 7-day mean keeps every value).
+    frame = frame.with_columns(
+        [
+            pl.col(v).rolling_median(BASELINE_DAYS, min_samples=BASELINE_MIN_VALUES)
+            .over("athlete_id").alias(f"_{v}_med")
+            for v in OUTLIER_FROM_MEDIAN
+        ]
+    ).with_columns(
+        [
+            pl.when(
+                pl.col(f"_{v}_med").is_null()
+                | ((pl.col(v) - pl.col(f"_{v}_med")).abs() <= limit)
+            ).then(pl.col(v)).alias(f"_{v}_kept")
+            for v, limit in OUTLIER_FROM_MEDIAN.items()
+        ]
+    )  # fmt: skip
     cols = []
     for v in ("ln_rmssd", "hr_rest"):
         c = pl.col(v)
+        kept = pl.col(f"_{v}_kept")
         cols += [
-            c.rolling_mean(BASELINE_DAYS, min_samples=BASELINE_MIN_VALUES)
+            kept.rolling_mean(BASELINE_DAYS, min_samples=BASELINE_MIN_VALUES)
             .over("athlete_id")
             .alias(f"{v}_mean60"),
-            c.rolling_std(BASELINE_DAYS, min_samples=BASELINE_MIN_VALUES)
+            kept.rolling_std(BASELINE_DAYS, min_samples=BASELINE_MIN_VALUES)
             .over("athlete_id")
             .alias(f"{v}_sd60"),
             c.rolling_mean(ROLLING_DAYS, min_samples=ROLLING_MIN_VALUES)

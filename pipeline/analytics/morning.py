@@ -28,6 +28,25 @@ with a reason the pages translate into a kind request to repeat, when
   (Kubios HRV user guide; Peltola 2012, Front Physiol 3:148): people move, talk or the
   strap slips, and the honest answer is to measure again.
 
+**Rest rule** (:class:`RestRules`, :func:`rest_refusal`). A reading that passed the quality
+rule must still look like rest, or it would move the person's baseline the wrong way: a
+reading tapped during a class said "ln RMSSD 1.95 · 146 bpm" and put an improving guest on
+"watch". HRV4Training asks for the reading right after waking, lying or seated, before
+coffee or training; Plews et al. (2013, Sports Med 43:773) and Buchheit (2014, Front Physiol
+5:73) read morning ln RMSSD as a *resting* measure whose day-to-day changes are small (a few
+percent), so one reading taken in motion outweighs weeks of real ones. Refused when
+
+- ``after-training``: in the ``after_training_s`` (30 min) before the reading the person's
+  strap sent at least ``training_min_s`` (60) samples at the resting reference + 30 bpm
+  or more (exercise, not rest; HR and HRV need tens of minutes to return after it);
+- ``not-at-rest``: the reading's mean HR is more than ``margin_bpm`` (15) above the
+  person's resting reference — the median resting HR of their last counted readings (at
+  least 3, of the last 60 days), else their profile's resting HR; with neither, above
+  ``max_hr_bpm`` (100: resting tachycardia);
+- ``not-settled``: the heart rate still drifts during the window: the mean of its last
+  third differs from the mean of its middle third by more than ``max_drift_bpm`` (8); the
+  first third is the settling-in time and is not judged.
+
 **Automatic fallback** (:func:`resting_windows`). For a guest who wore a strap in the
 morning but took no reading, a window is *proposed* when: it lies between 04:00 and 11:00
 site time (``[morning] auto_from_hour``/``auto_until_hour``), it is at least 2 min long
@@ -53,7 +72,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
-REFUSALS = ("no-signal", "no-contact", "too-few-beats", "too-many-corrected")
+REFUSALS = (
+    "no-signal", "no-contact", "too-few-beats", "too-many-corrected",
+    "after-training", "not-at-rest", "not-settled",
+)  # fmt: skip
 MAX_GAP_MS = 5_000
 SMOOTH_SAMPLES = 11
 
@@ -66,6 +88,20 @@ class QualityRules:
     min_coverage: float = 0.7
     max_corrected_pct: float = 5.0
     max_no_contact_pct: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RestRules:
+    """When a reading does not look like rest (module docstring, "Rest rule")."""
+
+    margin_bpm: float = 15.0
+    max_hr_bpm: float = 100.0
+    max_drift_bpm: float = 8.0
+    after_training_s: int = 1800
+    training_margin_bpm: float = 30.0
+    training_min_s: int = 60
+    reference_min_readings: int = 3
+    unknown_rest_bpm: float = 65.0  # the training threshold's base without any reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +221,71 @@ def compute_reading(
         ln_rmssd=result.ln_rmssd,
         hr_rest=result.hr_rest,
     )
+
+
+def resting_reference(
+    recent_hr_rest: Sequence[float], profile_hr_rest: float | None, rules: RestRules
+) -> float | None:
+    """The person's resting HR to judge a reading against: the median of their recent
+    counted readings' resting HR (at least ``reference_min_readings``), else the profile's."""
+    values = sorted(v for v in recent_hr_rest if v and v > 0)
+    if len(values) >= rules.reference_min_readings:
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    return profile_hr_rest if profile_hr_rest and profile_hr_rest > 0 else None
+
+
+def rest_refusal(
+    window: pl.DataFrame,
+    start_ms: int,
+    end_ms: int,
+    values: ReadingValues,
+    reference_bpm: float | None,
+    before: pl.DataFrame,
+    rules: RestRules | None = None,
+) -> Refusal | None:
+    """Why an accepted reading does not look like rest, or None (module docstring, "Rest
+    rule"). ``window``: the reading's samples; ``before``: the person's samples of the
+    ``after_training_s`` before ``start_ms``."""
+    import polars as pl
+
+    rules = rules or RestRules()
+    training_bpm = (reference_bpm or rules.unknown_rest_bpm) + rules.training_margin_bpm
+    lead_in = before.filter(
+        (pl.col("ts") < start_ms)
+        & (pl.col("ts") >= start_ms - rules.after_training_s * 1000)
+        & (pl.col("contact").is_null() | pl.col("contact"))
+        & (pl.col("bpm") >= training_bpm)
+    )
+    if lead_in.height >= rules.training_min_s:
+        return Refusal(
+            "after-training",
+            f"{lead_in.height} samples at {training_bpm:.0f} bpm or more in the"
+            f" {rules.after_training_s // 60} min before",
+        )
+    ceiling = reference_bpm + rules.margin_bpm if reference_bpm else rules.max_hr_bpm
+    if values.hr_rest > ceiling:
+        usual = f"usual {reference_bpm:.0f}" if reference_bpm else "no resting reference"
+        return Refusal(
+            "not-at-rest", f"mean {values.hr_rest:.0f} bpm, above {ceiling:.0f} ({usual})"
+        )
+    w = window.filter(
+        (pl.col("ts") >= start_ms)
+        & (pl.col("ts") < end_ms)
+        & (pl.col("contact").is_null() | pl.col("contact"))
+    ).sort("ts")
+    if w.height >= 6:
+        third = (end_ms - start_ms) / 3
+        middle = w.filter(pl.col("ts") >= start_ms + third, pl.col("ts") < start_ms + 2 * third)
+        last = w.filter(pl.col("ts") >= start_ms + 2 * third)
+        if middle.height and last.height:
+            m = float(middle["bpm"].mean())  # type: ignore[arg-type]
+            e = float(last["bpm"].mean())  # type: ignore[arg-type]
+            if abs(e - m) > rules.max_drift_bpm:
+                return Refusal(
+                    "not-settled", f"heart rate went from {m:.0f} to {e:.0f} bpm in the window"
+                )
+    return None
 
 
 # ---------------------------------------------------------------------- automatic fallback
