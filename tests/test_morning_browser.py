@@ -29,6 +29,7 @@ import pytest
 from gympulse import contract
 from gympulse.collectors.hrm import MalformedMeasurement, decode
 from gympulse.collectors.publisher import CollectorPublisher
+from gympulse.collectors.simulator import at_rest
 from gympulse.dashboards.accounts import Accounts
 from gympulse.mqtt import MqttClient
 from gympulse.pipeline.analytics.morning import rr_reading
@@ -389,7 +390,7 @@ async def test_page_decoder_agrees_with_collector_decoder() -> None:
 
 async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) -> None:
     db = tmp_path / "gympulse.db"
-    live_class = LiveClass(mosquitto.url, 12)
+    live_class = LiveClass(mosquitto.url, 12, plan=at_rest)  # a group lying still
     ids = seed_athletes(db, live_class.profiles, contract.now_ms() - 60_000)
     accounts = Accounts(db)
     accounts.add_user("coach", "a long coach password")

@@ -25,7 +25,7 @@ from playwright.async_api import Browser, async_playwright
 
 from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
-from gympulse.collectors.simulator import Profile, make_profiles, simulate
+from gympulse.collectors.simulator import Plan, Profile, class_target, make_profiles, simulate
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.app import create_app
 from gympulse.dashboards.live import LiveHub
@@ -126,8 +126,11 @@ class LiveClass:
     """A simulated class published in real time (1 sample/s per strap). Straps in
     ``silent`` stop sending (a strap that dropped without saying so)."""
 
-    def __init__(self, broker_url: str, count: int, *, seed: int = 5) -> None:
+    def __init__(
+        self, broker_url: str, count: int, *, seed: int = 5, plan: Plan = class_target
+    ) -> None:
         self.profiles = make_profiles(count, seed)
+        self.plan = plan  # the interval class; simulator.at_rest: a group lying still
         self.broker_url = broker_url
         self.seed = seed
         self.silent: set[str] = set()
@@ -150,6 +153,7 @@ class LiveClass:
                 seq_base=start,
                 contact_loss_rate=0.0,
                 dropout_rate=0.0,
+                plan=self.plan,
             )
             for i, events in enumerate(events_per_second):
                 if stop.is_set():
