@@ -289,14 +289,33 @@ LIVE_KEYS = (
 
 
 def pick_language(accept_language: str | None, preferred: str = "") -> str:
-    """The guest's profile language if set, else the first supported browser language."""
+    """The guest's profile language if set, else the supported browser language the browser
+    weighs highest (``q``, RFC 9110 §12.5.4; equal weights keep the browser's order)."""
     if preferred in LANGUAGES:
         return preferred
-    for part in (accept_language or "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return DEFAULT
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        code, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        code = code.lower()[:2]
+        if code in LANGUAGES and q > 0:
+            ranked.append((-q, i, code))
+    return min(ranked)[2] if ranked else DEFAULT
+
+
+DECIMAL_COMMA = frozenset({"nl"})  # languages that write 42,5 (and 1.000)
+
+
+def local_number(lang: str, text: str) -> str:
+    """A number written in ``lang`` ("42.5" -> "42,5" in Dutch)."""
+    return text.replace(".", ",") if lang in DECIMAL_COMMA else text
 
 
 def sensor_label(lang: str, sensor: str, labels: dict[str, str]) -> str:

@@ -59,6 +59,7 @@ RETREAT: dict[str, dict[str, str]] = {
     },
     "minutes_short": {"en": "{n} min", "nl": "{n} min"},
     "points_short": {"en": "{n} points", "nl": "{n} punten"},
+    "points_one": {"en": "{n} point", "nl": "{n} punt"},  # exactly 1
     "kcal_small": {"en": "about {n} kcal", "nl": "ongeveer {n} kcal"},
     "weekdays_short": {"en": "Mo Tu We Th Fr Sa Su", "nl": "ma di wo do vr za zo"},
     # coach

@@ -20,7 +20,7 @@ from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.accounts import token_hash
 from gympulse.dashboards.guest import Guest, _guest, _lang, _page, _today, resolve_guest
-from gympulse.dashboards.i18n import t
+from gympulse.dashboards.i18n import local_number, t
 from gympulse.dashboards.web import check_csrf
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import StrengthSet
@@ -30,8 +30,9 @@ router = APIRouter(dependencies=[Depends(resolve_guest)])
 DAY_MS = 86_400_000
 
 
-def _kg(value: float) -> str:
-    return f"{value:g}"
+def _kg(value: float, lang: str = "") -> str:
+    """Kilograms as a form value ("42.5"), or written in ``lang`` ("42,5" in Dutch)."""
+    return local_number(lang, f"{value:g}")
 
 
 def _today_bounds() -> tuple[int, int]:
@@ -100,9 +101,10 @@ async def strength_page(
         last=last,
         reps=last.reps if last else 5,
         kg=_kg(last.kg) if last else "",
+        kg_shown=_kg(last.kg, lang) if last else "",
         saved=saved,
-        today=[(names.get(s.exercise, s.exercise), s.reps, _kg(s.kg)) for s in today],
-        volume=_kg(strength.volume_load(s.as_dict() for s in today)),
+        today=[(names.get(s.exercise, s.exercise), s.reps, _kg(s.kg, lang)) for s in today],
+        volume=_kg(strength.volume_load(s.as_dict() for s in today), lang),
         with_hr=_with_hr(today, sessions),
         scripts=("strength.js",),
     )
@@ -189,7 +191,9 @@ def strength_progress(
         if len(days) >= 2:
             a, b = days[0][1], days[-1][1]
             key = "strength_trend_up" if b > a + 0.01 else "strength_trend_steady"
-            words.append(t(lang, key, lift=e.name(lang), a=_kg(round(a, 1)), b=_kg(round(b, 1))))
+            words.append(
+                t(lang, key, lift=e.name(lang), a=_kg(round(a, 1), lang), b=_kg(round(b, 1), lang))
+            )
     names = {e.key: e.name(lang) for e in exercises}
     for r in strength.records(sets)[-3:]:
         day = dt.datetime.fromtimestamp(int(r["ts_ms"]) / 1000, dt.UTC).date().isoformat()
@@ -198,7 +202,7 @@ def strength_progress(
                 lang,
                 "strength_record",
                 lift=names.get(str(r["exercise"]), str(r["exercise"])),
-                kg=_kg(round(float(r["e1rm"]), 1)),
+                kg=_kg(round(float(r["e1rm"]), 1), lang),
                 day=day,
             )
         )

@@ -14,7 +14,8 @@ import functools
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from gympulse.dashboards import i18n
@@ -37,7 +38,15 @@ ENV = Environment(
     lstrip_blocks=True,
     auto_reload=False,
 )
-ENV.filters["num"] = fmt
+
+
+@pass_context
+def _num(context: Context, value: object, digits: int = 0) -> str:
+    """``| num``: :func:`fmt` in the page's language (42,5 on a Dutch page)."""
+    return i18n.local_number(str(context.get("lang", i18n.DEFAULT)), fmt(value, digits))
+
+
+ENV.filters["num"] = _num
 
 
 def translator(lang: str) -> Any:

@@ -30,14 +30,18 @@ WORDS = {
         "with_hr": "Recorded together with your heart-rate session",
         "stronger": "You are getting stronger",
         "squat": "Back squat",
+        "kg": "42.5",
+        "e1rm": ("40.8", "49.6"),
     },
     "nl": {
         "saved": "Bewaard. Goed gedaan",
         "before": "Vorige keer: 5 × 35 kg",
-        "last": "Vorige keer: 5 × 42.5 kg",
+        "last": "Vorige keer: 5 × 42,5 kg",
         "with_hr": "Vastgelegd samen met je hartslagtraining",
         "stronger": "Je wordt sterker",
         "squat": "Squat",
+        "kg": "42,5",  # Dutch writes a decimal comma
+        "e1rm": ("40,8", "49,6"),
     },
 }
 
@@ -107,7 +111,7 @@ async def test_log_a_set_on_a_phone(mosquitto: Mosquitto, tmp_path: Path, lang: 
             await page.wait_for_url("**saved=1")
             await page.wait_for_load_state()
             today = await page.locator("ol.today li").all_inner_texts()
-            assert today == [f"{words['squat']}: 5 × 42.5 kg"] * 2
+            assert today == [f"{words['squat']}: 5 × {words['kg']} kg"] * 2
             assert "425" in await page.locator("p.volume").inner_text()  # 2 × 5 × 42.5
             assert words["with_hr"] in await page.locator("p.with-hr").inner_text()
             await page.screenshot(path=artifact(f"strength-log-{lang}.png"), full_page=True)
@@ -115,7 +119,8 @@ async def test_log_a_set_on_a_phone(mosquitto: Mosquitto, tmp_path: Path, lang: 
             await page.goto(f"{base}/me/{token}/strength/progress")
             text = await page.locator("ul.words").inner_text()
             # 35 × (1 + 5/30) = 40.8 three weeks ago, 42.5 × (1 + 5/30) = 49.6 today
-            assert "40.8" in text and "49.6" in text and words["stronger"] in text
+            before, now = words["e1rm"]
+            assert before in text and now in text and words["stronger"] in text
             assert await page.locator("svg.chart").count() >= 2  # squat e1RM, weekly volume
             await page.screenshot(path=artifact(f"strength-progress-{lang}.png"), full_page=True)
     log = StrengthLog(db)
