@@ -46,6 +46,7 @@ number that saturates at 65535 (:data:`MAX_ENERGY_KJ`). A larger number is the t
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -382,16 +383,23 @@ def _classify(err: msgspec.DecodeError | msgspec.ValidationError) -> PayloadErro
     return NotJson(text)
 
 
+@functools.lru_cache(maxsize=4096)  # a site has a few hundred sensors: a hit per sample
+def _sensor_id_problem(sensor: str) -> str | None:
+    """Why ``sensor`` is not a sensor id as :func:`normalise_sensor_id` makes them, or None."""
+    try:
+        normalised = normalise_sensor_id(sensor)
+    except BadTopic:
+        return "not a valid id"
+    return None if sensor == normalised else "not normalised"
+
+
 def validate_sample(
     sample: HrSample, *, now: int | None = None, retention_days: int = DEFAULT_RETENTION_DAYS
 ) -> HrSample:
     """Range checks the type system cannot express. Returns the sample unchanged."""
-    try:
-        normalise_sensor_id(sample.sensor)
-    except BadTopic as err:
-        raise WrongType(f"sensor id {sample.sensor!r} is not a valid id") from err
-    if sample.sensor != normalise_sensor_id(sample.sensor):
-        raise WrongType(f"sensor id {sample.sensor!r} is not normalised")
+    problem = _sensor_id_problem(sample.sensor)
+    if problem is not None:
+        raise WrongType(f"sensor id {sample.sensor!r} is {problem}")
     if not BPM_MIN <= sample.bpm <= BPM_MAX:
         raise BpmOutOfRange(f"bpm {sample.bpm} outside {BPM_MIN}-{BPM_MAX}")
     for rr in sample.rr_ms:
