@@ -102,6 +102,12 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        """Browsers and tools that ask for /favicon.ico get the page icon (no 404 per page)."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     app.include_router(coach_auth.public_router)
     app.include_router(morning.guest_router)
     app.include_router(morning.coach_router)

@@ -131,3 +131,24 @@ async def test_a_guest_s_expired_form_is_a_page_on_the_phone(
             assert api.status == 404 and "detail" in await api.json()
             with contextlib.suppress(Exception):
                 await context.close()
+
+
+async def test_pages_have_an_icon_and_no_missing_requests(
+    mosquitto: Mosquitto, seeded: Seeded
+) -> None:
+    token = guest_token(seeded.db, next(iter(seeded.athletes.values())))
+    with web_server(mosquitto.url, seeded.db) as base:
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            for path in ("/coach/login", f"/me/{token}"):
+                await page.goto(base + path)
+                icon = await page.get_attribute("link[rel=icon]", "href")
+                assert icon is not None, path
+                answer = await page.request.get(base + icon)
+                assert answer.status == 200 and "svg" in answer.headers["content-type"]
+            # Tools that ask for /favicon.ico by habit find it too.
+            legacy = await page.request.get(f"{base}/favicon.ico")
+            assert legacy.status == 200 and "svg" in legacy.headers["content-type"]
+            assert failed == []
