@@ -20,6 +20,7 @@ PUBLIC = {
     "/": "a redirect to /live",
     "/board/{token}": "checks the board token itself",
     "/coach/login": "the login form",
+    "/favicon.ico": "a redirect to the page icon in /static",
     "/healthz": "ok, MQTT connected, number of tiles: nothing personal",
 }
 CREDENTIALS = {require_coach, resolve_guest, board_viewer}
