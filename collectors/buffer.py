@@ -136,12 +136,15 @@ class DiskQueue:
         db = self._db
         db.execute("BEGIN")
         try:
+            before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO queue (qid, sensor, ts, payload, seq, kind)"
                 " VALUES (?,?,?,?,?,?)",
                 rows,
             )
-            count = db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
+            # The count is kept, not counted: COUNT(*) reads the whole table (5 ms a put at
+            # a million queued samples, an outage of a day on a busy collector).
+            count = self._count + db.total_changes - before
             excess = count - self.max_samples
             if excess > 0:
                 db.execute(
@@ -206,17 +209,19 @@ class DiskQueue:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._count = int(db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        self._count -= deleted
         return deleted
 
     def delete(self, qids: Iterable[int]) -> None:
         ids = [(q,) for q in qids]
         if not ids:
             return
-        self._db.execute("BEGIN")
-        self._db.executemany("DELETE FROM queue WHERE qid = ?", ids)
-        self._db.execute("COMMIT")
-        self._count = int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        db = self._db
+        db.execute("BEGIN")
+        before = db.total_changes
+        db.executemany("DELETE FROM queue WHERE qid = ?", ids)
+        self._count -= db.total_changes - before
+        db.execute("COMMIT")
 
     # ------------------------------------------------------------------ seq reservations
 

@@ -234,3 +234,28 @@ def test_ingestion_watermark_covers_machine_samples() -> None:
     ((_, topic, payload),) = marks.due()
     assert topic == contract.stored_topic("gym", "pi")
     assert contract.decode_stored(payload).seq == {"bike-1": 41}
+
+
+def test_the_kept_count_is_the_table_count_through_every_change(tmp_path: Path) -> None:
+    """The queue keeps its length instead of counting the table on every put (a COUNT(*)
+    per put grew with the backlog): after repeats, drops, watermarks and deletes it is
+    still exactly what the table holds."""
+    path = tmp_path / "queue.db"
+    queue = DiskQueue(path, max_samples=50)
+
+    def table_count() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+
+    samples = [(q, HrSample("strap-1", 1_000 + q, q, 70)) for q in range(1, 41)]
+    queue.put(samples[:30])
+    queue.put(samples[20:40])  # ten repeats (INSERT OR IGNORE) and ten new
+    assert len(queue) == table_count() == 40
+    queue.put([(q, HrSample("strap-2", 5_000 + q, q, 80)) for q in range(41, 61)])
+    assert len(queue) == table_count() == 50  # ten of the oldest dropped
+    queue.confirm({"strap-1": 25}, sent_up_to=60)
+    assert len(queue) == table_count()
+    queue.delete([55, 56, 57, 9999])  # one qid that is not there
+    assert len(queue) == table_count()
+    queue.close()
+    assert len(DiskQueue(path, max_samples=50)) == table_count()
