@@ -312,6 +312,13 @@ def _today(request: Request) -> dt.date:
     return dt.datetime.now(tz).date()
 
 
+def day_label(lang: str, iso_date: str) -> str:
+    """A day as a person says it: "Mo 30 Nov", "ma 30 nov"."""
+    day = dt.date.fromisoformat(iso_date)
+    weekday = t(lang, "weekdays_short").split()[day.weekday()]
+    return f"{weekday} {day.day} {t(lang, 'months_short').split()[day.month - 1]}"
+
+
 def _with_ratings(sessions: list[Row], rated: dict[str, float]) -> list[Row]:
     """Sessions with the guest's own rating from the journal (so an answer shows at once,
     before the next ``analyze``)."""
@@ -345,14 +352,17 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
     lang = _lang(request, guest)
     journal = guest.ctx.journal
     rated = {r.session_id: r.rpe for r in await run_db(journal.session_rpes, guest.athlete.id)}
-    sessions = _with_ratings(await guest.ctx.data.sessions(guest.athlete.id), rated)
+    sessions = [
+        s | {"day": day_label(lang, str(s["date"]))}
+        for s in _with_ratings(await guest.ctx.data.sessions(guest.athlete.id), rated)
+    ]
     last = sessions[0] if sessions else None
     last_zones = None
     if last is not None:
         last_zones = charts.zone_bars(
             [float(last.get(f"zone{z}_s") or 0) for z in range(6)],
             _zone_labels(lang),
-            title=f"{t(lang, 'zone_minutes')} · {last['date']}",
+            title=f"{t(lang, 'zone_minutes')} · {last['day']}",
         )
     week = _week(request, lang, await run_db(journal.wellness, guest.athlete.id))
     return _page(
