@@ -80,7 +80,7 @@ def test_guest_a_cannot_reach_guest_b(tmp_path: Path) -> None:
                     tried += 1
                     body = response.text
                     own = path.startswith((f"/me/{token_a}", f"/api/me/{token_a}"))
-                    public = path.startswith(("/healthz", "/static"))
+                    public = path.startswith(("/healthz", "/static", "/favicon.ico"))
                     if own or public or path == "/" or path == "/coach/login":
                         pass  # may succeed, but must not show B (checked below)
                     else:
