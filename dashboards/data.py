@@ -40,8 +40,8 @@ from gympulse.pipeline.analytics.tables import (
     SESSION_SUMMARY,
     Table,
 )
+from gympulse.pipeline.sqlite_db import SqliteDatabase
 from gympulse.pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
-from gympulse.pipeline.stores.sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,12 @@ class Data:
 
     def __init__(self, store: Store, path: str | Path) -> None:
         self.store = store
-        self.conn: sqlite3.Connection = connect(path)
+        self.db = SqliteDatabase(path)  # the identity tables, through the file's owner
         self._store_users = 0
         self.tz = "UTC"  # the site's time zone: exports write local ISO times
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     async def open_store(self) -> None:
         """Open the store for one more user (an app lifespan); the first opens it."""
@@ -258,11 +258,9 @@ class Data:
 
     # ---------------------------------------------------------------- export
 
-    def _exists(self, table: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        return row is not None
+    async def _names(self) -> dict[int, str]:
+        """athlete id -> name (empty before the registry made its table)."""
+        return await self.db.arun(_athlete_names)
 
     async def export(
         self, table: str, *, window_ms: int = EXPORT_WINDOW_MS
@@ -275,10 +273,10 @@ class Data:
         come ordered by window, then (sensor, ts) within it. Derived tables (a few rows per
         athlete per day) are read whole."""
         if table in IDENTITY_EXPORTS:
-            if not self._exists(table):
+            found = await self.db.arun(lambda conn: _identity_rows(conn, table))
+            if found is None:
                 return None
-            cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
-            return self._readable([d[0] for d in cur.description], cur.fetchall())
+            return self._readable(*found, await self._names())
         if table not in STORE_EXPORTS:
             return None
         if table == "samples":
@@ -293,15 +291,14 @@ class Data:
         order = [c for c in STORE_EXPORTS[table] if c in frame.columns]
         if order:
             frame = frame.sort(order, nulls_last=True)
-        return self._readable(columns, frame.select(columns).rows())
+        return self._readable(columns, frame.select(columns).rows(), await self._names())
 
     def _readable(
-        self, columns: list[str], rows: list[tuple[Any, ...]]
+        self, columns: list[str], rows: list[tuple[Any, ...]], names: dict[int, str]
     ) -> tuple[list[str], AsyncIterator[tuple[Any, ...]]]:
         """Rows a person can read in a spreadsheet: numbers rounded to their meaning, and
         appended after the original columns (which stay for scripts) the athlete's name
-        and every ``*_ms`` time as ISO 8601 in the site's time zone."""
-        names = dict(self.conn.execute("SELECT id, name FROM athletes").fetchall())
+        (from ``names``) and every ``*_ms`` time as ISO 8601 in the site's time zone."""
         tz = ZoneInfo(self.tz)
         ms_cols = [i for i, c in enumerate(columns) if c.endswith("_ms")]
         athlete_col = columns.index("athlete_id") if "athlete_id" in columns else None
@@ -369,15 +366,35 @@ class Data:
     async def _samples_csv(self, window_ms: int) -> AsyncIterator[bytes]:
         """The samples' columns, then (for a person reading it in a spreadsheet) the
         athlete's name and the sample's time in ISO 8601 in the site's time zone."""
-        names: dict[int, str] = {}
-        if self._exists("athletes"):
-            names = dict(self.conn.execute("SELECT id, name FROM athletes").fetchall())
+        names = await self._names()
         yield _csv_bytes([[*SAMPLE_COLUMNS, "athlete", "time_local"]])
         async for frame in self._sample_windows(window_ms):
             yield await asyncio.to_thread(_samples_csv_bytes, frame, names, self.tz)
 
 
 CSV_BATCH_ROWS = 5000
+
+
+def _exists(conn: sqlite3.Connection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return row is not None
+
+
+def _athlete_names(conn: sqlite3.Connection) -> dict[int, str]:
+    if not _exists(conn, "athletes"):
+        return {}
+    return {int(i): str(n) for i, n in conn.execute("SELECT id, name FROM athletes")}
+
+
+def _identity_rows(
+    conn: sqlite3.Connection, table: str
+) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+    if not _exists(conn, table):
+        return None
+    cur = conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
+    return [d[0] for d in cur.description], cur.fetchall()
 
 
 def _sample_window(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:

@@ -108,15 +108,8 @@ class AppContext:
             self.strength = StrengthLog(path)
             # A short busy timeout: a database another process holds locked answers "try
             # again" (503) after a moment instead of keeping a worker thread for 30 s.
-            conns = (
-                self.accounts.conn,
-                self.data.conn,
-                self.journal.conn,
-                self.registry.conn,
-                self.strength.conn,
-            )
-            for conn in conns:
-                conn.execute(f"PRAGMA busy_timeout={WEB_BUSY_MS}")
+            for db in (self.accounts, self.data.db, self.journal, self.registry, self.strength):
+                db.busy_ms = WEB_BUSY_MS
             self._open = True
 
     def close(self) -> None:

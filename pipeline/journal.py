@@ -24,11 +24,11 @@ last run. Tables are created IF NOT EXISTS; see :class:`gympulse.pipeline.sqlite
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from gympulse.pipeline.sqlite_db import SqliteDatabase
+from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS coach_notes (
@@ -177,12 +177,12 @@ def _overlapping(params: list[object], start_ms: int | None, end_ms: int | None)
 class Journal(SqliteDatabase):
     SCHEMA = _SCHEMA
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        have = {r[1] for r in self.conn.execute("PRAGMA table_info(morning_recordings)")}
+    def _create(self, conn: sqlite3.Connection) -> None:
+        super()._create(conn)
+        have = {r[1] for r in conn.execute("PRAGMA table_info(morning_recordings)")}
         for name, decl in _READING_COLUMNS.items():
             if name not in have:
-                self.conn.execute(f"ALTER TABLE morning_recordings ADD COLUMN {name} {decl}")
+                conn.execute(f"ALTER TABLE morning_recordings ADD COLUMN {name} {decl}")
 
     # ---------------------------------------------------------------- wellness
 
@@ -277,12 +277,11 @@ class Journal(SqliteDatabase):
         cur = self.conn.execute(
             "INSERT INTO morning_recordings (athlete_id, start_ms, end_ms, tag, updated_ms,"
             " method, status, sensor, n_rr, n_corrected, rmssd, ln_rmssd, hr_rest)"
-            " VALUES (?,?,?,'morning',?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,'morning',?,?,?,?,?,?,?,?,?) RETURNING id",
             (athlete_id, start_ms, end_ms, _now_ms(), method, status, sensor, n_rr,
              n_corrected, rmssd, ln_rmssd, hr_rest),
         )  # fmt: skip
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return new_id(cur)
 
     def reading(self, reading_id: int) -> MorningRecording | None:
         row = self.conn.execute(_RECORDING_SELECT + " WHERE id = ?", (reading_id,)).fetchone()
@@ -298,9 +297,10 @@ class Journal(SqliteDatabase):
 
     def delete_reading(self, reading_id: int) -> MorningRecording | None:
         """Remove a reading; returns what it was (None: no such reading)."""
-        found = self.reading(reading_id)
-        if found is not None:
-            self.conn.execute("DELETE FROM morning_recordings WHERE id = ?", (reading_id,))
+        with transaction(self.conn):
+            found = self.reading(reading_id)
+            if found is not None:
+                self.conn.execute("DELETE FROM morning_recordings WHERE id = ?", (reading_id,))
         return found
 
     def morning_recordings(
@@ -331,11 +331,11 @@ class Journal(SqliteDatabase):
     def add_note(self, athlete_id: int, text: str, *, author: str = "") -> int:
         """A dated note about an athlete, for coaches only (never on a guest page)."""
         cur = self.conn.execute(
-            "INSERT INTO coach_notes (athlete_id, created_ms, author, text) VALUES (?,?,?,?)",
+            "INSERT INTO coach_notes (athlete_id, created_ms, author, text) VALUES (?,?,?,?)"
+            " RETURNING id",
             (athlete_id, _now_ms(), author, text),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return new_id(cur)
 
     def notes(self, athlete_id: int) -> list[tuple[int, int, str, str]]:
         """(id, created_ms, author, text), newest first."""
@@ -352,11 +352,11 @@ class Journal(SqliteDatabase):
         if end_ms <= start_ms:
             raise ValueError("end_ms must be after start_ms")
         cur = self.conn.execute(
-            "INSERT INTO classes (site, name, start_ms, end_ms, updated_ms) VALUES (?,?,?,?,?)",
+            "INSERT INTO classes (site, name, start_ms, end_ms, updated_ms) VALUES (?,?,?,?,?)"
+            " RETURNING id",
             (site, name, start_ms, end_ms, _now_ms()),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return new_id(cur)
 
     def update_class(self, class_id: int, name: str, start_ms: int, end_ms: int) -> bool:
         if end_ms <= start_ms:

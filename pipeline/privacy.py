@@ -35,9 +35,9 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import polars as pl
 
@@ -51,7 +51,7 @@ from gympulse.pipeline.stores.base import (
     Store,
     Window,
 )
-from gympulse.pipeline.stores.sqlite import connect
+from gympulse.pipeline.stores.sqlite_owner import open_owner, transaction
 
 DAY_MS = 86_400_000
 EXPORT_WINDOW_MS = 7 * DAY_MS  # samples are read this much at a time
@@ -59,14 +59,21 @@ GUEST_LINKS = "guest_tokens"  # the table Link.GUEST_LINK rows point into (its i
 PROFILE = "athletes"  # exported as ``profile``
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NoSuchAthlete(LookupError):
     pass
 
 
-def _conn(path: str | Path) -> sqlite3.Connection:
-    return connect(path)
+def _on_file(path: str | Path, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn(conn)`` on the file's owner thread in this process (these run in worker
+    threads, through ``asyncio.to_thread``)."""
+    owner = open_owner(path)
+    try:
+        return owner.run(fn)
+    finally:
+        owner.release()
 
 
 def _exists(conn: sqlite3.Connection, table: str) -> bool:
@@ -78,11 +85,7 @@ def _exists(conn: sqlite3.Connection, table: str) -> bool:
 
 def athlete_windows(path: str | Path, athlete_id: int) -> list[Window]:
     """Every (sensor, start, end) the person wore a strap (open-ended: until far future)."""
-    conn = _conn(path)
-    try:
-        return _windows(conn, athlete_id)
-    finally:
-        conn.close()
+    return _on_file(path, lambda conn: _windows(conn, athlete_id))
 
 
 def _windows(conn: sqlite3.Connection, athlete_id: int) -> list[Window]:
@@ -215,11 +218,12 @@ def _merged(windows: list[Window]) -> list[Window]:
 
 
 def _registry_rows(path: str | Path, athlete_id: int) -> dict[str, pl.DataFrame]:
-    conn = _conn(path)
-    try:
-        found = {p.name: _rows(conn, p, athlete_id) for p in places(Home.REGISTRY)}
-    finally:
-        conn.close()
+
+    def read(conn: sqlite3.Connection) -> dict[str, pl.DataFrame]:
+        with transaction(conn, write=False):  # one consistent snapshot of the person
+            return {p.name: _rows(conn, p, athlete_id) for p in places(Home.REGISTRY)}
+
+    found = _on_file(path, read)
     if found[PROFILE].is_empty():
         raise NoSuchAthlete(athlete_id)
     return found
@@ -356,11 +360,10 @@ def _erase_registry(path: str | Path, athlete_id: int) -> dict[str, int]:
     """The registry file's rows of the person, and her erased windows, in one transaction;
     then a checkpoint that empties the WAL (the deleted bytes were overwritten:
     ``secure_delete``)."""
-    counts: dict[str, int] = {}
-    conn = _conn(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+    def erase(conn: sqlite3.Connection) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with transaction(conn):
             # Open-ended windows end now: what the strap sends later is the next wearer's.
             now = contract.now_ms()
             conn.executemany(
@@ -371,14 +374,10 @@ def _erase_registry(path: str | Path, athlete_id: int) -> dict[str, int]:
                 if _exists(conn, place.name):
                     sql = f"DELETE FROM {place.name} WHERE {_belongs(place)}"
                     counts[_file_name(place)] = conn.execute(sql, (athlete_id,)).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         _checkpoint(conn)
-    finally:
-        conn.close()
-    return counts
+        return counts
+
+    return _on_file(path, erase)
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
@@ -411,17 +410,12 @@ async def apply_retention(
 
 
 def _registry_retention(path: str | Path, tables: list[tuple[str, str]], cutoff: int) -> None:
-    conn = _conn(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+    def delete(conn: sqlite3.Connection) -> None:
+        with transaction(conn):
             for table, column in tables:
                 if _exists(conn, table):
                     conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         _checkpoint(conn)
-    finally:
-        conn.close()
+
+    _on_file(path, delete)

@@ -9,7 +9,7 @@ snapshot's: a change is seen by the next batch, without a polling delay.
 
 from __future__ import annotations
 
-from pathlib import Path
+import sqlite3
 
 from gympulse.pipeline.domain import (
     Assignment,
@@ -19,7 +19,7 @@ from gympulse.pipeline.domain import (
     board_name,
     strap_label,
 )
-from gympulse.pipeline.sqlite_db import SqliteDatabase
+from gympulse.pipeline.sqlite_db import SqliteDatabase, transaction
 
 __all__ = [
     "FOREVER_MS", "Assignment", "Athlete", "Registry", "Resolver", "board_name", "strap_label",
@@ -95,12 +95,12 @@ _ATHLETE_COLUMNS = (
 class Registry(SqliteDatabase):
     SCHEMA = _SCHEMA
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        have = {row[1] for row in self.conn.execute("PRAGMA table_info(athletes)")}
+    def _create(self, conn: sqlite3.Connection) -> None:
+        super()._create(conn)
+        have = {row[1] for row in conn.execute("PRAGMA table_info(athletes)")}
         for name, declaration in _ADDED_COLUMNS:
             if name not in have:
-                self.conn.execute(f"ALTER TABLE athletes ADD COLUMN {name} {declaration}")
+                conn.execute(f"ALTER TABLE athletes ADD COLUMN {name} {declaration}")
 
     # ---------------------------------------------------------------- athletes
 
@@ -118,9 +118,10 @@ class Registry(SqliteDatabase):
         departure: str | None = None,
         ftp_w: int | None = None,
     ) -> int:
-        cur = self.conn.execute(
+        row = self.conn.execute(
             "INSERT INTO athletes (name, birth_year, sex, weight_kg, hr_max, hr_rest,"
-            " display_name, arrival, departure, ftp_w) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " display_name, arrival, departure, ftp_w) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " RETURNING id",
             (
                 name,
                 birth_year,
@@ -133,9 +134,8 @@ class Registry(SqliteDatabase):
                 departure,
                 ftp_w,
             ),
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        ).fetchone()
+        return int(row[0])
 
     def athletes(self) -> list[Athlete]:
         rows = self.conn.execute(f"SELECT {_ATHLETE_COLUMNS} FROM athletes ORDER BY id").fetchall()
@@ -179,20 +179,18 @@ class Registry(SqliteDatabase):
     def assign(self, sensor: str, athlete_id: int, start_ms: int, end_ms: int | None = None) -> int:
         """Give ``sensor`` to ``athlete_id`` from ``start_ms``; an open assignment of the same
         strap that is still running at ``start_ms`` ends there (straps are shared)."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(
+        with transaction(self.conn) as conn:
+            conn.execute(
                 "UPDATE assignments SET end_ms = ? WHERE sensor = ? AND start_ms < ?"
                 " AND (end_ms IS NULL OR end_ms > ?)",
                 (start_ms, sensor, start_ms, start_ms),
             )
-            cur = self.conn.execute(
-                "INSERT INTO assignments (sensor, athlete_id, start_ms, end_ms) VALUES (?,?,?,?)",
+            row = conn.execute(
+                "INSERT INTO assignments (sensor, athlete_id, start_ms, end_ms) VALUES (?,?,?,?)"
+                " RETURNING id",
                 (sensor, athlete_id, start_ms, end_ms),
-            )
-            self.conn.execute("COMMIT")
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+            ).fetchone()
+        return int(row[0])
 
     def assignments(self, sensor: str | None = None) -> list[Assignment]:
         sql = "SELECT id, sensor, athlete_id, start_ms, end_ms FROM assignments"
@@ -219,8 +217,5 @@ class Registry(SqliteDatabase):
 
     def read_snapshot(self) -> tuple[int, list[Assignment], list[Athlete]]:
         """(version, assignments, athletes) read in one transaction: consistent together."""
-        self.conn.execute("BEGIN")
-        try:
+        with transaction(self.conn, write=False):
             return self.version(), self.assignments(), self.athletes()
-        finally:
-            self.conn.execute("COMMIT")

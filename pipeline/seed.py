@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 import time
 import zoneinfo
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from gympulse.pipeline.analytics.jobs import analyze
 from gympulse.pipeline.ingest import Snapshot, decode_message
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.sqlite_db import transaction
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
 from gympulse.settings import Settings
@@ -104,24 +106,28 @@ async def seed_history(
                 departure=stay.departure.isoformat(),
             )
             registry.assign(p.sensor, ids[p.sensor], _day_start_ms(stay.arrival, tz))
-        journal.conn.execute("BEGIN")  # one commit for the schedule and the readings
-        class_ids = [
-            journal.add_class(c.name, c.start_ms, c.end_ms, site=settings.site)
-            for c in history.classes
-        ]
-        for window in history.windows:
-            if window.morning:
-                end_ms = window.start_ms + window.seconds * 1000
-                # A guest's own reading from the phone (the morning readings' API); the
-                # analytics compute it with the rest below.
-                journal.add_reading(
-                    ids[window.sensor],
-                    window.start_ms,
-                    end_ms,
-                    method="guest",
-                    sensor=window.sensor,
-                )
-        journal.conn.execute("COMMIT")  # before the store writes to the same file
+
+        def schedule(conn: sqlite3.Connection) -> list[int]:
+            with transaction(conn):  # one commit for the schedule and the readings
+                class_ids = [
+                    journal.add_class(c.name, c.start_ms, c.end_ms, site=settings.site)
+                    for c in history.classes
+                ]
+                for window in history.windows:
+                    if window.morning:
+                        end_ms = window.start_ms + window.seconds * 1000
+                        # A guest's own reading from the phone (the morning readings' API);
+                        # the analytics compute it with the rest below.
+                        journal.add_reading(
+                            ids[window.sensor],
+                            window.start_ms,
+                            end_ms,
+                            method="guest",
+                            sensor=window.sensor,
+                        )
+            return class_ids
+
+        class_ids = await journal.arun(schedule)
         snapshot = Snapshot.of(registry)
         topic = contract.batch_topic(settings.site, settings.simulator.collector)
         retention = settings.ingest.retention_days
@@ -138,20 +144,24 @@ async def seed_history(
                 batch = WriteBatch()
         if batch.samples:
             n_samples += (await store.write(batch)).stored
-        journal.conn.execute("BEGIN")
-        for w in history.wellness:
-            journal.add_wellness(
-                ids[w.sensor],
-                w.date,
-                sleep=w.sleep,
-                stress=w.stress,
-                mood=w.mood,
-                energy=w.energy,
-                soreness=w.soreness,
-            )
-        for r in history.rpe:
-            journal.set_session_rpe(ids[r.sensor], f"class-{class_ids[r.class_index]}", r.rpe)
-        journal.conn.execute("COMMIT")
+
+        def self_reports(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                for w in history.wellness:
+                    journal.add_wellness(
+                        ids[w.sensor],
+                        w.date,
+                        sleep=w.sleep,
+                        stress=w.stress,
+                        mood=w.mood,
+                        energy=w.energy,
+                        soreness=w.soreness,
+                    )
+                for r in history.rpe:
+                    session = f"class-{class_ids[r.class_index]}"
+                    journal.set_session_rpe(ids[r.sensor], session, r.rpe)
+
+        await journal.arun(self_reports)
         await analyze(store, registry, journal, tz=settings.timezone)
     finally:
         await store.close()

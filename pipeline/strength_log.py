@@ -13,11 +13,11 @@ same time is found by time (a session_summary row whose [start, end] holds the s
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from gympulse.pipeline.analytics.strength import CATALOGUE, Exercise
-from gympulse.pipeline.sqlite_db import SqliteDatabase
+from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS exercises (
@@ -91,9 +91,9 @@ _SET_COLUMNS = "id, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by"
 class StrengthLog(SqliteDatabase):
     SCHEMA = _SCHEMA
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        self.conn.executemany(
+    def _create(self, conn: sqlite3.Connection) -> None:
+        super()._create(conn)
+        conn.executemany(
             "INSERT OR IGNORE INTO exercises (key, name_en, name_nl, muscle, main)"
             " VALUES (?,?,?,?,?)",
             [(e.key, e.name_en, e.name_nl, e.muscle, int(e.main)) for e in CATALOGUE],
@@ -131,11 +131,10 @@ class StrengthLog(SqliteDatabase):
     ) -> int:
         cur = self.conn.execute(
             "INSERT INTO strength_sets (athlete_id, ts_ms, exercise, reps, kg, rpe, rir,"
-            " logged_by) VALUES (?,?,?,?,?,?,?,?)",
+            " logged_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
             (athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return new_id(cur)
 
     def sets(self, athlete_id: int, *, start_ms: int = 0, end_ms: int = 2**62) -> list[StrengthSet]:
         rows = self.conn.execute(
@@ -164,10 +163,9 @@ class StrengthLog(SqliteDatabase):
 
     def set_template(self, class_name: str, items: list[TemplateItem]) -> None:
         """The coach's prescription for a class (replaces the previous one)."""
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.execute("DELETE FROM strength_templates WHERE class_name = ?", (class_name,))
-            self.conn.executemany(
+        with transaction(self.conn) as conn:
+            conn.execute("DELETE FROM strength_templates WHERE class_name = ?", (class_name,))
+            conn.executemany(
                 "INSERT INTO strength_templates (class_name, position, exercise, sets, reps, kg)"
                 " VALUES (?,?,?,?,?,?)",
                 [

@@ -3,7 +3,6 @@ reverse order, when the block ends — also when it ends with an error."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,10 @@ async def test_services_open_on_first_use_and_close_at_the_end(tmp_path: Path) -
         assert await services.store() is store
         await store.write(WriteBatch())
         journal = services.journal()
-    with pytest.raises(sqlite3.ProgrammingError):  # closed
-        registry.conn.execute("SELECT 1")
-    with pytest.raises(sqlite3.ProgrammingError):
-        journal.conn.execute("SELECT 1")
+    with pytest.raises(RuntimeError, match="closed"):
+        registry.athletes()
+    with pytest.raises(RuntimeError, match="closed"):
+        journal.classes()
 
 
 async def test_services_close_when_the_block_fails(tmp_path: Path) -> None:
@@ -35,5 +34,5 @@ async def test_services_close_when_the_block_fails(tmp_path: Path) -> None:
         async with Services(settings) as services:
             registry = services.registry()
             raise RuntimeError("boom")
-    with pytest.raises(sqlite3.ProgrammingError):
-        registry.conn.execute("SELECT 1")
+    with pytest.raises(RuntimeError, match="closed"):
+        registry.athletes()

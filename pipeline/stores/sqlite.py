@@ -5,8 +5,9 @@ counted as a duplicate and stored once. ``synchronous=FULL`` makes a committed b
 survive a power cut, which is what lets ingestion acknowledge it to the broker.
 
 Threading: sqlite3 blocks (an fsync per commit, up to 30 s waiting for another writer's
-lock), so no SQLite call runs on the event loop. The store owns one worker thread that
-opens, uses and closes the one connection; every coroutine hands its work to that thread.
+lock), so no SQLite call runs on the event loop. Every coroutine hands its work to the
+file's one owner thread in this process (:mod:`.sqlite_owner`), which the registry, the
+journal and the accounts share when they live in the same file.
 
 A write that fails always rolls back, so no transaction is ever left open (another writer
 would get "database is locked"). ``sqlite3.OperationalError`` (locked, busy, disk full, I/O)
@@ -27,11 +28,9 @@ first release: :meth:`SqliteStore.open` adds them to an existing file's ``sample
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,7 +51,10 @@ from gympulse.pipeline.stores.base import (
     rr_from_text,
     rr_text,
 )
+from gympulse.pipeline.stores.sqlite_owner import SqliteOwner, connect, open_owner, transaction
 from gympulse.pipeline.stores.sqlite_tables import SqliteTables
+
+__all__ = ["SqliteStore", "connect", "sample_row", "samples_frame"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -114,52 +116,35 @@ _QUARANTINE_KEY_INDEX = (
 T = TypeVar("T")
 
 
-def connect(path: str | Path, *, any_thread: bool = True) -> sqlite3.Connection:
-    """A connection with the pragmas every gympulse SQLite user wants."""
-    conn = sqlite3.connect(
-        str(path), timeout=30, isolation_level=None, check_same_thread=not any_thread
-    )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    # A deleted row's bytes are overwritten, not left in free pages (erasure, retention).
-    conn.execute("PRAGMA secure_delete=ON")
-    return conn
-
-
 class SqliteStore(SqliteTables):
     """The SQLite store: the sample role here, the table role from :class:`SqliteTables`,
-    one connection on one worker thread."""
+    through the file's one owner thread."""
 
     name = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None  # used only on the worker thread
-        self._worker: ThreadPoolExecutor | None = None
+        self._owner: SqliteOwner | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """The worker thread's connection (only valid on that thread)."""
-        if self._conn is None:
+        """The owner thread's connection (only valid on that thread)."""
+        if self._owner is None:
             raise RuntimeError("store is not open (or already closed)")
-        return self._conn
+        return self._owner.conn
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        if self._worker is None:
+        if self._owner is None:
             raise RuntimeError("store is not open (or already closed)")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, functools.partial(fn, *args))
+        return await self._owner.arun(lambda _conn: fn(*args))
 
     async def open(self) -> None:
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="sqlite-store")
+        if self._owner is None:
+            self._owner = open_owner(self.path)
         await self._run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._conn = connect(self.path, any_thread=False)
+        conn = self.conn
         conn.create_function("names_sensor", 3, _names_sensor, deterministic=True)
         conn.executescript(_SCHEMA)
         _migrate(conn, "samples", _SAMPLE_MIGRATIONS)
@@ -167,18 +152,9 @@ class SqliteStore(SqliteTables):
         conn.execute(_QUARANTINE_KEY_INDEX)
 
     async def close(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(worker, self._close)
-        finally:
-            worker.shutdown(wait=False)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            await asyncio.to_thread(owner.release)  # the last user waits for the thread
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on the store's thread and return its rows (tests, tools)."""
@@ -220,44 +196,41 @@ class SqliteStore(SqliteTables):
             for m in batch.machine
         ]
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO samples (sensor, ts, seq, site, collector, bpm, rr,"
-                " contact, energy_kj, athlete_id, pct_max, zone)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO machine_samples (sensor, ts, seq, site, collector, kind,"
-                f" {', '.join(MACHINE_VALUES)}, athlete_id)"
-                f" VALUES ({','.join('?' * (7 + len(MACHINE_VALUES)))})",
-                machine_rows,
-            )
-            stored = conn.total_changes - before
-            before = conn.total_changes
-            for q in batch.quarantine:
-                row = (q.received_ms, q.topic, q.payload, q.reason, q.detail, q.size, q.sha256)
-                if q.once and q.key is not None:
-                    conn.execute(
-                        "INSERT INTO quarantine"
-                        " (received_ms, topic, payload, reason, detail, size, sha256, key)"
-                        " SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS"
-                        " (SELECT 1 FROM quarantine WHERE key = ?)",
-                        (*row, q.key, q.key),
-                    )
-                else:
-                    conn.execute(
-                        "INSERT INTO quarantine"
-                        " (received_ms, topic, payload, reason, detail, size, sha256, key)"
-                        " VALUES (?,?,?,?,?,?,?,?)",
-                        (*row, q.key),
-                    )
-            quarantined = conn.total_changes - before
-            conn.execute("COMMIT")
+            with transaction(conn):
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO samples (sensor, ts, seq, site, collector, bpm, rr,"
+                    " contact, energy_kj, athlete_id, pct_max, zone)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO machine_samples (sensor, ts, seq, site, collector, kind,"
+                    f" {', '.join(MACHINE_VALUES)}, athlete_id)"
+                    f" VALUES ({','.join('?' * (7 + len(MACHINE_VALUES)))})",
+                    machine_rows,
+                )
+                stored = conn.total_changes - before
+                before = conn.total_changes
+                for q in batch.quarantine:
+                    row = (q.received_ms, q.topic, q.payload, q.reason, q.detail, q.size, q.sha256)
+                    if q.once and q.key is not None:
+                        conn.execute(
+                            "INSERT INTO quarantine"
+                            " (received_ms, topic, payload, reason, detail, size, sha256, key)"
+                            " SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS"
+                            " (SELECT 1 FROM quarantine WHERE key = ?)",
+                            (*row, q.key, q.key),
+                        )
+                    else:
+                        conn.execute(
+                            "INSERT INTO quarantine"
+                            " (received_ms, topic, payload, reason, detail, size, sha256, key)"
+                            " VALUES (?,?,?,?,?,?,?,?)",
+                            (*row, q.key),
+                        )
+                quarantined = conn.total_changes - before
         except BaseException as err:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             if isinstance(err, sqlite3.OperationalError):
                 raise StoreUnavailable(f"sqlite write failed: {err}") from err
             raise
@@ -325,19 +298,17 @@ class SqliteStore(SqliteTables):
     ) -> int:
         where = "sensor = ? AND ts >= ? AND ts < ? AND athlete_id IS NOT ?"
         params = (sensor, start_ms, end_ms, athlete_id)
-        conn = self.conn
-        # A machine assigned by the same corrected assignment follows it (no % of HRmax).
-        conn.execute(
-            f"UPDATE machine_samples SET athlete_id = ? WHERE {where}", (athlete_id, *params)
-        )
-        if athlete_id is None or hr_max is None:
-            cur = conn.execute(
-                f"UPDATE samples SET athlete_id = ?, pct_max = NULL, zone = NULL WHERE {where}",
-                (athlete_id, *params),
+        with transaction(self.conn) as conn:
+            # A machine assigned by the same corrected assignment follows it (no % of HRmax).
+            conn.execute(
+                f"UPDATE machine_samples SET athlete_id = ? WHERE {where}", (athlete_id, *params)
             )
-            return cur.rowcount
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+            if athlete_id is None or hr_max is None:
+                cur = conn.execute(
+                    f"UPDATE samples SET athlete_id = ?, pct_max = NULL, zone = NULL WHERE {where}",
+                    (athlete_id, *params),
+                )
+                return cur.rowcount
             rows = conn.execute(
                 f"SELECT ts, bpm, contact FROM samples WHERE {where}", params
             ).fetchall()
@@ -349,10 +320,6 @@ class SqliteStore(SqliteTables):
                     for ts, bpm, contact in rows
                 ],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return len(rows)
 
     # ---------------------------------------------------------------- erasure
@@ -361,10 +328,8 @@ class SqliteStore(SqliteTables):
         return await self._run(self._erase_samples, athlete_id, list(windows))
 
     def _erase_samples(self, athlete_id: int, windows: list[Window]) -> int:
-        conn = self.conn
         deleted = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn) as conn:
             for table in ("samples", "machine_samples"):
                 sql = f"DELETE FROM {table} WHERE athlete_id = ?"
                 deleted += conn.execute(sql, (athlete_id,)).rowcount
@@ -374,10 +339,6 @@ class SqliteStore(SqliteTables):
             for sensor, start, end in windows:
                 where, params = _quarantine_where(sensor, start, end)
                 deleted += conn.execute(f"DELETE FROM quarantine WHERE {where}", params).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return deleted
 
     async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:
@@ -399,20 +360,14 @@ class SqliteStore(SqliteTables):
         return await self._run(self._delete_samples_before, cutoff_ms)
 
     def _delete_samples_before(self, cutoff_ms: int) -> int:
-        conn = self.conn
         deleted = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn) as conn:
             for sql in (
                 "DELETE FROM samples WHERE ts < ?",
                 "DELETE FROM machine_samples WHERE ts < ?",
                 "DELETE FROM quarantine WHERE received_ms < ?",
             ):
                 deleted += conn.execute(sql, (cutoff_ms,)).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return deleted
 
 
@@ -448,14 +403,9 @@ def _migrate(conn: sqlite3.Connection, table: str, migrations: Sequence[tuple[st
 
     if not missing():
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for name, sql_type in missing():
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from gympulse.pipeline.stores.sqlite_owner import transaction
+
 T = TypeVar("T")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -77,20 +79,14 @@ class SqliteTables:
         await self._run(self._write_rows, table, frame, key)
 
     def _write_rows(self, table: str, frame: pl.DataFrame, key: Sequence[str]) -> None:
-        conn = self.conn
         names = [_ident(n) for n in frame.columns]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn) as conn:
             self._ensure_table(table, frame, key)
             conn.executemany(
                 f"INSERT OR REPLACE INTO {table} ({', '.join(names)})"
                 f" VALUES ({', '.join('?' * len(names))})",
                 frame.rows(),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     async def read_rows(
         self, table: str, where: Mapping[str, object] | None = None
@@ -131,13 +127,8 @@ class SqliteTables:
                 raise ValueError(f"{table} has no column {name!r}")
         sql = f"DELETE FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in where)
         params = [_sql_value(v) for v in where.values()]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             deleted = conn.execute(sql, params).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return int(deleted)
 
 
