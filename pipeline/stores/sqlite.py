@@ -54,7 +54,7 @@ from gympulse.pipeline.stores.base import (
 from gympulse.pipeline.stores.sqlite_owner import SqliteOwner, connect, open_owner, transaction
 from gympulse.pipeline.stores.sqlite_tables import SqliteTables
 
-__all__ = ["SqliteStore", "connect", "sample_row", "samples_frame"]
+__all__ = ["SqliteStore", "connect", "samples_frame"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
