@@ -18,6 +18,7 @@ validation, quarantine and idempotent write as samples from MQTT.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -167,6 +168,7 @@ def _ingest_service(request: Request) -> Any:
     if service is None:
         service = IngestService(ctx.settings, ctx.store, ctx.registry)
         request.app.state.web_ingest = service
+        request.app.state.web_ingest_lock = asyncio.Lock()
     return service
 
 
@@ -185,14 +187,17 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
     await run_db(wear_strap, ctx, sensor, guest.athlete.id)
     topic = contract.hr_topic(ctx.settings.site, WEB_COLLECTOR, sensor)
     service = _ingest_service(request)
-    before_stored, before_bad = service.stats.stored, sum(service.stats.quarantined.values())
     message = Received(topic, body, 1, False, 0, 0)
-    if not await service.ingest([message]):
-        raise HTTPException(status_code=503, detail="store unavailable, try again")
-    return {
-        "stored": service.stats.stored - before_stored,
-        "quarantined": sum(service.stats.quarantined.values()) - before_bad,
-    }
+    # The answer counts this post's samples: one post at a time reads the service's
+    # counters around its ingest (30 guests posting at once got each other's counts).
+    async with request.app.state.web_ingest_lock:
+        before_stored, before_bad = service.stats.stored, sum(service.stats.quarantined.values())
+        if not await service.ingest([message]):
+            raise HTTPException(status_code=503, detail="store unavailable, try again")
+        return {
+            "stored": service.stats.stored - before_stored,
+            "quarantined": sum(service.stats.quarantined.values()) - before_bad,
+        }
 
 
 # ---------------------------------------------------------------------- coach station
