@@ -292,6 +292,7 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
                 ).fetchone()[0]
                 == 0
             )
+        conn.close()  # no connection of the test held open across the web server's shutdown
         for who in (bob, carla):
             page = coach.post(f"/coach/athletes/{who}/guest-links", data={"csrf": csrf})
             assert page.status_code == 200, page.text
