@@ -15,7 +15,7 @@ registry, the journal, the accounts and the sample store of one ``store.path`` s
 
 Why not one connection shared by threads (``check_same_thread=False``): ``lastrowid`` and
 the open transaction belong to the connection, so two requests' inserts and transactions
-cross (see MEASURED.md, "Python sqlite3 and threads").
+cross (30 threads adding and reading back readings: most got another thread's row).
 
 :func:`transaction` is the one way to write several statements together.
 """
