@@ -33,7 +33,7 @@ PASSWORD = "a long coach password"
 
 def _rr(i: int) -> list[int]:
     """Guest i's RR intervals: alternating around 800 + 10·i ms (75 to 55 bpm: at rest), so
-    each guest's mean heart rate (60000 / mean RR) is their own and 10 ms apart from the next guest's."""
+    each guest's mean heart rate (60000 / mean RR) is their own, RR 10 ms from the next one."""
     base = 800 + 10 * i
     return [base - 10, base + 10, base - 10]
 
