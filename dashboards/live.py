@@ -223,6 +223,7 @@ class LiveHub:
         self._athletes: dict[int, Athlete] = {}
         self._labels: dict[str, str] = {}
         self._names_at = 0.0
+        self._names_version = -1  # the registry's change counter of the names held
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttClient | None = None
         self._exit = contextlib.AsyncExitStack()
@@ -263,11 +264,17 @@ class LiveHub:
     # ------------------------------------------------------------------ identity
 
     def _read_names(self) -> tuple[Resolver, dict[int, Athlete], dict[str, str]]:
-        return (
-            self.registry.resolver(),
-            {a.id: a for a in self.registry.athletes()},
-            self.registry.sensor_labels(),
-        )
+        """Names and assignments; athletes and assignments are read again only when the
+        registry's change counter moved (as ingestion does), the strap labels (a few
+        rows) every time."""
+        version = self.registry.version()
+        labels = self.registry.sensor_labels()
+        if version == self._names_version and self._names_at:
+            return self._resolver, self._athletes, labels
+        resolver = self.registry.resolver()
+        athletes = {a.id: a for a in self.registry.athletes()}
+        self._names_version = version
+        return resolver, athletes, labels
 
     def _refresh_names(self, force: bool = False) -> None:
         """Names and assignments: read here only the first time (or when forced); a
