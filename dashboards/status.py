@@ -77,6 +77,9 @@ def status_fields(status: Status) -> dict[str, Any]:
         "attention": status.score,
         "reasons": list(status.reasons),
         "readings": status.readings,
+        # "building" until the 60-day window holds 7 daily values: never "normal" before
+        "hrv_state": status.hrv.state,
+        "hr_rest_state": status.hr_rest.state,
         "ln_rmssd_roll7": status.hrv.roll7,
         "ln_rmssd_range": None
         if status.hrv.low is None

@@ -86,6 +86,14 @@ def test_squad_sorts_declining_above_improving(seeded: Seeded) -> None:
         assert by["Nina"]["status"] == "building" and by["Nina"]["readings"] == 2
         page = client.get("/coach").text
         assert "building 2/7" in page and "needs rest" in page
+        # Without a baseline the HRV and resting-HR cells say "building", never "normal".
+        assert by["Nina"]["hrv_state"] == "building" == by["Nina"]["hr_rest_state"]
+        assert by["Ivo"]["hrv_state"] == "above" and by["Dora"]["hr_rest_state"] == "above"
+        nina_row = re.search(r'<tr data-status="building">.*?</tr>', page, re.S)
+        assert nina_row is not None and "Nina" in nina_row.group(0)
+        cells = re.findall(r'<td class="(?:hrv|rest)-state">(.*?)</td>', nina_row.group(0))
+        assert len(cells) == 2
+        assert all("building 2/7" in c and "normal" not in c for c in cells)
         # The guest page of the new guest: no claim, just the count.
         token = guest_token(seeded.db, nina)
         html = client.get(f"/me/{token}/morning", headers={"accept-language": "nl"}).text
