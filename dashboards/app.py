@@ -42,6 +42,7 @@ from gympulse.dashboards import (
     morning_coach,
     strength,
 )
+from gympulse.dashboards.body_limit import BodyLimit
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import LiveHub
 from gympulse.dashboards.templating import render
@@ -101,6 +102,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.state.registry = registry
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
+    app.add_middleware(BodyLimit)  # outermost: a body is counted as it is read
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
