@@ -380,7 +380,7 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
     if row is None:
         raise HTTPException(status_code=404, detail="no such session")
     hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
-    hr_max = float(row.get("hr_max_ref") or a.effective_hr_max(dt.date.today().year))
+    hr_max = float(row.get("hr_max_ref") or a.hr_max_at(int(row["start_ms"])))
     tz = ZoneInfo(request.app.state.settings.timezone)
     class_name = None
     sid = str(row["session_id"])

@@ -25,6 +25,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
+from gympulse import contract
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import Viewer, run_db
 from gympulse.dashboards.accounts import GuestToken, token_hash
@@ -255,7 +256,7 @@ async def progress(guest: Guest) -> dict[str, Any]:
         weeks[key] = (
             weeks.get(key, 0.0) + sum(float(s.get(f"zone{z}_s") or 0) for z in (3, 4, 5)) / 60
         )
-    hr_max = guest.athlete.effective_hr_max(dt.datetime.now(dt.UTC).year)
+    hr_max = guest.athlete.hr_max_at(contract.now_ms())
     rest = [r.get("hr_rest_roll7") or r.get("hr_rest") for r in base]
     vo2 = [None if v is None else round(vo2max_uth(hr_max, float(v)), 1) for v in rest]
     return {
@@ -397,7 +398,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
     }
     (row,) = _with_ratings([row], rated)
     hr = await guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
-    hr_max = float(row.get("hr_max_ref") or guest.athlete.effective_hr_max(_today(request).year))
+    hr_max = float(row.get("hr_max_ref") or guest.athlete.hr_max_at(int(row["start_ms"])))
     return _page(
         guest,
         "guest/session.html",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import time
@@ -34,7 +33,7 @@ from gympulse import contract
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
 from gympulse.pipeline.analytics.points import points_per_minute
-from gympulse.pipeline.domain import Athlete, Resolver, effort_stamp, strap_label
+from gympulse.pipeline.domain import Athlete, Resolver, age_year, effort_stamp, strap_label
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings
 
@@ -304,7 +303,7 @@ class LiveHub:
         tile.athlete_id = athlete_id
         tile.known = athlete is not None or tile.sensor in self._labels
         if athlete is not None:
-            year = dt.datetime.now(dt.UTC).year
+            year = age_year(ts)
             tile.name = athlete.board_name  # a shared screen: first name + initial, or alias
             tile.hr_max = athlete.effective_hr_max(year)
             age = athlete.age(year)

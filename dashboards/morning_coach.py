@@ -162,9 +162,7 @@ async def morning_curve(
     lo = int((midnight + dt.timedelta(hours=cfg.auto_from_hour)).timestamp() * 1000)
     hi = int((midnight + dt.timedelta(hours=cfg.auto_until_hour)).timestamp() * 1000)
     points = await ctx.data.samples(athlete.id, lo, hi)
-    chart = charts.hr_curve(
-        points, athlete.effective_hr_max(date.year), title=f"{t(lang, 'hr_curve')} · {day}"
-    )
+    chart = charts.hr_curve(points, athlete.hr_max_at(lo), title=f"{t(lang, 'hr_curve')} · {day}")
     start, end = lo, lo + cfg.duration_s * 1000
     if points:
         import polars as pl

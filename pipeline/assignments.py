@@ -12,7 +12,6 @@ whichever process made it (``gympulse assign``, the admin form).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Iterable
 
@@ -39,13 +38,9 @@ async def reapply(
         athlete_id = resolver.athlete_at(sensor, lo)
         athlete = athletes.get(athlete_id) if athlete_id is not None else None
         # %HRmax and zone follow the new wearer (age in the interval's first year).
-        hr_max = athlete.effective_hr_max(_utc_year(lo)) if athlete is not None else None
+        hr_max = athlete.hr_max_at(lo) if athlete is not None else None
         changed += await store.reassign(sensor, lo, hi, athlete_id, hr_max=hr_max)
     return changed
-
-
-def _utc_year(ts_ms: int) -> int:
-    return dt.datetime.fromtimestamp(max(ts_ms, 0) / 1000, dt.UTC).year
 
 
 Window = tuple[int, int]  # [start_ms, end_ms)

@@ -14,6 +14,8 @@ Seals (2001), J Am Coll Cardiol 37:153, HRmax = 208 − 0.7 · age; 190 with no 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 
@@ -70,7 +72,16 @@ class Athlete:
         return self.display_name or board_name(self.name)
 
     def age(self, year: int) -> int | None:
+        """Age in ``year`` (birth year only: the age they turn that year); get the year from
+        :func:`age_year` so every part counts it the same way."""
         return None if self.birth_year is None else year - self.birth_year
+
+    def age_at(self, ts_ms: int) -> int | None:
+        return self.age(age_year(ts_ms))
+
+    def hr_max_at(self, ts_ms: int) -> float:
+        """:meth:`effective_hr_max` at the moment ``ts_ms`` (:func:`age_year`)."""
+        return self.effective_hr_max(age_year(ts_ms))
 
     def effective_hr_max(self, year: int) -> float:
         """Measured HRmax, else Tanaka 208 − 0.7·age, else 190 (no birth year known)."""
@@ -78,6 +89,22 @@ class Athlete:
             return float(self.hr_max)
         age = self.age(year)
         return 208.0 - 0.7 * age if age is not None else 190.0
+
+
+def age_year(ts_ms: int) -> int:
+    """The one rule for which year a person's age (and so Tanaka HRmax and zones) is counted
+    in: the UTC calendar year of the moment the heart rate was measured — a sample's ``ts``,
+    a session's or reassigned interval's start, "now" on a live page. UTC, so ingestion,
+    analytics and every page agree without knowing the site's time zone (they differ from
+    the local year for at most a few hours around New Year)."""
+    return _year_of_day(ts_ms // 86_400_000)
+
+
+@functools.lru_cache(maxsize=64)
+def _year_of_day(day: int) -> int:
+    """The calendar year of day number ``day`` since the epoch (cached: ingestion asks per
+    sample)."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
 
 
 @dataclass(frozen=True, slots=True)

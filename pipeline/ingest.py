@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import logging
@@ -66,7 +65,14 @@ from gympulse.backoff import Backoff
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
-from gympulse.pipeline.domain import Assignment, Athlete, ErasedWindows, Resolver, sample_effort
+from gympulse.pipeline.domain import (
+    Assignment,
+    Athlete,
+    ErasedWindows,
+    Resolver,
+    age_year,
+    sample_effort,
+)
 from gympulse.pipeline.metrics import INGEST
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import (
@@ -103,12 +109,6 @@ class IngestStats:
     erased: int = 0  # samples refused: inside an erased person's strap windows
 
 
-@functools.lru_cache(maxsize=64)
-def _utc_year(day: int) -> int:
-    """The UTC calendar year of day number ``day`` since the epoch."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
-
-
 class Snapshot:
     """An immutable view of the registry for ingestion: who wore which strap when (the
     :class:`Resolver`) and every athlete's profile, taken together."""
@@ -141,8 +141,8 @@ class Snapshot:
         )  # fmt: skip
 
     def hr_max(self, athlete_id: int, ts: int) -> float | None:
-        """The athlete's effective HRmax at ``ts`` (age in the sample's UTC year)."""
-        year = _utc_year(ts // 86_400_000)
+        """The athlete's effective HRmax at ``ts`` (age in :func:`age_year` of the sample)."""
+        year = age_year(ts)
         key = (athlete_id, year)
         found = self._hr_max.get(key)
         if found is None:

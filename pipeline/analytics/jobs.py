@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, cast
 
 from gympulse.pipeline.analytics import daily, plan, power, sessions, tables
 from gympulse.pipeline.analytics.plan import DAY_MS, DEFAULT_CHUNK_DAYS, MARGIN_MS
+from gympulse.pipeline.domain import age_year
 
 if TYPE_CHECKING:
     import polars as pl
@@ -151,7 +152,7 @@ async def analyze(
     started = max(time.time_ns() // 1_000_000, called_ms + 1)
     now = started if now_ms is None else now_ms
     today = _date(now, tz)
-    athletes = sessions.athlete_frame(registry.athletes(), _date(now).year)
+    athletes = sessions.athlete_frame(registry.athletes(), age_year(now))
 
     # 1. Inputs.
     state = await read_table(store, tables.ANALYTICS_STATE)
