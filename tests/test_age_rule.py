@@ -16,12 +16,12 @@ from gympulse.pipeline.ingest import Snapshot
 from gympulse.pipeline.registry import Registry
 
 
-def _ms(*args: int) -> int:
-    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp() * 1000)
+def _ms(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC).timestamp() * 1000)
 
 
-NEW_YEARS_EVE = _ms(2025, 12, 31, 23, 59, 59)
-NEW_YEAR = _ms(2026, 1, 1, 0, 0, 0)
+NEW_YEARS_EVE = _ms("2025-12-31T23:59:59")
+NEW_YEAR = _ms("2026-01-01T00:00:00")
 ANNA = Athlete(1, "Anna", 1990, "female", 60.0, None, 58)
 
 
