@@ -20,12 +20,12 @@ import hmac
 import logging
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gympulse.contract import now_ms
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, off_owner, transaction
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,6 @@ CREATE TABLE IF NOT EXISTS board_tokens (
 
 SESSION_TTL_MS = 12 * 3600 * 1000
 _hasher = PasswordHasher()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def derive_link(secret: bytes, nonce: str) -> str:

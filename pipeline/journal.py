@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import time
 from dataclasses import dataclass
 
+from gympulse.contract import now_ms
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
 
 _SCHEMA = """
@@ -99,10 +99,6 @@ _RECORDING_SELECT = (
     "SELECT id, athlete_id, start_ms, end_ms, tag, updated_ms, method, status, sensor, n_rr,"
     " n_corrected, rmssd, ln_rmssd, hr_rest FROM morning_recordings"
 )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +202,7 @@ class Journal(SqliteDatabase):
         self.conn.execute(
             "INSERT OR REPLACE INTO wellness (athlete_id, date, sleep, stress, mood, energy,"
             " soreness, note, updated_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-            (athlete_id, date.isoformat(), *values, note, _now_ms()),
+            (athlete_id, date.isoformat(), *values, note, now_ms()),
         )
 
     def wellness(
@@ -232,7 +228,7 @@ class Journal(SqliteDatabase):
         self.conn.execute(
             "INSERT OR REPLACE INTO session_rpe (athlete_id, session_id, rpe, updated_ms)"
             " VALUES (?,?,?,?)",
-            (athlete_id, session_id, float(rpe), _now_ms()),
+            (athlete_id, session_id, float(rpe), now_ms()),
         )
 
     def session_rpes(
@@ -278,7 +274,7 @@ class Journal(SqliteDatabase):
             "INSERT INTO morning_recordings (athlete_id, start_ms, end_ms, tag, updated_ms,"
             " method, status, sensor, n_rr, n_corrected, rmssd, ln_rmssd, hr_rest)"
             " VALUES (?,?,?,'morning',?,?,?,?,?,?,?,?,?) RETURNING id",
-            (athlete_id, start_ms, end_ms, _now_ms(), method, status, sensor, n_rr,
+            (athlete_id, start_ms, end_ms, now_ms(), method, status, sensor, n_rr,
              n_corrected, rmssd, ln_rmssd, hr_rest),
         )  # fmt: skip
         return new_id(cur)
@@ -292,7 +288,7 @@ class Journal(SqliteDatabase):
             raise ValueError(f"status must be one of {READING_STATUSES}, got {status!r}")
         self.conn.execute(
             "UPDATE morning_recordings SET status = ?, updated_ms = ? WHERE id = ?",
-            (status, _now_ms(), reading_id),
+            (status, now_ms(), reading_id),
         )
 
     def delete_reading(self, reading_id: int) -> MorningRecording | None:
@@ -333,7 +329,7 @@ class Journal(SqliteDatabase):
         cur = self.conn.execute(
             "INSERT INTO coach_notes (athlete_id, created_ms, author, text) VALUES (?,?,?,?)"
             " RETURNING id",
-            (athlete_id, _now_ms(), author, text),
+            (athlete_id, now_ms(), author, text),
         )
         return new_id(cur)
 
@@ -354,7 +350,7 @@ class Journal(SqliteDatabase):
         cur = self.conn.execute(
             "INSERT INTO classes (site, name, start_ms, end_ms, updated_ms) VALUES (?,?,?,?,?)"
             " RETURNING id",
-            (site, name, start_ms, end_ms, _now_ms()),
+            (site, name, start_ms, end_ms, now_ms()),
         )
         return new_id(cur)
 
@@ -363,7 +359,7 @@ class Journal(SqliteDatabase):
             raise ValueError("end_ms must be after start_ms")
         cur = self.conn.execute(
             "UPDATE classes SET name = ?, start_ms = ?, end_ms = ?, updated_ms = ? WHERE id = ?",
-            (name, start_ms, end_ms, _now_ms(), class_id),
+            (name, start_ms, end_ms, now_ms(), class_id),
         )
         return cur.rowcount == 1
 

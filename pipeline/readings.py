@@ -22,6 +22,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING
 
+from gympulse.contract import now_ms
 from gympulse.pipeline.analytics.morning import (
     AutoRule,
     QualityRules,
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
 DAY_MS = 86_400_000
 BASELINE_LOOKBACK_MS = 60 * DAY_MS
 LAST_SAMPLE_SLACK_MS = 2_500  # "the last samples are in": one within this of the end
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def rules_of(settings: MorningSettings) -> QualityRules:
@@ -134,7 +131,7 @@ async def _count(store: Store, reading: MorningRecording, tz: str) -> None:
 
     from gympulse.pipeline.analytics import tables
 
-    now = _now_ms()
+    now = now_ms()
     frame = tables.conform(tables.MORNING_READINGS, pl.DataFrame([_row(reading, tz, now)]))
     await store.write_rows(tables.MORNING_READINGS.name, frame, tables.MORNING_READINGS.key)
     await refresh_baselines(store, reading.athlete_id, tz, now)
@@ -270,7 +267,7 @@ async def delete_reading(
         tables.MORNING_READINGS.name,
         {"athlete_id": reading.athlete_id, "recording_id": reading.id},
     )
-    await refresh_baselines(store, reading.athlete_id, tz, _now_ms())
+    await refresh_baselines(store, reading.athlete_id, tz, now_ms())
     return reading
 
 

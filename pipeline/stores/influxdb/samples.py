@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -152,19 +151,10 @@ class InfluxSamples:
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
-        q = (
-            f'SELECT "bpm", "rr", "contact", "athlete" FROM {self._hr}'
-            f" WHERE time >= {start_ms}ms AND time < {end_ms}ms"
-        )
-        if sensors is not None:
-            if not sensors:
-                return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
-            q += f" AND {any_of('sensor', sensors)}"
-        if athlete_ids is not None:
-            if not athlete_ids:
-                return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
-            q += f" AND {any_of('athlete', [str(a) for a in athlete_ids])}"
-        q += ' GROUP BY "sensor"'
+        columns = '"bpm", "rr", "contact", "athlete"'
+        q = _window_select(columns, self._hr, start_ms, end_ms, sensors, athlete_ids)
+        if q is None:
+            return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
         rows = [
             (
                 r["sensor"],
@@ -211,19 +201,10 @@ class InfluxSamples:
     ) -> pl.DataFrame:
         empty = pl.DataFrame(schema=dict(MACHINE_COLUMNS))
         columns = ", ".join(quote_ident(c) for c in ("athlete", "kind", *MACHINE_VALUES))
-        q = (
-            f"SELECT {columns} FROM {self.http.measurement(MACHINE)}"
-            f" WHERE time >= {start_ms}ms AND time < {end_ms}ms"
-        )
-        if sensors is not None:
-            if not sensors:
-                return empty
-            q += f" AND {any_of('sensor', sensors)}"
-        if athlete_ids is not None:
-            if not athlete_ids:
-                return empty
-            q += f" AND {any_of('athlete', [str(a) for a in athlete_ids])}"
-        q += ' GROUP BY "sensor"'
+        measurement = self.http.measurement(MACHINE)
+        q = _window_select(columns, measurement, start_ms, end_ms, sensors, athlete_ids)
+        if q is None:
+            return empty
         rows = [
             (
                 r["sensor"],
@@ -452,7 +433,7 @@ def _rejected_row(s: StoredSample, message: str) -> QuarantineRow:
         energy_kj=s.energy_kj,
     )
     return QuarantineRow(
-        received_ms=int(time.time() * 1000),
+        received_ms=contract.now_ms(),
         topic=contract.hr_topic(s.site, s.collector, s.sensor),
         payload=contract.encode(sample),
         reason=REJECTED_REASON,
@@ -470,9 +451,30 @@ def _rejected_machine_row(m: StoredMachineSample, message: str) -> QuarantineRow
     )
     topic = contract.power_topic if m.kind in ("power", "csc") else contract.machine_topic
     return QuarantineRow(
-        received_ms=int(time.time() * 1000),
+        received_ms=contract.now_ms(),
         topic=topic(m.site, m.collector, m.sensor),
         payload=contract.encode(sample),
         reason=REJECTED_REASON,
         detail=message,
     )
+
+
+def _window_select(
+    columns: str,
+    measurement: str,
+    start_ms: int,
+    end_ms: int,
+    sensors: Sequence[str] | None,
+    athlete_ids: Sequence[int] | None,
+) -> str | None:
+    """The InfluxQL of a sample query (heart rate or machine): ``columns`` of
+    ``measurement`` in [start_ms, end_ms), grouped by sensor, optionally only ``sensors``
+    and ``athlete_ids``; None when a filter is an empty list (nothing can match)."""
+    if (sensors is not None and not sensors) or (athlete_ids is not None and not athlete_ids):
+        return None
+    q = f"SELECT {columns} FROM {measurement} WHERE time >= {start_ms}ms AND time < {end_ms}ms"
+    if sensors is not None:
+        q += f" AND {any_of('sensor', sensors)}"
+    if athlete_ids is not None:
+        q += f" AND {any_of('athlete', [str(a) for a in athlete_ids])}"
+    return q + ' GROUP BY "sensor"'
