@@ -41,6 +41,7 @@ from gympulse.dashboards import (
     morning,
     morning_coach,
     strength,
+    strength_routine,
 )
 from gympulse.dashboards.body_limit import BodyLimit
 from gympulse.dashboards.i18n import pick_language, t
@@ -121,6 +122,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(admin.router)
     app.include_router(guest.router)
     app.include_router(strength.router)
+    app.include_router(strength_routine.router)
     app.include_router(coach_strength.router)
 
     @app.exception_handler(coach_auth.NotLoggedIn)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
+from gympulse.dashboards.strength_view import history_rows
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import TemplateItem
 
@@ -56,11 +58,11 @@ def squad_strength(
         for e in main:
             days = strength.best_e1rm_per_day(sets, e.key)
             if not days:
-                cells.append("–")
+                cells.append((e.key, "–"))
             elif len(days) == 1:
-                cells.append(f"{days[-1][1]:.1f}")
+                cells.append((e.key, f"{days[-1][1]:.1f}"))
             else:
-                cells.append(f"{days[-1][1]:.1f} ({days[-1][1] - days[0][1]:+.1f})")
+                cells.append((e.key, f"{days[-1][1]:.1f} ({days[-1][1] - days[0][1]:+.1f})"))
         rows.append(
             {
                 "athlete_id": athlete_id,
@@ -93,6 +95,35 @@ async def strength_page(request: Request) -> HTMLResponse:
         lifts=[e.name(coach.lang) for e in main],
         athletes=athletes,
         exercises=exercises,
+    )
+
+
+@router.get(
+    "/coach/strength/athletes/{athlete_id}", response_class=HTMLResponse, include_in_schema=False
+)
+async def lift_history_page(request: Request, athlete_id: int, exercise: str = "") -> HTMLResponse:
+    """One guest's history of one lift: every session, each set (warm-ups marked), the best
+    e1RM and the records — what the coach looks at before changing a plan."""
+    coach = coach_of(request)
+    ctx = coach.ctx
+    athlete = await run_db(ctx.registry.athlete, athlete_id)
+    if athlete is None:
+        raise HTTPException(status_code=404, detail="no such athlete")
+    exercises = await run_db(ctx.strength.exercises)
+    names = {e.key: e.name(coach.lang) for e in exercises}
+    exercise = exercise or exercises[0].key
+    if exercise not in names:
+        raise HTTPException(status_code=404, detail="no such exercise")
+    sets = [s.as_dict() for s in await run_db(ctx.strength.lift_sets, athlete_id, exercise)]
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    return coach_page(
+        coach,
+        "coach/strength_history.html",
+        title=t(coach.lang, "strength_coach_history", name=athlete.name, lift=names[exercise]),
+        athlete=athlete,
+        exercise=exercise,
+        exercises=[(k, v) for k, v in names.items()],
+        sessions=history_rows(sets, exercise, coach.lang, tz),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gympulse.dashboards.i18n_morning import MORNING
 from gympulse.dashboards.i18n_retreat import RETREAT
+from gympulse.dashboards.i18n_strength import STRENGTH
 from gympulse.pipeline.domain import strap_label
 
 LANGUAGES = ("en", "nl")
@@ -278,6 +279,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "strength_undo": {"en": "Remove my last set", "nl": "Mijn laatste set weghalen"},
 }
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
+CATALOGUE.update(STRENGTH)  # a lifter's session (dashboards/i18n_strength.py)
 CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)
 
 

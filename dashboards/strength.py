@@ -12,39 +12,49 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from gympulse import contract
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.accounts import token_hash
-from gympulse.dashboards.guest import Guest, _guest, _lang, _page, _today, resolve_guest
-from gympulse.dashboards.i18n import local_number, t
+from gympulse.dashboards.guest import (
+    Guest,
+    _guest,
+    _lang,
+    _page,
+    _today,
+    day_label,
+    resolve_guest,
+)
+from gympulse.dashboards.i18n import t
+from gympulse.dashboards.strength_view import (
+    day_bounds,
+    history_rows,
+    kg_text,
+    rest_after,
+    set_text,
+)
 from gympulse.dashboards.web import check_csrf
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import StrengthSet
 
 router = APIRouter(dependencies=[Depends(resolve_guest)])
 
-DAY_MS = 86_400_000
+_kg = kg_text
 
 
-def _kg(value: float, lang: str = "") -> str:
-    """Kilograms as a form value ("42.5"), or written in ``lang`` ("42,5" in Dutch)."""
-    return local_number(lang, f"{value:g}")
+def site_tz(request: Request) -> dt.tzinfo:
+    return ZoneInfo(request.app.state.settings.timezone)
 
 
-def _today_bounds() -> tuple[int, int]:
-    now = dt.datetime.now(dt.UTC)
-    start = dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
-    lo = int(start.timestamp() * 1000)
-    return lo, lo + DAY_MS
-
-
-def _todays_plan(guest: Guest) -> tuple[str, list[str]] | None:
+def _todays_plan(guest: Guest, tz: dt.tzinfo) -> tuple[str, list[str]] | None:
     """(class name, exercises) of the coach's template for a class today, if any."""
-    lo, hi = _today_bounds()
+    lo, hi = day_bounds(tz)
     for c in guest.ctx.journal.classes(start_ms=lo, end_ms=hi):
         items = guest.ctx.strength.template(c.name) if c.name else []
         if items:
@@ -52,13 +62,15 @@ def _todays_plan(guest: Guest) -> tuple[str, list[str]] | None:
     return None
 
 
-def _log_context(guest: Guest, exercise: str) -> dict[str, Any]:
+def _log_context(guest: Guest, exercise: str, tz: dt.tzinfo) -> dict[str, Any]:
     log = guest.ctx.strength
-    lo, hi = _today_bounds()
+    lo, hi = day_bounds(tz)
     return {
         "exercises": log.exercises(),
-        "plan": _todays_plan(guest),
+        "plan": _todays_plan(guest, tz),
+        "plans": log.plans(),
         "last": log.last_set(guest.athlete.id, exercise) if exercise else None,
+        "lift": log.lift_sets(guest.athlete.id, exercise) if exercise else [],
         "today": log.sets(guest.athlete.id, start_ms=lo, end_ms=hi),
     }
 
@@ -72,13 +84,30 @@ def _with_hr(sets: list[StrengthSet], sessions: list[dict[str, Any]]) -> bool:
     )
 
 
+def saved_words(lift: list[StrengthSet], lang: str, tz: dt.tzinfo) -> str:
+    """What the page says of the set just saved: a record (from the second session of the
+    lift on), or, in the lift's first session, that it is the starting point."""
+    work = [s for s in lift if not s.warmup]
+    if not work:
+        return ""
+    newest = max(work, key=lambda s: (s.ts_ms, s.id))
+    found = [r for r in strength.records([s.as_dict() for s in work], tz) if r["id"] == newest.id]
+    if found:
+        return t(lang, "strength_new_record", kg=_kg(round(float(found[0]["e1rm"]), 1), lang))
+    first_day = strength.day_of(work[0].ts_ms, tz)
+    if strength.day_of(newest.ts_ms, tz) == first_day:
+        return t(lang, "strength_baseline")
+    return ""
+
+
 @router.get("/me/{token}/strength", response_class=HTMLResponse, include_in_schema=False)
 async def strength_page(
     request: Request, token: str, exercise: str = "", saved: str = ""
 ) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    ctx = await run_db(_log_context, guest, exercise)
+    tz = site_tz(request)
+    ctx = await run_db(_log_context, guest, exercise, tz)
     names = {e.key: e.name(lang) for e in ctx["exercises"]}
     if exercise and exercise not in names:
         raise HTTPException(status_code=404, detail="no such exercise")
@@ -89,6 +118,10 @@ async def strength_page(
     today: list[StrengthSet] = ctx["today"]
     sessions = await guest.ctx.data.sessions(guest.athlete.id) if today else []
     last: StrengthSet | None = ctx["last"]
+    main = {e.key for e in ctx["exercises"] if e.main}
+    plans: list[str] = ctx["plans"]
+    if ctx["plan"] is not None and ctx["plan"][0] in plans:  # today's class first
+        plans = [ctx["plan"][0]] + [p for p in plans if p != ctx["plan"][0]]
     return _page(
         guest,
         "guest/strength.html",
@@ -98,15 +131,42 @@ async def strength_page(
         exercise_name=names.get(exercise, ""),
         buttons=[(k, names[k]) for k in order],
         plan_name=None if ctx["plan"] is None else ctx["plan"][0],
+        routines=[(p, quote(p, safe="")) for p in plans],
         last=last,
         reps=last.reps if last else 5,
         kg=_kg(last.kg) if last else "",
         kg_shown=_kg(last.kg, lang) if last else "",
         saved=saved,
-        today=[(names.get(s.exercise, s.exercise), s.reps, _kg(s.kg, lang)) for s in today],
+        saved_words=saved_words(ctx["lift"], lang, tz) if saved else "",
+        today=[(names.get(s.exercise, s.exercise), set_text(s.as_dict(), lang)) for s in today],
         volume=_kg(strength.volume_load(s.as_dict() for s in today), lang),
         with_hr=_with_hr(today, sessions),
+        rest=rest_after(today, main, contract.now_ms(), lang),
         scripts=("strength.js",),
+    )
+
+
+@router.get(
+    "/me/{token}/strength/history/{exercise}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def history_page(request: Request, token: str, exercise: str) -> HTMLResponse:
+    """Every session of one lift of the guest's own: each set, the best e1RM, records."""
+    guest = _guest(request, token)
+    lang = _lang(request, guest)
+    log = guest.ctx.strength
+    names = {e.key: e.name(lang) for e in await run_db(log.exercises)}
+    if exercise not in names:
+        raise HTTPException(status_code=404, detail="no such exercise")
+    sets = [s.as_dict() for s in await run_db(log.lift_sets, guest.athlete.id, exercise)]
+    return _page(
+        guest,
+        "guest/strength_history.html",
+        lang,
+        title=t(lang, "strength_history_of", lift=names[exercise]),
+        exercise=exercise,
+        sessions=history_rows(sets, exercise, lang, site_tz(request)),
     )
 
 
@@ -119,9 +179,12 @@ async def post_set(
     kg: Annotated[float, Form(ge=0, le=500)],
     rpe: Annotated[str, Form(max_length=4)] = "",
     rir: Annotated[str, Form(max_length=2)] = "",
+    warmup: Annotated[bool, Form()] = False,
+    routine: Annotated[str, Form(max_length=100)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:
-    """Log one set of the guest's own (RPE 1–10 and RIR 0–10, both optional)."""
+    """Log one set of the guest's own (RPE 1–10 and RIR 0–10, both optional; a warm-up is
+    kept but never counted). From a routine, back to the routine."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
     rating = _optional_number(rpe, 1, 10, "rpe")
@@ -139,8 +202,12 @@ async def post_set(
             kg,
             rpe=rating,
             rir=None if reserve is None else int(reserve),
+            warmup=warmup,
         )
     )
+    if routine:
+        target = f"{guest.base}/strength/routine?plan={quote(routine, safe='')}&saved={exercise}"
+        return RedirectResponse(target, status_code=303)
     return RedirectResponse(f"{guest.base}/strength?exercise={exercise}&saved=1", status_code=303)
 
 
@@ -155,7 +222,7 @@ async def undo_set(
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
     log = guest.ctx.strength
-    lo, hi = _today_bounds()
+    lo, hi = day_bounds(site_tz(request))
     today = await run_db(lambda: log.sets(guest.athlete.id, start_ms=lo, end_ms=hi))
     if today:
         await run_db(log.delete_set, guest.athlete.id, today[-1].id)
@@ -176,7 +243,10 @@ def _optional_number(text: str, lo: float, hi: float, name: str) -> float | None
 
 
 def strength_progress(
-    sets: list[dict[str, Any]], exercises: list[strength.Exercise], lang: str
+    sets: list[dict[str, Any]],
+    exercises: list[strength.Exercise],
+    lang: str,
+    tz: dt.tzinfo = dt.UTC,
 ) -> dict[str, Any]:
     """Kind words, e1RM series per main lift and weekly volume of the guest's sets."""
     words: list[str] = []
@@ -184,7 +254,7 @@ def strength_progress(
     for e in exercises:
         if not e.main:
             continue
-        days = strength.best_e1rm_per_day(sets, e.key)
+        days = strength.best_e1rm_per_day(sets, e.key, tz)
         if not days:
             continue
         lines.append((e.name(lang), days))
@@ -195,8 +265,8 @@ def strength_progress(
                 t(lang, key, lift=e.name(lang), a=_kg(round(a, 1), lang), b=_kg(round(b, 1), lang))
             )
     names = {e.key: e.name(lang) for e in exercises}
-    for r in strength.records(sets)[-3:]:
-        day = dt.datetime.fromtimestamp(int(r["ts_ms"]) / 1000, dt.UTC).date().isoformat()
+    for r in strength.records(sets, tz)[-3:]:
+        day = day_label(lang, strength.day_of(int(r["ts_ms"]), tz))
         words.append(
             t(
                 lang,
@@ -207,7 +277,7 @@ def strength_progress(
             )
         )
     muscles = {e.key: e.muscle for e in exercises}
-    weekly = strength.weekly_muscle_volume(sets, muscles)
+    weekly = strength.weekly_muscle_volume(sets, muscles, tz)
     return {"words": words or [t(lang, "strength_none")], "lines": lines, "weekly": weekly}
 
 
@@ -217,7 +287,7 @@ async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
     lang = _lang(request, guest)
     log = guest.ctx.strength
     sets = [s.as_dict() for s in await run_db(log.sets, guest.athlete.id)]
-    p = strength_progress(sets, await run_db(log.exercises), lang)
+    p = strength_progress(sets, await run_db(log.exercises), lang, site_tz(request))
     shown = []
     for name, days in p["lines"]:
         if len(days) < 2:

@@ -156,7 +156,7 @@ PLACES: tuple[Place, ...] = (
         Home.REGISTRY,
         Link.ATHLETE,
         "athlete_id",
-        "her lifts",
+        "her lifts (every set, warm-ups flagged)",
         names={"logged_by": "'guest' or 'coach': " + _ROW},
     ),
     Place(

@@ -3,7 +3,8 @@
 - ``exercises``: the catalogue; starts with :data:`gympulse.pipeline.analytics.strength.
   CATALOGUE`, the coach adds more (``added_by_coach`` = 1).
 - ``strength_sets``: one row per set: athlete, time, exercise, reps, kg, optional RPE
-  (1–10) or RIR (repetitions in reserve, 0–10), who logged it (``guest`` or ``coach``).
+  (1–10) or RIR (repetitions in reserve, 0–10), who logged it (``guest`` or ``coach``),
+  and whether it was a warm-up (``warmup`` = 1: shown, never counted).
 - ``strength_templates``: a coach's prescription for a class (by the class's name in the
   schedule): exercises in order with target sets × reps (and kg, optional).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from gympulse.pipeline.analytics.strength import CATALOGUE, Exercise
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
@@ -37,7 +39,8 @@ CREATE TABLE IF NOT EXISTS strength_sets (
     kg         REAL    NOT NULL CHECK (kg BETWEEN 0 AND 500),
     rpe        REAL    CHECK (rpe IS NULL OR rpe BETWEEN 1 AND 10),
     rir        INTEGER CHECK (rir IS NULL OR rir BETWEEN 0 AND 10),
-    logged_by  TEXT    NOT NULL CHECK (logged_by IN ('guest', 'coach'))
+    logged_by  TEXT    NOT NULL CHECK (logged_by IN ('guest', 'coach')),
+    warmup     INTEGER NOT NULL DEFAULT 0 CHECK (warmup IN (0, 1))
 );
 CREATE INDEX IF NOT EXISTS strength_sets_athlete ON strength_sets (athlete_id, ts_ms);
 CREATE TABLE IF NOT EXISTS strength_templates (
@@ -63,6 +66,7 @@ class StrengthSet:
     rpe: float | None
     rir: int | None
     logged_by: str
+    warmup: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +78,7 @@ class StrengthSet:
             "rpe": self.rpe,
             "rir": self.rir,
             "logged_by": self.logged_by,
+            "warmup": self.warmup,
         }
 
 
@@ -85,7 +90,16 @@ class TemplateItem:
     kg: float | None
 
 
-_SET_COLUMNS = "id, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by"
+_SET_COLUMNS = "id, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, warmup"
+# Columns added after the first release (a file made before them gains them on open).
+_ADDED_COLUMNS = (("warmup", "INTEGER NOT NULL DEFAULT 0 CHECK (warmup IN (0, 1))"),)
+
+
+def _set(row: tuple[Any, ...]) -> StrengthSet:
+    id_, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, warmup = row
+    return StrengthSet(
+        id_, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, bool(warmup)
+    )
 
 
 class StrengthLog(SqliteDatabase):
@@ -93,6 +107,10 @@ class StrengthLog(SqliteDatabase):
 
     def _create(self, conn: sqlite3.Connection) -> None:
         super()._create(conn)
+        have = {row[1] for row in conn.execute("PRAGMA table_info(strength_sets)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE strength_sets ADD COLUMN {name} {declaration}")
         conn.executemany(
             "INSERT OR IGNORE INTO exercises (key, name_en, name_nl, muscle, main)"
             " VALUES (?,?,?,?,?)",
@@ -128,11 +146,12 @@ class StrengthLog(SqliteDatabase):
         rpe: float | None = None,
         rir: int | None = None,
         logged_by: str = "guest",
+        warmup: bool = False,
     ) -> int:
         cur = self.conn.execute(
             "INSERT INTO strength_sets (athlete_id, ts_ms, exercise, reps, kg, rpe, rir,"
-            " logged_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-            (athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by),
+            " logged_by, warmup) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+            (athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, int(warmup)),
         )
         return new_id(cur)
 
@@ -142,16 +161,25 @@ class StrengthLog(SqliteDatabase):
             " WHERE athlete_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id",
             (athlete_id, start_ms, end_ms),
         ).fetchall()
-        return [StrengthSet(*r) for r in rows]
+        return [_set(r) for r in rows]
 
     def last_set(self, athlete_id: int, exercise: str) -> StrengthSet | None:
-        """The athlete's most recent set of ``exercise`` (what the form pre-fills)."""
+        """The athlete's most recent work set of ``exercise`` (what the form pre-fills)."""
         row = self.conn.execute(
             f"SELECT {_SET_COLUMNS} FROM strength_sets WHERE athlete_id = ? AND exercise = ?"
-            " ORDER BY ts_ms DESC, id DESC LIMIT 1",
+            " AND warmup = 0 ORDER BY ts_ms DESC, id DESC LIMIT 1",
             (athlete_id, exercise),
         ).fetchone()
-        return None if row is None else StrengthSet(*row)
+        return None if row is None else _set(row)
+
+    def lift_sets(self, athlete_id: int, exercise: str) -> list[StrengthSet]:
+        """Every set of one lift by the athlete (its history), oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_SET_COLUMNS} FROM strength_sets WHERE athlete_id = ? AND exercise = ?"
+            " ORDER BY ts_ms, id",
+            (athlete_id, exercise),
+        ).fetchall()
+        return [_set(r) for r in rows]
 
     def delete_set(self, athlete_id: int, set_id: int) -> bool:
         cur = self.conn.execute(
@@ -173,6 +201,13 @@ class StrengthLog(SqliteDatabase):
                     for i, it in enumerate(items)
                 ],
             )
+
+    def plans(self) -> list[str]:
+        """The classes with a plan (the routines a guest can start), by name."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT class_name FROM strength_templates ORDER BY class_name"
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def template(self, class_name: str) -> list[TemplateItem]:
         rows = self.conn.execute(

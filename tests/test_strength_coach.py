@@ -40,7 +40,7 @@ def test_squad_strength_worked_example() -> None:
     (row,) = squad_strength([(1, "Eva")], {1: sets}, main, {1: 210.0}, now)
     assert row["sets_7d"] == 2
     assert row["volume_7d"] == 5 * 66 + 12 * 30  # 690 kg
-    assert row["lifts"] == ["77.0 (+7.0)", "–"]
+    assert [cell for _, cell in row["lifts"]] == ["77.0 (+7.0)", "–"]
     assert row["records"] == 1 and row["srpe_7d"] == 210.0
 
 
