@@ -76,7 +76,8 @@ class Viewer:
 
 
 def _trusted(request: Request) -> bool:
-    networks = request.app.state.settings.web.board_trusted_networks
+    ctx: AppContext = request.app.state.ctx
+    networks = ctx.settings.web.board_trusted_networks
     if not networks or request.client is None:
         return False
     try:

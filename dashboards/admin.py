@@ -18,7 +18,7 @@ from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import Coach, coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.web import RowId
+from gympulse.dashboards.web import RowId, ctx_of, site_zone
 from gympulse.pipeline.registry import Athlete
 
 router = APIRouter(dependencies=[Depends(require_coach)])  # every route: the coach only
@@ -31,14 +31,6 @@ def _straps(coach: Coach, live: set[str]) -> list[str]:
     known |= {a.sensor for a in coach.ctx.registry.assignments()}
     known |= live
     return sorted(known, key=lambda s: (len(s), s))
-
-
-def site_zone(request: Request) -> dt.tzinfo:
-    """The site's time zone (settings ``timezone``, an IANA name)."""
-    from zoneinfo import ZoneInfo
-
-    name: str = request.app.state.settings.timezone
-    return dt.UTC if name == "UTC" else ZoneInfo(name)
 
 
 def local_time(ts_ms: int, zone: dt.tzinfo) -> str:
@@ -117,7 +109,7 @@ async def admin_page(request: Request) -> HTMLResponse:
         athletes=athletes,
         straps=straps,
         classes=classes,
-        timezone=str(request.app.state.settings.timezone),
+        timezone=str(ctx_of(request).settings.timezone),
         exports=EXPORTS,
         board_links=await board_links(coach),
     )

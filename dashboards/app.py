@@ -98,9 +98,6 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
         docs_url=None,
         redoc_url=None,
     )
-    app.state.hub = live
-    app.state.settings = settings
-    app.state.registry = registry
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
     app.add_middleware(BodyLimit)  # outermost: a body is counted as it is read

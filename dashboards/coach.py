@@ -22,7 +22,7 @@ from gympulse.dashboards.coach_auth import athlete_or_404, coach_of, coach_page,
 from gympulse.dashboards.coach_links import guest_link_rows
 from gympulse.dashboards.data import Row
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.web import AppContext, RowId
+from gympulse.dashboards.web import AppContext, RowId, site_zone
 from gympulse.pipeline.domain import Athlete
 
 router = APIRouter(dependencies=[Depends(require_coach)])
@@ -238,7 +238,7 @@ async def athlete_page(
         ),
     ]
     sessions = await ctx.data.sessions(athlete_id)
-    tz = ZoneInfo(request.app.state.settings.timezone)
+    tz = site_zone(request)
     notes = [
         {
             "when": dt.datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M"),
@@ -381,7 +381,7 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
         raise HTTPException(status_code=404, detail="no such session")
     hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or a.hr_max_at(int(row["start_ms"])))
-    tz = ZoneInfo(request.app.state.settings.timezone)
+    tz = site_zone(request)
     class_name = None
     sid = str(row["session_id"])
     if sid.startswith("class-") and sid[6:].isdigit():

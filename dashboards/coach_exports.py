@@ -42,7 +42,7 @@ async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileRespons
     metrics) as JSON and CSV in one zip."""
     coach = coach_of(request, api=True)
     await run_db(athlete_or_404, coach.ctx, athlete_id)
-    settings = request.app.state.settings
+    settings = coach.ctx.settings
     tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
     out = tmp / f"athlete-{athlete_id}.zip"
     await rights.export_athlete(settings, athlete_id, out)
@@ -68,7 +68,7 @@ async def forget_athlete(
     a = await run_db(athlete_or_404, coach.ctx, athlete_id)
     if confirm.strip() != a.name:
         raise HTTPException(status_code=422, detail="type the athlete's name to confirm")
-    await rights.forget_athlete(request.app.state.settings, athlete_id)
+    await rights.forget_athlete(coach.ctx.settings, athlete_id)
     coach.ctx.guard.poke()  # their guest links are gone: open streams end
     log.warning("coach %r erased athlete %d", coach.user.username, athlete_id)
     return render(
@@ -94,7 +94,7 @@ async def export_csv(request: Request, table_name: str) -> Response:
         # Millions of rows: read and written as CSV by a worker process, one store window
         # at a time, as the client consumes — memory stays flat, and the live board on this
         # event loop stays quick while a year streams out.
-        found = samples_csv(request.app.state.settings)
+        found = samples_csv(coach.ctx.settings)
     elif table_name in EXPORTABLE:
         found = await coach.ctx.data.export_csv(table_name)  # formatted in worker threads
     else:

@@ -14,7 +14,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import (
@@ -34,7 +33,7 @@ from gympulse.dashboards.error_pages import wants_page
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
-from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of
+from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of, site_zone
 from gympulse.pipeline.analytics.fitness import vo2max_uth
 from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
@@ -309,8 +308,7 @@ PHONE_WIDTH = charts.PHONE_WIDTH
 
 
 def _today(request: Request) -> dt.date:
-    tz = ZoneInfo(request.app.state.settings.timezone)
-    return dt.datetime.now(tz).date()
+    return dt.datetime.now(site_zone(request)).date()
 
 
 def day_label(lang: str, iso_date: str) -> str:

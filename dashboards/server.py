@@ -65,7 +65,7 @@ async def serve_web(
     finally:
         # Open Server-Sent Event streams never finish by themselves: end them first, or
         # uvicorn's graceful shutdown would wait for them (then by a bounded timeout).
-        app.state.hub.end_streams()
+        app.state.ctx.hub.end_streams()
         server.should_exit = True
         await task
         app.state.ctx.close()

@@ -9,10 +9,12 @@ bound to — the coach's session, the guest's link, or for the login form a rand
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Path, Request, Response
 
@@ -124,3 +126,9 @@ class AppContext:
 def ctx_of(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+def site_zone(request: Request) -> dt.tzinfo:
+    """The site's time zone (settings ``timezone``, an IANA name)."""
+    name = ctx_of(request).settings.timezone
+    return dt.UTC if name == "UTC" else ZoneInfo(name)

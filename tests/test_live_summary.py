@@ -51,7 +51,7 @@ def test_zone_minutes_are_totalled_per_class_window(tmp_path: Path) -> None:
     journal.close()
     with app_client(seeded.db) as client:
         open_board(client, seeded.db)
-        hub = client.app.state.hub  # type: ignore[attr-defined]
+        hub = client.app.state.ctx.hub  # type: ignore[attr-defined]
         for k in range(-5 * 60, 12 * 60):
             hub.apply_sample(contract.HrSample("strap-1", t0 + k * 1000, k, 150), t0)
         zone = hub.tiles["strap-1"].zone
@@ -75,7 +75,7 @@ def test_a_strap_handed_on_mid_class_gives_each_wearer_their_own_minutes(tmp_pat
     journal.close()
     with app_client(seeded.db) as client:
         open_board(client, seeded.db)
-        hub = client.app.state.hub  # type: ignore[attr-defined]
+        hub = client.app.state.ctx.hub  # type: ignore[attr-defined]
         for k in range(4 * 60):
             hub.apply_sample(contract.HrSample("strap-1", t0 + k * 1000, k, 140), t0)
         from gympulse.pipeline.registry import Registry

@@ -109,7 +109,7 @@ def test_live_class_shows_the_running_class(client: TestClient, seeded: Seeded, 
 
 def test_live_tile_totals(client: TestClient, board: str) -> None:
     """Two samples a second apart at a known HR: effort points and Keytel kcal add up."""
-    hub = client.app.state.hub  # type: ignore[attr-defined]
+    hub = client.app.state.ctx.hub  # type: ignore[attr-defined]
     now = contract.now_ms()
     # Alice: hr_max from Tanaka (born 1990), female, 60 kg.
     for k in range(2):
@@ -141,7 +141,7 @@ def test_live_tile_uses_the_stored_effort_rule(
     carla = registry.add_athlete("Carla", birth_year=1995, hr_max=200)
     registry.assign("strap-7", carla, 0)
     registry.close()
-    hub = client.app.state.hub  # type: ignore[attr-defined]
+    hub = client.app.state.ctx.hub  # type: ignore[attr-defined]
     now = contract.now_ms()
     tile = hub.apply_sample(contract.HrSample("strap-7", now, 1, 125), now)
     assert (tile.pct_max, tile.zone) == effort_stamp(125, 200.0) == (63, 2)
@@ -222,7 +222,7 @@ def test_class_summary_hrr60_from_session_summary(
             await store.close()
 
     asyncio.run(write())
-    hub = client.app.state.hub  # type: ignore[attr-defined]
+    hub = client.app.state.ctx.hub  # type: ignore[attr-defined]
     for strap in ("strap-1", "strap-2", "strap-9"):  # strap-9: nobody's; during the class
         hub.apply_sample(contract.HrSample(strap, now - 600_000, 1, 150), now)
     for query in (f"?class_id={class_id}", ""):  # explicit, and the latest class of today
