@@ -18,7 +18,7 @@ from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import Coach, coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.web import RowId, ctx_of, site_zone
+from gympulse.dashboards.web import RowId, ctx_of, public_base, site_zone
 from gympulse.pipeline.registry import Athlete
 
 router = APIRouter(dependencies=[Depends(require_coach)])  # every route: the coach only
@@ -138,7 +138,7 @@ async def new_board_link(
     coach = coach_of(request, api=True)
     coach.check(csrf)
     _, token = await run_db(coach.ctx.accounts.issue_board_token, label)
-    url = f"{str(request.base_url).rstrip('/')}/board/{token}"
+    url = f"{public_base(request)}/board/{token}"
     return coach_page(
         coach, "coach/new_board_link.html", title=t(coach.lang, "new_board_link"), url=url
     )

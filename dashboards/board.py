@@ -21,7 +21,7 @@ from gympulse.dashboards.access import run_db
 from gympulse.dashboards.i18n import LIVE_KEYS, pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
-from gympulse.dashboards.web import AppContext, ctx_of
+from gympulse.dashboards.web import AppContext, ctx_of, over_https
 from gympulse.pipeline.journal import ScheduledClass
 from gympulse.pipeline.stores.base import StoreUnavailable
 
@@ -45,7 +45,7 @@ async def board_link(request: Request, token: str) -> Response:
         token,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
         max_age=400 * 86_400,
     )
     return response

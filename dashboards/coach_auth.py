@@ -2,7 +2,8 @@
 dependency every coach route has (:func:`require_coach`: on the routers, so no handler
 can forget it).
 
-Login sets an ``HttpOnly; SameSite=Strict`` session cookie (random, stored hashed).
+Login sets an ``HttpOnly; SameSite=Strict`` session cookie (random, stored hashed;
+``Secure`` when the login came over HTTPS).
 Every form carries a CSRF token bound to the session (the login form: to a random cookie).
 Wrong passwords are throttled per client address and per account.
 """
@@ -25,7 +26,14 @@ from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.templating import render
-from gympulse.dashboards.web import AppContext, RowId, check_csrf, csrf_token, ctx_of
+from gympulse.dashboards.web import (
+    AppContext,
+    RowId,
+    check_csrf,
+    csrf_token,
+    ctx_of,
+    over_https,
+)
 from gympulse.pipeline.domain import Athlete
 
 LOGIN_COOKIE = "gp_login"
@@ -100,7 +108,13 @@ def _login_form(
         status_code=status_code,
     )
     response.set_cookie(
-        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/coach", max_age=3600
+        LOGIN_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=over_https(request),
+        path="/coach",
+        max_age=3600,
     )
     return response
 
@@ -154,7 +168,7 @@ async def login(
         session,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=over_https(request),
         max_age=12 * 3600,
     )
     response.delete_cookie(LOGIN_COOKIE, path="/coach")

@@ -26,7 +26,7 @@ from gympulse.dashboards.coach_auth import (
     require_coach,
 )
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.web import RowId, ctx_of
+from gympulse.dashboards.web import RowId, public_base
 from gympulse.pipeline.domain import Athlete
 
 router = APIRouter(dependencies=[Depends(require_coach)])
@@ -89,9 +89,7 @@ async def new_guest_link(
 def _show_link(
     request: Request, coach: Coach, a: Athlete, athlete_id: int, token: str
 ) -> HTMLResponse:
-    # The address guests use (settings web.public_url), not whatever the coach's browser used.
-    public = ctx_of(request).settings.web.public_url.rstrip("/")
-    url = f"{public or str(request.base_url).rstrip('/')}/me/{token}"
+    url = f"{public_base(request)}/me/{token}"
     return coach_page(
         coach,
         "coach/new_link.html",

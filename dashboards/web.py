@@ -123,6 +123,21 @@ class AppContext:
             self._open = False
 
 
+def over_https(request: Request) -> bool:
+    """Whether this request reached the site over HTTPS — directly, or through the trusted
+    proxy (``web.trusted_proxies``: only its X-Forwarded-Proto is believed). Cookies set on
+    such a request are ``Secure``: the browser never sends them over plain HTTP."""
+    return request.url.scheme == "https"
+
+
+def public_base(request: Request) -> str:
+    """Where guests and TVs reach this server, for the links handed to them: the setting
+    ``web.public_url`` (the HTTPS address of the site's proxy), else the address this
+    request came to (its scheme as the trusted proxy says: ``web.trusted_proxies``)."""
+    public: str = ctx_of(request).settings.web.public_url.rstrip("/")
+    return public or str(request.base_url).rstrip("/")
+
+
 def ctx_of(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -45,7 +45,7 @@ def env_example() -> dict[str, str]:
 def test_services_and_images() -> None:
     c = compose()
     services = c["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana"} | GYMPULSE_ROLES
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "caddy"} | GYMPULSE_ROLES
     assert re.fullmatch(r"influxdb:1\.11\.\d+", services["influxdb"]["image"])  # pinned
     assert "influxdb-data:/var/lib/influxdb" in services["influxdb"]["volumes"]
     named = set(c["volumes"])
@@ -195,3 +195,34 @@ def test_mosquitto_tls_is_included_only_with_certificates() -> None:
     assert "listener 8883" in tls and "/mosquitto/data/tls/server.key" in tls
     mosquitto = compose()["services"]["mosquitto"]
     assert "./config/mosquitto/tls.conf:/mosquitto/config/tls.conf:ro" in mosquitto["volumes"]
+
+
+def test_the_web_app_is_published_only_through_caddy() -> None:
+    """Issue 18 item 1: web has no published port; caddy publishes 80 and 443, mounts the
+    shipped Caddyfile and the site's certificates, and is the one address web believes
+    X-Forwarded-* from (tests/test_site_stack.py runs it)."""
+    services = compose()["services"]
+    web, caddy = services["web"], services["caddy"]
+    assert "ports" not in web
+    assert caddy["image"] == "caddy:2"
+    assert sorted(caddy["ports"]) == ["443:443", "443:443/udp", "80:80"]
+    assert "./config/caddy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert "./config/mosquitto/certs:/certs:ro" in caddy["volumes"]
+    assert (
+        caddy["environment"]["WEB_UPSTREAM"]
+        == f"http://web:{web['environment']['GYMPULSE_WEB__PORT']}"
+    )
+    (network,) = [n for n in caddy["networks"] if n != "default"]
+    address = caddy["networks"][network]["ipv4_address"]
+    assert network in web["networks"] and "default" in web["networks"]
+    settings = load(
+        environ={
+            "GYMPULSE_WEB__TRUSTED_PROXIES": web["environment"]["GYMPULSE_WEB__TRUSTED_PROXIES"]
+        }
+    )
+    assert settings.web.trusted_proxies == [address]
+    # Nobody else is on that network: only caddy's X-Forwarded-For can reach web there.
+    others = [n for n, s in services.items() if network in (s.get("networks") or {})]
+    assert sorted(others) == ["caddy", "web"]
+    assert web["environment"]["GYMPULSE_WEB__PUBLIC_URL"] == "${WEB_PUBLIC_URL:?set in .env}"
+    assert env_example()["WEB_PUBLIC_URL"].startswith("https://")

@@ -12,18 +12,21 @@ board, the coach's pages, the guest's page and the guest's Grafana panel.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import async_playwright
 
 from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
@@ -34,30 +37,43 @@ from gympulse.pipeline.stores.base import StoredSample, StoreUnavailable, WriteB
 from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.settings import InfluxSettings, MqttSettings
 from tests.support.influxd import Influxd
-from tests.support.procs import free_port
+from tests.support.procs import free_port, require_binary
 from tests.support.site_stack import ROOT, SiteStack, env_file, init_influxdb
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow  # real Mosquitto, influxd and the gympulse services
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[SiteStack]:
-    # Grafana as browsers reach it (here: the fake's loopback port), as the operator sets it.
-    grafana_port = free_port()
-    env = env_file(tmp_path, {"GRAFANA_ROOT_URL": f"http://127.0.0.1:{grafana_port}"})
-    site = SiteStack(env, ports={"grafana": {3000: grafana_port}})
-    certs = site.services["mosquitto"].mounts["/mosquitto/certs"]
-    # make-certs.sh as an operator runs it (as root here): server.key 0600 owned by root.
-    for f in certs.iterdir():
-        if f.suffix in (".crt", ".key"):
-            f.unlink()
+def make_certs(certs: Path, cert: str) -> None:
+    """make-certs.sh as an operator runs it (as root here: the keys 0600, owned by root)."""
     made = subprocess.run(
         ["sh", str(ROOT / "config/mosquitto/make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
+        env={**os.environ, "CERT": cert},
         capture_output=True,
         text=True,
     )
     assert made.returncode == 0, made.stderr
-    assert (certs / "server.key").stat().st_mode & 0o077 == 0
+    assert (certs / f"{cert}.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[SiteStack]:
+    # Grafana and the web app as browsers reach them (here: loopback ports), as the
+    # operator sets them in .env.
+    grafana_port, https_port = free_port(), free_port()
+    env = env_file(
+        tmp_path,
+        {
+            "GRAFANA_ROOT_URL": f"http://127.0.0.1:{grafana_port}",
+            "WEB_PUBLIC_URL": f"https://localhost:{https_port}",
+        },
+    )
+    site = SiteStack(env, ports={"grafana": {3000: grafana_port}, "caddy": {443: https_port}})
+    # The broker's and the web app's certificates, from one site CA (docs/deploy.md).
+    certs = tmp_path / "certs"
+    make_certs(certs, "server")
+    make_certs(certs, "web")
+    site.bind("./config/mosquitto/certs", certs)
     try:
         site.start()
         yield site
@@ -159,8 +175,10 @@ def check_views(site: SiteStack, athlete: int, board: str, guest: str) -> None:
     )
     assert {(r["bpm"], r["athlete"]) for r in rows} == {(123, str(athlete))}
 
-    web = site.url("web", 8000)
-    with httpx.Client(base_url=web, follow_redirects=False, timeout=10) as client:
+    # The web app as browsers reach it: through caddy, over HTTPS with the site CA.
+    web = env["WEB_PUBLIC_URL"]
+    ca = ssl.create_default_context(cafile=str(site.services["caddy"].mounts["/certs"] / "ca.crt"))
+    with httpx.Client(base_url=web, follow_redirects=False, timeout=10, verify=ca) as client:
         # The live board (a board link, as the TV opens it).
         assert client.get(f"/board/{board}").status_code == 303
         tiles = eventually(
@@ -173,13 +191,13 @@ def check_views(site: SiteStack, athlete: int, board: str, guest: str) -> None:
             site,
         )
         assert tiles
-    with httpx.Client(base_url=web, timeout=10) as phone:
+    with httpx.Client(base_url=web, timeout=10, verify=ca) as phone:
         # The guest's page and their own live tile (the same sample, nobody else's).
         page = phone.get(f"/me/{guest}")
         assert page.status_code == 200 and "Saga" in page.text
         own = phone.get(f"/api/me/{guest}/live").json()
         assert [t.get("bpm") for t in own] == [123], (own, tiles)
-    with httpx.Client(base_url=web, follow_redirects=False, timeout=10) as coach:
+    with httpx.Client(base_url=web, follow_redirects=False, timeout=10, verify=ca) as coach:
         form = coach.get("/coach/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf is not None, form.text[:500]
@@ -298,3 +316,112 @@ async def test_services_read_and_write_as_the_compose_user(tmp_path: Path) -> No
             await grafana.close()
     finally:
         server.stop()
+
+
+def trusting_home(home: Path, ca: Path) -> Path:
+    """A browser profile home whose NSS database trusts the site CA (what an operator
+    does on the coach's laptop and the TV: import ca.crt as a trusted authority)."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = require_binary("certutil")
+    for args in (
+        ["-N", "--empty-password"],
+        ["-A", "-t", "C,,", "-n", "gympulse site CA", "-i", str(ca)],
+    ):
+        done = subprocess.run(
+            [certutil, "-d", f"sql:{nssdb}", *args], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    return home
+
+
+async def test_the_web_app_over_https_through_caddy(stack: SiteStack, tmp_path: Path) -> None:
+    """Caddy with the shipped Caddyfile in front of web: Chromium, trusting the site CA
+    and nothing else, is sent from http:// to https://, gets HSTS, logs in as the coach
+    with a Secure, HttpOnly session cookie, and the guest and board links the coach makes
+    are https:// links that open through the proxy. Bodies over 1 MiB stop at the proxy."""
+    site = stack
+    web = site.env["WEB_PUBLIC_URL"]
+    caddy = site.services["caddy"]
+    ca = caddy.mounts["/certs"] / "ca.crt"
+    plain = f"http://localhost:{caddy.ports[80]}"
+    db = site.services["web"].mounts["/data"] / "gympulse.db"
+    registry = Registry(db)
+    athlete = registry.add_athlete("Saga", birth_year=1985, sex="female", weight_kg=64)
+    registry.close()
+    accounts = Accounts(db)
+    accounts.add_user("coach", "a coach password long enough")
+    accounts.close()
+
+    home = trusting_home(tmp_path / "browser-home", ca)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)}
+        )
+        try:
+            context = await browser.new_context()  # certificate errors are errors
+            page = await context.new_page()
+            response = await page.goto(f"{plain}/coach/login")
+            assert response is not None and response.status == 200
+            assert page.url == f"{web}/coach/login"
+            first = response.request.redirected_from
+            assert first is not None and first.url == f"{plain}/coach/login"
+            redirect = await first.response()
+            assert redirect is not None and redirect.status == 308
+            hsts = response.headers.get("strict-transport-security", "")
+            assert re.fullmatch(r"max-age=\d{7,}", hsts), hsts
+
+            await page.fill("input[name=username]", "coach")
+            await page.fill("input[name=password]", "a coach password long enough")
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{web}/coach")
+            cookies = {c["name"]: c for c in await context.cookies()}
+            session = cookies["gp_session"]
+            assert session["secure"] and session["httpOnly"], session
+            assert session["sameSite"] == "Strict"
+            # A fetch POST without a body (the morning page's finish and cancel) passes
+            # the proxy's length rule: refused by the app (no CSRF token), not by Caddy.
+            empty = "fetch('/coach/logout', {method: 'POST'}).then(r => r.status)"
+            assert await page.evaluate(empty) == 403
+
+            # A guest link, made on the guest's page, is the HTTPS address and opens.
+            await page.goto(f"{web}/coach/athletes/{athlete}")
+            await page.click(f"form[action='/coach/athletes/{athlete}/guest-links'] button")
+            guest_url = await page.get_attribute("a.guest-link", "href")
+            assert guest_url is not None and guest_url.startswith(f"{web}/me/"), guest_url
+            guest = await context.new_page()
+            opened = await guest.goto(guest_url)
+            assert opened is not None and opened.status == 200
+            assert "Saga" in await guest.content()
+
+            # A board link for the TV, likewise; the board's cookie is Secure too.
+            await page.goto(f"{web}/coach/admin")
+            await page.fill("form[action='/coach/admin/board-links'] input[name=label]", "TV")
+            await page.click("form[action='/coach/admin/board-links'] button")
+            board_url = await page.get_attribute("a.board-link", "href")
+            assert board_url is not None and board_url.startswith(f"{web}/board/"), board_url
+            tv_context = await browser.new_context()
+            tv = await tv_context.new_page()
+            shown = await tv.goto(board_url)
+            assert shown is not None and shown.status == 200 and tv.url == f"{web}/live"
+            (board_cookie,) = [c for c in await tv_context.cookies() if c["name"] == "gp_board"]
+            assert board_cookie["secure"] and board_cookie["httpOnly"], board_cookie
+        finally:
+            await browser.close()
+
+    # The proxy's own body limit: a declared 2 MiB body is refused by Caddy (its empty
+    # 413, not the web app's JSON one); a chunked body is refused (411) before any of it
+    # is passed on (Caddy would hand its first MiB to the app as a whole, shorter body).
+    tls = ssl.create_default_context(cafile=str(ca))
+    big = b"x" * (2 * 1024 * 1024)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(big), 65536):
+            yield big[i : i + 65536]
+
+    async with httpx.AsyncClient(base_url=web, timeout=30, verify=tls) as client:
+        refused = await client.post("/coach/login", content=big)
+        assert refused.status_code == 413 and refused.content == b"", refused.text[:200]
+        cut = await client.post("/coach/login", content=chunks())
+        assert cut.status_code == 411 and cut.content == b"", cut.text[:200]
+    assert all(code is None for code in site.running().values()), site.running()

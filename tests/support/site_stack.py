@@ -16,8 +16,13 @@ the program its image runs, with the compose file's own environment (``${VAR}`` 
   the users and grants the image's ``init-influxdb.sh`` makes from the environment (see
   :func:`init_influxdb`); ``grafana/grafana-oss`` is the fake of tests/support/grafana.py
   with the mounted provisioning; ``gympulse:latest`` is this checkout's ``gympulse``
-  (the image's ENTRYPOINT) with the compose ``command`` or ``entrypoint``. Any other image
-  is an error: a service nobody taught this harness to run is a service the test forgot.
+  (the image's ENTRYPOINT) with the compose ``command`` or ``entrypoint``; ``caddy`` is
+  Debian's caddy with the compose ``command`` and the image's ``XDG_DATA_HOME=/data`` and
+  ``XDG_CONFIG_HOME=/config``. Any other image is an error: a service nobody taught this
+  harness to run is a service the test forgot.
+- **networks**: a fixed ``ipv4_address`` of a service is 127.0.0.1 here (where every
+  service listens), in the environment and the mounted files alike; ``http_port PORT``
+  lines (Caddy's global option) are rewritten like ``listener PORT`` lines.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class Service:
     spec: dict[str, Any]
     root: Path  # this service's own filesystem root for bind mounts
     mounts: dict[str, Path] = field(default_factory=dict)  # container path -> here
+    sources: dict[str, str] = field(default_factory=dict)  # container path -> bind source
     ports: dict[int, int] = field(default_factory=dict)  # container port -> loopback port
     proc: subprocess.Popen[bytes] | None = None
 
@@ -173,6 +179,7 @@ class SiteStack:
                 elif origin.exists():
                     shutil.copy2(origin, here)
                 service.mounts[target] = here
+                service.sources[target] = source
             elif source.startswith("/"):
                 continue  # host devices (the collector's D-Bus, USB): not here
             else:
@@ -205,7 +212,18 @@ class SiteStack:
         for other in [*self.services.values(), *self.tools.values()]:
             for container, port in other.ports.items():
                 text = text.replace(f"//{other.name}:{container}", f"//127.0.0.1:{port}")
+        for address in self.fixed_addresses():
+            text = re.sub(rf"(?<![\w.]){re.escape(address)}(?![\w.])", "127.0.0.1", text)
         return text.replace("0.0.0.0", "127.0.0.1")
+
+    def fixed_addresses(self) -> list[str]:
+        """Every ``networks: NAME: ipv4_address:`` of the compose file."""
+        out = []
+        for spec in self.compose["services"].values():
+            networks = spec.get("networks")
+            if isinstance(networks, dict):
+                out += [n["ipv4_address"] for n in networks.values() if n and "ipv4_address" in n]
+        return out
 
     def environment(self, service: Service) -> dict[str, str]:
         env = {
@@ -232,8 +250,25 @@ class SiteStack:
                         new,
                         flags=re.MULTILINE,
                     )
+                    new = re.sub(
+                        rf"^(\s*)http_port {container}$",
+                        rf"\g<1>http_port {port}",
+                        new,
+                        flags=re.MULTILINE,
+                    )
                 if new != text:
                     f.write_text(new)
+
+    def bind(self, source: str, contents: Path) -> None:
+        """The host folder ``source`` (``./config/mosquitto/certs``) holds what ``contents``
+        holds, for every service that mounts it (as the operator's make-certs.sh run)."""
+        for service in [*self.services.values(), *self.tools.values()]:
+            for target, bound in service.sources.items():
+                if bound == source:
+                    here = service.mounts[target]
+                    shutil.rmtree(here)
+                    shutil.copytree(contents, here)
+                    here.chmod(0o755)
 
     # ------------------------------------------------------------ start
 
@@ -268,6 +303,8 @@ class SiteStack:
             self._start_grafana(service)
         elif image.startswith("gympulse:"):
             service.proc = self._gympulse(service, detach=True)
+        elif image.startswith("caddy:"):
+            self._start_caddy(service)
         else:
             raise NotImplementedError(
                 f"service {service.name}: no native runner for image {image!r}"
@@ -319,6 +356,19 @@ class SiteStack:
         fake.provision(service.mounts["/etc/grafana/provisioning"], env, service.mounts)
         fake.start(port=service.ports[3000])
         self.grafana = fake
+
+    def _start_caddy(self, service: Service) -> None:
+        require_binary("caddy")
+        self.rewrite_mounted_files(service)  # the certificates' /certs, http_port
+        env = {
+            **self.environment(service),
+            "XDG_DATA_HOME": str(service.mounts["/data"]),  # the image's ENV
+            "XDG_CONFIG_HOME": str(service.mounts["/config"]),
+        }
+        argv = [self.rewrite(service, str(p)) for p in service.spec["command"]]
+        service.proc = self._popen(service, argv, env)
+        for port in service.ports.values():
+            self._wait(service, port)
 
     def gympulse_argv(self, service: Service) -> list[str]:
         exe = str(Path(sys.executable).with_name("gympulse"))
