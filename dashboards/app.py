@@ -44,9 +44,7 @@ from gympulse.dashboards import (
     strength_routine,
 )
 from gympulse.dashboards.body_limit import BodyLimit
-from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import LiveHub
-from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, security_headers
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores import make_store
@@ -134,50 +132,18 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
 
     @app.exception_handler(access.BoardLocked)
     async def board_locked(request: Request, exc: access.BoardLocked) -> Response:
-        if not error_pages.wants_page(request):
-            return JSONResponse({"detail": exc.detail}, status_code=403)
-        lang = pick_language(request.headers.get("accept-language"))
-        return render(
-            "notice.html",
-            lang,
-            title=t(lang, "board_locked_title"),
-            message=t(lang, "board_locked"),
+        return error_pages.notice(
+            request,
+            403,
+            exc.detail,
+            title="board_locked_title",
+            message="board_locked",
             link="/coach/login",
-            link_text=t(lang, "login"),
-            status_code=403,
+            link_text="login",
         )
 
-    @app.exception_handler(sqlite3.OperationalError)
-    async def database_busy(request: Request, exc: sqlite3.OperationalError) -> Response:
-        """Another process holds the SQLite write lock longer than the web's short busy
-        timeout: a quick "try again" (503), never a frozen server."""
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise exc
-        log.warning("database busy (%s): %s %s", exc, request.method, request.url.path)
-        headers = {"Retry-After": "2"}
-        if request.url.path.startswith("/api/"):
-            return JSONResponse(
-                {"detail": "database busy, try again shortly"}, status_code=503, headers=headers
-            )
-        lang = pick_language(request.headers.get("accept-language"))
-        return render(
-            "notice.html",
-            lang,
-            title=t(lang, "busy_title"),
-            message=t(lang, "busy"),
-            link="",
-            link_text="",
-            status_code=503,
-            headers=headers,
-        )
-
-    @app.exception_handler(StoreUnavailable)
-    async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "time-series store unavailable, try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "10"},
-        )
+    app.add_exception_handler(sqlite3.OperationalError, error_pages.on_database_busy)
+    app.add_exception_handler(StoreUnavailable, error_pages.on_store_unavailable)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

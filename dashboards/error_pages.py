@@ -40,19 +40,40 @@ def wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def error_page(request: Request, status: int, detail: object) -> Response:
+def notice(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str,
+    message: str,
+    link: str | None = None,
+    link_text: str = "back",
+    headers: dict[str, str] | None = None,
+    template: str = "notice.html",
+) -> Response:
+    """The one answer to an error: JSON ``{"detail": detail}`` for the API and scripts, else
+    ``template`` in the visitor's language with the words of ``title`` and ``message`` (i18n
+    keys) and a way on (``link``, default: back to where they came from)."""
+    all_headers = {"Cache-Control": "no-store", **(headers or {})}
+    if not wants_page(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers=all_headers)
     lang = pick_language(request.headers.get("accept-language"))
-    key = DETAIL_KEYS.get(str(detail)) or STATUS_KEYS.get(status) or "error_500"
     return render(
-        "notice.html",
+        template,
         lang,
-        title=t(lang, "error_title"),
-        message=t(lang, key),
-        link=back_to(request),
-        link_text=t(lang, "back"),
+        title=t(lang, title),
+        message=t(lang, message),
+        link=back_to(request) if link is None else link,
+        link_text=t(lang, link_text) if link_text else "",
         status_code=status,
-        headers={"Cache-Control": "no-store"},
+        headers=all_headers,
     )
+
+
+def error_page(request: Request, status: int, detail: object) -> Response:
+    key = DETAIL_KEYS.get(str(detail)) or STATUS_KEYS.get(status) or "error_500"
+    return notice(request, status, str(detail), title="error_title", message=key)
 
 
 def back_to(request: Request) -> str:
@@ -87,3 +108,36 @@ async def on_bug(request: Request, exc: Exception) -> Response:
     if not wants_page(request):
         return JSONResponse({"detail": "internal error"}, status_code=500)
     return error_page(request, 500, "")
+
+
+async def on_database_busy(request: Request, exc: Exception) -> Response:
+    """Another process holds the SQLite write lock longer than the web's short busy
+    timeout: a quick "try again" (503), never a frozen server; other database errors are
+    bugs."""
+    if "locked" not in str(exc) and "busy" not in str(exc):
+        return await on_bug(request, exc)
+    log.warning("database busy (%s): %s %s", exc, request.method, request.url.path)
+    return notice(
+        request,
+        503,
+        "database busy, try again shortly",
+        title="busy_title",
+        message="busy",
+        link="",
+        link_text="",
+        headers={"Retry-After": "2"},
+    )
+
+
+async def on_store_unavailable(request: Request, exc: Exception) -> Response:
+    """The time-series store does not answer (InfluxDB restarting): 503, try again."""
+    return notice(
+        request,
+        503,
+        "time-series store unavailable, try again shortly",
+        title="busy_title",
+        message="busy",
+        link="",
+        link_text="",
+        headers={"Retry-After": "10"},
+    )

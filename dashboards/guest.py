@@ -18,7 +18,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import (
     HTMLResponse,
-    JSONResponse,
     RedirectResponse,
     Response,
     StreamingResponse,
@@ -29,7 +28,7 @@ from gympulse.dashboards import charts
 from gympulse.dashboards.access import Viewer, run_db
 from gympulse.dashboards.accounts import GuestToken, token_hash
 from gympulse.dashboards.data import Row
-from gympulse.dashboards.error_pages import wants_page
+from gympulse.dashboards.error_pages import notice
 from gympulse.dashboards.i18n import pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
@@ -66,15 +65,13 @@ def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
     """The answer to :class:`GuestLinkNotFound`: HTML for a browser on a page, else JSON.
     The language comes from the browser only (never from the link's profile), so the page
     is the same for unknown, expired and revoked links."""
-    if not wants_page(request):
-        return JSONResponse({"detail": exc.detail}, status_code=404)
-    lang = pick_language(request.headers.get("accept-language"))
-    return render(
-        "not_found.html",
-        lang,
-        title=t(lang, "link_invalid_title"),
-        message=t(lang, "link_expired"),
-        status_code=404,
+    return notice(
+        request,
+        404,
+        exc.detail,
+        title="link_invalid_title",
+        message="link_expired",
+        template="not_found.html",
     )
 
 
