@@ -12,6 +12,7 @@ whichever process made it (``gympulse assign``, the admin form).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterable
 
@@ -24,15 +25,16 @@ async def reapply(
     registry: Registry, store: SampleStore, sensor: str, start_ms: int, end_ms: int
 ) -> int:
     """Re-stamp ``sensor``'s samples in [start_ms, end_ms) per the registry; returns how many
-    samples changed athlete."""
-    resolver = registry.resolver()
+    samples changed athlete. The registry is read off the event loop (its owner thread,
+    waited for in a worker thread)."""
+    resolver = await asyncio.to_thread(registry.resolver)
     bounds = {start_ms, end_ms}
-    for a in registry.assignments(sensor):
+    for a in await asyncio.to_thread(registry.assignments, sensor):
         for edge in (a.start_ms, a.end_ms if a.end_ms is not None else FOREVER_MS):
             if start_ms < edge < end_ms:
                 bounds.add(edge)
     edges = sorted(bounds)
-    athletes = {a.id: a for a in registry.athletes()}
+    athletes = {a.id: a for a in await asyncio.to_thread(registry.athletes)}
     changed = 0
     for lo, hi in itertools.pairwise(edges):
         athlete_id = resolver.athlete_at(sensor, lo)

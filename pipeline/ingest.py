@@ -281,7 +281,8 @@ class IngestService:
         self.store = store
         self.registry = registry
         self.stats = IngestStats()
-        self._snapshot = Snapshot.of(registry)
+        # Taken on first use, off the event loop (:meth:`_first_snapshot`).
+        self._snapshot: Snapshot | None = None
         self._restamp_due: dict[str, Window] = {}  # windows still to re-stamp (store down)
         # One batch (sync, stamp, write, sync) or one idle check at a time: a batch is never
         # stamped from one snapshot and checked against a newer one.
@@ -302,13 +303,30 @@ class IngestService:
         # Set once the broker has acknowledged the subscriptions of the persistent session.
         self.ready = asyncio.Event()
 
+    async def _first_snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = await asyncio.to_thread(Snapshot.of, self.registry)
+        return self._snapshot
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The registry view samples are stamped from (taken by the first batch or ingest)."""
+        if self._snapshot is None:
+            raise RuntimeError("no registry snapshot yet: run() or ingest() takes it")
+        return self._snapshot
+
     async def _sync_registry(self) -> None:
         """Take a fresh snapshot if the registry changed, and re-stamp the stored samples
-        of every window whose wearer changed. Called with ``_registry_lock`` held."""
+        of every window whose wearer changed. Called with ``_registry_lock`` held.
+
+        The registry is read in a worker thread (which waits for the file's owner thread,
+        up to its busy timeout when another process holds the file): never on this loop,
+        which also answers the broker's keep-alives."""
+        current = await self._first_snapshot()
         try:
-            if self.registry.version() != self._snapshot.version:
-                fresh = Snapshot.of(self.registry)
-                windows = changed_windows(self._snapshot.assignments, fresh.assignments)
+            if await asyncio.to_thread(self.registry.version) != current.version:
+                fresh = await asyncio.to_thread(Snapshot.of, self.registry)
+                windows = changed_windows(current.assignments, fresh.assignments)
                 merge_windows(self._restamp_due, windows)
                 self._snapshot = fresh
         except sqlite3.Error as err:  # a locked or busy registry: keep the last view
@@ -349,6 +367,7 @@ class IngestService:
             receive_maximum=max(cfg.batch_size, 20),
         ) as mqtt:
             self.mqtt = mqtt
+            await self._first_snapshot()
             await mqtt.wait_subscribed(until=self._stop)
             self.ready.set()  # subscribed: from now on the broker keeps our messages for us
             watcher = asyncio.create_task(self._watch_registry(), name="ingest-registry")
@@ -380,7 +399,7 @@ class IngestService:
                 await self._sync_registry()  # a change made while this batch was written
 
     def _decode(self, messages: list[Received]) -> list[Part]:
-        snapshot = self._snapshot
+        snapshot = self.snapshot
         now = contract.now_ms()
         parts: list[Part] = []
         for msg in messages:
