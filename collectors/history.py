@@ -34,6 +34,11 @@ RETREAT_WEEK = (
     WeeklyClass("Circuit", 4, dt.time(10, 0), 45, 0.95),
 )
 Trend = Literal["steady", "improving", "declining"]
+AFTER_CLASS_STRAP_ON = 0.85  # share of class windows with the strap on after the class
+SEATED_AFTER_CLASS = 0.08  # sitting after a class: fraction of the heart-rate reserve
+INTERVALS_START_S = 480  # class_target: 8 min warm-up, then 8 × 3 min of intervals
+INTERVALS_S = 8 * 180
+INTERVALS_END_S = INTERVALS_START_S + INTERVALS_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,9 @@ class Window:
     profile: Profile  # that day's physiology (the guest's trend applied)
     intensity: float  # 0: at rest (morning reading)
     morning: bool
+    # A class window's last seconds after the class ended: the guest sits down with the
+    # strap on (0: the strap came off as the class ended).
+    after_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +202,18 @@ def retreat_history(
                     continue
                 attendees.append(sensor)
                 late = rng.randint(0, 90)
+                # Most guests keep the strap on while they sit down and drink after the
+                # class (2.5-4 min): their heart-rate recovery is measured from its end.
+                after = rng.randint(150, 240) if rng.random() < AFTER_CLASS_STRAP_ON else 0
                 windows.append(
                     Window(
                         sensor,
                         start_ms + late * 1000,
-                        wc.minutes * 60 - late - rng.randint(0, 60),
+                        wc.minutes * 60 - late + after,
                         day_of[sensor],
                         wc.intensity,
                         False,
+                        after,
                     )
                 )
                 if rng.random() < 0.8:
@@ -217,9 +229,17 @@ def retreat_history(
 
 
 def window_samples(window: Window, seed: int) -> list[HrSample]:
-    """The samples a strap sends during ``window`` (the simulator's beat model)."""
+    """The samples a strap sends during ``window`` (the simulator's beat model). A class
+    window is the warm-up, then the intervals up to the class's end (the class stops on its
+    last effort), then ``after_s`` seconds sitting: the heart rate falls toward a seated
+    level a little above the morning's resting one."""
+    class_s = window.seconds - window.after_s
 
     def plan(t_s: float, offset_s: float) -> float:
+        if t_s >= class_s:
+            return SEATED_AFTER_CLASS
+        if t_s >= INTERVALS_END_S:
+            t_s = INTERVALS_START_S + (t_s - INTERVALS_START_S) % INTERVALS_S
         return class_target(t_s) * window.intensity
 
     samples: list[HrSample] = []

@@ -6,8 +6,10 @@ threshold 60 + 20 % · 130 = 86 bpm; moderate intensity from 60 + 40 % · 130 = 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -60,22 +62,63 @@ def test_moderate_threshold_is_40_percent_of_the_reserve() -> None:
     assert recovery.moderate_threshold(60, 190) == pytest.approx(112.0)
 
 
-def test_end_of_exercise_is_the_peak_before_the_last_moderate_sample() -> None:
+def test_end_of_exercise_is_the_onset_of_the_last_decay() -> None:
     # 10 s at 150, then −2 bpm a second from 148 (t = 10) down to 100 (t = 34), then 100.
     t = list(range(60))
     bpm = [150] * 10 + [150 - 2 * (i + 1) for i in range(25)] + [100] * 25
-    # Last sample ≥ 112: t = 28 (150 − 2·19 = 112). The peak of the 60 s before it: 150,
-    # latest at t = 9.
-    assert bpm[28] == 112 and bpm[29] == 110
-    assert recovery.end_of_exercise(t, bpm, 112.0) == 9
-    # A later, higher peak within the window wins.
-    bpm2 = [*bpm[:5], 160, *bpm[6:]]
-    assert recovery.end_of_exercise(t, bpm2, 112.0) == 5
-    # The window is 60 s: a peak 61 s before the last moderate sample does not count.
-    t3 = [0, 61, 62]
-    assert recovery.end_of_exercise(t3, [170, 130, 120], 112.0) == 1
+    # The decay starts after t = 9, the last 150.
+    assert recovery.end_of_exercise(t, bpm, 112.0) == (9, 150.0)
+    # One beat's spike inside the effort moves nothing (the median of 5 ignores it).
+    bpm2 = [*bpm[:5], 175, *bpm[6:]]
+    assert recovery.end_of_exercise(t, bpm2, 112.0) == (9, 150.0)
+    # 40 s at 150 after a harder effort at 175: the end is the last effort's (longer than
+    # half a minute: the median of the minute before it is 150), not the higher peak.
+    bpm3 = [175] * 30 + [150] * 40 + [150 - 2 * (i + 1) for i in range(25)] + [100] * 25
+    assert recovery.end_of_exercise(range(len(bpm3)), bpm3, 112.0) == (69, 150.0)
+    # A recovery that stays above moderate for minutes: 172 bpm toward 95 (time constant
+    # 70 s) never falls below 112 until t = 114 s after the end; the end is still found at
+    # its onset: t = 120, 171 bpm, the first second of the fall (1 bpm: within the rule's
+    # tolerance), not t = 180 as before.
+    rec = [round(95 + 77 * math.exp(-i / 70)) for i in range(300)]
+    bpm4 = [172] * 120 + rec[1:]
+    assert recovery.end_of_exercise(range(len(bpm4)), bpm4, 112.0) == (120, 171.0)
     # Never moderate: no end of exercise.
     assert recovery.end_of_exercise(t, [100] * 60, 112.0) is None
+
+
+TAUS_S = (30.0, 45.0, 70.0, 90.0, 120.0)
+REST_LEVELS = (60.0, 95.0)
+PEAKS = (150.0, 165.0, 172.0, 185.0)
+
+
+def _workout(peak: float, rest_level: float, tau: float, seed: int) -> list[int]:
+    """5-min warm-up from 90 bpm, 15 min at ``peak`` with a beat-to-beat wobble (SD 1 bpm),
+    then 10 min of exponential recovery toward ``rest_level`` with time constant ``tau``
+    (SD 0.4 bpm), all rounded to whole bpm as a strap sends them. The end of exercise is
+    t = 1199 s; the true HRR60 is (peak − rest_level)·(1 − e^(−60/tau))."""
+    rng = np.random.default_rng(seed)
+    warm = np.linspace(90.0, peak, 300)
+    effort = peak + rng.normal(0.0, 1.0, 900)
+    s = np.arange(1, 601)
+    recovery_ = rest_level + (peak - rest_level) * np.exp(-s / tau) + rng.normal(0.0, 0.4, 600)
+    return [int(v) for v in np.round(np.concatenate([warm, effort, recovery_]))]
+
+
+@pytest.mark.parametrize("tau", TAUS_S)
+@pytest.mark.parametrize("rest_level", REST_LEVELS)
+def test_hrr60_of_synthetic_recoveries_is_within_2_bpm(tau: float, rest_level: float) -> None:
+    # The athlete's resting HR is 60 (moderate from 112): toward 95 bpm the recovery stays
+    # above moderate for 0.5–2.5 min, the case the old rule (peak before the last moderate
+    # sample) got wrong by 10–40 bpm.
+    for peak in PEAKS:
+        for seed in range(3):
+            bpm = _workout(peak, rest_level, tau, seed)
+            row = _one(_frame(bpm))
+            true = (peak - rest_level) * (1 - math.exp(-60.0 / tau))
+            assert row["hrr60_note"] is None, (peak, seed)
+            assert row["hrr60"] == pytest.approx(true, abs=2.0), (peak, seed)
+            end = row["exercise_end_ms"]
+            assert isinstance(end, int) and abs(end - (T0 + 1199 * 1000)) <= 5000
 
 
 def test_checked_hrr60_keeps_only_plausible_drops() -> None:
@@ -103,11 +146,12 @@ def test_detected_workout_hrr60_is_measured_from_the_end_of_exercise() -> None:
 
 def test_detected_workout_hrr60_with_a_gradual_decline() -> None:
     # 150 until t = 1199, then −1 bpm a second (149 at t = 1200) down to 100 (t = 1249),
-    # then 100 for 10 min. Last ≥ 112: t = 1237; the peak of its minute is 150 at t = 1199.
+    # then 100 for 10 min. The first second of the decline (149) is within the rule's 1 bpm
+    # of the effort, the second (148) is not: the end is t = 1200.
     bpm = [150] * 1200 + [149 - i for i in range(50)] + [100] * 600
     row = _one(_frame(bpm))
-    assert row["exercise_end_ms"] == T0 + 1199 * 1000
-    assert row["hrr60"] == 50.0  # 150 at t = 1199, 100 at t = 1259
+    assert row["exercise_end_ms"] == T0 + 1200 * 1000
+    assert row["hrr60"] == 49.0  # 149 at t = 1200, 100 at t = 1260
 
 
 def test_light_workout_has_no_hrr60_and_says_why() -> None:

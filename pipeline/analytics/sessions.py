@@ -325,11 +325,11 @@ def _hrr60(ordered: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
             s0 = a + int(np.searchsorted(ts[a:b], starts[i], side="left"))
             s1 = a + int(np.searchsorted(ts[a:b], ends[i], side="right"))
             moderate = recovery.moderate_threshold(float(rest[i]), float(hmax[i]))
-            k = recovery.end_of_exercise(ts[s0:s1], bpm[s0:s1], moderate, window=after)
-            if k is None:
+            end = recovery.end_of_exercise(ts[s0:s1], bpm[s0:s1], moderate, window=after)
+            if end is None:
                 notes[i] = recovery.LIGHT
                 continue
-            t_end, hr_end = int(ts[s0 + k]), float(bpm[s0 + k])
+            t_end, hr_end = int(ts[s0 + end[0]]), end[1]
         ex_end[i] = t_end
         t = t_end + after
         j = a + int(np.searchsorted(ts[a:b], t, side="right"))  # first sample after t
