@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 from urllib.parse import quote
 
@@ -52,6 +53,7 @@ from gympulse.dashboards.morning_pending import (
     wear_strap,
     web_sensor,
 )
+from gympulse.dashboards.sample_rate import SampleRate, count_samples
 from gympulse.dashboards.status import guest_status, status_words, trend_chart
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext
@@ -172,6 +174,13 @@ def _ingest_service(request: Request) -> Any:
     return service
 
 
+def _sample_rate(request: Request) -> SampleRate:
+    found: SampleRate | None = getattr(request.app.state, "sample_rate", None)
+    if found is None:
+        found = request.app.state.sample_rate = SampleRate()
+    return found
+
+
 @guest_router.post("/api/me/{token}/samples")
 async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
     """Samples of the guest's own strap (Web Bluetooth): a contract hr payload (one sample
@@ -182,6 +191,13 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_SAMPLES_BODY:
         raise HTTPException(status_code=413, detail="too many samples in one post")
+    wait_s = _sample_rate(request).take(guest.athlete.id, count_samples(body))
+    if wait_s > 0:
+        raise HTTPException(
+            status_code=429,
+            detail="more samples than a strap sends: keep them and try again later",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )
     ctx = guest.ctx
     sensor = web_sensor(guest.athlete.id)
     await run_db(wear_strap, ctx, sensor, guest.athlete.id)
