@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gympulse import contract
+from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
 from gympulse.pipeline.analytics.points import points_per_minute
@@ -226,7 +227,7 @@ class LiveHub:
         self._tasks: list[asyncio.Task[None]] = []
         self.mqtt: MqttClient | None = None
         self._exit = contextlib.AsyncExitStack()
-        self._failures_logged: dict[str, float] = {}  # topic -> monotonic time last logged
+        self._failures_logged = RateLimitedLog(log, LOG_EVERY_S)  # per topic, bounded
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -462,9 +463,7 @@ class LiveHub:
 
     def _log_failure(self, topic: str) -> None:
         """Log a failed message with its traceback, at most once a minute per topic."""
-        now = time.monotonic()
-        if now - self._failures_logged.get(topic, -LOG_EVERY_S) >= LOG_EVERY_S:
-            self._failures_logged[topic] = now
+        if self._failures_logged.due(topic):
             log.exception("live board skipped a message on %s", topic)
 
     async def _watch_staleness(self) -> None:

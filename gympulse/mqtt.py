@@ -123,7 +123,7 @@ class Messages(AsyncIterator[Received]):
         if self._stopped():
             raise StopAsyncIteration
         if not queue.empty():
-            return queue.get_nowait()
+            return self._took(queue.get_nowait())
         getter = asyncio.ensure_future(queue.get())
         stopper = asyncio.ensure_future(wait_any(*self._stops))
         try:
@@ -133,11 +133,15 @@ class Messages(AsyncIterator[Received]):
             if not getter.done():
                 getter.cancel()  # asyncio.Queue leaves the item in the queue for the next get
         if getter in done:
-            return getter.result()
+            return self._took(getter.result())
         raise StopAsyncIteration
 
     def __len__(self) -> int:
         return self._client._queue.qsize()
+
+    def _took(self, message: Received) -> Received:
+        self._client._resume_reading()
+        return message
 
     def take_nowait(self, n: int) -> list[Received]:
         """Up to ``n`` messages that are already here; never waits."""
@@ -145,6 +149,7 @@ class Messages(AsyncIterator[Received]):
         taken: list[Received] = []
         while len(taken) < n and not queue.empty():
             taken.append(queue.get_nowait())
+        self._client._resume_reading()
         return taken
 
 
@@ -158,6 +163,15 @@ class MqttClient:
     - ``max_inflight``: publishes awaiting PUBACK before :meth:`publish` waits (back-pressure;
       paho fails above 65,535 outstanding messages whatever its own queue setting says).
     - ``max_backoff_s``: the cap of the jittered reconnect delay.
+    - ``max_received``: messages received and not yet taken by the consumer. At the bound
+      the client stops reading its socket until the consumer has taken half of them: TCP
+      holds the broker back, which keeps the rest (a QoS 1 session queues them; a stop
+      longer than the keep-alive ends the connection, and a persistent session gets them
+      again after the reconnect).
+    - ``max_outbound``: publishes paho holds (in flight or waiting for the connection).
+      Beyond it :meth:`publish_nowait`'s future fails with :class:`MqttError` at once; a
+      collector keeps every sample on disk until it is confirmed and sends it again.
+      :meth:`publish` waits at ``max_inflight`` first, so it stays below this bound.
 
     ``async with client:`` connects in the background and keeps reconnecting until the block
     ends (a collector must start while the broker is away); :meth:`wait_connected` waits for
@@ -177,12 +191,17 @@ class MqttClient:
         receive_maximum: int = 1000,
         on_connect: Callable[[], None] | None = None,
         max_backoff_s: float = 10.0,
+        max_received: int = 10_000,
+        max_outbound: int = 10_000,
     ) -> None:
         self.address = parse_url(settings.url)
         self.settings = settings
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
+        # Bounded by pausing the socket's reader (:meth:`_on_message`), not by dropping.
         self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        self._max_received = max(1, max_received)
+        self.reading_paused = False  # the socket is not read: the consumer is behind
         self._closed = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._max_backoff_s = max_backoff_s
@@ -216,9 +235,10 @@ class MqttClient:
             **kwargs,
         )
         self._client.connect_timeout = 5.0
-        # paho only bounds its own queue; we bound with the semaphore above.
+        # In flight: the semaphore above (paho's own window the same, at most the 65,535
+        # packet ids MQTT has); everything paho holds: max_outbound (0 would be unlimited).
         self._client.max_inflight_messages_set(min(max_inflight, 65535))
-        self._client.max_queued_messages_set(0)
+        self._client.max_queued_messages_set(max(1, min(max_outbound, 65535)))
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password or None)
         if self.address.tls:
@@ -248,7 +268,8 @@ class MqttClient:
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         def register() -> None:
-            self._loop.add_reader(sock, client.loop_read)
+            if not self.reading_paused:
+                self._loop.add_reader(sock, client.loop_read)
             if self._misc_task is None or self._misc_task.done():
                 self._misc_task = self._loop.create_task(self._misc_loop())
 
@@ -340,7 +361,31 @@ class MqttClient:
         if not self._pending_subs and not refused:
             self.subscribed.set()
 
+    def _pause_reading(self) -> None:
+        self.reading_paused = True
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(sock)
+        log.warning(
+            "mqtt %s: %d messages not taken yet: reading paused until half are",
+            self.client_id,
+            self._queue.qsize(),
+        )
+
+    def _resume_reading(self) -> None:
+        if not self.reading_paused or self._queue.qsize() > self._max_received // 2:
+            return
+        self.reading_paused = False
+        sock = self._client.socket()
+        if sock is not None and not self._closing:
+            self._loop.add_reader(sock, self._client.loop_read)
+            # Bytes a TLS layer already decrypted wake no reader: read once now.
+            self._loop.call_soon(self._client.loop_read)
+
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        if self._queue.qsize() + 1 >= self._max_received and not self.reading_paused:
+            self._pause_reading()
         self._queue.put_nowait(
             Received(
                 msg.topic,

@@ -288,7 +288,7 @@ class IngestService:
         # stamped from one snapshot and checked against a newer one.
         self._registry_lock = asyncio.Lock()
         self._stop = asyncio.Event()
-        self._bad_log = RateLimitedLog(log, 60.0)
+        self.bad_log = RateLimitedLog(log, 60.0)
         group = settings.mqtt.shared_group
         site = settings.site if settings.site != "*" else None
         filters = contract.subscription(site) + contract.subscription(site, "machine")
@@ -448,7 +448,7 @@ class IngestService:
         self.stats.quarantined[row.reason] += 1
         INGEST.quarantined.labels(row.reason).inc()
         key = topic.rsplit("/", 2)[-2] if topic.count("/") >= 2 else topic
-        self._bad_log.warning(
+        self.bad_log.warning(
             key, "quarantined a message on %s: %s: %s", topic, row.reason, row.detail[:200]
         )
 
