@@ -98,6 +98,7 @@ class Strap:
     failures: int = 0
     next_attempt: float = 0.0
     last_info_at: float = 0.0
+    refreshing: bool = False  # an info refresh is reading GATT now (one at a time)
     last_complaint: float = -LOG_EVERY_S
     counters: StrapCounters = field(default_factory=StrapCounters)
     family: str = "hr"  # "hr" (a strap), or "machine", "power", "csc" (machine extension)
@@ -128,6 +129,7 @@ class StrapManager:
         }
         self._tasks: set[asyncio.Task[object]] = set()
         self._closing = False
+        self.watchdog_rounds = 0  # rounds the watchdog has made (tests wait on it)
 
     # ------------------------------------------------------------------ identity
 
@@ -369,6 +371,7 @@ class StrapManager:
     async def _watchdog(self) -> None:
         while not self._closing:
             await asyncio.sleep(0.5)
+            self.watchdog_rounds += 1
             now = time.monotonic()
             for strap in list(self.straps.values()):
                 if strap.link is None:
@@ -380,18 +383,25 @@ class StrapManager:
                     log.warning("%s silent for %.0f s: reconnecting", strap.sensor, silent)
                     link, strap.link = strap.link, None
                     self._background(link.disconnect())
-                elif now - strap.last_info_at >= INFO_REFRESH_S:
+                elif now - strap.last_info_at >= INFO_REFRESH_S and not strap.refreshing:
+                    strap.refreshing = True  # the next round must not start a second one
                     self._background(self._refresh_info(strap))
 
     async def _refresh_info(self, strap: Strap) -> None:
-        link = strap.link
-        if link is None:
-            return
-        with contextlib.suppress(Exception):
-            strap.battery_pct = await link.read_battery()
-        with contextlib.suppress(Exception):
-            strap.rssi = await link.read_rssi() or strap.rssi
-        self._publish_info(strap)
+        """Battery and RSSI read again, each for at most ``CONNECT_TIMEOUT_S``: one refresh
+        per strap at a time (a slow GATT read was joined by a new one every round)."""
+        try:
+            link = strap.link
+            if link is None:
+                return
+            with contextlib.suppress(Exception):
+                strap.battery_pct = await asyncio.wait_for(link.read_battery(), CONNECT_TIMEOUT_S)
+            with contextlib.suppress(Exception):
+                rssi = await asyncio.wait_for(link.read_rssi(), CONNECT_TIMEOUT_S)
+                strap.rssi = rssi or strap.rssi
+            self._publish_info(strap)
+        finally:
+            strap.refreshing = False
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
