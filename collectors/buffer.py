@@ -50,25 +50,13 @@ from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.contract import HrSample, MachineSample
 from gympulse.mqtt import MqttClient, Received
+from gympulse.sqlite_schema import Schema, Step, add_missing_columns, migrate
 
 log = logging.getLogger(__name__)
 
 SEQ_BLOCK = 1000  # seq numbers reserved per disk write; a restart skips the unused rest
 REPLAY_BATCH = 200  # samples per replayed batch message (~20 kB, far below the 64 kB cap)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    qid INTEGER PRIMARY KEY,
-    sensor TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    seq INTEGER,
-    kind TEXT NOT NULL DEFAULT 'hr'
-);
-CREATE TABLE IF NOT EXISTS seq (sensor TEXT PRIMARY KEY, reserved INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS confirmed (sensor TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-"""
 _sample_decoder = msgspec.json.Decoder(HrSample)
 _machine_decoder = msgspec.json.Decoder(MachineSample)
 
@@ -86,6 +74,46 @@ def _decode(kind: str, payload: bytes) -> Queued:
     return _sample_decoder.decode(payload)
 
 
+# Step 1 (versioning began): the tables IF NOT EXISTS; a queue written before ``seq`` had
+# its own column gets it filled from the payloads, one from before machine samples were
+# queued holds heart-rate samples only. New steps are appended (gympulse.sqlite_schema).
+_QUEUE_TABLES = """
+CREATE TABLE IF NOT EXISTS queue (
+    qid INTEGER PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    seq INTEGER,
+    kind TEXT NOT NULL DEFAULT 'hr'
+);
+CREATE TABLE IF NOT EXISTS seq (sensor TEXT PRIMARY KEY, reserved INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS confirmed (sensor TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+
+
+def _adopt_queue(db: sqlite3.Connection) -> None:
+    add_missing_columns(db, "queue", (("seq", "INTEGER"), ("kind", "TEXT NOT NULL DEFAULT 'hr'")))
+    rows = db.execute("SELECT qid, kind, payload FROM queue WHERE seq IS NULL").fetchall()
+    if rows:
+        db.executemany(
+            "UPDATE queue SET seq = ? WHERE qid = ?", [(_decode(k, p).seq, q) for q, k, p in rows]
+        )
+    db.execute("CREATE INDEX IF NOT EXISTS queue_sensor_seq ON queue (sensor, seq)")
+
+
+QUEUE_SCHEMA = Schema(
+    "collector queue",
+    (
+        Step(
+            "the tables when versioning began; adopts older queue files",
+            _QUEUE_TABLES,
+            _adopt_queue,
+        ),
+    ),
+)
+
+
 class DiskQueue:
     """A bounded, persistent FIFO of samples keyed by arrival order (``qid``)."""
 
@@ -98,28 +126,11 @@ class DiskQueue:
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
+        migrate(self._db, QUEUE_SCHEMA, self.path)
         row = self._db.execute("SELECT COUNT(*), COALESCE(MAX(qid), 0) FROM queue").fetchone()
         self._count: int = row[0]
         self.last_qid: int = row[1]
         self.dropped: int = self._counter("dropped")
-
-    def _migrate(self) -> None:
-        """A queue written before ``seq`` had its own column: fill it from the payloads.
-        One written before machine samples were queued holds heart-rate samples only."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(queue)")}
-        if "seq" not in columns:
-            self._db.execute("ALTER TABLE queue ADD COLUMN seq INTEGER")
-        if "kind" not in columns:
-            self._db.execute("ALTER TABLE queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'hr'")
-        rows = self._db.execute("SELECT qid, kind, payload FROM queue WHERE seq IS NULL").fetchall()
-        if rows:
-            self._db.executemany(
-                "UPDATE queue SET seq = ? WHERE qid = ?",
-                [(_decode(k, p).seq, q) for q, k, p in rows],
-            )
-        self._db.execute("CREATE INDEX IF NOT EXISTS queue_sensor_seq ON queue (sensor, seq)")
 
     def _counter(self, name: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()

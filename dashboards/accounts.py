@@ -30,46 +30,6 @@ from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, off_owner, trans
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS web_users (
-    id          INTEGER PRIMARY KEY,
-    username    TEXT    NOT NULL UNIQUE,
-    pw_hash     TEXT    NOT NULL,
-    created_ms  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS web_sessions (
-    token_hash  TEXT    PRIMARY KEY,
-    user_id     INTEGER NOT NULL REFERENCES web_users (id) ON DELETE CASCADE,
-    created_ms  INTEGER NOT NULL,
-    expires_ms  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS guest_tokens (
-    id          INTEGER PRIMARY KEY,
-    athlete_id  INTEGER NOT NULL,
-    token_hash  TEXT    NOT NULL UNIQUE,
-    created_ms  INTEGER NOT NULL,
-    expires_ms  INTEGER NOT NULL,
-    revoked_ms  INTEGER,
-    lang        TEXT    NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS guest_tokens_athlete ON guest_tokens (athlete_id);
-CREATE TABLE IF NOT EXISTS guest_token_nonce (  -- re-derive a link to show it again
-    token_id  INTEGER PRIMARY KEY,
-    nonce     TEXT    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS guest_token_use (    -- when a link was last opened (per minute)
-    token_id      INTEGER PRIMARY KEY,
-    last_used_ms  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS board_tokens (
-    id          INTEGER PRIMARY KEY,
-    token_hash  TEXT    NOT NULL UNIQUE,
-    label       TEXT    NOT NULL DEFAULT '',
-    created_ms  INTEGER NOT NULL,
-    revoked_ms  INTEGER
-);
-"""
-
 SESSION_TTL_MS = 12 * 3600 * 1000
 _hasher = PasswordHasher()
 
@@ -116,7 +76,6 @@ class GuestToken:
 
 
 class Accounts(SqliteDatabase):
-    SCHEMA = _SCHEMA
 
     # ---------------------------------------------------------------- coaches
 

@@ -25,6 +25,7 @@ from gympulse import __version__
 from gympulse.commands import Command
 from gympulse.logs import configure_logging
 from gympulse.settings import SettingsError, load
+from gympulse.sqlite_schema import SchemaTooNew
 
 # module path -> holds COMMANDS. Order is the order shown in --help.
 COMMAND_MODULES = (
@@ -164,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command.run(args, settings)
     except KeyboardInterrupt:
         return 130
+    except SchemaTooNew as err:  # a file from a newer release: one line, no traceback
+        print(f"gympulse: {err}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as err:
         # The metadata said the extra is here, yet a module of it is missing (a broken or
         # partial install): still one clear line, no traceback.

@@ -18,83 +18,23 @@
   session.
 
 Every row carries ``updated_ms`` so ``gympulse analyze`` picks up what changed since its
-last run. Tables are created IF NOT EXISTS; see :class:`gympulse.pipeline.sqlite_db.SqliteDatabase`.
+last run. The tables are the store file's schema (:mod:`gympulse.pipeline.store_schema`);
+see :class:`gympulse.pipeline.sqlite_db.SqliteDatabase`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from dataclasses import dataclass
 
 from gympulse.contract import now_ms
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS coach_notes (
-    id          INTEGER PRIMARY KEY,
-    athlete_id  INTEGER NOT NULL,
-    created_ms  INTEGER NOT NULL,
-    author      TEXT    NOT NULL DEFAULT '',
-    text        TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS coach_notes_athlete ON coach_notes (athlete_id, created_ms);
-CREATE TABLE IF NOT EXISTS wellness (
-    athlete_id  INTEGER NOT NULL,
-    date        TEXT    NOT NULL,
-    sleep       INTEGER NOT NULL CHECK (sleep BETWEEN 1 AND 5),
-    stress      INTEGER NOT NULL CHECK (stress BETWEEN 1 AND 5),
-    mood        INTEGER NOT NULL CHECK (mood BETWEEN 1 AND 5),
-    energy      INTEGER NOT NULL CHECK (energy BETWEEN 1 AND 5),
-    soreness    INTEGER NOT NULL CHECK (soreness BETWEEN 1 AND 5),
-    note        TEXT    NOT NULL DEFAULT '',
-    updated_ms  INTEGER NOT NULL,
-    PRIMARY KEY (athlete_id, date)
-);
-CREATE TABLE IF NOT EXISTS session_rpe (
-    athlete_id  INTEGER NOT NULL,
-    session_id  TEXT    NOT NULL,
-    rpe         REAL    NOT NULL CHECK (rpe BETWEEN 0 AND 10),
-    updated_ms  INTEGER NOT NULL,
-    PRIMARY KEY (athlete_id, session_id)
-);
-CREATE TABLE IF NOT EXISTS morning_recordings (
-    id          INTEGER PRIMARY KEY,
-    athlete_id  INTEGER NOT NULL,
-    start_ms    INTEGER NOT NULL,
-    end_ms      INTEGER NOT NULL CHECK (end_ms > start_ms),
-    tag         TEXT    NOT NULL DEFAULT 'morning',
-    updated_ms  INTEGER NOT NULL
-);
--- The reading's columns (added to files made before they existed: Journal.__init__).
-
-CREATE INDEX IF NOT EXISTS morning_recordings_athlete ON morning_recordings (athlete_id, start_ms);
-CREATE TABLE IF NOT EXISTS classes (
-    id          INTEGER PRIMARY KEY,
-    site        TEXT    NOT NULL DEFAULT '',
-    name        TEXT    NOT NULL,
-    start_ms    INTEGER NOT NULL,
-    end_ms      INTEGER NOT NULL CHECK (end_ms > start_ms),
-    updated_ms  INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS classes_start ON classes (start_ms);
-"""
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
 
 # How a reading was taken, and whether it counts.
 READING_METHODS = ("guest", "station", "coach", "auto", "bluetooth", "cli")
 READING_STATUSES = ("counted", "proposed")
-_READING_COLUMNS = {
-    "method": "TEXT NOT NULL DEFAULT 'coach'",
-    "status": "TEXT NOT NULL DEFAULT 'counted'",
-    "sensor": "TEXT",
-    "n_rr": "INTEGER",
-    "n_corrected": "INTEGER",
-    "rmssd": "REAL",
-    "ln_rmssd": "REAL",
-    "hr_rest": "REAL",
-}
 _RECORDING_SELECT = (
     "SELECT id, athlete_id, start_ms, end_ms, tag, updated_ms, method, status, sensor, n_rr,"
     " n_corrected, rmssd, ln_rmssd, hr_rest FROM morning_recordings"
@@ -171,15 +111,6 @@ def _overlapping(params: list[object], start_ms: int | None, end_ms: int | None)
 
 
 class Journal(SqliteDatabase):
-    SCHEMA = _SCHEMA
-
-    def _create(self, conn: sqlite3.Connection) -> None:
-        super()._create(conn)
-        have = {r[1] for r in conn.execute("PRAGMA table_info(morning_recordings)")}
-        for name, decl in _READING_COLUMNS.items():
-            if name not in have:
-                conn.execute(f"ALTER TABLE morning_recordings ADD COLUMN {name} {decl}")
-
     # ---------------------------------------------------------------- wellness
 
     def add_wellness(

@@ -9,8 +9,6 @@ snapshot's: a change is seen by the next batch, without a polling delay.
 
 from __future__ import annotations
 
-import sqlite3
-
 from gympulse.pipeline.domain import (
     Assignment,
     Athlete,
@@ -25,83 +23,13 @@ __all__ = [
     "FOREVER_MS", "Assignment", "Athlete", "Registry", "Resolver", "board_name", "strap_label",
 ]  # fmt: skip
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS athletes (
-    id          INTEGER PRIMARY KEY,
-    name        TEXT    NOT NULL,
-    birth_year  INTEGER,
-    sex         TEXT CHECK (sex IN ('male', 'female') OR sex IS NULL),
-    weight_kg   REAL,
-    hr_max      INTEGER,
-    hr_rest     INTEGER,
-    display_name TEXT NOT NULL DEFAULT '',  -- shown on shared screens ("Anna B."), see board_name
-    arrival     TEXT,                      -- stay dates (ISO dates, site time), optional
-    departure   TEXT,
-    created_ms  INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER) * 1000)
-);
-CREATE TABLE IF NOT EXISTS sensors (
-    id     TEXT PRIMARY KEY,          -- normalised sensor id as it appears in topics
-    label  TEXT NOT NULL DEFAULT ''   -- what the board shows for an unassigned strap
-);
-CREATE TABLE IF NOT EXISTS assignments (
-    id          INTEGER PRIMARY KEY,
-    sensor      TEXT    NOT NULL,
-    athlete_id  INTEGER NOT NULL REFERENCES athletes (id) ON DELETE CASCADE,
-    start_ms    INTEGER NOT NULL,
-    end_ms      INTEGER            -- NULL: open-ended
-);
-CREATE INDEX IF NOT EXISTS assignments_sensor ON assignments (sensor, start_ms);
--- A change counter every writer bumps (triggers: the CLI, the admin form, a hand edit), so
--- another process learns of a change with one tiny read instead of polling the tables.
-CREATE TABLE IF NOT EXISTS registry_version (
-    id  INTEGER PRIMARY KEY CHECK (id = 0),
-    n   INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO registry_version (id, n) VALUES (0, 0);
-CREATE TRIGGER IF NOT EXISTS assignments_ins AFTER INSERT ON assignments
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
-CREATE TRIGGER IF NOT EXISTS assignments_upd AFTER UPDATE ON assignments
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
-CREATE TRIGGER IF NOT EXISTS assignments_del AFTER DELETE ON assignments
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
-CREATE TRIGGER IF NOT EXISTS athletes_ins AFTER INSERT ON athletes
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
-CREATE TRIGGER IF NOT EXISTS athletes_upd AFTER UPDATE ON athletes
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
-CREATE TRIGGER IF NOT EXISTS athletes_del AFTER DELETE ON athletes
-    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
--- Where an erased person wore a strap (no one named): ingestion refuses late replays there.
-CREATE TABLE IF NOT EXISTS erased_windows (
-    sensor    TEXT    NOT NULL,
-    start_ms  INTEGER NOT NULL,
-    end_ms    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS erased_windows_sensor ON erased_windows (sensor, start_ms);
-"""
-
 FOREVER_MS = 2**62
-# Columns added after the first release: (name, declaration), added in place when missing.
-_ADDED_COLUMNS = (
-    ("display_name", "TEXT NOT NULL DEFAULT ''"),
-    ("arrival", "TEXT"),
-    ("departure", "TEXT"),
-    ("ftp_w", "INTEGER"),
-)
 _ATHLETE_COLUMNS = (
     "id, name, birth_year, sex, weight_kg, hr_max, hr_rest, display_name, arrival, departure, ftp_w"
 )
 
 
 class Registry(SqliteDatabase):
-    SCHEMA = _SCHEMA
-
-    def _create(self, conn: sqlite3.Connection) -> None:
-        super()._create(conn)
-        have = {row[1] for row in conn.execute("PRAGMA table_info(athletes)")}
-        for name, declaration in _ADDED_COLUMNS:
-            if name not in have:
-                conn.execute(f"ALTER TABLE athletes ADD COLUMN {name} {declaration}")
-
     # ---------------------------------------------------------------- athletes
 
     def add_athlete(

@@ -1,6 +1,8 @@
 """The common shape of gympulse's small relational SQLite files (registry, journal,
-accounts, strength log): the subclass's tables created if missing, every public method run
-as one unit of work on the file's owner thread (:mod:`gympulse.pipeline.stores.sqlite_owner`).
+accounts, strength log): the file brought to its schema's latest version on open
+(:mod:`gympulse.pipeline.store_schema`: one ordered list of steps for every table of the
+file), every public method run as one unit of work on the file's owner thread
+(:mod:`gympulse.pipeline.stores.sqlite_owner`).
 
 They share one file (``store.path``) and each owns its own tables; they also share the
 file's one owner with every other user in the process (the sample store included).
@@ -23,8 +25,9 @@ import inspect
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
+from gympulse.pipeline.store_schema import migrate_store
 from gympulse.pipeline.stores.sqlite_owner import (
     DEFAULT_BUSY_MS,
     SqliteOwner,
@@ -64,8 +67,6 @@ def _owned(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class SqliteDatabase:
-    SCHEMA: ClassVar[str] = ""
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, value in list(vars(cls).items()):
@@ -79,11 +80,15 @@ class SqliteDatabase:
         # A web app lowers this so a file another process holds locked answers 503 quickly.
         self.busy_ms = DEFAULT_BUSY_MS
         self._owner: SqliteOwner | None = open_owner(self.path)
-        self.run(self._create)
+        try:
+            self.run(self._create)
+        except BaseException:
+            self.close()  # a file this release cannot open (SchemaTooNew) leaves no owner
+            raise
 
     def _create(self, conn: sqlite3.Connection) -> None:
-        if self.SCHEMA:
-            conn.executescript(self.SCHEMA)
+        """The schema's pending steps (:func:`migrate_store`); a subclass adds its seed rows."""
+        migrate_store(conn, self.path)
 
     @property
     def owner(self) -> SqliteOwner:

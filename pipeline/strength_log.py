@@ -21,39 +21,6 @@ from typing import Any
 from gympulse.pipeline.analytics.strength import CATALOGUE, Exercise
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS exercises (
-    key            TEXT PRIMARY KEY,
-    name_en        TEXT NOT NULL,
-    name_nl        TEXT NOT NULL,
-    muscle         TEXT NOT NULL,
-    main           INTEGER NOT NULL DEFAULT 0,
-    added_by_coach INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS strength_sets (
-    id         INTEGER PRIMARY KEY,
-    athlete_id INTEGER NOT NULL,
-    ts_ms      INTEGER NOT NULL,
-    exercise   TEXT    NOT NULL REFERENCES exercises (key),
-    reps       INTEGER NOT NULL CHECK (reps BETWEEN 1 AND 100),
-    kg         REAL    NOT NULL CHECK (kg BETWEEN 0 AND 500),
-    rpe        REAL    CHECK (rpe IS NULL OR rpe BETWEEN 1 AND 10),
-    rir        INTEGER CHECK (rir IS NULL OR rir BETWEEN 0 AND 10),
-    logged_by  TEXT    NOT NULL CHECK (logged_by IN ('guest', 'coach')),
-    warmup     INTEGER NOT NULL DEFAULT 0 CHECK (warmup IN (0, 1))
-);
-CREATE INDEX IF NOT EXISTS strength_sets_athlete ON strength_sets (athlete_id, ts_ms);
-CREATE TABLE IF NOT EXISTS strength_templates (
-    class_name TEXT    NOT NULL,
-    position   INTEGER NOT NULL,
-    exercise   TEXT    NOT NULL REFERENCES exercises (key),
-    sets       INTEGER NOT NULL,
-    reps       INTEGER NOT NULL,
-    kg         REAL,
-    PRIMARY KEY (class_name, position)
-);
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class StrengthSet:
@@ -91,10 +58,9 @@ class TemplateItem:
 
 
 _SET_COLUMNS = "id, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, warmup"
+
+
 # Columns added after the first release (a file made before them gains them on open).
-_ADDED_COLUMNS = (("warmup", "INTEGER NOT NULL DEFAULT 0 CHECK (warmup IN (0, 1))"),)
-
-
 def _set(row: tuple[Any, ...]) -> StrengthSet:
     id_, athlete_id, ts_ms, exercise, reps, kg, rpe, rir, logged_by, warmup = row
     return StrengthSet(
@@ -103,14 +69,8 @@ def _set(row: tuple[Any, ...]) -> StrengthSet:
 
 
 class StrengthLog(SqliteDatabase):
-    SCHEMA = _SCHEMA
-
     def _create(self, conn: sqlite3.Connection) -> None:
         super()._create(conn)
-        have = {row[1] for row in conn.execute("PRAGMA table_info(strength_sets)")}
-        for name, declaration in _ADDED_COLUMNS:
-            if name not in have:
-                conn.execute(f"ALTER TABLE strength_sets ADD COLUMN {name} {declaration}")
         conn.executemany(
             "INSERT OR IGNORE INTO exercises (key, name_en, name_nl, muscle, main)"
             " VALUES (?,?,?,?,?)",

@@ -20,9 +20,8 @@ Quarantine rows keep a bounded payload prefix with the whole payload's ``size`` 
 RR intervals are stored as a comma-separated string of milliseconds ("812,790"): compact,
 readable in the sqlite3 shell, and split by polars in one vectorised call.
 
-``pct_max`` and ``zone`` (stamped by ingestion, NULL when unassigned) were added after the
-first release: :meth:`SqliteStore.open` adds them to an existing file's ``samples`` table
-(``ALTER TABLE ... ADD COLUMN``, guarded by ``PRAGMA table_info``); older rows keep NULL.
+The tables are the store file's schema (:mod:`gympulse.pipeline.store_schema`), brought
+to its latest version by :meth:`SqliteStore.open`.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from gympulse.pipeline.domain import sample_effort
+from gympulse.pipeline.store_schema import migrate_store
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
@@ -55,63 +55,6 @@ from gympulse.pipeline.stores.sqlite_owner import SqliteOwner, connect, open_own
 from gympulse.pipeline.stores.sqlite_tables import SqliteTables
 
 __all__ = ["SqliteStore", "connect", "samples_frame"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS samples (
-    sensor     TEXT    NOT NULL,
-    ts         INTEGER NOT NULL,
-    seq        INTEGER NOT NULL,
-    site       TEXT    NOT NULL,
-    collector  TEXT    NOT NULL,
-    bpm        INTEGER NOT NULL,
-    rr         TEXT    NOT NULL DEFAULT '',
-    contact    INTEGER,
-    energy_kj  INTEGER,
-    athlete_id INTEGER,
-    pct_max    INTEGER,
-    zone       INTEGER,
-    PRIMARY KEY (sensor, ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS samples_athlete_ts ON samples (athlete_id, ts);
-CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
-CREATE TABLE IF NOT EXISTS machine_samples (
-    sensor      TEXT    NOT NULL,
-    ts          INTEGER NOT NULL,
-    seq         INTEGER NOT NULL,
-    site        TEXT    NOT NULL,
-    collector   TEXT    NOT NULL,
-    kind        TEXT    NOT NULL,
-    power_w     INTEGER,
-    cadence     REAL,
-    speed_kmh   REAL,
-    distance_m  INTEGER,
-    split_s     INTEGER,
-    pace_s      INTEGER,
-    heart_rate  INTEGER,
-    energy_kcal INTEGER,
-    athlete_id  INTEGER,
-    PRIMARY KEY (sensor, ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS machine_athlete_ts ON machine_samples (athlete_id, ts);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id          INTEGER PRIMARY KEY,
-    received_ms INTEGER NOT NULL,
-    topic       TEXT    NOT NULL,
-    payload     BLOB    NOT NULL,
-    reason      TEXT    NOT NULL,
-    detail      TEXT    NOT NULL,
-    size        INTEGER,
-    sha256      TEXT,
-    key         TEXT
-);
-"""
-
-# Columns added after the first schema: (name, SQL type), in order.
-_SAMPLE_MIGRATIONS = (("pct_max", "INTEGER"), ("zone", "INTEGER"))
-_QUARANTINE_MIGRATIONS = (("size", "INTEGER"), ("sha256", "TEXT"), ("key", "TEXT"))
-_QUARANTINE_KEY_INDEX = (
-    "CREATE INDEX IF NOT EXISTS quarantine_key ON quarantine (key) WHERE key IS NOT NULL"
-)
 
 T = TypeVar("T")
 
@@ -146,10 +89,7 @@ class SqliteStore(SqliteTables):
     def _open(self) -> None:
         conn = self.conn
         conn.create_function("names_sensor", 3, _names_sensor, deterministic=True)
-        conn.executescript(_SCHEMA)
-        _migrate(conn, "samples", _SAMPLE_MIGRATIONS)
-        _migrate(conn, "quarantine", _QUARANTINE_MIGRATIONS)
-        conn.execute(_QUARANTINE_KEY_INDEX)
+        migrate_store(conn, self.path)
 
     async def close(self) -> None:
         owner, self._owner = self._owner, None
@@ -391,21 +331,6 @@ def _quarantine_row(r: Sequence[Any]) -> QuarantineRow:
 
 def _sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
-
-
-def _migrate(conn: sqlite3.Connection, table: str, migrations: Sequence[tuple[str, str]]) -> None:
-    """Add the columns of ``migrations`` that an older file's ``table`` lacks. Checked again
-    inside a write transaction, so two processes opening the same file add each once."""
-
-    def missing() -> list[tuple[str, str]]:
-        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
-        return [(n, t) for n, t in migrations if n not in have]
-
-    if not missing():
-        return
-    with transaction(conn):
-        for name, sql_type in missing():
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
 
 def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
