@@ -26,6 +26,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -43,13 +44,28 @@ def connect(path: str | Path, *, any_thread: bool = False) -> sqlite3.Connection
     conn = sqlite3.connect(
         str(path), timeout=30, isolation_level=None, check_same_thread=not any_thread
     )
-    conn.execute("PRAGMA journal_mode=WAL")
+    _wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={DEFAULT_BUSY_MS}")
     # A deleted row's bytes are overwritten, not left in free pages (erasure, retention).
     conn.execute("PRAGMA secure_delete=ON")
     return conn
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """``journal_mode=WAL``. Turning a new file to WAL takes an exclusive lock that SQLite
+    does not wait for (no busy handler): two processes opening the same new file at once
+    (ingest and the web app) got "database is locked". Retried until the busy timeout."""
+    deadline = time.monotonic() + DEFAULT_BUSY_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the owner's thread, never on an event loop
 
 
 @contextmanager
