@@ -76,7 +76,6 @@ class GuestToken:
 
 
 class Accounts(SqliteDatabase):
-
     # ---------------------------------------------------------------- coaches
 
     @off_owner
