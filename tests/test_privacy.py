@@ -170,7 +170,10 @@ def test_export_then_forget_leaves_nothing(
                 kept = conn.execute(
                     f"SELECT count(*) FROM {table} WHERE athlete_id = ?", (bob,)
                 ).fetchone()[0]
-                assert kept > 0 or table in _UNFILLED, table
+                # With InfluxDB the file's sample tables (one schema for every store file)
+                # stay empty: the samples are in influxd.
+                unfilled = _UNFILLED | ({"samples"} if store.backend == "influxdb" else set())
+                assert kept > 0 or table in unfilled, table
             # The erased windows name straps and times only (personal_data.NOT_PERSONAL).
             if "sensor" in columns and table not in ("sensors", "erased_windows"):
                 n = conn.execute(
