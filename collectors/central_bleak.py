@@ -244,9 +244,12 @@ class BleakCentral:
             discovery = await self._discover(seconds, self._adapter)
         except (BleakError, OSError) as err:
             raise classify(err, self._adapter) from err
-        for device, _ in discovery.values():
-            self._devices[normalise_address(device.address)] = device
-        return found_from_discovery(discovery, self._adapter)
+        found = found_from_discovery(discovery, self._adapter)
+        # Only what the last scan found that we could connect to: every phone, lamp and
+        # rotating private address of every scan would otherwise stay here for good.
+        seen = {normalise_address(d.address): d for d, _ in discovery.values()}
+        self._devices = {f.address: seen[f.address] for f in found if f.address in seen}
+        return found
 
     async def connect(
         self, found: Found, on_disconnect: Callable[[], None], connect_timeout_s: float = 10.0

@@ -149,6 +149,28 @@ def test_scan_keeps_heart_rate_straps_strongest_first() -> None:
     ]
 
 
+async def test_the_device_map_holds_only_the_last_scans_straps() -> None:
+    """5,000 advertisers passing by (rotating private addresses, phones) over many scans:
+    the map of connectable devices holds the last scan's straps and machines only."""
+    scans = iter(range(1_000))
+
+    async def discover(seconds: float, adapter_name: str) -> Discovery:
+        n = next(scans)
+        crowd: Discovery = {}
+        for i in range(5):
+            addr = f"7A:00:00:{n // 256:02X}:{n % 256:02X}:{i:02X}"  # a new one each time
+            crowd[addr] = (BLEDevice(addr, None, {}), adv("", -80, []))
+        return {**crowd, **discovery()}
+
+    c = BleakCentral(
+        "hci1", client_class=cast(type[BleakClient], FakeBleakClient), discover=discover
+    )
+    for _ in range(1_000):
+        found = {f.address: f for f in await c.scan(0.1)}
+    assert set(c._devices) == set(found) == {POLAR, GARMIN}
+    await c.connect(found[POLAR], lambda: None)  # still connectable from the map
+
+
 async def test_connect_subscribe_battery_and_disconnect_callback() -> None:
     c = central()
     await c.open()
