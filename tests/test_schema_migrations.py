@@ -40,8 +40,10 @@ ROOT = Path(__file__).parent.parent
 DERIVED = {t.name for t in TABLES}  # the analytics' tables: the store's table role makes them
 
 
-def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GYMPULSE_")}
+def _cli(
+    db: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GYMPULSE_")} | (env or {})
     env["GYMPULSE_STORE__PATH"] = str(db)
     return subprocess.run(
         [sys.executable, "-m", "gympulse.cli", *args],
@@ -264,6 +266,19 @@ def test_a_queue_file_from_a_newer_collector_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew, match="collector queue file has schema version"):
         DiskQueue(path, max_samples=10)
+    # `gympulse collect` opens its queue before any radio: refused with the one line.
+    done = _cli(
+        tmp_path / "unused.db",
+        "collect",
+        env={"GYMPULSE_COLLECTOR__STATE_DIR": str(tmp_path), "GYMPULSE_COLLECTOR__NAME": "pi-1"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"gympulse: {path}: the collector queue file has schema version"
+        f" {QUEUE_SCHEMA.latest + 1}, newer than this gympulse knows ({QUEUE_SCHEMA.latest});"
+        " it was written by a newer release: upgrade gympulse (or open a copy made before"
+        " the upgrade)"
+    ]
 
 
 # ------------------------------------------------------------------ (d) every product file
