@@ -80,6 +80,9 @@ class IngestSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retention_days: int = 400
     metrics_port: int = 0  # 0: no metrics endpoint
     metrics_host: str = "127.0.0.1"
+    # The largest FIT file `gympulse import` and the upload pages take (a 10-hour ride with
+    # power and HRV is about 5 MB); the upload route's own body limit, above the web's 1 MB.
+    fit_max_mb: int = 16
 
 
 class SimulatorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -206,6 +206,67 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
         registry.close()
 
 
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a FIT file (.fit) from a watch or bike computer")
+    parser.add_argument("--athlete", required=True, help="athlete id or exact name")
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    import sys
+    from pathlib import Path
+
+    from gympulse.pipeline.fit_import import FitRefused
+    from gympulse.pipeline.fit_ingest import import_fit
+    from gympulse.pipeline.ingest import IngestService
+    from gympulse.pipeline.services import Services
+
+    limit = settings.ingest.fit_max_mb * 1024 * 1024
+    path = Path(args.file)
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as err:
+        print(f"gympulse import: cannot read {path}: {err.strerror}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        async with Services(settings) as services:
+            registry = services.registry()
+            athlete_id = _find_athlete(registry, args.athlete)
+            if athlete_id is None:
+                print(
+                    f"gympulse import: no single athlete matches {args.athlete!r}", file=sys.stderr
+                )
+                return 2
+            service = IngestService(settings, await services.store(), registry)
+            try:
+                done = await import_fit(service, registry, athlete_id, data, max_bytes=limit)
+            except FitRefused as err:
+                print(f"gympulse import: {path.name}: {FIT_REFUSED[err.reason]}", file=sys.stderr)
+                return 1
+            except ConnectionError:
+                print("gympulse import: the store is unavailable, try again", file=sys.stderr)
+                return 1
+            print(
+                f"{path.name}: {done.samples} heart-rate samples ({done.rr} RR intervals,"
+                f" {done.machine} with power or cadence) {_iso(done.start_ms)} to"
+                f" {_iso(done.end_ms)} as {done.sensor}; {done.stored} new rows"
+                + (f", {done.refused} refused (see quarantine)" if done.refused else "")
+            )
+            return 0
+
+    return asyncio.run(main())
+
+
+FIT_REFUSED = {
+    "not-fit": "not a FIT file (export the activity as .fit from the watch's app)",
+    "broken": "the FIT file is damaged or cut short (export it again)",
+    "no-heart-rate": "no heart rate in this FIT file (a settings or workout file?)",
+    "too-large": "the FIT file is larger than ingest.fit_max_mb",
+    "elsewhere": "this file was already imported for someone else",
+}
+
+
 COMMANDS = [
     Command(
         "ingest",
@@ -243,6 +304,19 @@ COMMANDS = [
             "without contact or with too many corrected beats is refused (exit 1).\n"
             "list ATHLETE; delete ID; confirm ID (count an automatic proposal);\n"
             "auto [--start --end]: propose resting windows 04:00-11:00 site time."
+        ),
+    ),
+    Command(
+        "import",
+        "import a FIT file (watch, bike computer) for an athlete",
+        _import,
+        _import_arguments,
+        extra="server",
+        description=(
+            "Heart rate, RR intervals (HRV messages), power and cadence of FILE are stored\n"
+            "as the athlete's samples under the sensor import-<hash of the file>, through\n"
+            "the ingestion path; the same file again stores nothing new. A damaged or\n"
+            "foreign file is refused with one line and exit 1, and nothing is stored."
         ),
     ),
 ]
