@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 
 from gympulse.contract import now_ms as contract_now
-from gympulse.pipeline.stores.base import StoredSample, StoreUnavailable, WriteBatch
+from gympulse.pipeline.stores.base import (
+    QuarantineRow,
+    StoredMachineSample,
+    StoredSample,
+    StoreUnavailable,
+    WriteBatch,
+)
 from gympulse.pipeline.stores.influxdb import InfluxV2Store
 from gympulse.settings import InfluxSettings
 from tests.support.influxd import Influxd
@@ -43,8 +49,9 @@ def influxql_delete(request: dict[str, Any]) -> str:
     measurement = terms.pop("_measurement")
 
     def ns(text: str) -> int:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+        whole, _, fraction = text.removesuffix("Z").removesuffix("+00:00").partition(".")
+        moment = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.UTC)
+        return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
 
     where = [f"\"{k}\" = '{v}'" for k, v in terms.items()]
     where += [f"time >= {ns(request['start'])}", f"time <= {ns(request['stop'])}"]
@@ -60,6 +67,7 @@ class V2Front:
         self.dropped = 0
         self.writes: list[bytes] = []
         self.deletes: list[dict[str, Any]] = []
+        self.queries: list[str] = []  # InfluxQL sent to the v1-compatible /query
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,6 +83,9 @@ class V2Front:
                     self.connection.shutdown(2)  # no status line: RemoteDisconnected
                     return
                 params = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/query":
+                    form = dict(urllib.parse.parse_qsl(body.decode()))
+                    front.queries.append(params.get("q") or form.get("q", ""))
                 if url.path == "/api/v2/delete":
                     front.deletes.append(json.loads(body))
                     influxd.query(influxql_delete(json.loads(body)), db=params["bucket"])
@@ -217,3 +228,44 @@ async def test_retention_deletes_old_raw_samples_through_the_delete_api(
         '_measurement="machine"',
         '_measurement="quarantine"',
     }
+
+
+@pytest.mark.slow  # a real influxd
+async def test_erasure_deletes_through_the_delete_api(influxd: Influxd) -> None:
+    """A guest's erasure on 2.x: heart rate, machine samples and quarantined messages are
+    all deleted through the v2 delete API, no InfluxQL ``DELETE`` goes to ``/query``; the
+    other guest's samples stay."""
+    influxd.query(f"CREATE DATABASE {DB}")
+    front = V2Front(influxd, drop=0)
+    store = InfluxV2Store(v2_settings(front.url, retries=1))
+    await store.open()
+    try:
+        hers = samples(3)
+        other = [replace(s, sensor="strap-2", athlete_id=2) for s in samples(2)]
+        bike = [
+            StoredMachineSample(
+                "gym-a", "edge-1", "bike-1", T0 + i * 1000, i, "bike",
+                120, 80.0, 30.0, 100 * i, None, None, None, None, 1,
+            )
+            for i in range(3)
+        ]  # fmt: skip
+        junk = QuarantineRow(
+            received_ms=T0 + 1500,
+            topic="gympulse/v1/gym-a/edge-1/strap-1/hr",
+            payload=b"not json",
+            reason="bad-json",
+            detail="expected an object",
+        )
+        await store.write(WriteBatch(hers + other, quarantine=[junk], machine=bike))
+        assert len(influxd.rows('SELECT * FROM "quarantine"', db=DB)) == 1
+        assert len(influxd.rows('SELECT power_w FROM "machine"', db=DB)) == 3
+        await store.erase_samples(1, [("strap-1", T0, T0 + 60_000)])
+    finally:
+        await store.close()
+        front.close()
+    assert stored_ts(influxd) == [s.ts for s in other]
+    assert influxd.rows('SELECT power_w FROM "machine"', db=DB) == []
+    assert influxd.rows('SELECT * FROM "quarantine"', db=DB) == []
+    assert not [q for q in front.queries if "DELETE" in q.upper()], front.queries
+    measurements = {re.search(r'_measurement="(\w+)"', d["predicate"])[1] for d in front.deletes}  # type: ignore[index]
+    assert measurements == {"hr", "machine", "quarantine"}

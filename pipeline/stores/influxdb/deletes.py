@@ -11,7 +11,7 @@ from gympulse.pipeline.stores.influxdb.http import InfluxHttp
 from gympulse.pipeline.stores.influxdb.influxql import quote_ident, quote_str
 from gympulse.pipeline.stores.influxdb.lineprotocol import HR
 
-Points = Sequence[tuple[Mapping[str, str], int]]  # (tag set, time in ms) of single points
+Points = Sequence[tuple[Mapping[str, str], int]]  # (tag set, time in ms or ns) of single points
 
 
 class Deleter(Protocol):
@@ -24,6 +24,10 @@ class Deleter(Protocol):
 
     async def delete_points(self, table: str, points: Points) -> None:
         """Single points of a derived table, each by its full tag set and time (ms)."""
+        ...
+
+    async def delete_points_ns(self, table: str, points: Points) -> None:
+        """Single points written with ns precision (quarantine), by tag set and time (ns)."""
         ...
 
     async def delete_before(self, measurements: Sequence[str], cutoff_ms: int) -> None:
@@ -56,10 +60,16 @@ class InfluxQLDeleter:
 
     async def delete_points(self, table: str, points: Points) -> None:
         """Sent as ``;``-separated statements, 200 per request."""
+        await self._points(table, points, "ms")
+
+    async def delete_points_ns(self, table: str, points: Points) -> None:
+        await self._points(table, points, "")  # a bare InfluxQL time is in ns
+
+    async def _points(self, table: str, points: Points, unit: str) -> None:
         statements = []
-        for tags, time_ms in points:
+        for tags, time in points:
             conds = [f"{quote_ident(t)} = {quote_str(v)}" for t, v in sorted(tags.items())]
-            conds.append(f"time = {int(time_ms)}ms")
+            conds.append(f"time = {int(time)}{unit}")
             statements.append(f"DELETE FROM {quote_ident(table)} WHERE {' AND '.join(conds)}")
         for start in range(0, len(statements), 200):
             await self.http.query("; ".join(statements[start : start + 200]))

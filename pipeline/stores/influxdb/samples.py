@@ -349,33 +349,25 @@ class InfluxSamples:
         return [str(r["value"]) for r in await self.http.rows(q)]
 
     async def erase_samples(self, athlete_id: int, windows: Sequence[Window]) -> int:
-        """Heart-rate points through the deleter (v1 InfluxQL or the v2 delete API): every
-        series tagged with the athlete, and every series of each window's sensor inside the
-        window. Machine points and quarantined messages with InfluxQL ``DELETE`` (v1 API).
-        Returns -1: InfluxDB does not say how many points a delete removed."""
+        """Through the deleter (v1 InfluxQL ``DELETE`` or the v2 delete API), heart-rate and
+        machine points alike: every series tagged with the athlete, and every series of each
+        window's sensor inside the window; then the window's quarantined messages, each by
+        its reason and time. Returns -1: InfluxDB does not say how many points went."""
         tag = str(athlete_id)
         by_athlete = f"{quote_ident('athlete')} = {quote_str(tag)}"
-        for sensor in await self._tag_values(HR, "sensor", by_athlete):
-            await self.deleter.delete_samples(sensor, tag, 0, MAX_MS)
-        for sensor, start, end in windows:
-            by_sensor = f"{quote_ident('sensor')} = {quote_str(sensor)}"
-            for wearer in {"", *await self._tag_values(HR, "athlete", by_sensor)}:
-                await self.deleter.delete_samples(sensor, wearer, start, min(end, MAX_MS))
-        statements = [f"DELETE FROM {quote_ident(MACHINE)} WHERE {by_athlete}"]
-        for sensor, start, end in windows:
-            statements.append(
-                f"DELETE FROM {quote_ident(MACHINE)} WHERE"
-                f" {quote_ident('sensor')} = {quote_str(sensor)}"
-                f" AND time >= {start}ms AND time < {min(end, MAX_MS)}ms"
-            )
-        await self.http.query("; ".join(statements))
+        for measurement in (HR, MACHINE):
+            for sensor in await self._tag_values(measurement, "sensor", by_athlete):
+                await self.deleter.delete_samples(sensor, tag, 0, MAX_MS, measurement)
+            for sensor, start, end in windows:
+                by_sensor = f"{quote_ident('sensor')} = {quote_str(sensor)}"
+                for wearer in {"", *await self._tag_values(measurement, "athlete", by_sensor)}:
+                    await self.deleter.delete_samples(
+                        sensor, wearer, start, min(end, MAX_MS), measurement
+                    )
         doomed = [
-            f"DELETE FROM {quote_ident(QUARANTINE)} WHERE"
-            f" {quote_ident('reason')} = {quote_str(row.reason)} AND time = {time_ns}"
-            for time_ns, row in await self._quarantine_of(windows)
+            ({"reason": row.reason}, time_ns) for time_ns, row in await self._quarantine_of(windows)
         ]
-        for i in range(0, len(doomed), 200):
-            await self.http.query("; ".join(doomed[i : i + 200]))
+        await self.deleter.delete_points_ns(QUARANTINE, doomed)
         return -1
 
     async def quarantine_of(self, windows: Sequence[Window]) -> list[QuarantineRow]:

@@ -101,6 +101,21 @@ class V2Client:
                 org=s.org,
             )
 
+    async def delete_points_ns(self, table: str, points: Points) -> None:
+        """As :meth:`delete_points` for points stamped in ns: ``start`` = ``stop`` = the
+        point's time, written out to the nanosecond (RFC 3339; a datetime holds only µs)."""
+        s = self.settings
+        for tags, time_ns in points:
+            seconds, ns = divmod(int(time_ns), 1_000_000_000)
+            when = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            at = f"{when}.{ns:09d}Z"
+            predicate = " AND ".join(
+                [f'_measurement="{table}"', *(f'{t}="{v}"' for t, v in sorted(tags.items()))]
+            )
+            await asyncio.to_thread(
+                self._client.delete_api().delete, at, at, predicate, bucket=s.bucket, org=s.org
+            )
+
     async def delete_points(self, table: str, points: Points) -> None:
         """A predicate on the measurement and tags, and a time range of half a millisecond
         around the point (derived points are written with ms precision), so it hits that one
