@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -50,9 +52,11 @@ from gympulse import contract
 from gympulse.collectors.publisher import CollectorPublisher
 from gympulse.contract import HrSample, MachineSample
 from gympulse.mqtt import MqttClient, Received
+from gympulse.sqlite_owner import SqliteOwner, open_owner
 from gympulse.sqlite_schema import Schema, Step, add_missing_columns, migrate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SEQ_BLOCK = 1000  # seq numbers reserved per disk write; a restart skips the unused rest
 REPLAY_BATCH = 200  # samples per replayed batch message (~20 kB, far below the 64 kB cap)
@@ -114,8 +118,27 @@ QUEUE_SCHEMA = Schema(
 )
 
 
+def _owned(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a :class:`DiskQueue` method on the file's owner thread (directly when already
+    there); from any other thread it waits for the result."""
+
+    @functools.wraps(method)
+    def on_owner(self: DiskQueue, *args: Any, **kwargs: Any) -> T:
+        return self.owner.run(lambda _conn: method(self, *args, **kwargs))
+
+    return on_owner
+
+
 class DiskQueue:
-    """A bounded, persistent FIFO of samples keyed by arrival order (``qid``)."""
+    """A bounded, persistent FIFO of samples keyed by arrival order (``qid``).
+
+    The file has one owner thread in the process (:class:`gympulse.sqlite_owner.SqliteOwner`):
+    every method that reads or writes it runs there. Called from a thread a method waits
+    for its result; the collector's event loop hands them over instead — ``await
+    queue.arun(queue.head, ...)`` or :meth:`submit` — so no SQLite work ever runs on the
+    loop (at a million queued samples a put or a delete is no longer the loop's time).
+    The owner runs work in the order it was handed over, so a sample put before a
+    ``head`` is seen by it. Open and close it from a thread (``asyncio.to_thread``)."""
 
     def __init__(self, path: str | Path, max_samples: int) -> None:
         if max_samples < 1:
@@ -123,14 +146,50 @@ class DiskQueue:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_samples = max_samples
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db, QUEUE_SCHEMA, self.path)
-        row = self._db.execute("SELECT COUNT(*), COALESCE(MAX(qid), 0) FROM queue").fetchone()
-        self._count: int = row[0]
-        self.last_qid: int = row[1]
-        self.dropped: int = self._counter("dropped")
+        self._count = 0
+        self.last_qid = 0
+        self.dropped = 0
+        self._reserved: dict[str, int] = {}  # the seq table, kept: a reservation never waits
+        self._confirmed: dict[str, int] = {}  # the confirmed table, kept
+        self._owner: SqliteOwner | None = open_owner(self.path)
+        try:
+            self.owner.run(self._open)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def owner(self) -> SqliteOwner:
+        if self._owner is None:
+            raise RuntimeError(f"{self.path}: the disk queue is closed")
+        return self._owner
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        return self.owner.conn  # only on the owner's thread
+
+    def _open(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+        db.execute("PRAGMA secure_delete=OFF")  # sent samples, deleted by the million
+        db.execute("PRAGMA foreign_keys=OFF")
+        migrate(db, QUEUE_SCHEMA, self.path)
+        row = db.execute("SELECT COUNT(*), COALESCE(MAX(qid), 0) FROM queue").fetchone()
+        self._count = int(row[0])
+        self.last_qid = int(row[1])
+        self.dropped = self._counter("dropped")
+        self._reserved = {str(k): int(v) for k, v in db.execute("SELECT sensor, reserved FROM seq")}
+        self._confirmed = {
+            str(k): int(v) for k, v in db.execute("SELECT sensor, seq FROM confirmed")
+        }
+
+    async def arun(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``method(*args, **kwargs)`` (one of this queue's) on the owner's thread, from a
+        coroutine: the loop goes on meanwhile."""
+        return await self.owner.arun(lambda _conn: method(*args, **kwargs))
+
+    def submit(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Hand ``method(*args, **kwargs)`` to the owner's thread without waiting."""
+        return self.owner.submit(lambda _conn: method(*args, **kwargs))
 
     def _counter(self, name: str) -> int:
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
@@ -139,6 +198,7 @@ class DiskQueue:
     def __len__(self) -> int:
         return self._count
 
+    @_owned
     def put(self, items: Iterable[tuple[int, Queued]]) -> int:
         """Append (qid, sample) pairs in one transaction; returns how many old ones it dropped."""
         rows = [(qid, s.sensor, s.ts, contract.encode(s), s.seq, _kind(s)) for qid, s in items]
@@ -185,6 +245,7 @@ class DiskQueue:
             return int(excess)
         return 0
 
+    @_owned
     def head(self, limit: int, *, after: int = 0) -> list[tuple[int, Queued]]:
         """The oldest ``limit`` samples with a qid above ``after``, in arrival order."""
         rows = self._db.execute(
@@ -194,8 +255,10 @@ class DiskQueue:
         return [(qid, _decode(kind, payload)) for qid, kind, payload in rows]
 
     def confirmed(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT sensor, seq FROM confirmed").fetchall())
+        """The confirmed watermark per sensor (kept in memory as it is written)."""
+        return dict(self._confirmed)
 
+    @_owned
     def confirm(self, watermark: dict[str, int], *, sent_up_to: int) -> int:
         """Delete every sample a watermark covers (seq <= the sensor's) among those sent
         (qid <= ``sent_up_to``); returns how many. The watermark only ever rises, and is kept
@@ -220,9 +283,12 @@ class DiskQueue:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        for sensor, seq in watermark.items():
+            self._confirmed[sensor] = max(seq, self._confirmed.get(sensor, seq))
         self._count -= deleted
         return deleted
 
+    @_owned
     def delete(self, qids: Iterable[int]) -> None:
         ids = [(q,) for q in qids]
         if not ids:
@@ -237,18 +303,31 @@ class DiskQueue:
     # ------------------------------------------------------------------ seq reservations
 
     def reserved_seq(self, sensor: str) -> int:
-        row = self._db.execute("SELECT reserved FROM seq WHERE sensor = ?", (sensor,)).fetchone()
-        return int(row[0]) if row else 0
+        return self._reserved.get(sensor, 0)
 
     def reserve_seq(self, sensor: str, up_to: int) -> None:
+        """Reserve seqs up to ``up_to``: handed to the owner without waiting, so it is on disk
+        before any sample put after it (the owner keeps the order)."""
+        self._reserved[sensor] = up_to
+        self.submit(self._write_reservation, sensor, up_to).add_done_callback(_log_failure)
+
+    def _write_reservation(self, sensor: str, up_to: int) -> None:
         self._db.execute(
             "INSERT INTO seq VALUES (?, ?) ON CONFLICT(sensor) DO UPDATE SET reserved = ?",
             (sensor, up_to, up_to),
         )
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._db.close()
+        """Close the file once the work handed over is done (waits: call from a thread)."""
+        owner = self._owner
+        if owner is not None:
+            owner.release()  # the work handed over runs first (it may still need us open)
+            self._owner = None
+
+
+def _log_failure(done: Future[Any]) -> None:
+    if not done.cancelled() and (err := done.exception()) is not None:
+        log.error("disk queue write failed: %s", err)
 
 
 class SeqAllocator:
@@ -356,14 +435,15 @@ class Forwarder:
         return self.confirm_mode == "broker" or self._watermark_on == self.mqtt.connect_count
 
     def put(self, sample: Queued) -> None:
-        """Take one sample (heart rate or machine); returns once it is committed to disk."""
+        """Take one sample (heart rate or machine): handed to the disk queue's owner thread,
+        committed there before anything handed over later runs (the sender's next read)."""
         qid = self._next_qid
         self._next_qid += 1
-        self.queue.put([(qid, sample)])
+        self.queue.submit(self.queue.put, [(qid, sample)]).add_done_callback(_log_failure)
         self.stats.put += 1
         self._wake.set()
 
-    def on_watermark(self, message: Received) -> None:
+    async def on_watermark(self, message: Received) -> None:
         """The retained ``stored`` watermark of this collector (from ingestion)."""
         try:
             stored = contract.decode_stored(message.payload) if message.payload else None
@@ -377,7 +457,7 @@ class Forwarder:
             # Only what this process sent: a watermark never deletes a sample it never sent
             # (a recreated state dir starts its seq under an old, higher watermark).
             sent = max(self._sent_before, self._sent)
-            deleted = self.queue.confirm(stored.seq, sent_up_to=sent)
+            deleted = await self.queue.arun(self.queue.confirm, stored.seq, sent_up_to=sent)
             self.stats.confirmed += deleted
         self.stats.watermarks += 1
         self._watermark_on = max(self._watermark_on, message.connection)
@@ -387,7 +467,7 @@ class Forwarder:
         """Feed the watermarks the client receives to :meth:`on_watermark`."""
         async for message in self.mqtt.messages(until=until):
             if message.topic == self.topic:
-                self.on_watermark(message)
+                await self.on_watermark(message)
 
     async def run(self) -> None:
         """Send what is on disk, in order; start over from the oldest after a reconnect."""
@@ -399,7 +479,8 @@ class Forwarder:
             if connection != self._connection:
                 self._sent_before = max(self._sent_before, self._sent)
                 self._connection, self._sent = connection, 0
-            rows = one_message(self.queue.head(self.replay_batch, after=self._sent))
+            head = await self.queue.arun(self.queue.head, self.replay_batch, after=self._sent)
+            rows = one_message(head)
             if not rows:
                 await self._idle()
                 continue
@@ -416,11 +497,11 @@ class Forwarder:
             self.stats.sent += len(rows)
             self.stats.replayed += sum(1 for q, _ in rows if q <= self._sent_before)
             if self.confirm_mode == "broker":
-                self.queue.delete(q for q, _ in rows)
+                await self.queue.arun(self.queue.delete, [q for q, _ in rows])
                 self.stats.confirmed += len(rows)
             else:  # sent again but already covered (no new watermark will come for them)
                 covered = [q for q, r in rows if r.seq <= self.watermark.get(r.sensor, -1)]
-                self.queue.delete(covered)
+                await self.queue.arun(self.queue.delete, covered)
                 self.stats.confirmed += len(covered)
 
     async def _publish(self, samples: list[Queued]) -> None:
@@ -442,7 +523,10 @@ class Forwarder:
 
     async def drained(self, *, until: asyncio.Event | None = None) -> None:
         """Wait until every sample taken so far is confirmed (or ``until`` is set)."""
-        while len(self.queue) and not (until is not None and until.is_set()):  # noqa: ASYNC110
+        # Counted on the owner's thread: after every put handed over before this call.
+        while await self.queue.arun(len, self.queue):
+            if until is not None and until.is_set():
+                return
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:

@@ -79,8 +79,10 @@ async def run_collector(
     site = contract.check_level(settings.site, "site")
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as stack:
-        queue = DiskQueue(Path(c.state_dir) / f"{collector}.sqlite3", c.queue_max_samples)
-        stack.callback(queue.close)
+        queue_path = Path(c.state_dir) / f"{collector}.sqlite3"
+        # Opened and closed in a thread: the file's owner thread does the work, we wait.
+        queue = await asyncio.to_thread(DiskQueue, queue_path, c.queue_max_samples)
+        stack.push_async_callback(asyncio.to_thread, queue.close)
         # NoAdapter / NoPermission end the run here
         centrals = await open_centrals(settings) if c.ble else []
         for central in centrals:

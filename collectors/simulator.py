@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import random
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,14 +273,17 @@ async def run(
     published directly, not through the disk queue (as the collector does).
 
     Samples take a collector's path (:class:`~gympulse.collectors.buffer.Forwarder`): on
-    disk in ``state_dir`` (in memory when empty) until ``confirm``-ed, replayed after a
+    disk in ``state_dir`` (a temporary directory when empty) until ``confirm``-ed, replayed after a
     reconnect. With ``seconds`` set, returns once every sample is confirmed (or ``stop``).
 
     ``step_s`` is the wall time per simulated second: 1.0 is real time, 0 publishes as fast
     as the broker acknowledges (tests, backfills)."""
     stop = stop or asyncio.Event()
-    queue_path = Path(state_dir) / f"{collector}.sqlite3" if state_dir else ":memory:"
-    queue = DiskQueue(queue_path, 7 * 24 * 3600 * max(1, len(profiles)))
+    scratch = None if state_dir else tempfile.TemporaryDirectory(prefix="gympulse-sim-")
+    queue_dir = Path(state_dir) if state_dir else Path(scratch.name)  # type: ignore[union-attr]
+    queue = await asyncio.to_thread(
+        DiskQueue, queue_dir / f"{collector}.sqlite3", 7 * 24 * 3600 * max(1, len(profiles))
+    )
     loop = asyncio.get_running_loop()
     publishers: list[CollectorPublisher] = []
     background: set[asyncio.Task[None]] = set()
@@ -366,7 +370,9 @@ async def run(
                     task.cancel()
                 await asyncio.gather(*tasks, *background, return_exceptions=True)
     finally:
-        queue.close()
+        await asyncio.to_thread(queue.close)
+        if scratch is not None:
+            scratch.cleanup()
     return published
 
 

@@ -51,7 +51,7 @@ from gympulse.pipeline.stores.base import (
     Store,
     Window,
 )
-from gympulse.pipeline.stores.sqlite_owner import open_owner, transaction
+from gympulse.sqlite_owner import open_owner, transaction
 
 DAY_MS = 86_400_000
 EXPORT_WINDOW_MS = 7 * DAY_MS  # samples are read this much at a time

@@ -2,7 +2,7 @@
 accounts, strength log): the file brought to its schema's latest version on open
 (:mod:`gympulse.pipeline.store_schema`: one ordered list of steps for every table of the
 file), every public method run as one unit of work on the file's owner thread
-(:mod:`gympulse.pipeline.stores.sqlite_owner`).
+(:mod:`gympulse.sqlite_owner`).
 
 They share one file (``store.path``) and each owns its own tables; they also share the
 file's one owner with every other user in the process (the sample store included).
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gympulse.pipeline.store_schema import migrate_store
-from gympulse.pipeline.stores.sqlite_owner import (
+from gympulse.sqlite_owner import (
     DEFAULT_BUSY_MS,
     SqliteOwner,
     open_owner,

@@ -262,7 +262,7 @@ async def test_a_new_collector_never_deletes_what_it_did_not_send(tmp_path: Path
         start = contract.now_ms()
         for seq in range(20):
             forwarder.put(contract.HrSample("strap-1", start + seq * 1000, seq, 70 + seq))
-        assert len(queue) == 20
+        assert await queue.arun(len, queue) == 20  # counted after the puts handed over
         broker.start()
         async with listener:
             await listener.wait_connected(timeout=20)

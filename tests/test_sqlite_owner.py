@@ -16,7 +16,7 @@ from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.sqlite import SqliteStore
-from gympulse.pipeline.stores.sqlite_owner import open_owner, transaction
+from gympulse.sqlite_owner import open_owner, transaction
 
 THREADS = 30
 ROUNDS = 20

@@ -6,7 +6,7 @@ survive a power cut, which is what lets ingestion acknowledge it to the broker.
 
 Threading: sqlite3 blocks (an fsync per commit, up to 30 s waiting for another writer's
 lock), so no SQLite call runs on the event loop. Every coroutine hands its work to the
-file's one owner thread in this process (:mod:`.sqlite_owner`), which the registry, the
+file's one owner thread in this process (:mod:`gympulse.sqlite_owner`), which the registry, the
 journal and the accounts share when they live in the same file.
 
 A write that fails always rolls back, so no transaction is ever left open (another writer
@@ -51,8 +51,8 @@ from gympulse.pipeline.stores.base import (
     rr_from_text,
     rr_text,
 )
-from gympulse.pipeline.stores.sqlite_owner import SqliteOwner, connect, open_owner, transaction
 from gympulse.pipeline.stores.sqlite_tables import SqliteTables
+from gympulse.sqlite_owner import SqliteOwner, connect, open_owner, transaction
 
 __all__ = ["SqliteStore", "connect", "samples_frame"]
 

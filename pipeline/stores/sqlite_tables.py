@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from gympulse.pipeline.stores.sqlite_owner import transaction
+from gympulse.sqlite_owner import transaction
 
 T = TypeVar("T")
 
