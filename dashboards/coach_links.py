@@ -17,6 +17,7 @@ from fastapi.responses import (
 )
 from markupsafe import Markup
 
+from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import (
     Coach,
@@ -106,7 +107,7 @@ async def show_guest_link(request: Request, token_id: RowId) -> HTMLResponse:
     coach = coach_of(request)
     tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
     grant = tokens.get(token_id)
-    if grant is None or not grant.active(int(dt.datetime.now(dt.UTC).timestamp() * 1000)):
+    if grant is None or not grant.active(contract.now_ms()):
         raise HTTPException(status_code=404, detail="no such active link")
     token = await run_db(coach.ctx.accounts.guest_link_token, token_id, coach.ctx.secret)
     if token is None:

@@ -4,18 +4,18 @@ catalogue and writing a class's plan (the template the guests' phones show first
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.strength_view import history_rows
+from gympulse.dashboards.web import site_zone
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import TemplateItem
 
@@ -86,7 +86,7 @@ async def strength_page(request: Request) -> HTMLResponse:
     main = [e for e in exercises if e.main]
     sets_of = {a.id: [s.as_dict() for s in await run_db(ctx.strength.sets, a.id)] for a in athletes}
     srpe = await ctx.data.load_7d("srpe_load")
-    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    now = contract.now_ms()
     return coach_page(
         coach,
         "coach/strength.html",
@@ -115,7 +115,7 @@ async def lift_history_page(request: Request, athlete_id: int, exercise: str = "
     if exercise not in names:
         raise HTTPException(status_code=404, detail="no such exercise")
     sets = [s.as_dict() for s in await run_db(ctx.strength.lift_sets, athlete_id, exercise)]
-    tz = ZoneInfo(request.app.state.settings.timezone)
+    tz = site_zone(request)
     return coach_page(
         coach,
         "coach/strength_history.html",
@@ -162,7 +162,7 @@ async def log_set(
         raise HTTPException(status_code=404, detail="no such athlete")
     if exercise not in {e.key for e in await run_db(ctx.strength.exercises)}:
         raise HTTPException(status_code=404, detail="no such exercise")
-    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    now = contract.now_ms()
     await run_db(
         lambda: ctx.strength.add_set(
             athlete_id, now, exercise, reps, kg, rpe=rating, logged_by="coach"

@@ -53,7 +53,7 @@ from gympulse.dashboards.morning_pending import (
     wear_strap,
     web_sensor,
 )
-from gympulse.dashboards.sample_rate import SampleRate, count_samples
+from gympulse.dashboards.sample_rate import count_samples
 from gympulse.dashboards.status import guest_status, status_words, trend_chart
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext
@@ -162,23 +162,15 @@ async def api_guest_cancel(request: Request, token: str, pending_id: str) -> dic
     return {"cancelled": True}
 
 
-def _ingest_service(request: Request) -> Any:
+def _ingest_service(ctx: AppContext) -> tuple[Any, asyncio.Lock]:
+    """The app's one ingestion service for Web Bluetooth samples, made on first use (in
+    the running loop, which the lock belongs to)."""
     from gympulse.pipeline.ingest import IngestService
 
-    ctx: AppContext = request.app.state.ctx
-    service = getattr(request.app.state, "web_ingest", None)
-    if service is None:
-        service = IngestService(ctx.settings, ctx.store, ctx.registry)
-        request.app.state.web_ingest = service
-        request.app.state.web_ingest_lock = asyncio.Lock()
-    return service
-
-
-def _sample_rate(request: Request) -> SampleRate:
-    found: SampleRate | None = getattr(request.app.state, "sample_rate", None)
-    if found is None:
-        found = request.app.state.sample_rate = SampleRate()
-    return found
+    if ctx.web_ingest is None or ctx.web_ingest_lock is None:
+        ctx.web_ingest = IngestService(ctx.settings, ctx.store, ctx.registry)
+        ctx.web_ingest_lock = asyncio.Lock()
+    return ctx.web_ingest, ctx.web_ingest_lock
 
 
 @guest_router.post("/api/me/{token}/samples")
@@ -191,7 +183,7 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_SAMPLES_BODY:
         raise HTTPException(status_code=413, detail="too many samples in one post")
-    wait_s = _sample_rate(request).take(guest.athlete.id, count_samples(body))
+    wait_s = guest.ctx.sample_rate.take(guest.athlete.id, count_samples(body))
     if wait_s > 0:
         raise HTTPException(
             status_code=429,
@@ -202,11 +194,11 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
     sensor = web_sensor(guest.athlete.id)
     await run_db(wear_strap, ctx, sensor, guest.athlete.id)
     topic = contract.hr_topic(ctx.settings.site, WEB_COLLECTOR, sensor)
-    service = _ingest_service(request)
+    service, lock = _ingest_service(ctx)
     message = Received(topic, body, 1, False, 0, 0)
     # The answer counts this post's samples: one post at a time reads the service's
     # counters around its ingest (30 guests posting at once got each other's counts).
-    async with request.app.state.web_ingest_lock:
+    async with lock:
         before_stored, before_bad = service.stats.stored, sum(service.stats.quarantined.values())
         if not await service.ingest([message]):
             raise HTTPException(status_code=503, detail="store unavailable, try again")

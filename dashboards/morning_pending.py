@@ -25,7 +25,7 @@ from gympulse.dashboards.coach_auth import (
 from gympulse.dashboards.guest import Guest
 from gympulse.dashboards.i18n import DEFAULT, sensor_label, t
 from gympulse.dashboards.status import guest_status, status_words
-from gympulse.dashboards.web import AppContext, check_csrf
+from gympulse.dashboards.web import AppContext, check_csrf, ctx_of
 from gympulse.pipeline import readings
 from gympulse.pipeline.analytics.morning import Refusal
 from gympulse.pipeline.journal import MorningRecording
@@ -58,10 +58,7 @@ class Pending:
 
 
 def pending_readings(request: Request) -> dict[str, Pending]:
-    found: dict[str, Pending] | None = getattr(request.app.state, "morning_pending", None)
-    if found is None:
-        found = {}
-        request.app.state.morning_pending = found
+    found = ctx_of(request).pending
     now = contract.now_ms()
     for key in [k for k, p in found.items() if now - p.start_ms > PENDING_TTL_MS]:
         del found[key]

@@ -13,7 +13,6 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -39,17 +38,13 @@ from gympulse.dashboards.strength_view import (
     rest_after,
     set_text,
 )
-from gympulse.dashboards.web import check_csrf
+from gympulse.dashboards.web import check_csrf, site_zone
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import StrengthSet
 
 router = APIRouter(dependencies=[Depends(resolve_guest)])
 
 _kg = kg_text
-
-
-def site_tz(request: Request) -> dt.tzinfo:
-    return ZoneInfo(request.app.state.settings.timezone)
 
 
 def _todays_plan(guest: Guest, tz: dt.tzinfo) -> tuple[str, list[str]] | None:
@@ -106,7 +101,7 @@ async def strength_page(
 ) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    tz = site_tz(request)
+    tz = site_zone(request)
     ctx = await run_db(_log_context, guest, exercise, tz)
     names = {e.key: e.name(lang) for e in ctx["exercises"]}
     if exercise and exercise not in names:
@@ -166,7 +161,7 @@ async def history_page(request: Request, token: str, exercise: str) -> HTMLRespo
         lang,
         title=t(lang, "strength_history_of", lift=names[exercise]),
         exercise=exercise,
-        sessions=history_rows(sets, exercise, lang, site_tz(request)),
+        sessions=history_rows(sets, exercise, lang, site_zone(request)),
     )
 
 
@@ -192,7 +187,7 @@ async def post_set(
     log = guest.ctx.strength
     if exercise not in {e.key for e in await run_db(log.exercises)}:
         raise HTTPException(status_code=404, detail="no such exercise")
-    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    now = contract.now_ms()
     await run_db(
         lambda: log.add_set(
             guest.athlete.id,
@@ -222,7 +217,7 @@ async def undo_set(
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
     log = guest.ctx.strength
-    lo, hi = day_bounds(site_tz(request))
+    lo, hi = day_bounds(site_zone(request))
     today = await run_db(lambda: log.sets(guest.athlete.id, start_ms=lo, end_ms=hi))
     if today:
         await run_db(log.delete_set, guest.athlete.id, today[-1].id)
@@ -287,7 +282,7 @@ async def strength_progress_page(request: Request, token: str) -> HTMLResponse:
     lang = _lang(request, guest)
     log = guest.ctx.strength
     sets = [s.as_dict() for s in await run_db(log.sets, guest.athlete.id)]
-    p = strength_progress(sets, await run_db(log.exercises), lang, site_tz(request))
+    p = strength_progress(sets, await run_db(log.exercises), lang, site_zone(request))
     shown = []
     for name, days in p["lines"]:
         if len(days) < 2:

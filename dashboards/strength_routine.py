@@ -17,8 +17,9 @@ from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.guest import Guest, _guest, _lang, _page, resolve_guest
 from gympulse.dashboards.i18n import t
-from gympulse.dashboards.strength import saved_words, site_tz
+from gympulse.dashboards.strength import saved_words
 from gympulse.dashboards.strength_view import day_bounds, kg_text, rest_after, set_text
+from gympulse.dashboards.web import site_zone
 from gympulse.pipeline.analytics import strength
 from gympulse.pipeline.strength_log import StrengthSet, TemplateItem
 
@@ -88,7 +89,7 @@ async def routine_page(
 ) -> HTMLResponse:
     guest = _guest(request, token)
     lang = _lang(request, guest)
-    tz = site_tz(request)
+    tz = site_zone(request)
     data = await run_db(_routine_data, guest, plan[:100], tz)
     if not data["items"]:
         page = _page(

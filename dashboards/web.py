@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Path, Request, Response
@@ -22,12 +22,16 @@ from gympulse.dashboards.access import StreamGuard
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
+from gympulse.dashboards.sample_rate import SampleRate
 from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
 from gympulse.pipeline.strength_log import StrengthLog
 from gympulse.settings import Settings
+
+if TYPE_CHECKING:
+    from gympulse.dashboards.morning_pending import Pending
 
 WEB_BUSY_MS = 2000  # how long a web request waits for another process's write lock
 
@@ -96,6 +100,13 @@ class AppContext:
         # guessers queue up here instead of taking both cores from everyone else.
         self.password_checks = asyncio.Semaphore(1)
         self.guard = StreamGuard(self)
+        # Readings a guest or coach has started and not yet finished (morning_pending).
+        self.pending: dict[str, Pending] = {}
+        # Web Bluetooth samples: each guest's token bucket (sample_rate), and the app's
+        # one ingestion service for them with the lock its posts take turns on (morning).
+        self.sample_rate = SampleRate()
+        self.web_ingest: Any = None
+        self.web_ingest_lock: asyncio.Lock | None = None
         self._open = False
         self.open()
 

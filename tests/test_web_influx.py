@@ -27,9 +27,14 @@ def test_coach_guest_and_export_read_influxdb(influxd: Influxd, tmp_path: Path) 
         influxdb=InfluxSettings(url=influxd.url, database="gympulse", retries=1),
     )
     seeded = seed_history(db, store)
-    with sqlite3.connect(db) as conn:  # nothing of the time series is in the SQLite file
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert not tables & {"samples", "session_summary", "daily_metrics", "baselines"}
+    # Nothing of the time series is in the SQLite file: its sample tables (one schema for
+    # every store file) hold no row, the analytics tables are not made there.
+    with sqlite3.connect(db) as conn:
+        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        tables = {r[0] for r in conn.execute(query)}
+        stored = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    assert stored["samples"] == 0 and stored["machine_samples"] == 0
+    assert not tables & {"session_summary", "daily_metrics", "baselines"}
     alice, bob = seeded.athletes["Alice"], seeded.athletes["Bob"]
 
     with app_client(db, store) as client:
