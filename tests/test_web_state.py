@@ -16,30 +16,40 @@ import gympulse.dashboards
 WEB_PACKAGE = Path(gympulse.dashboards.__file__).parent
 
 
+def is_app_state(node: ast.expr) -> bool:
+    """``app.state`` or ``<anything>.app.state`` (a request's own ``request.state`` is not
+    shared and is left alone)."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "state"):
+        return False
+    owner = node.value
+    return (isinstance(owner, ast.Name) and owner.id == "app") or (
+        isinstance(owner, ast.Attribute) and owner.attr == "app"
+    )
+
+
 def state_attributes(source: str) -> set[str]:
-    """Names used as ``<anything>.state.<name>`` or ``getattr(<anything>.state, "<name>")``."""
+    """Names used as ``app.state.<name>``; ``<dynamic>`` for getattr/setattr on it."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Attribute)
-            and node.value.attr == "state"
-        ):
+        if isinstance(node, ast.Attribute) and is_app_state(node.value):
             found.add(node.attr)
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id in {"getattr", "setattr", "hasattr"}
             and node.args
-            and isinstance(node.args[0], ast.Attribute)
-            and node.args[0].attr == "state"
+            and is_app_state(node.args[0])
         ):
             found.add("<dynamic>")
     return found
 
 
 def test_the_walk_finds_state_attributes() -> None:
-    source = "x = request.app.state.settings\ny = getattr(app.state, 'hub', None)\n"
+    source = (
+        "x = request.app.state.settings\n"
+        "y = getattr(app.state, 'hub', None)\n"
+        "request.state.guest = guest\n"  # a request's own state: not shared
+    )
     assert state_attributes(source) == {"settings", "<dynamic>"}
 
 
