@@ -27,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from gympulse.contract import now_ms
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, off_owner, transaction
+from gympulse.terminal_safe import check_label
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,9 @@ class Accounts(SqliteDatabase):
     # ---------------------------------------------------------------- live board
 
     def issue_board_token(self, label: str = "") -> tuple[int, str]:
-        """A new board link token (id, token); the token is returned once, stored hashed."""
+        """A new board link token (id, token); the token is returned once, stored hashed.
+        ValueError for a label :func:`~gympulse.terminal_safe.check_label` refuses."""
+        label = check_label(label)
         token = new_token()
         cur = self.conn.execute(
             "INSERT INTO board_tokens (token_hash, label, created_ms) VALUES (?,?,?) RETURNING id",

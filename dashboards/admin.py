@@ -137,7 +137,10 @@ async def new_board_link(
     """A new board link for the live board; shown once."""
     coach = coach_of(request, api=True)
     coach.check(csrf)
-    _, token = await run_db(coach.ctx.accounts.issue_board_token, label)
+    try:
+        _, token = await run_db(coach.ctx.accounts.issue_board_token, label)
+    except ValueError as err:
+        raise HTTPException(status_code=422, detail=str(err)) from None
     url = f"{public_base(request)}/board/{token}"
     return coach_page(
         coach, "coach/new_board_link.html", title=t(coach.lang, "new_board_link"), url=url

@@ -17,7 +17,7 @@ from gympulse.dashboards.i18n import t
 from gympulse.dashboards.strength_view import history_rows
 from gympulse.dashboards.web import site_zone
 from gympulse.pipeline.analytics import strength
-from gympulse.pipeline.strength_log import TemplateItem
+from gympulse.pipeline.strength_log import MAX_KG, MAX_PLAN_SETS, MAX_REPS, TemplateItem
 
 router = APIRouter(dependencies=[Depends(require_coach)])
 
@@ -37,7 +37,12 @@ def parse_plan(text: str) -> list[TemplateItem]:
         if m is None:
             raise ValueError(f"cannot read {line.strip()!r}: write e.g. 'squat 3x5 60'")
         key, sets, reps, kg = m.groups()
-        items.append(TemplateItem(key, int(sets), int(reps), None if kg is None else float(kg)))
+        item = TemplateItem(key, int(sets), int(reps), None if kg is None else float(kg))
+        if not (1 <= item.sets <= MAX_PLAN_SETS and 1 <= item.reps <= MAX_REPS):
+            raise ValueError(f"{line.strip()!r}: 1 to {MAX_PLAN_SETS} sets of 1 to {MAX_REPS} reps")
+        if item.kg is not None and not 0 <= item.kg <= MAX_KG:
+            raise ValueError(f"{line.strip()!r}: at most {MAX_KG} kg")
+        items.append(item)
     return items
 
 
@@ -148,8 +153,8 @@ async def log_set(
     request: Request,
     athlete_id: Annotated[int, Form(ge=1)],
     exercise: Annotated[str, Form(min_length=1, max_length=64)],
-    reps: Annotated[int, Form(ge=1, le=100)],
-    kg: Annotated[float, Form(ge=0, le=500)],
+    reps: Annotated[int, Form(ge=1, le=MAX_REPS)],
+    kg: Annotated[float, Form(ge=0, le=MAX_KG)],
     rpe: Annotated[str, Form(max_length=4)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> RedirectResponse:

@@ -10,6 +10,7 @@ import sys
 
 from gympulse.commands import Command
 from gympulse.settings import Settings
+from gympulse.terminal_safe import printable
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +96,11 @@ def _board(args: argparse.Namespace, settings: Settings) -> int:
     accounts = Accounts(settings.store.path)
     try:
         if args.board_action == "link":
-            token_id, token = accounts.issue_board_token(args.label)
+            try:
+                token_id, token = accounts.issue_board_token(args.label)
+            except ValueError as err:
+                print(f"gympulse: --label: {err}", file=sys.stderr)
+                return 2
             base = (
                 args.base_url
                 or settings.web.public_url
@@ -105,7 +110,7 @@ def _board(args: argparse.Namespace, settings: Settings) -> int:
         elif args.board_action == "list":
             for b in accounts.board_tokens():
                 state = "revoked" if b.revoked_ms else "active"
-                print(f"#{b.id}\t{state}\t{b.label}")
+                print(f"#{b.id}\t{state}\t{printable(b.label)}")
         else:
             if not accounts.revoke_board_token(args.id):
                 print(f"gympulse: no active board link #{args.id}", file=sys.stderr)
@@ -156,14 +161,27 @@ def _athlete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def retention_days(text: str) -> int:
+    """``--days``: a whole number of days, at least 1 (0 once meant the default, 400)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{days} days would delete every sample: at least 1")
+    return days
+
+
 def _retention_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--days", type=int, help="default: settings ingest.retention_days")
+    parser.add_argument(
+        "--days", type=retention_days, help="at least 1; default: settings ingest.retention_days"
+    )
 
 
 def _retention(args: argparse.Namespace, settings: Settings) -> int:
     from gympulse.dashboards import rights
 
-    days = args.days or settings.ingest.retention_days
+    days = settings.ingest.retention_days if args.days is None else args.days
     deleted = asyncio.run(rights.apply_retention(settings, days))
     print(f"Raw samples older than {days} days deleted" + ("" if deleted < 0 else f": {deleted}"))
     return 0

@@ -40,7 +40,7 @@ from gympulse.dashboards.strength_view import (
 )
 from gympulse.dashboards.web import check_csrf, site_zone
 from gympulse.pipeline.analytics import strength
-from gympulse.pipeline.strength_log import StrengthSet
+from gympulse.pipeline.strength_log import MAX_KG, MAX_REPS, StrengthSet
 
 router = APIRouter(dependencies=[Depends(resolve_guest)])
 
@@ -170,8 +170,8 @@ async def post_set(
     request: Request,
     token: str,
     exercise: Annotated[str, Form(min_length=1, max_length=64)],
-    reps: Annotated[int, Form(ge=1, le=100)],
-    kg: Annotated[float, Form(ge=0, le=500)],
+    reps: Annotated[int, Form(ge=1, le=MAX_REPS)],
+    kg: Annotated[float, Form(ge=0, le=MAX_KG)],
     rpe: Annotated[str, Form(max_length=4)] = "",
     rir: Annotated[str, Form(max_length=2)] = "",
     warmup: Annotated[bool, Form()] = False,

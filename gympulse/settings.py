@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -77,7 +77,8 @@ class IngestSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: str = "gympulse-ingest"
     batch_size: int = 1000
     flush_ms: int = 200
-    retention_days: int = 400
+    # At least a day: 0 or less would make `gympulse retention` delete every sample.
+    retention_days: Annotated[int, msgspec.Meta(ge=1)] = 400
     metrics_port: int = 0  # 0: no metrics endpoint
     metrics_host: str = "127.0.0.1"
     # The largest FIT file `gympulse import` and the upload pages take (a 10-hour ride with

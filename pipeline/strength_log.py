@@ -21,6 +21,13 @@ from typing import Any
 from gympulse.pipeline.analytics.strength import CATALOGUE, Exercise
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id, transaction
 
+# What a set or a plan line can say (a guest's, a coach's form and a class plan): the most
+# reps a set counts, the heaviest load in kg (past a world-record deadlift), the most sets of
+# one exercise in a plan.
+MAX_REPS = 100
+MAX_KG = 500
+MAX_PLAN_SETS = 20
+
 
 @dataclass(frozen=True, slots=True)
 class StrengthSet:
