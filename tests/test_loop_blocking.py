@@ -8,16 +8,28 @@ No timing here; the loop lag these calls caused, and cause now, is measured by
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from gympulse.collectors import simulator
 from gympulse.collectors.simulator import make_profiles
+from gympulse.pipeline.analytics.tables import DAILY_METRICS, conform
 from gympulse.pipeline.ingest import IngestService
 from gympulse.pipeline.registry import Registry
+from gympulse.pipeline.stores.base import (
+    QuarantineRow,
+    StoredMachineSample,
+    StoredSample,
+    WriteBatch,
+)
+from gympulse.pipeline.stores.influxdb import InfluxStore
 from gympulse.pipeline.stores.sqlite import SqliteStore
-from gympulse.settings import MqttSettings
+from gympulse.settings import InfluxSettings, MqttSettings
+from tests.support.influxd import Influxd
 from tests.support.loop_guard import LoopGuard
 from tests.support.pipeline import (
     barrier,
@@ -29,7 +41,9 @@ from tests.support.pipeline import (
 )
 from tests.support.procs import Mosquitto
 
-pytestmark = pytest.mark.slow  # a real Mosquitto
+pytestmark = pytest.mark.slow  # a real Mosquitto, a real influxd
+
+T0 = 1_765_000_000_000  # a class, 2025-12-06
 
 
 def test_the_guard_sees_sqlite_and_waits_on_the_loop(tmp_path: Path) -> None:
@@ -48,6 +62,105 @@ def test_the_guard_sees_sqlite_and_waits_on_the_loop(tmp_path: Path) -> None:
     on_loop, off_loop = asyncio.run(main())
     assert any("waited on a Future" in line for line in on_loop), on_loop
     assert off_loop == []
+
+
+def test_the_guard_sees_decoding_on_the_loop() -> None:
+    """The guard's ``work`` part: our code decoding JSON and building a frame on the loop
+    is recorded, the same work in a worker thread is not, nor JSON the test decodes."""
+    from gympulse.pipeline.stores.influxdb.http import decode_results
+
+    body = b'{"results":[{"statement_id":0,"series":[{"columns":["time"],"values":[[1]]}]}]}'
+
+    async def main() -> tuple[list[str], list[str], list[str]]:
+        with LoopGuard(work=True) as on_loop:
+            decode_results(body, "q")
+        with LoopGuard(work=True) as off_loop:
+            await asyncio.to_thread(decode_results, body, "q")
+        with LoopGuard(work=True) as the_tests:
+            json.loads(body)
+        return on_loop.blocking, off_loop.blocking, the_tests.blocking
+
+    on_loop, off_loop, the_tests = asyncio.run(main())
+    assert any(line.startswith("json.loads") for line in on_loop), on_loop
+    assert off_loop == [] and the_tests == []
+
+
+def gym_day(straps: int, seconds: int) -> WriteBatch:
+    """A class's heart rate (RR on every other sample, contact lost now and then), a rower
+    and a bike, and two quarantined messages."""
+    hr = [
+        StoredSample("gym", "edge-1", f"strap-{n}", T0 + k * 1000, k, 90 + (k + n) % 90,
+                     (600 + k % 50, 610) if k % 2 else (), None if k % 97 == 0 else k % 13 > 0,
+                     None, n % 5 or None, 50 + k % 40 if n % 5 else None, k % 6 if n % 5 else None)
+        for n in range(straps)
+        for k in range(seconds)
+    ]  # fmt: skip
+    machine = [
+        StoredMachineSample("gym", "edge-1", sensor, T0 + k * 1000, k, kind,
+                            100 + k % 200, 80.5 if kind == "bike" else None, None, k * 4,
+                            None, 120 if kind == "rower" else None, None, None, 1)
+        for sensor, kind in (("rower-1", "rower"), ("bike-1", "bike"))
+        for k in range(seconds)
+    ]  # fmt: skip
+    quarantine = [
+        QuarantineRow(T0 + i, f"gympulse/v1/gym/edge-1/strap-{i}/hr", b"{not json", "malformed",
+                      "expected object", 9, "ab" * 32)
+        for i in range(2)
+    ]  # fmt: skip
+    return WriteBatch(hr, quarantine, machine)
+
+
+async def test_influxdb_answers_are_decoded_off_the_loop(influxd: Influxd, tmp_path: Path) -> None:
+    """Every read of the InfluxDB store the web app and ``gympulse analyze`` make —
+    samples (three chunks of InfluxDB's chunked answer), machine samples, derived rows,
+    quarantine, the time range — through a real influxd: no JSON is decoded, no row walked
+    and no frame built on the loop (a gym-day, 1.15 M rows, stalled it for 6.4 s), and the
+    frames are the ones the SQLite store gives for the same writes."""
+    batch = gym_day(8, 3000)  # 24,000 samples: 10,000 rows per chunk
+    daily = conform(
+        DAILY_METRICS,
+        pl.DataFrame(
+            [{"athlete_id": a, "date": dt.date(2025, 12, d), "load": 10.0 * a + d, "sessions": 1}
+             for a in (1, 2, 3) for d in (5, 6)]
+        ),
+    )  # fmt: skip
+    influx = InfluxStore(InfluxSettings(url=influxd.url, database="gympulse", retries=1))
+    sqlite = SqliteStore(tmp_path / "g.db")
+    end = T0 + 3_000_000
+    frames: dict[str, list[pl.DataFrame]] = {}
+    others: dict[str, list[object]] = {}
+    for store in (influx, sqlite):
+        await store.open()
+        result = await store.write(batch)
+        assert result.stored == len(batch.samples) + len(batch.machine)
+        await store.write_rows(DAILY_METRICS.name, daily, DAILY_METRICS.key)
+        with LoopGuard(work=True) as guard:
+            frames[store.name] = [
+                await store.query_samples(T0, end),
+                await store.query_samples(T0, end, sensors=["strap-3"], athlete_ids=[3]),
+                await store.query_machine(T0, end),
+                await store.read_rows(DAILY_METRICS.name, {"athlete_id": 2}),
+            ]
+            others[store.name] = [
+                await store.sample_time_range(),
+                await store.query_quarantine(),
+                await store.quarantine_of([("strap-1", T0, end)]),
+            ]
+        await store.close()
+        if store is influx:
+            assert guard.blocking == []
+    got, want = frames[influx.name], frames[sqlite.name]
+    assert got[0].height == len(batch.samples)
+    assert got[1].height == 3000
+    for mine, theirs in zip(got[:3], want[:3], strict=True):
+        assert mine.rows() == theirs.rows()
+    assert got[3].sort("date")["load"].to_list() == want[3].sort("date")["load"].to_list()
+    assert got[3].sort("date")["load"].to_list() == [25.0, 26.0]
+    span, quarantine, of_strap = others[influx.name]
+    assert [span, quarantine, of_strap] == others[sqlite.name]
+    assert span == (T0, T0 + 2_999_000)
+    assert isinstance(quarantine, list) and len(quarantine) == 2
+    assert isinstance(of_strap, list) and len(of_strap) == 1
 
 
 async def test_ingestion_reads_the_registry_off_its_loop(

@@ -30,6 +30,8 @@ from gympulse.settings import InfluxSettings
 log = logging.getLogger("gympulse.pipeline.stores.influxdb")
 
 T = TypeVar("T")
+P = TypeVar("P")
+CHUNK_ROWS = 10_000  # rows per chunk of a /query answer (decoded one chunk at a time)
 Sleep = Callable[[float], Awaitable[None]]
 CONFIG_ERRORS = (401, 403, 404)
 
@@ -219,10 +221,8 @@ class InfluxHttp:
             raise self.config_error(resp)
         raise WriteRefused(resp.status_code, message(resp))
 
-    async def query(
-        self, q: str, *, epoch: str = "ms", chunk_size: int = 10_000
-    ) -> list[dict[str, Any]]:
-        """Run InfluxQL; returns the statement results (each with ``series``)."""
+    async def _fetch(self, q: str, *, epoch: str, chunk_size: int) -> bytes:
+        """The raw (chunked JSON) body of ``q``; decoding is the caller's, off the loop."""
         params = {
             "db": self.settings.database,
             "epoch": epoch,
@@ -236,24 +236,35 @@ class InfluxHttp:
             raise self.config_error(resp)
         if resp.status_code >= 400:
             raise InfluxQueryError(f"{q[:200]!r}: HTTP {resp.status_code}: {message(resp)}")
-        results: dict[int, dict[str, Any]] = {}
-        for chunk_line in resp.text.splitlines():
-            if not chunk_line.strip():
-                continue
-            chunk = json.loads(chunk_line)
-            if "error" in chunk:
-                raise InfluxQueryError(f"{q[:200]!r}: {chunk['error']}")
-            for result in chunk.get("results", []):
-                if "error" in result:
-                    raise InfluxQueryError(f"{q[:200]!r}: {result['error']}")
-                merged = results.setdefault(result.get("statement_id", 0), {"series": []})
-                merged["series"].extend(result.get("series", []))
-        return [results[k] for k in sorted(results)]
+        return resp.content
 
-    async def rows(self, q: str, *, epoch: str = "ms") -> Iterator[dict[str, Any]]:
-        """The rows of the first statement of ``q``."""
-        results = await self.query(q, epoch=epoch)
-        return iter_rows(results[0]["series"] if results else [])
+    async def query(
+        self, q: str, *, epoch: str = "ms", chunk_size: int = CHUNK_ROWS
+    ) -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the statement results (each with ``series``), decoded in a
+        worker thread."""
+        body = await self._fetch(q, epoch=epoch, chunk_size=chunk_size)
+        return await asyncio.to_thread(decode_results, body, q)
+
+    async def rows(self, q: str, *, epoch: str = "ms") -> list[dict[str, Any]]:
+        """The rows of the first statement of ``q``, decoded in a worker thread."""
+        return await self.decoded(q, list, _flatten, epoch=epoch)
+
+    async def decoded(
+        self,
+        q: str,
+        part: Callable[[Iterator[dict[str, Any]]], P],
+        finish: Callable[[list[P]], T],
+        *,
+        epoch: str = "ms",
+    ) -> T:
+        """The first statement of ``q`` decoded off the event loop: in one worker thread,
+        each chunk of the answer (at most :data:`CHUNK_ROWS` rows) is parsed and its rows
+        handed to ``part`` (a gym-day of samples is 1 M rows: the JSON and the per-row work
+        of one chunk at a time, so the thread lets go of the GIL between chunks), then
+        ``finish`` gets the parts in order."""
+        body = await self._fetch(q, epoch=epoch, chunk_size=CHUNK_ROWS)
+        return await asyncio.to_thread(_decode, body, q, part, finish)
 
     def measurement(self, name: str) -> str:
         """``name`` quoted, qualified with database and retention policy when one is set."""
@@ -272,3 +283,49 @@ def message(resp: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("error") or body.get("message") or body)[:500]
     return str(body)[:500]
+
+
+def _chunks(body: bytes, q: str) -> Iterator[dict[str, Any]]:
+    """The statement results of a chunked ``/query`` answer, one chunk at a time; an error
+    in any of them is :class:`InfluxQueryError`."""
+    for chunk_line in body.splitlines():
+        if not chunk_line.strip():
+            continue
+        chunk = json.loads(chunk_line)
+        if "error" in chunk:
+            raise InfluxQueryError(f"{q[:200]!r}: {chunk['error']}")
+        for result in chunk.get("results", []):
+            if "error" in result:
+                raise InfluxQueryError(f"{q[:200]!r}: {result['error']}")
+            yield result
+
+
+def decode_results(body: bytes, q: str) -> list[dict[str, Any]]:
+    """Every statement's result of a chunked answer, its chunks' series merged (blocking:
+    run it in a worker thread)."""
+    results: dict[int, dict[str, Any]] = {}
+    for result in _chunks(body, q):
+        merged = results.setdefault(result.get("statement_id", 0), {"series": []})
+        merged["series"].extend(result.get("series", []))
+    return [results[k] for k in sorted(results)]
+
+
+def _decode(
+    body: bytes,
+    q: str,
+    part: Callable[[Iterator[dict[str, Any]]], P],
+    finish: Callable[[list[P]], T],
+) -> T:
+    first: int | None = None
+    parts: list[P] = []
+    for result in _chunks(body, q):
+        statement = result.get("statement_id", 0)
+        if first is None:
+            first = statement
+        if statement == first and result.get("series"):
+            parts.append(part(iter_rows(result["series"])))
+    return finish(parts)
+
+
+def _flatten(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [row for rows in parts for row in rows]

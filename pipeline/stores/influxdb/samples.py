@@ -13,10 +13,11 @@ series. Samples the server refuses go to quarantine with its message.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -155,41 +156,7 @@ class InfluxSamples:
         q = _window_select(columns, self._hr, start_ms, end_ms, sensors, athlete_ids)
         if q is None:
             return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
-        rows = [
-            (
-                r["sensor"],
-                None if r.get("athlete") in (None, "") else int(r["athlete"]),
-                int(r["time"]),
-                r["bpm"],
-                r.get("rr") or "",
-                r.get("contact"),
-            )
-            for r in await self.http.rows(q)
-        ]
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "sensor": pl.String,
-                "athlete_id": pl.Int64,
-                "ts": pl.Int64,
-                "bpm": pl.Int32,
-                "rr": pl.String,
-                "contact": pl.Boolean,
-            },
-            orient="row",
-        )
-        return (
-            frame.select(
-                "sensor",
-                "athlete_id",
-                "ts",
-                "bpm",
-                rr_from_text(),
-                "contact",
-            )
-            .cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
-            .sort("sensor", "ts")
-        )
+        return await self.http.decoded(q, _sample_part, _samples_frame)
 
     async def query_machine(
         self,
@@ -199,27 +166,12 @@ class InfluxSamples:
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
-        empty = pl.DataFrame(schema=dict(MACHINE_COLUMNS))
         columns = ", ".join(quote_ident(c) for c in ("athlete", "kind", *MACHINE_VALUES))
         measurement = self.http.measurement(MACHINE)
         q = _window_select(columns, measurement, start_ms, end_ms, sensors, athlete_ids)
         if q is None:
-            return empty
-        rows = [
-            (
-                r["sensor"],
-                None if r.get("athlete") in (None, "") else int(r["athlete"]),
-                int(r["time"]),
-                r.get("kind") or "",
-                *(r.get(c) for c in MACHINE_VALUES),
-            )
-            for r in await self.http.rows(q)
-        ]
-        if not rows:
-            return empty
-        return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row", strict=False).sort(
-            "sensor", "ts"
-        )
+            return pl.DataFrame(schema=dict(MACHINE_COLUMNS))
+        return await self.http.decoded(q, _machine_part, _machine_frame)
 
     async def count_samples(self) -> int:
         return sum(
@@ -232,15 +184,7 @@ class InfluxSamples:
         results = await self.http.query(
             f'SELECT first("bpm") FROM {self._hr}; SELECT last("bpm") FROM {self._hr}'
         )
-        times = []
-        for result in results:
-            rows = list(iter_rows(result["series"]))
-            if not rows:
-                return None
-            times.append(int(rows[0]["time"]))
-        if len(times) != 2:
-            return None
-        return times[0], times[1]
+        return await asyncio.to_thread(_first_times, results)
 
     async def query_quarantine(self, limit: int = 1000) -> list[QuarantineRow]:
         q = (
@@ -398,6 +342,74 @@ class InfluxSamples:
 _QUARANTINE_FIELDS = (
     '"received_ms", "topic", "payload", "size", "sha256", "reason", "key", "detail"'
 )
+
+
+# Decoding a query's answer (in the HTTP client's worker thread, one chunk at a time).
+
+_RAW_SAMPLE = {
+    "sensor": pl.String,
+    "athlete_id": pl.Int64,
+    "ts": pl.Int64,
+    "bpm": pl.Int32,
+    "rr": pl.String,
+    "contact": pl.Boolean,
+}
+
+
+def _first_times(results: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The point times of the two statements' single rows (first, last); None when empty."""
+    times = []
+    for result in results:
+        first = next(iter_rows(result["series"]), None)
+        if first is None:
+            return None
+        times.append(int(first["time"]))
+    if len(times) != 2:
+        return None
+    return times[0], times[1]
+
+
+def _athlete(r: dict[str, Any]) -> int | None:
+    return None if r.get("athlete") in (None, "") else int(r["athlete"])
+
+
+def _sample_part(rows: Iterator[dict[str, Any]]) -> pl.DataFrame:
+    found = [
+        (r["sensor"], _athlete(r), int(r["time"]), r["bpm"], r.get("rr") or "", r.get("contact"))
+        for r in rows
+    ]
+    return pl.DataFrame(found, schema=_RAW_SAMPLE, orient="row")
+
+
+def _samples_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=dict(SAMPLE_COLUMNS))
+    return (
+        pl.concat(parts)
+        .select("sensor", "athlete_id", "ts", "bpm", rr_from_text(), "contact")
+        .cast(dict(SAMPLE_COLUMNS))  # type: ignore[arg-type]
+        .sort("sensor", "ts")
+    )
+
+
+def _machine_part(rows: Iterator[dict[str, Any]]) -> pl.DataFrame:
+    found = [
+        (
+            r["sensor"],
+            _athlete(r),
+            int(r["time"]),
+            r.get("kind") or "",
+            *(r.get(c) for c in MACHINE_VALUES),
+        )
+        for r in rows
+    ]
+    return pl.DataFrame(found, schema=dict(MACHINE_COLUMNS), orient="row", strict=False)
+
+
+def _machine_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=dict(MACHINE_COLUMNS))
+    return pl.concat(parts).sort("sensor", "ts")
 
 
 def _quarantine_row(r: dict[str, Any]) -> QuarantineRow:

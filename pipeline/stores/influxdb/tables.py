@@ -5,6 +5,7 @@ column types in ``gympulse_schema`` so rows read back with their polars types â€
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
@@ -45,7 +46,7 @@ class InfluxTables:
                 f'SELECT "schema" FROM {self.http.measurement(SCHEMA)}'
                 f" WHERE {quote_ident('table')} = {quote_str(table)}"
             )
-            rows = list(await self.http.rows(q))
+            rows = await self.http.rows(q)
             if not rows:
                 return None
             self._schemas[table] = json.loads(rows[-1]["schema"])
@@ -99,7 +100,7 @@ class InfluxTables:
         group = ", ".join(quote_ident(t) for t in tag_cols)
         q = f"SELECT * FROM {self.http.measurement(table)} GROUP BY {group}"
         try:
-            existing = list(await self.http.rows(q))
+            existing = await self.http.rows(q)
         except InfluxQueryError:
             return
         stale = []
@@ -150,35 +151,9 @@ class InfluxTables:
         q = f"SELECT * FROM {self.http.measurement(table)}"
         if conds:
             q += " WHERE " + " AND ".join(conds)
-        raw = list(await self.http.rows(q))
-        data: dict[str, list[object]] = {c: [] for c in columns}
-        for r in raw:
-            for c in columns:
-                if c == time_col and c not in r:
-                    data[c].append(int(r["time"]))
-                elif c in tags:
-                    data[c].append(r.get(c) or None)
-                else:
-                    data[c].append(r.get(c))
-        frame = pl.DataFrame(
-            {
-                c: pl.Series(c, v, dtype=pl.String if c in tags else None, strict=False)
-                for c, v in data.items()
-            }
-        )
-        frame = frame.with_columns(
-            [_cast_column(frame[c], t).alias(c) for c, t in columns.items() if t != "Null"]
-        )
-        frame = frame.with_columns(
-            pl.Series(_POINT_TIME, [int(r["time"]) for r in raw], dtype=pl.Int64),
-            *[
-                pl.Series(_RAW_TAG + t, [str(r.get(t) or "") for r in raw], dtype=pl.String)
-                for t in tags
-            ],
-        )
-        for k, v in (where or {}).items():
-            frame = frame.filter(pl.col(k) == v)
-        return frame
+        raw = await self.http.rows(q)
+        # A table's rows become a frame in a worker thread, as the answer was decoded.
+        return await asyncio.to_thread(_points_frame, raw, columns, tags, time_col, where or {})
 
     async def delete_rows(self, table: str, where: Mapping[str, object]) -> int:
         """Rows matching ``where`` on any columns: the matching points are read (tags and
@@ -202,6 +177,44 @@ class InfluxTables:
         ]
         await self.deleter.delete_points(table, points)
         return len(points)
+
+
+def _points_frame(
+    raw: list[dict[str, Any]],
+    columns: Mapping[str, str],
+    tags: list[str],
+    time_col: str | None,
+    where: Mapping[str, object],
+) -> pl.DataFrame:
+    """The rows of a derived table's points (see :meth:`InfluxTables._read_points`)."""
+    data: dict[str, list[object]] = {c: [] for c in columns}
+    for r in raw:
+        for c in columns:
+            if c == time_col and c not in r:
+                data[c].append(int(r["time"]))
+            elif c in tags:
+                data[c].append(r.get(c) or None)
+            else:
+                data[c].append(r.get(c))
+    frame = pl.DataFrame(
+        {
+            c: pl.Series(c, v, dtype=pl.String if c in tags else None, strict=False)
+            for c, v in data.items()
+        }
+    )
+    frame = frame.with_columns(
+        [_cast_column(frame[c], t).alias(c) for c, t in columns.items() if t != "Null"]
+    )
+    frame = frame.with_columns(
+        pl.Series(_POINT_TIME, [int(r["time"]) for r in raw], dtype=pl.Int64),
+        *[
+            pl.Series(_RAW_TAG + t, [str(r.get(t) or "") for r in raw], dtype=pl.String)
+            for t in tags
+        ],
+    )
+    for k, v in where.items():
+        frame = frame.filter(pl.col(k) == v)
+    return frame
 
 
 def _time_column(schema: Mapping[str, str], key: Sequence[str]) -> str | None:
