@@ -34,6 +34,7 @@ from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of, site_zone
 from gympulse.pipeline.analytics.fitness import vo2max_uth
+from gympulse.pipeline.analytics.sessions import rateable_from_ms
 from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
 
@@ -114,6 +115,26 @@ def _public_session(row: Row) -> dict[str, Any]:
     return {k: row.get(k) for k in keys}
 
 
+async def rateable_from(ctx: AppContext, row: Row) -> int:
+    """When the session's RPE may be asked (:func:`rateable_from_ms`: a class once its
+    scheduled end has passed, a detected workout two minutes after its last sample)."""
+    class_end = None
+    if row.get("class_id") is not None:
+        scheduled = await run_db(ctx.journal.class_by_id, int(row["class_id"]))
+        class_end = None if scheduled is None else scheduled.end_ms
+    return rateable_from_ms(int(row["end_ms"]), class_end)
+
+
+def _clock(request: Request, ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, site_zone(request)).strftime("%H:%M")
+
+
+async def _rating(request: Request, guest: Guest, row: Row) -> dict[str, Any]:
+    """The row with ``rate_at`` (HH:MM, site time) while its RPE may not be asked yet."""
+    at = await rateable_from(guest.ctx, row)
+    return row | {"rate_at": _clock(request, at) if at > contract.now_ms() else None}
+
+
 # ---------------------------------------------------------------------- JSON API
 
 
@@ -189,12 +210,22 @@ async def post_rpe(
     session_id: Annotated[str, Form(max_length=200)],
     rpe: Annotated[int, Form(ge=0, le=10)],
     csrf: Annotated[str, Form(max_length=200)] = "",
-) -> RedirectResponse:
+) -> Response:
     """Rate one of the guest's own sessions (CR-10, 0–10)."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
-    if await guest.ctx.data.session(guest.athlete.id, session_id) is None:
+    row = await guest.ctx.data.session(guest.athlete.id, session_id)
+    if row is None:
         raise HTTPException(status_code=404, detail="no such session")
+    if await rateable_from(guest.ctx, row) > contract.now_ms():
+        return notice(
+            request,
+            409,
+            "the session has not ended yet",
+            title="rpe_title",
+            message="rpe_not_yet",
+            link=guest.base,
+        )
     await run_db(guest.ctx.journal.set_session_rpe, guest.athlete.id, session_id, float(rpe))
     # Back to where the question was asked, which now shows the answer.
     back = request.headers.get("referer", "")
@@ -355,6 +386,7 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
     last = sessions[0] if sessions else None
     last_zones = None
     if last is not None:
+        last = await _rating(request, guest, last)
         last_zones = charts.zone_bars(
             [float(last.get(f"zone{z}_s") or 0) for z in range(6)],
             _zone_labels(lang),
@@ -392,6 +424,7 @@ async def me_session_page(request: Request, token: str, session_id: str) -> HTML
         r.session_id: r.rpe for r in await run_db(guest.ctx.journal.session_rpes, guest.athlete.id)
     }
     (row,) = _with_ratings([row], rated)
+    row = await _rating(request, guest, row)
     hr = await guest.ctx.data.samples(guest.athlete.id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or guest.athlete.hr_max_at(int(row["start_ms"])))
     return _page(

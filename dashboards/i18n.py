@@ -8,6 +8,7 @@ guest's profile language if set, else the browser's ``Accept-Language``, else En
 from __future__ import annotations
 
 from gympulse.dashboards.i18n_morning import MORNING
+from gympulse.dashboards.i18n_numbers import NUMBERS
 from gympulse.dashboards.i18n_retreat import RETREAT
 from gympulse.dashboards.i18n_strength import STRENGTH
 from gympulse.pipeline.domain import strap_label
@@ -281,6 +282,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 CATALOGUE.update(STRENGTH)  # a lifter's session (dashboards/i18n_strength.py)
 CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)
+CATALOGUE.update(NUMBERS)  # load words, wellness words, RPE timing (dashboards/i18n_numbers.py)
 
 
 # The live board's texts (its script gets them from the page, in the site's language).

@@ -49,6 +49,16 @@ DEFAULT_WEIGHT_KG = 75.0
 DEFAULT_AGE = 35.0
 
 
+def rateable_from_ms(end_ms: int, class_end_ms: int | None) -> int:
+    """When a session has ended, so that its RPE can be asked (Foster's session-RPE is the
+    rating of the whole session, given after it): a class at its scheduled end (its last
+    sample so far is only "10 minutes in"); a detected workout once no later sample could
+    still extend it (its last active sample + the 2-minute gap that ends a run)."""
+    if class_end_ms is not None:
+        return class_end_ms
+    return end_ms + AUTO_GAP_MS
+
+
 def athlete_frame(athletes: Sequence[Athlete], year: int) -> pl.DataFrame:
     """The per-athlete parameters the summaries need, with documented defaults."""
     import polars as pl
