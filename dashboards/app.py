@@ -38,6 +38,7 @@ from gympulse.dashboards import (
     coach_strength,
     error_pages,
     guest,
+    guest_summary,
     morning,
     morning_coach,
     strength,
@@ -116,6 +117,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(coach_exports.router)
     app.include_router(admin.router)
     app.include_router(guest.router)
+    app.include_router(guest_summary.router)
     app.include_router(strength.router)
     app.include_router(strength_routine.router)
     app.include_router(coach_strength.router)

@@ -393,6 +393,8 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
             title=f"{t(lang, 'zone_minutes')} · {last['day']}",
         )
     week = _week(request, lang, await run_db(journal.wellness, guest.athlete.id))
+    from gympulse.dashboards.guest_summary import latest_summary  # it imports this module
+
     return _page(
         guest,
         "guest/me.html",
@@ -404,6 +406,7 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
         stream=f"/api/me/{quote(token, safe='')}/stream",
         last=last,
         last_zones=last_zones,
+        class_summary=await latest_summary(guest),
         sessions=sessions,
         wellness_items=WELLNESS_ITEMS,
         week=week,

@@ -7,6 +7,7 @@ guest's profile language if set, else the browser's ``Accept-Language``, else En
 
 from __future__ import annotations
 
+from gympulse.dashboards.i18n_experience import EXPERIENCE
 from gympulse.dashboards.i18n_morning import MORNING
 from gympulse.dashboards.i18n_numbers import NUMBERS
 from gympulse.dashboards.i18n_retreat import RETREAT
@@ -283,6 +284,7 @@ CATALOGUE.update(MORNING)  # morning readings (dashboards/i18n_morning.py)
 CATALOGUE.update(STRENGTH)  # a lifter's session (dashboards/i18n_strength.py)
 CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)
 CATALOGUE.update(NUMBERS)  # load words, wellness words, RPE timing (dashboards/i18n_numbers.py)
+CATALOGUE.update(EXPERIENCE)  # class summary, coach's today (dashboards/i18n_experience.py)
 
 
 # The live board's texts (its script gets them from the page, in the site's language).
