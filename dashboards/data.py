@@ -276,29 +276,40 @@ class Data:
             found = await self.db.arun(lambda conn: _identity_rows(conn, table))
             if found is None:
                 return None
-            return self._readable(*found, await self._names())
+            names = await self._names()
+            columns, rows = await asyncio.to_thread(self._readable, *found, names)
+            return columns, _aiter(rows)
         if table not in STORE_EXPORTS:
             return None
         if table == "samples":
             return list(SAMPLE_COLUMNS), self._sample_rows(window_ms)
-        derived = BY_NAME[table]
         frame = await self.store.read_rows(table)
         if frame.is_empty():
             return None
+        names = await self._names()
+        columns, rows = await asyncio.to_thread(self._derived_rows, table, frame, names)
+        return columns, _aiter(rows)
+
+    def _derived_rows(
+        self, table: str, frame: pl.DataFrame, names: dict[int, str]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A derived table's rows for export, in its order (blocking: a worker thread)."""
+        derived = BY_NAME[table]
         frame = _normalise(derived, frame)
         columns = [c for c in derived.columns if c in frame.columns]
         columns += [c for c in frame.columns if c not in derived.columns]
         order = [c for c in STORE_EXPORTS[table] if c in frame.columns]
         if order:
             frame = frame.sort(order, nulls_last=True)
-        return self._readable(columns, frame.select(columns).rows(), await self._names())
+        return self._readable(columns, frame.select(columns).rows(), names)
 
     def _readable(
         self, columns: list[str], rows: list[tuple[Any, ...]], names: dict[int, str]
-    ) -> tuple[list[str], AsyncIterator[tuple[Any, ...]]]:
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Rows a person can read in a spreadsheet: numbers rounded to their meaning, and
         appended after the original columns (which stay for scripts) the athlete's name
-        (from ``names``) and every ``*_ms`` time as ISO 8601 in the site's time zone."""
+        (from ``names``) and every ``*_ms`` time as ISO 8601 in the site's time zone
+        (blocking: a worker thread)."""
         tz = ZoneInfo(self.tz)
         ms_cols = [i for i, c in enumerate(columns) if c.endswith("_ms")]
         athlete_col = columns.index("athlete_id") if "athlete_id" in columns else None
@@ -320,7 +331,7 @@ class Data:
                 cells.append(names.get(row[athlete_col], ""))
             cells += [iso(row[i]) for i in ms_cols]
             out.append(tuple(cells))
-        return out_columns, _aiter(out)
+        return out_columns, out
 
     async def _sample_windows(self, window_ms: int) -> AsyncIterator[pl.DataFrame]:
         """Every stored sample once, one frame per window [lo, lo + window_ms) from the
@@ -343,7 +354,7 @@ class Data:
     async def _sample_rows(self, window_ms: int) -> AsyncIterator[tuple[Any, ...]]:
         columns = list(SAMPLE_COLUMNS)
         async for frame in self._sample_windows(window_ms):
-            for row in frame.select(columns).iter_rows():
+            for row in await asyncio.to_thread(frame.select(columns).rows):
                 yield row
 
     async def export_csv(
@@ -367,7 +378,7 @@ class Data:
         """The samples' columns, then (for a person reading it in a spreadsheet) the
         athlete's name and the sample's time in ISO 8601 in the site's time zone."""
         names = await self._names()
-        yield _csv_bytes([[*SAMPLE_COLUMNS, "athlete", "time_local"]])
+        yield await asyncio.to_thread(_csv_bytes, [[*SAMPLE_COLUMNS, "athlete", "time_local"]])
         async for frame in self._sample_windows(window_ms):
             yield await asyncio.to_thread(_samples_csv_bytes, frame, names, self.tz)
 
@@ -446,7 +457,7 @@ def _csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
 async def _rows_csv(
     columns: list[str], rows: AsyncIterator[tuple[Any, ...]]
 ) -> AsyncIterator[bytes]:
-    yield _csv_bytes([columns])
+    yield await asyncio.to_thread(_csv_bytes, [columns])
     batch: list[tuple[Any, ...]] = []
     async for row in rows:
         batch.append(row)

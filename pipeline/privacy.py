@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -144,6 +144,10 @@ def _json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: _jsonable(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
 
 
+def _write_json(zf: zipfile.ZipFile, name: str, value: object) -> None:
+    zf.writestr(name, json.dumps(value, indent=1))
+
+
 class _Archive:
     """The zip being written: one .json and one .csv per kind of data."""
 
@@ -156,20 +160,33 @@ class _Archive:
         self.zf.writestr(f"{name}.json", json.dumps(_json_rows(frame), indent=1))
         self.zf.writestr(f"{name}.csv", _csv_text(frame))
 
-    @contextlib.contextmanager
-    def streamed(self, name: str, columns: list[str]) -> Iterator[_Stream]:
-        """A large table written in parts (samples): JSON array and CSV side by side."""
+    def messages(self, name: str, rows: list[QuarantineRow]) -> None:
+        self.frame(name, _quarantine_frame(rows))
+
+    @contextlib.asynccontextmanager
+    async def streamed(self, name: str, columns: list[str]) -> AsyncIterator[_Stream]:
+        """A large table written in parts (samples): JSON array and CSV side by side; every
+        write in a worker thread (the caller's :meth:`_Stream.add` too)."""
         # A zip takes one writer at a time: the JSON goes straight in, the CSV waits in a
         # temporary file (spilled to disk past 8 MB) and is copied in after.
-        with tempfile.SpooledTemporaryFile(8 << 20) as cs:
-            with self.zf.open(f"{name}.json", "w", force_zip64=True) as js:
-                stream = _Stream(js, cs, columns)
+        cs = await asyncio.to_thread(tempfile.SpooledTemporaryFile, 8 << 20)
+        try:
+            js = await asyncio.to_thread(self.zf.open, f"{name}.json", "w", force_zip64=True)
+            try:
+                stream = await asyncio.to_thread(_Stream, js, cs, columns)
                 yield stream
-                stream.finish()
-            cs.seek(0)
-            with self.zf.open(f"{name}.csv", "w", force_zip64=True) as out:
-                shutil.copyfileobj(cs, out)
+                await asyncio.to_thread(stream.finish)
+            finally:
+                await asyncio.to_thread(js.close)
+            await asyncio.to_thread(self._copy_in, f"{name}.csv", cs)
+        finally:
+            await asyncio.to_thread(cs.close)
         self.counts[name] = stream.count
+
+    def _copy_in(self, name: str, spool: IO[bytes]) -> None:
+        spool.seek(0)
+        with self.zf.open(name, "w", force_zip64=True) as out:
+            shutil.copyfileobj(spool, out)
 
 
 class _Stream:
@@ -196,6 +213,10 @@ class _Stream:
             self.count += 1
         self.js.write("".join(parts).encode())
         self._csv_lines([list(r) for r in frame.iter_rows()])
+
+    def add_outside(self, frame: pl.DataFrame, inside: pl.Expr) -> None:
+        """The rows of ``frame`` that ``inside`` does not select."""
+        self.add(frame.filter(~inside))
 
     def finish(self) -> None:
         self.js.write(b"\n]\n")
@@ -247,23 +268,23 @@ async def export_athlete(
     # Blocking work (SQLite, compressing into the zip) runs in worker threads: a web
     # server calling this keeps serving.
     zf = await asyncio.to_thread(zipfile.ZipFile, out, "w", compression=zipfile.ZIP_DEFLATED)
-    with zf:
+    try:
         archive = _Archive(zf)
         span = await store.sample_time_range()
         for place in PLACES:
             name = _file_name(place)
             if place.home is Home.REGISTRY:
-                archive.frame(name, registry_rows[place.name])
+                await asyncio.to_thread(archive.frame, name, registry_rows[place.name])
             elif place.link is Link.ATHLETE:
                 rows = await store.read_rows(place.name, {place.column: athlete_id})
-                archive.frame(name, rows)
+                await asyncio.to_thread(archive.frame, name, rows)
             elif place.link is Link.WORN:
                 await _export_samples(archive, store, place, span, windows, athlete_id)
             elif place.link is Link.STRAP_MESSAGE:
                 if not isinstance(store, ErasingStore):
                     raise TypeError(f"store {store.name} cannot find quarantined messages")
                 messages = await store.quarantine_of(windows)
-                archive.frame(name, _quarantine_frame(messages))
+                await asyncio.to_thread(archive.messages, name, messages)
             else:
                 raise ValueError(f"{place.name}: nothing exports {place.home}/{place.link}")
         manifest = {
@@ -272,7 +293,9 @@ async def export_athlete(
             "files": {name: {"rows": n} for name, n in archive.counts.items()},
             "formats": "each kind of data as <name>.json and <name>.csv",
         }
-        zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+        await asyncio.to_thread(_write_json, zf, "manifest.json", manifest)
+    finally:
+        await asyncio.to_thread(zf.close)  # writes the zip's central directory
     return archive.counts
 
 
@@ -294,7 +317,7 @@ async def _export_samples(
         columns, query = list(MACHINE_COLUMNS), store.query_machine
     else:
         raise ValueError(f"{place.name}: no store query reads these samples")
-    with archive.streamed(place.name, columns) as stream:
+    async with archive.streamed(place.name, columns) as stream:
         if span is None:
             return
         oldest, newest = span[0], span[1] + 1
@@ -310,7 +333,7 @@ async def _export_samples(
             )
         for lo, hi in _chunks(oldest, newest):
             frame = await query(lo, hi, athlete_ids=[athlete_id])
-            await asyncio.to_thread(stream.add, frame.filter(~inside))
+            await asyncio.to_thread(stream.add_outside, frame, inside)
 
 
 def _quarantine_frame(rows: list[QuarantineRow]) -> pl.DataFrame:

@@ -205,8 +205,13 @@ class SqliteStore(SqliteTables):
             f"SELECT sensor, athlete_id, ts, kind, {', '.join(MACHINE_VALUES)}"
             f" FROM machine_samples WHERE {where}"
         )
-        rows = await self.execute(sql, params)
-        return pl.DataFrame(rows, schema=dict(MACHINE_COLUMNS), orient="row")
+        return await self._run(
+            lambda: pl.DataFrame(
+                self.conn.execute(sql, params).fetchall(),
+                schema=dict(MACHINE_COLUMNS),
+                orient="row",
+            )
+        )  # the frame is built on the store's thread, as the samples' is
 
     async def sample_time_range(self) -> tuple[int, int] | None:
         lo, hi = (await self.execute("SELECT min(ts), max(ts) FROM samples"))[0]
