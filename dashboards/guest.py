@@ -34,6 +34,7 @@ from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of, site_zone
 from gympulse.pipeline.analytics.fitness import vo2max_uth
+from gympulse.pipeline.analytics.readiness import MOOD_VERY_LOW
 from gympulse.pipeline.analytics.sessions import rateable_from_ms
 from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
@@ -260,7 +261,10 @@ async def post_wellness(
         energy=energy,
         soreness=soreness,
     )
-    return RedirectResponse(f"{guest.base}?saved=wellness", status_code=303)
+    # A very low mood gets a reply that acknowledges it and offers a coach (who sees the
+    # guest first on the squad now: readiness.MOOD_VERY_LOW).
+    saved = "care" if mood == MOOD_VERY_LOW else "wellness"
+    return RedirectResponse(f"{guest.base}?saved={saved}", status_code=303)
 
 
 # ---------------------------------------------------------------------- progress

@@ -21,4 +21,60 @@ NUMBERS: dict[str, dict[str, str]] = {
         "nl": "Deze training is nog niet voorbij. Geef een score als ze klaar is: hoe zwaar de"
         " hele training voelde.",
     },
+    # wellness answers in words (1-5, 5 = best for every item: stress 5 = no stress)
+    "w_sleep_1": {"en": "very badly", "nl": "heel slecht"},
+    "w_sleep_2": {"en": "badly", "nl": "slecht"},
+    "w_sleep_3": {"en": "so-so", "nl": "matig"},
+    "w_sleep_4": {"en": "well", "nl": "goed"},
+    "w_sleep_5": {"en": "very well", "nl": "heel goed"},
+    "w_stress_1": {"en": "very much", "nl": "heel veel"},
+    "w_stress_2": {"en": "much", "nl": "veel"},
+    "w_stress_3": {"en": "some", "nl": "wat"},
+    "w_stress_4": {"en": "a little", "nl": "een beetje"},
+    "w_stress_5": {"en": "none", "nl": "geen"},
+    "w_mood_1": {"en": "very low", "nl": "heel somber"},
+    "w_mood_2": {"en": "low", "nl": "somber"},
+    "w_mood_3": {"en": "okay", "nl": "gaat wel"},
+    "w_mood_4": {"en": "good", "nl": "goed"},
+    "w_mood_5": {"en": "very good", "nl": "heel goed"},
+    "w_energy_1": {"en": "very little", "nl": "heel weinig"},
+    "w_energy_2": {"en": "little", "nl": "weinig"},
+    "w_energy_3": {"en": "some", "nl": "wat"},
+    "w_energy_4": {"en": "good", "nl": "goed"},
+    "w_energy_5": {"en": "plenty", "nl": "heel veel"},
+    "w_soreness_1": {"en": "very sore", "nl": "veel spierpijn"},
+    "w_soreness_2": {"en": "sore", "nl": "spierpijn"},
+    "w_soreness_3": {"en": "somewhat sore", "nl": "wat spierpijn"},
+    "w_soreness_4": {"en": "a little", "nl": "een beetje"},
+    "w_soreness_5": {"en": "none", "nl": "geen"},
+    "wellness_legend": {
+        "en": "Each answer in the guest's own words. Every item reads the same way: green is"
+        " good, red needs a look (stress \u201cnone\u201d and soreness \u201cnone\u201d are"
+        " good). The number is the answer on the 1\u20135 scale, 5 = best.",
+        "nl": "Elk antwoord in de woorden van de gast. Elk item leest op dezelfde manier: groen"
+        " is goed, rood verdient aandacht (stress \u201cgeen\u201d en spierpijn \u201cgeen\u201d"
+        " zijn goed). Het getal is het antwoord op de schaal 1\u20135, 5 = best.",
+    },
+    # a very low mood: the guest's reply and the coach's squad
+    "reason_mood_very_low": {"en": "mood very low today", "nl": "stemming heel somber vandaag"},
+    "wellness_care": {
+        "en": "Thank you for telling us. A very low morning is hard, and you do not have to get"
+        " through it alone. A coach sees your check-in now and will come and find you today."
+        " If you would like to talk sooner, ask any coach: that is what we are here for.",
+        "nl": "Dank je dat je het ons laat weten. Een heel sombere ochtend is zwaar, en je hoeft"
+        " er niet alleen doorheen. Een coach ziet je check-in nu en komt je vandaag opzoeken."
+        " Wil je eerder praten, vraag het gerust aan een coach: daar zijn we voor.",
+    },
+    "wellness_care_now": {
+        "en": "If it feels like too much right now, do not wait: go to the nearest coach or"
+        " member of staff.",
+        "nl": "Voelt het nu te veel, wacht dan niet: ga naar de dichtstbijzijnde coach of"
+        " medewerker.",
+    },
+    "care_title": {"en": "See today, in person", "nl": "Vandaag persoonlijk opzoeken"},
+    "care_row": {
+        "en": "{name} answered mood \u201cvery low\u201d this morning. Offer a talk today.",
+        "nl": "{name} antwoordde vanochtend stemming \u201cheel somber\u201d. Bied vandaag een"
+        " gesprek aan.",
+    },
 }

@@ -74,6 +74,7 @@ def status_fields(status: Status) -> dict[str, Any]:
     """The status as squad-row fields (JSON and the squad template)."""
     return {
         "status": status.level,
+        "care": status.care,  # a very low mood today: seen first, in person
         "attention": status.score,
         "reasons": list(status.reasons),
         "readings": status.readings,

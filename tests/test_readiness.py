@@ -132,6 +132,18 @@ def test_squad_order_puts_the_declining_guest_first() -> None:
                      "Anna (improving)"]  # fmt: skip
 
 
+def test_a_very_low_mood_is_care_and_comes_first() -> None:
+    very_low = {"sleep": 4, "stress": 4, "mood": 1, "energy": 4, "soreness": 4}  # total 17
+    status = daily_status(IMPROVING, wellness=very_low)
+    assert status.care and status.reasons[0] == "mood_very_low"
+    assert "wellness_low" in status.reasons  # an answer of 1, as before
+    low = {"sleep": 1, "stress": 2, "mood": 2, "energy": 2, "soreness": 3}
+    assert not daily_status(NEW, wellness=low).care  # low, but not "very low" mood
+    statuses = {"Zoe (declining)": daily_status(DECLINING), "Anna (mood 1)": status}
+    order = sorted(statuses, key=lambda n: attention_key(statuses[n], n))
+    assert order == ["Anna (mood 1)", "Zoe (declining)"]  # above 4 attention points
+
+
 def test_one_outlier_does_not_widen_the_normal_range() -> None:
     """29 steady mornings (55 / 57 bpm, ln RMSSD 4.0 / 4.2) and, on day 21, one reading
     taken while moving (158 bpm, ln RMSSD 1.95): the range is that of the 29 others

@@ -33,8 +33,12 @@ The rules (one documented variant):
   good"), 1–2 ``watch``, otherwise ``ok`` when some concern was outweighed by good signs,
   ``good`` when only good signs were seen, ``ok`` when the baseline exists and nothing
   stands out, ``building`` when it does not. Every point comes with its reason.
-- **Squad order**: attention score descending, then name — a declining guest above an
-  improving one, a guest with a concern above one still building a baseline.
+- **Care** (``mood_very_low``): today's mood answered 1 of 5 ("very low"). At a retreat
+  for burnout and depression that is not a training number but a person to see today: the
+  status carries ``care``, the guest's reply acknowledges it and offers a coach, and the
+  squad lists the guest first, above every attention score.
+- **Squad order**: care first, then attention score descending, then name — a declining
+  guest above an improving one, a guest with a concern above one still building a baseline.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 BASELINE_MIN_READINGS = 7
+MOOD_VERY_LOW = 1  # the check-in's "very low" (1 of 5): a coach's care today
 WELLNESS_LOW_TOTAL = 12
 RPE_HARD = 8.0
 
@@ -58,6 +63,7 @@ CONCERN_POINTS = {
     "hard_session": 1,
     "acwr_high": 1,
     "form_low": 1,
+    "mood_very_low": 1,
 }
 GOOD_SIGNS = ("hrv_above", "hr_rest_below")
 
@@ -130,6 +136,11 @@ class Status:
     def readings(self) -> int:
         return self.hrv.readings
 
+    @property
+    def care(self) -> bool:
+        """Today's mood was "very low": a coach sees this guest first, today."""
+        return "mood_very_low" in self.reasons
+
 
 def daily_status(
     baselines: Sequence[Mapping[str, Any]],
@@ -167,6 +178,8 @@ def daily_status(
         details["wellness_total"] = total
         if total <= WELLNESS_LOW_TOTAL or min(int(v) for v in wellness.values()) <= 1:
             reasons.append("wellness_low")
+        if int(wellness.get("mood", 0) or 0) == MOOD_VERY_LOW:
+            reasons.insert(0, "mood_very_low")
     if last_rpe is not None:
         details["last_rpe"] = last_rpe
         if last_rpe >= RPE_HARD:
@@ -192,8 +205,9 @@ def daily_status(
     return Status(level, score, tuple(reasons + good), hrv, rest, details)
 
 
-def attention_key(status: Status, name: str) -> tuple[int, int, str]:
-    """Sort key for the squad: most attention points first; among equals, those with any
-    concern before those without; then by name."""
+def attention_key(status: Status, name: str) -> tuple[bool, int, int, str]:
+    """Sort key for the squad: a guest in need of care (a very low mood today) first; then
+    most attention points; among equals, those with any concern before those without; then
+    by name."""
     concerns = sum(1 for r in status.reasons if r in CONCERN_POINTS)
-    return (-status.score, -concerns, name)
+    return (not status.care, -status.score, -concerns, name)
