@@ -135,6 +135,23 @@ class Accounts(SqliteDatabase):
     def users(self) -> list[User]:
         return [User(*r) for r in self.conn.execute("SELECT id, username FROM web_users")]
 
+    def set_contact(self, username: str, *, email: str | None, lang: str | None) -> bool:
+        """Set a coach's address and language for the morning email (None: keep)."""
+        with transaction(self.conn) as conn:
+            cur = conn.execute(
+                "UPDATE web_users SET email = coalesce(?, email), lang = coalesce(?, lang)"
+                " WHERE username = ?",
+                (email, lang, username),
+            )
+        return cur.rowcount == 1
+
+    def recipients(self) -> list[tuple[str, str, str]]:
+        """(username, address, language) of every coach with an address, by username."""
+        rows = self.conn.execute(
+            "SELECT username, email, lang FROM web_users WHERE email != '' ORDER BY username"
+        ).fetchall()
+        return [(str(u), str(e), str(lang)) for u, e, lang in rows]
+
     @off_owner
     def authenticate_known(self, username: str, password: str) -> tuple[User | None, bool]:
         """(the user if the password is right, whether ``username`` is an account)."""

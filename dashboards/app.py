@@ -36,6 +36,7 @@ from gympulse.dashboards import (
     coach_exports,
     coach_links,
     coach_strength,
+    coach_today,
     error_pages,
     guest,
     guest_summary,
@@ -113,6 +114,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(morning_coach.coach_router)
     app.include_router(coach_auth.router)
     app.include_router(coach.router)
+    app.include_router(coach_today.router)
     app.include_router(coach_links.router)
     app.include_router(coach_exports.router)
     app.include_router(admin.router)

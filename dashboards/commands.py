@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import smtplib
 import sys
 
 from gympulse.commands import Command
@@ -43,6 +44,37 @@ def _user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remove", action="store_true", help="delete the account (its sessions end at once)"
     )
+    parser.add_argument(
+        "--email", help='the coach\'s address for the morning email ("" removes it)'
+    )
+    parser.add_argument("--lang", choices=("en", "nl"), help="the morning email's language")
+
+
+def _coach_contact(args: argparse.Namespace, settings: Settings, *, created: bool) -> int:
+    """Set --email / --lang of an account (after creating it, when ``created``)."""
+    from gympulse.dashboards.accounts import Accounts
+
+    accounts = Accounts(settings.store.path)
+    try:
+        found = accounts.set_contact(args.username, email=args.email, lang=args.lang)
+    finally:
+        accounts.close()
+    if not found:
+        print(f"gympulse: no coach account {args.username!r}", file=sys.stderr)
+        return 2
+    if not created:
+        print(f"Coach account {args.username!r}: morning email settings saved")
+    return 0
+
+
+def _has_user(settings: Settings, username: str) -> bool:
+    from gympulse.dashboards.accounts import Accounts
+
+    accounts = Accounts(settings.store.path)
+    try:
+        return any(u.username == username for u in accounts.users())
+    finally:
+        accounts.close()
 
 
 def _coach_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,6 +93,9 @@ def _coach_user(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         print(f"Coach account {args.username!r} removed; its sessions ended")
         return 0
+    contact = args.email is not None or args.lang is not None
+    if contact and not os.environ.get("COACH_PASSWORD") and _has_user(settings, args.username):
+        return _coach_contact(args, settings, created=False)  # the password stays
     password = os.environ.get("COACH_PASSWORD") or getpass.getpass("Password: ")
     accounts = Accounts(settings.store.path)
     try:
@@ -71,6 +106,40 @@ def _coach_user(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         accounts.close()
     print(f"Coach account {args.username!r} saved in {settings.store.path}")
+    return _coach_contact(args, settings, created=True) if contact else 0
+
+
+def _coach_email_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the messages instead of sending them"
+    )
+
+
+def _coach_email(args: argparse.Namespace, settings: Settings) -> int:
+    """Send the coaches' morning email (who needs attention today) once."""
+    from gympulse.dashboards.coach_email import morning_messages, send
+
+    if not settings.smtp.host and not args.dry_run:
+        print("gympulse: no mail server: set smtp.host (docs/deploy.md)", file=sys.stderr)
+        return 2
+    recipients, messages = asyncio.run(morning_messages(settings))
+    if not recipients:
+        print(
+            "gympulse: no coach has an address: gympulse coach-user NAME --email ADDRESS",
+            file=sys.stderr,
+        )
+        return 2
+    if args.dry_run:
+        for msg in messages:
+            for line in msg.as_string().splitlines():
+                print(printable(line))
+        return 0
+    try:
+        send(settings.smtp, messages)
+    except (OSError, smtplib.SMTPException) as err:
+        print(f"gympulse: sending the morning email failed: {err}", file=sys.stderr)
+        return 1
+    print(f"Morning email sent to {len(messages)} coach(es)")
     return 0
 
 
@@ -210,6 +279,19 @@ COMMANDS = [
             "The password is read from COACH_PASSWORD or prompted; it is stored\n"
             "as an argon2id hash. Setting a new password ends every session of the\n"
             "account; --remove deletes it."
+        ),
+    ),
+    Command(
+        "coach-email",
+        "send the coaches' morning email: who needs attention today and why",
+        _coach_email,
+        _coach_email_arguments,
+        extra="server",
+        description=(
+            "Sends every coach account with an address (gympulse coach-user NAME --email\n"
+            "ADDRESS --lang nl) the list of /coach/today in their language, through the\n"
+            "mail server of settings [smtp] (password: GYMPULSE_SMTP__PASSWORD). Run it\n"
+            "every morning (cron / systemd timer). --dry-run prints the messages."
         ),
     ),
     Command(

@@ -60,4 +60,62 @@ EXPERIENCE: dict[str, dict[str, str]] = {
     "cs_hrr_later": {"en": "later today", "nl": "later vandaag"},
     "cs_beats": {"en": "{n} beats", "nl": "{n} slagen"},
     "bpm_unit": {"en": "bpm", "nl": "slagen/min"},
+    # ---- the coach's "today" (page and morning email)
+    "today_title": {"en": "Today", "nl": "Vandaag"},
+    "today_heading": {"en": "Who needs attention today", "nl": "Wie vandaag aandacht nodig heeft"},
+    "today_intro": {
+        "en": "{day}: most need first. Each line says why.",
+        "nl": "{day}: wie het meest nodig heeft eerst. Elke regel zegt waarom.",
+    },
+    "today_nobody": {
+        "en": "Nobody stands out today: every guest staying has checked in, taken a"
+        " reading and shows no concern.",
+        "nl": "Vandaag valt niemand op: iedere gast die er is heeft ingecheckt, een meting"
+        " gedaan en laat geen zorgen zien.",
+    },
+    "today_mood_low": {
+        "en": "mood {mood} of 5 in today's check-in",
+        "nl": "stemming {mood} van 5 in de ochtendcheck van vandaag",
+    },
+    "today_wellness_low": {
+        "en": "low check-in today ({total} of 25)",
+        "nl": "lage ochtendcheck vandaag ({total} van 25)",
+    },
+    "today_readiness_down": {"en": "readiness down: {signs}", "nl": "minder hersteld: {signs}"},
+    "today_sign_hrv_below": {
+        "en": "morning HRV below their usual range this week",
+        "nl": "ochtend-HRV deze week onder hun gewone bereik",
+    },
+    "today_sign_hrv_low_today": {
+        "en": "this morning's HRV below their usual range",
+        "nl": "HRV van vanochtend onder hun gewone bereik",
+    },
+    "today_sign_hr_rest_above": {
+        "en": "resting heart rate above their usual range",
+        "nl": "rusthartslag boven hun gewone bereik",
+    },
+    "today_load_spike": {
+        "en": "load spike: this week's load is {acwr} times their usual (ACWR)",
+        "nl": "piek in belasting: deze week {acwr} keer hun gewone belasting (ACWR)",
+    },
+    "today_hard_session": {
+        "en": "last session felt very hard (RPE {rpe})",
+        "nl": "laatste training voelde heel zwaar (RPE {rpe})",
+    },
+    "today_form_low": {"en": "tired: form below −30", "nl": "vermoeid: vorm onder −30"},
+    "today_no_reading": {
+        "en": "no morning reading yet today",
+        "nl": "nog geen ochtendmeting vandaag",
+    },
+    "today_no_checkin": {"en": "no check-in yet today", "nl": "nog geen ochtendcheck vandaag"},
+    "today_email_subject": {
+        "en": "{site}: who needs attention today, {day}",
+        "nl": "{site}: wie vandaag aandacht nodig heeft, {day}",
+    },
+    "today_email_hello": {"en": "Good morning {name},", "nl": "Goedemorgen {name},"},
+    "today_email_open": {"en": "The whole list: {url}", "nl": "De hele lijst: {url}"},
+    "today_email_bye": {
+        "en": "Have a good day with the group.",
+        "nl": "Een fijne dag met de groep.",
+    },
 }

@@ -168,6 +168,23 @@ class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     influx_password: str = ""  # environment only
 
 
+class SmtpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The mail server the coaches' morning email goes through (``gympulse coach-email``).
+    Empty host: no email is sent."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # "starttls" (port 587), "tls" (implicit, port 465), "none"
+    username: str = ""  # with password; empty: no login
+    password: str = ""  # environment only: GYMPULSE_SMTP__PASSWORD
+    sender: str = "gympulse@localhost"  # the From address
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.security not in ("starttls", "tls", "none"):
+            raise ValueError("smtp.security: one of starttls, tls, none")
+
+
 class AntSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """ANT+ straps through one USB ANT stick in continuous scan mode (collectors/ant.py)."""
 
@@ -208,6 +225,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     morning: MorningSettings = msgspec.field(default_factory=MorningSettings)
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
     grafana: GrafanaSettings = msgspec.field(default_factory=GrafanaSettings)
+    smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
 
 
 class SettingsError(ValueError):
@@ -320,6 +338,8 @@ def _needed_secrets(settings: Settings) -> list[str]:
         needed.append("grafana.password")
     if grafana.influx_username and not grafana.influx_password:
         needed.append("grafana.influx_password")
+    if settings.smtp.username and not settings.smtp.password:
+        needed.append("smtp.password")
     if not settings.web.secret_key and settings.web.host not in ("127.0.0.1", "::1", "localhost"):
         needed.append("web.secret_key")
     return needed

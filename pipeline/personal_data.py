@@ -228,7 +228,10 @@ NOT_PERSONAL: tuple[NotPersonal, ...] = (
         "web_users",
         Home.REGISTRY,
         "coach accounts (staff, not guests)",
-        names={"username": "a coach's login"},
+        names={
+            "username": "a coach's login",
+            "email": "a coach's address for the morning email",
+        },
     ),
     NotPersonal(
         "web_sessions",

@@ -282,7 +282,14 @@ def _adopt(conn: sqlite3.Connection) -> None:
 
 STORE_SCHEMA = Schema(
     "store",
-    (Step("the tables when versioning began; adopts files from before it", _BASELINE, _adopt),),
+    (
+        Step("the tables when versioning began; adopts files from before it", _BASELINE, _adopt),
+        Step(
+            "coach accounts: an address and a language for the coaches' morning email",
+            "ALTER TABLE web_users ADD COLUMN email TEXT NOT NULL DEFAULT '';\n"
+            "ALTER TABLE web_users ADD COLUMN lang TEXT NOT NULL DEFAULT '';\n",
+        ),
+    ),
 )
 
 

@@ -26,6 +26,7 @@ KEPT = {
     "connection_made": "asyncio.Protocol hook",
     "connection_lost": "asyncio.Protocol hook",
     "is_connected": "bleak BleakClient protocol, implemented by the fake at the radio",
+    "handle_DATA": "aiosmtpd handler hook (the test SMTP server's inbox)",
 }
 
 
