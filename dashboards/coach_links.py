@@ -69,32 +69,37 @@ def qr_svg(text: str) -> str:
     return out[out.index("<svg") :]
 
 
-@router.post("/coach/athletes/{athlete_id}/guest-links", response_class=HTMLResponse)
+@router.post("/coach/athletes/{athlete_id}/guest-links", response_class=RedirectResponse)
 async def new_guest_link(
     request: Request,
     athlete_id: RowId,
     days: Annotated[int, Form(ge=1, le=3650)] = 7,
     csrf: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    """Issue a personal guest link valid for ``days``; shows it once, with its QR code."""
+) -> RedirectResponse:
+    """Issue a personal guest link valid for ``days``, then show it with its QR code on
+    its own page (POST-redirect-GET: reloading that page shows the link again and issues
+    no second one)."""
     coach = coach_of(request, api=True)
     coach.check(csrf)
-    a = await run_db(athlete_or_404, coach.ctx, athlete_id)
+    await run_db(athlete_or_404, coach.ctx, athlete_id)
     expires = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).timestamp() * 1000)
     token = await run_db(
         coach.ctx.accounts.issue_guest_token, athlete_id, expires, secret=coach.ctx.secret
     )
-    return _show_link(request, coach, a, athlete_id, token)
+    grant = await run_db(coach.ctx.accounts.guest, token, record_use=False)
+    if grant is None:  # cannot happen: it was stored a moment ago
+        raise HTTPException(status_code=500, detail="the new link was not stored")
+    return RedirectResponse(f"/coach/guest-links/{grant.id}?new=1", status_code=303)
 
 
 def _show_link(
-    request: Request, coach: Coach, a: Athlete, athlete_id: int, token: str
+    request: Request, coach: Coach, a: Athlete, athlete_id: int, token: str, *, new: bool
 ) -> HTMLResponse:
     url = f"{public_base(request)}/me/{token}"
     return coach_page(
         coach,
         "coach/new_link.html",
-        title=f"{t(coach.lang, 'new_link')}: {a.name}",
+        title=f"{t(coach.lang, 'new_link' if new else 'guest_link')}: {a.name}",
         url=url,
         qr=Markup(qr_svg(url)),  # drawn by the qrcode library: paths only, no text
         athlete_id=athlete_id,
@@ -102,8 +107,8 @@ def _show_link(
 
 
 @router.get("/coach/guest-links/{token_id}", response_class=HTMLResponse, include_in_schema=False)
-async def show_guest_link(request: Request, token_id: RowId) -> HTMLResponse:
-    """An active guest link shown again, with its QR code."""
+async def show_guest_link(request: Request, token_id: RowId, new: int = 0) -> HTMLResponse:
+    """An active guest link with its QR code: just made (``new=1``), or shown again."""
     coach = coach_of(request)
     tokens = {g.id: g for g in await run_db(coach.ctx.accounts.guest_tokens)}
     grant = tokens.get(token_id)
@@ -113,7 +118,7 @@ async def show_guest_link(request: Request, token_id: RowId) -> HTMLResponse:
     if token is None:
         raise HTTPException(status_code=404, detail="this link cannot be shown again")
     a = await run_db(athlete_or_404, coach.ctx, grant.athlete_id)
-    response: HTMLResponse = _show_link(request, coach, a, grant.athlete_id, token)
+    response: HTMLResponse = _show_link(request, coach, a, grant.athlete_id, token, new=bool(new))
     return response
 
 

@@ -118,4 +118,8 @@ EXPERIENCE: dict[str, dict[str, str]] = {
         "en": "Have a good day with the group.",
         "nl": "Een fijne dag met de groep.",
     },
+    # ---- the coach's guest links
+    "guest_link": {"en": "Guest link", "nl": "Gastlink"},
+    "link_valid_days": {"en": "Valid for (days)", "nl": "Geldig (dagen)"},
+    "link_extend_days": {"en": "Extend by (days)", "nl": "Verlengen met (dagen)"},
 }

@@ -195,7 +195,9 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
         assert ok.status_code == 303
         links = {}
         for who in (bob, alice):  # Alice holds the newest link
-            page = coach.post(f"/coach/athletes/{who}/guest-links", data={"csrf": csrf})
+            page = coach.post(
+                f"/coach/athletes/{who}/guest-links", data={"csrf": csrf}, follow_redirects=True
+            )
             assert page.status_code == 200
             found = LINK_RE.search(page.text)
             assert found is not None
@@ -294,7 +296,9 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
             )
         conn.close()  # no connection of the test held open across the web server's shutdown
         for who in (bob, carla):
-            page = coach.post(f"/coach/athletes/{who}/guest-links", data={"csrf": csrf})
+            page = coach.post(
+                f"/coach/athletes/{who}/guest-links", data={"csrf": csrf}, follow_redirects=True
+            )
             assert page.status_code == 200, page.text
             found = LINK_RE.search(page.text)
             assert found is not None
@@ -391,7 +395,9 @@ def test_many_erasures_at_once(mosquitto: Mosquitto, tmp_path: Path) -> None:
                   "csrf": csrf_from(form.text)},
         )  # fmt: skip
         csrf = csrf_from(coach.get("/coach").text)
-        page = coach.post(f"/coach/athletes/{bob}/guest-links", data={"csrf": csrf})
+        page = coach.post(
+            f"/coach/athletes/{bob}/guest-links", data={"csrf": csrf}, follow_redirects=True
+        )
         found = LINK_RE.search(page.text)
         assert page.status_code == 200 and found is not None
         assert httpx.get(f"{base}/me/{found.group(1)}", timeout=60).status_code == 200

@@ -65,7 +65,7 @@ async def _links(base: str, ids: list[int]) -> dict[int, str]:
 
         async def issue(athlete_id: int) -> tuple[int, str | None]:
             url = f"/coach/athletes/{athlete_id}/guest-links"
-            page = await coach.post(url, data={"csrf": csrf})
+            page = await coach.post(url, data={"csrf": csrf}, follow_redirects=True)
             found = LINK_RE.search(page.text) if page.status_code == 200 else None
             return athlete_id, None if found is None else found.group(1)
 

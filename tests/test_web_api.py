@@ -515,6 +515,8 @@ def test_guest_links_issue_revoke_extend(
     response = client.post(
         f"/coach/athletes/{alice}/guest-links", data={"days": "3", "csrf": coach_csrf}
     )
+    assert response.status_code == 303  # POST-redirect-GET: the link's own page
+    response = client.get(response.headers["location"])
     assert response.status_code == 200
     assert "<svg" in response.text  # the QR code
     import re

@@ -64,7 +64,9 @@ def test_coach_retreat_pages(tmp_path: Path) -> None:
         assert re.search(r'class="last-used">\d{4}-\d\d-\d\d \d\d:\d\d<', links)
         # Guest links use the public address; revoking asks first.
         issued = client.post(
-            f"/coach/athletes/{alice}/guest-links", data={"days": "7", "csrf": csrf}
+            f"/coach/athletes/{alice}/guest-links",
+            data={"days": "7", "csrf": csrf},
+            follow_redirects=True,
         ).text
         assert f'href="{PUBLIC}/me/' in issued and "127.0.0.1" not in issued
         url = re.search(r'class="guest-link" href="([^"]+)"', issued)
