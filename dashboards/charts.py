@@ -112,7 +112,7 @@ def line_chart(
     height: int = 180,
 ) -> Markup:
     """Lines over a shared x axis (``labels``), with an optional varying band (lo, hi per
-    point, e.g. a 60-day normal range) or a fixed band (e.g. ACWR 0.8–1.3). ``min_span``:
+    point, e.g. a 60-day normal range) or a fixed band (lo, hi). ``min_span``:
     the y axis never spans less than this, so day-to-day noise does not look dramatic."""
     left, right, bottom = 44, 8, 22
     # Several series get a legend row under the title; one series is named by the title.

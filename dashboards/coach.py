@@ -58,7 +58,8 @@ async def squad(ctx: AppContext) -> list[dict[str, Any]]:
                 "tsb": d.get("tsb"),
                 "ctl": d.get("ctl"),
                 "atl": d.get("atl"),
-                "acwr": d.get("acwr_ewma"),
+                "acwr": d.get("acwr_ewma"),  # a ratio of loads: the week against the month
+                "history_days": d.get("history_days"),  # "building N of M" before a value
                 "load_7d": load7.get(a.id),
                 "hrv_flag": None if "flag_hrv" not in b else bool(b["flag_hrv"]),
                 "hr_rest_flag": None if "flag_hr_rest" not in b else bool(b["flag_hr_rest"]),
@@ -205,36 +206,58 @@ async def athlete_page(
     base = await ctx.data.baselines(athlete_id)
     dates = [str(r["date"]) for r in daily]
     bdates = [str(r["date"]) for r in base]
+    days = int(daily[-1].get("history_days") or len(daily)) if daily else 0
+    # Every chart with its words: what each line means, in plain language (and "building"
+    # while its window does not hold enough days yet).
     parts = [
-        charts.line_chart(
+        (
+            charts.line_chart(
+                [
+                    (t(lang, "fitness"), [r.get("ctl") for r in daily]),
+                    (t(lang, "fatigue"), [r.get("atl") for r in daily]),
+                    (t(lang, "form"), [r.get("tsb") for r in daily]),
+                ],
+                dates,
+                title=f"{t(lang, 'fitness')} / {t(lang, 'fatigue')} / {t(lang, 'form')}",
+            ),
             [
-                (t(lang, "fitness"), [r.get("ctl") for r in daily]),
-                (t(lang, "fatigue"), [r.get("atl") for r in daily]),
-                (t(lang, "form"), [r.get("tsb") for r in daily]),
+                t(lang, "def_ctl"),
+                t(lang, "def_atl"),
+                t(lang, "def_tsb"),
+                *_building(lang, days, "ctl"),
             ],
-            dates,
-            title=f"{t(lang, 'fitness')} / {t(lang, 'fatigue')} / {t(lang, 'form')}",
         ),
-        charts.line_chart(
-            [(t(lang, "acwr"), [r.get("acwr_ewma") for r in daily])],
-            dates,
-            title=t(lang, "acwr"),
-            fixed_band=(0.8, 1.3),
-            band_label=t(lang, "acwr_band"),
+        (
+            charts.line_chart(
+                [(t(lang, "acwr"), [r.get("acwr_ewma") for r in daily])],
+                dates,
+                title=t(lang, "acwr_title"),
+            ),
+            [
+                t(lang, "def_acwr"),
+                t(lang, "def_acwr_limits"),
+                *_building(lang, days, "acwr_ewma"),
+            ],
         ),
-        charts.line_chart(
-            [(t(lang, "ln_rmssd"), [r.get("ln_rmssd") for r in base])],
-            bdates,
-            title=t(lang, "ln_rmssd"),
-            band=_band(base, "ln_rmssd"),
-            band_label=t(lang, "normal_range"),
+        (
+            charts.line_chart(
+                [(t(lang, "ln_rmssd"), [r.get("ln_rmssd") for r in base])],
+                bdates,
+                title=t(lang, "ln_rmssd"),
+                band=_band(base, "ln_rmssd"),
+                band_label=t(lang, "normal_range"),
+            ),
+            [t(lang, "def_ln_rmssd"), t(lang, "def_normal_range")],
         ),
-        charts.line_chart(
-            [(t(lang, "resting_hr"), [r.get("hr_rest") for r in base])],
-            bdates,
-            title=t(lang, "resting_hr"),
-            band=_band(base, "hr_rest"),
-            band_label=t(lang, "normal_range"),
+        (
+            charts.line_chart(
+                [(t(lang, "resting_hr"), [r.get("hr_rest") for r in base])],
+                bdates,
+                title=t(lang, "resting_hr"),
+                band=_band(base, "hr_rest"),
+                band_label=t(lang, "normal_range"),
+            ),
+            [t(lang, "def_hr_rest"), t(lang, "def_normal_range")],
         ),
     ]
     sessions = await ctx.data.sessions(athlete_id)
@@ -268,6 +291,15 @@ async def athlete_page(
 
 
 WELLNESS_ITEMS = ("sleep", "stress", "mood", "energy", "soreness")
+
+
+def _building(lang: str, days: int, column: str) -> list[str]:
+    """ "Building: N of M days" while the athlete's history is shorter than the value's
+    window (:data:`gympulse.pipeline.analytics.load.SHOWN_FROM`)."""
+    from gympulse.pipeline.analytics.load import SHOWN_FROM
+
+    need = SHOWN_FROM[column]
+    return [t(lang, "load_building_long", n=days, of=need)] if days < need else []
 
 
 def stay_day(a: Athlete, today: dt.date) -> dict[str, Any] | None:

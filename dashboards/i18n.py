@@ -141,7 +141,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "fitness": {"en": "Fitness (CTL)", "nl": "Fitheid (CTL)"},
     "fatigue": {"en": "Fatigue (ATL)", "nl": "Vermoeidheid (ATL)"},
     "acwr": {"en": "ACWR", "nl": "ACWR"},
-    "acwr_band": {"en": "0.8–1.3 sweet spot", "nl": "0,8–1,3 optimale zone"},
     "load_7d": {"en": "7-day load", "nl": "Belasting 7 dagen"},
     "hrv_status": {"en": "HRV", "nl": "HRV"},
     "rest_status": {"en": "Resting HR", "nl": "Rusthartslag"},

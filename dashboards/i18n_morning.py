@@ -200,7 +200,10 @@ MORNING: dict[str, dict[str, str]] = {
     "reason_hrv_low_today": {"en": "today's HRV low", "nl": "HRV vandaag laag"},
     "reason_wellness_low": {"en": "low wellness", "nl": "laag welzijn"},
     "reason_hard_session": {"en": "last session RPE ≥ 8", "nl": "laatste training RPE ≥ 8"},
-    "reason_acwr_high": {"en": "ACWR > 1.5", "nl": "ACWR > 1,5"},
+    "reason_acwr_high": {
+        "en": "this week's load 1.5× the month's",
+        "nl": "belasting deze week 1,5× die van de maand",
+    },
     "reason_form_low": {"en": "form < −30", "nl": "vorm < −30"},
     "reason_hrv_above": {"en": "HRV above range", "nl": "HRV boven bereik"},
     "reason_hr_rest_below": {"en": "resting HR below range", "nl": "rusthartslag onder bereik"},

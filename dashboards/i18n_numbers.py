@@ -77,4 +77,74 @@ NUMBERS: dict[str, dict[str, str]] = {
         "nl": "{name} antwoordde vanochtend stemming \u201cheel somber\u201d. Bied vandaag een"
         " gesprek aan.",
     },
+    # the load numbers in plain words (coach's charts and squad)
+    "load_building": {"en": "building {n}/{of} d", "nl": "opbouw {n}/{of} d"},
+    "load_building_long": {
+        "en": "Building: {n} of {of} days so far. This number needs {of} days of this guest's"
+        " training before it means anything, so it is not shown yet.",
+        "nl": "In opbouw: {n} van {of} dagen. Dit getal heeft {of} dagen training van deze gast"
+        " nodig voor het iets zegt, dus het wordt nog niet getoond.",
+    },
+    "acwr_title": {
+        "en": "ACWR (load of the week / of the month)",
+        "nl": "ACWR (belasting van de week / van de maand)",
+    },
+    "def_ctl": {
+        "en": "Fitness (CTL): the average daily training load of about the last six weeks"
+        " (heart-rate TRIMP, recent days weigh more). Shown from day 42.",
+        "nl": "Fitheid (CTL): de gemiddelde dagelijkse trainingsbelasting van ongeveer de laatste"
+        " zes weken (hartslag-TRIMP, recente dagen tellen zwaarder). Vanaf dag 42.",
+    },
+    "def_atl": {
+        "en": "Fatigue (ATL): the same average over about the last week. Shown from day 7.",
+        "nl": "Vermoeidheid (ATL): hetzelfde gemiddelde over ongeveer de laatste week. Vanaf"
+        " dag 7.",
+    },
+    "def_tsb": {
+        "en": "Form (TSB): yesterday's fitness minus yesterday's fatigue. Below zero: the last"
+        " week was harder than usual; above zero: lighter than usual.",
+        "nl": "Vorm (TSB): fitheid van gisteren min vermoeidheid van gisteren. Onder nul: de"
+        " laatste week was zwaarder dan gewoonlijk; boven nul: lichter.",
+    },
+    "def_acwr": {
+        "en": "ACWR: the average daily load of about the last week divided by that of about the"
+        " last four weeks (recent days weigh more). 1.0 is a week like the month before; 1.5"
+        " is half again as much. Shown from day 28.",
+        "nl": "ACWR: de gemiddelde dagbelasting van ongeveer de laatste week gedeeld door die van"
+        " ongeveer de laatste vier weken (recente dagen tellen zwaarder). 1,0 is een week als de"
+        " maand ervoor; 1,5 is de helft meer. Vanaf dag 28.",
+    },
+    "def_acwr_limits": {
+        "en": "Only a ratio of two loads: it does not predict injuries and has no safe"
+        " \u201csweet spot\u201d (Impellizzeri et al.); the week is also part of the month.",
+        "nl": "Alleen een verhouding van twee belastingen: het voorspelt geen blessures en heeft"
+        " geen veilige \u201coptimale zone\u201d (Impellizzeri e.a.); de week telt ook mee in"
+        " de maand.",
+    },
+    "def_ln_rmssd": {
+        "en": "ln RMSSD: the natural log of how much the time between heartbeats varies in the"
+        " morning reading. Higher usually means more rested; it is compared only with the"
+        " person's own usual values.",
+        "nl": "ln RMSSD: de natuurlijke log van hoeveel de tijd tussen hartslagen varieert in de"
+        " ochtendmeting. Hoger is meestal meer uitgerust; het wordt alleen vergeleken met de"
+        " eigen gewone waarden.",
+    },
+    "def_hr_rest": {
+        "en": "Resting heart rate from the morning reading, in beats per minute.",
+        "nl": "Rusthartslag uit de ochtendmeting, in slagen per minuut.",
+    },
+    "def_normal_range": {
+        "en": "The band is the person's own normal range: the mean of their last 60 days \u00b1"
+        " one standard deviation, from 7 readings on.",
+        "nl": "De band is het eigen normale bereik: het gemiddelde van de laatste 60 dagen \u00b1"
+        " \u00e9\u00e9n standaardafwijking, vanaf 7 metingen.",
+    },
+    "def_morning_hrv": {
+        "en": "Each dot is one morning: how much the time between your heartbeats varied while"
+        " you rested (shown as ln RMSSD). Higher usually means more rested. The band is your"
+        " own usual range, once you have 7 mornings.",
+        "nl": "Elke stip is een ochtend: hoeveel de tijd tussen je hartslagen varieerde terwijl"
+        " je rustte (getoond als ln RMSSD). Hoger is meestal meer uitgerust. De band is je eigen"
+        " gewone bereik, zodra je 7 ochtenden hebt.",
+    },
 }

@@ -133,16 +133,22 @@ RETREAT: dict[str, dict[str, str]] = {
         "nl": "Ochtendmetingen tot nu toe; er zijn er 7 nodig voor een eigen normaal bereik.",
     },
     "tip_tsb": {
-        "en": "Form = fitness minus fatigue (TSB): below zero means recently tired.",
-        "nl": "Vorm = fitheid min vermoeidheid (TSB): onder nul betekent recent vermoeid.",
+        "en": "Form (TSB) = yesterday's fitness minus yesterday's fatigue. Below zero: the last"
+        " week was harder than the usual six; above zero: lighter. Shown after 42 days.",
+        "nl": "Vorm (TSB) = fitheid van gisteren min vermoeidheid van gisteren. Onder nul: de"
+        " laatste week was zwaarder dan de gewone zes; boven nul: lichter. Na 42 dagen.",
     },
     "tip_acwr": {
-        "en": "Acute:chronic workload ratio, last week against the usual; 0.8–1.3 is steady.",
-        "nl": "Verhouding recente en gewone belasting; 0,8–1,3 is een rustige opbouw.",
+        "en": "ACWR = this week's average daily load divided by the last four weeks'. 1.0: as"
+        " usual; 1.5: half again as much. A ratio of loads, not an injury risk.",
+        "nl": "ACWR = gemiddelde dagbelasting van deze week gedeeld door die van de laatste vier"
+        " weken. 1,0: als gewoonlijk; 1,5: de helft meer. Een verhouding, geen blessurerisico.",
     },
     "tip_hrv": {
-        "en": "Heart-rate variability (ln RMSSD) against the person's own normal range.",
-        "nl": "Hartslagvariabiliteit (ln RMSSD) tegenover het eigen normale bereik.",
+        "en": "ln RMSSD: the natural log of the beat-to-beat variation of the morning reading"
+        " (higher usually means more rested), against the person's own normal range.",
+        "nl": "ln RMSSD: de natuurlijke log van de variatie tussen hartslagen in de ochtendmeting"
+        " (hoger is meestal meer uitgerust), tegenover het eigen normale bereik.",
     },
     "tip_rest": {
         "en": "Resting heart rate against the person's own normal range.",

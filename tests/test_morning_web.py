@@ -89,7 +89,7 @@ def test_squad_sorts_declining_above_improving(seeded: Seeded) -> None:
         # Without a baseline the HRV and resting-HR cells say "building", never "normal".
         assert by["Nina"]["hrv_state"] == "building" == by["Nina"]["hr_rest_state"]
         assert by["Ivo"]["hrv_state"] == "above" and by["Dora"]["hr_rest_state"] == "above"
-        nina_row = re.search(r'<tr data-status="building">.*?</tr>', page, re.S)
+        nina_row = re.search(r'<tr data-status="building"[^>]*>.*?</tr>', page, re.S)
         assert nina_row is not None and "Nina" in nina_row.group(0)
         cells = re.findall(r'<td class="(?:hrv|rest)-state">(.*?)</td>', nina_row.group(0))
         assert len(cells) == 2

@@ -2,7 +2,8 @@
 
 - ``daily_metrics``: per athlete per day, load = Σ Banister TRIMP of the day's sessions,
   srpe_load = Σ session-RPE load, and :func:`gympulse.pipeline.analytics.load.performance` on the
-  TRIMP load (CTL, ATL, TSB, ACWR EWMA and rolling, monotony, strain). Days without
+  TRIMP load (history_days, CTL, ATL, TSB, ACWR EWMA and rolling, monotony, strain; null
+  while building, :mod:`.load`). Days without
   training count as load 0 up to ``until`` so fitness and fatigue keep decaying.
 - ``baselines`` (docs/design.md; Plews et al. 2013, *Training adaptation and heart rate
   variability in elite endurance athletes*, Sports Med 43:773): the morning ln RMSSD and
@@ -13,8 +14,10 @@
   direction (Plews et al. 2013; Buchheit 2014, Front Physiol 5:73): ``flag_hrv`` when the
   ln RMSSD rolling mean falls *below* its range, ``flag_hr_rest`` when the resting-HR
   rolling mean rises *above* its range. The opposite directions are good signs, not flags
-  (:mod:`gympulse.pipeline.analytics.readiness` names them). Plus a flag when ACWR (EWMA)
-  > 1.5 (Gabbett 2016's "danger zone") and when form (TSB) < −30.
+  (:mod:`gympulse.pipeline.analytics.readiness` names them). Plus ``flag_acwr`` when the week's
+  load is more than 1.5 times the last four weeks' (ACWR EWMA 7/28 > 1.5: a fact
+  about the load, not an injury risk — Impellizzeri et al. 2020/2021, see :mod:`.load`) and
+  ``flag_form`` when form (TSB) < −30; neither is raised while the value is building.
 """
 
 from __future__ import annotations

@@ -22,15 +22,38 @@ daily sum :func:`gympulse.pipeline.analytics.power.daily_tss` are kept beside TR
 same way — a spin class has a TRIMP from the strap *and* a TSS from the bike, and adding the
 two would count that class twice.
 
-:func:`performance` — fitness, fatigue, form as in GoldenCheetah's Performance Manager
-(``src/Metrics/PMCData.cpp``): X_t = X_{t−1} + (L_t − X_{t−1}) · (1 − e^(−1/τ)), τ = 42 days
-(CTL) and 7 days (ATL), seeded at 0; TSB_t = CTL_{t−1} − ATL_{t−1}. ACWR as an EWMA ratio
-(Williams, West, Cross & Stokes 2017, *Better way to determine the acute:chronic workload
-ratio?*, Br J Sports Med 51:209): EWMA_t = λ·L_t + (1 − λ)·EWMA_{t−1}, λ = 2/(N+1), N = 7
-and 28, seeded with the first day's load; and the coupled rolling 7/28-day ratio from the
-28th day on (Hulin et al. 2014). Monotony = 7-day mean / 7-day population SD (undefined
-when the SD is 0), strain = 7-day load × monotony (Foster 1998, *Monitoring training in
-athletes with reference to overtraining syndrome*, Med Sci Sports Exerc 30:1164).
+:func:`performance` — one seeding rule for every average of the daily load, and a number
+only once its window holds enough days:
+
+- **Averages** (fitness CTL, fatigue ATL, and ACWR's acute and chronic EWMAs) are
+  exponentially weighted means of the days seen so far, with no seed: the weights
+  (1 − k)^i of the available days are renormalised to sum to 1 (polars ``ewm_mean(adjust=
+  True)``). CTL and ATL use GoldenCheetah's Performance Manager coefficient
+  (``src/Metrics/PMCData.cpp``) k = 1 − e^(−1/τ), τ = 42 days (CTL) and 7 days (ATL); the
+  ACWR EWMAs Williams, West, Cross & Stokes (2017, *Better way to determine the acute:chronic
+  workload ratio?*, Br J Sports Med 51:209) λ = 2/(N+1), N = 7 and 28. A zero seed (as
+  GoldenCheetah) claims a newcomer did nothing before their first day — so every new guest
+  looked "fatigued" (CTL 0.2 of the load, ATL 0.8 after ten days); a seed with the first
+  day's load (as the ACWR had) claims they trained like that every day before — a day-1
+  ACWR of 1.00. The renormalised mean claims nothing about the days before: a constant load
+  L gives CTL = ATL = L, TSB 0 and ACWR 1 from the first day on; after a long history it
+  equals GoldenCheetah's (the seed's weight (1 − k)^(t+1) vanishes: 1e-4 after a year).
+- **Form** TSB_t = CTL_{t−1} − ATL_{t−1}; the pages show the EWMA ACWR (acute / chronic
+  mean); beside it the coupled rolling ACWR = mean load of the last
+  7 days / mean load of the last 28 (Hulin et al. 2014).
+- **Building** (``history_days``: the athlete's days so far, 1 on their first): a value is
+  null until its window holds enough days — ATL from day 7, both ACWRs from day 28, CTL from
+  day 42 and TSB from day 43 (it uses yesterday's CTL). Pages say "building (N of M days)".
+- ACWR is a ratio of two loads, nothing more: it is not an injury predictor and has no
+  "sweet spot" (Impellizzeri et al. 2020, *Training load and its role in injury prevention,
+  part 2*, J Athl Train 55:893; Impellizzeri et al. 2021, *What role do chronic workloads
+  play in the ACWR? Time to dismiss ACWR and its underlying theory*, Sports Med 51:581;
+  the coupled ratio shares its acute week with the chronic month, Lolli et al. 2019, Br J
+  Sports Med 53:921).
+
+Monotony = 7-day mean / 7-day population SD (undefined when the SD is 0), strain = 7-day
+load × monotony (Foster 1998, *Monitoring training in athletes with reference to
+overtraining syndrome*, Med Sci Sports Exerc 30:1164).
 """
 
 from __future__ import annotations
@@ -49,7 +72,10 @@ CTL_DAYS = 42.0
 ATL_DAYS = 7.0
 ACWR_ACUTE = 7
 ACWR_CHRONIC = 28
+# Days of history before a value is shown (module docstring, "Building").
+SHOWN_FROM = {"atl": 7, "acwr_ewma": ACWR_CHRONIC, "acwr_rolling": ACWR_CHRONIC, "ctl": 42}
 PERFORMANCE_COLUMNS = (
+    "history_days",
     "ctl",
     "atl",
     "tsb",
@@ -95,21 +121,16 @@ def srpe_load(rpe: float, minutes: float) -> float:
     return rpe * minutes
 
 
-def _seeded_at_zero(load: pl.Expr, tau: float, index: pl.Expr, by: list[str]) -> pl.Expr:
-    """GoldenCheetah's X_t = X_{t−1} + (L_t − X_{t−1})·k seeded with X_{−1} = 0.
-
-    polars' ``ewm_mean(adjust=False)`` seeds with Y_0 = L_0; unrolling both recurrences
-    gives X_t = Y_t − (1 − k)^(t+1) · L_0."""
-    k = 1.0 - math.exp(-1.0 / tau)
-    y = load.ewm_mean(alpha=k, adjust=False)
-    first = load.first()
-    if by:
-        y, first = y.over(by), first.over(by)
-    return y - (1.0 - k) ** (index + 1) * first
+def _weighted_mean(load: pl.Expr, k: float, by: list[str]) -> pl.Expr:
+    """The exponentially weighted mean of the days so far, weights (1 − k)^i renormalised
+    over the available days (no seed)."""
+    y = load.ewm_mean(alpha=k, adjust=True)
+    return y.over(by) if by else y
 
 
 def performance(daily: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
-    """Add ctl, atl, tsb, acwr_ewma, acwr_rolling, monotony and strain to ``daily``.
+    """Add history_days, ctl, atl, tsb, acwr_ewma, acwr_rolling, monotony and strain to
+    ``daily`` (module docstring: one seeding rule, null while building).
 
     ``daily`` has a ``date`` (Date) and a ``load`` column, plus the ``by`` group columns
     (e.g. ``athlete_id``). Days missing between a group's first and last date are added
@@ -148,10 +169,11 @@ def performance(daily: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
     load = pl.col("load")
     index = w(pl.int_range(pl.len()))
     frame = frame.with_columns(
-        _seeded_at_zero(load, CTL_DAYS, index, group).alias("ctl"),
-        _seeded_at_zero(load, ATL_DAYS, index, group).alias("atl"),
-        w(load.ewm_mean(alpha=2.0 / (ACWR_ACUTE + 1), adjust=False)).alias("_acute"),
-        w(load.ewm_mean(alpha=2.0 / (ACWR_CHRONIC + 1), adjust=False)).alias("_chronic"),
+        (index + 1).cast(pl.Int64).alias("history_days"),
+        _weighted_mean(load, 1.0 - math.exp(-1.0 / CTL_DAYS), group).alias("ctl"),
+        _weighted_mean(load, 1.0 - math.exp(-1.0 / ATL_DAYS), group).alias("atl"),
+        _weighted_mean(load, 2.0 / (ACWR_ACUTE + 1), group).alias("_acute"),
+        _weighted_mean(load, 2.0 / (ACWR_CHRONIC + 1), group).alias("_chronic"),
         w(load.rolling_mean(ACWR_ACUTE, min_samples=ACWR_ACUTE)).alias("_acute_r"),
         w(load.rolling_mean(ACWR_CHRONIC, min_samples=ACWR_CHRONIC)).alias("_chronic_r"),
         w(load.rolling_mean(7, min_samples=7)).alias("_wmean"),
@@ -165,9 +187,17 @@ def performance(daily: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
         return pl.when(pl.col(den) > eps).then(pl.col(num) / pl.col(den))
 
     frame = frame.with_columns(
-        w((pl.col("ctl") - pl.col("atl")).shift(1)).fill_null(0.0).alias("tsb"),
         ratio("_acute", "_chronic").alias("acwr_ewma"),
         ratio("_acute_r", "_chronic_r").alias("acwr_rolling"),
         ratio("_wmean", "_wsd").alias("monotony"),
-    ).with_columns((pl.col("_wsum") * pl.col("monotony")).alias("strain"))
+    ).with_columns(
+        (pl.col("_wsum") * pl.col("monotony")).alias("strain"),
+        *[
+            pl.when(pl.col("history_days") >= days).then(pl.col(c)).alias(c)
+            for c, days in SHOWN_FROM.items()
+        ],
+    )
+    frame = frame.with_columns(
+        w((pl.col("ctl") - pl.col("atl")).shift(1)).alias("tsb")  # null until CTL is shown
+    )
     return frame.drop("_acute", "_chronic", "_acute_r", "_chronic_r", "_wmean", "_wsd", "_wsum")

@@ -42,7 +42,7 @@ MARGIN_MS = 6 * 3_600_000
 DEFAULT_LOOKBACK_MS = 2 * DAY_MS
 DEFAULT_CHUNK_DAYS = 7
 
-RULES_VERSION = 2
+RULES_VERSION = 3  # 3: one seeding rule for the load averages, null while building
 
 AthleteDay = tuple[int, dt.date]
 

@@ -89,11 +89,12 @@ DAILY_METRICS = Table(
         "srpe_load": "Float64",  # Σ session-RPE load of the day (0 when none rated)
         "sessions": "Int64",
         "minutes": "Float64",
-        "ctl": "Float64",  # fitness, τ = 42 d (GoldenCheetah PMC)
-        "atl": "Float64",  # fatigue, τ = 7 d
-        "tsb": "Float64",  # form = CTL(t-1) − ATL(t-1)
-        "acwr_ewma": "Float64",  # | None: EWMA 7/28 (Williams 2017)
-        "acwr_rolling": "Float64",  # | None: coupled rolling 7/28, from the 28th day on
+        "history_days": "Int64",  # the athlete's days so far (1 on the first)
+        "ctl": "Float64",  # | None: fitness, τ = 42 d, from day 42 (load.py: one seeding rule)
+        "atl": "Float64",  # | None: fatigue, τ = 7 d, from day 7
+        "tsb": "Float64",  # | None: form = CTL(t-1) − ATL(t-1), from day 43
+        "acwr_ewma": "Float64",  # | None: EWMA 7/28 (Williams 2017), from day 28
+        "acwr_rolling": "Float64",  # | None: coupled rolling 7/28, from day 28
         "monotony": "Float64",  # | None: 7-day mean / population SD (Foster 1998)
         "strain": "Float64",  # | None: 7-day load × monotony
         "updated_ms": "Int64",
@@ -136,7 +137,7 @@ BASELINES = Table(
         "hr_rest_roll7": "Float64",
         "flag_hrv": "Boolean",  # ln_rmssd_roll7 below mean60 − sd60 (a concern)
         "flag_hr_rest": "Boolean",  # hr_rest_roll7 above mean60 + sd60 (a concern)
-        "flag_acwr": "Boolean",  # acwr_ewma > 1.5
+        "flag_acwr": "Boolean",  # acwr_ewma > 1.5: this week's load 1.5× the month's
         "flag_form": "Boolean",  # tsb < −30
         "flags": "String",  # comma-separated names of the raised flags, "" when none
         "updated_ms": "Int64",

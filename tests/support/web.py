@@ -234,7 +234,8 @@ def _history_rows(
         daily.append(
             {"athlete_id": athlete_id, "date": date, "load": 50.0 + i, "sessions": 1,
              "minutes": 45.0, "ctl": 10.0 + i, "atl": 20.0 + i, "tsb": -10.0 + i / 2,
-             "acwr_ewma": 1.0 + i / 100, "srpe_load": 0.0, "updated_ms": 0}
+             "acwr_ewma": 1.0 + i / 100, "acwr_rolling": 1.0 + i / 100,
+             "history_days": 60 + i, "srpe_load": 0.0, "updated_ms": 0}
         )  # fmt: skip
         base.append(
             {"athlete_id": athlete_id, "date": date, "ln_rmssd": 3.5 + i / 100,
