@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import Coach, coach_of, coach_page, require_coach
+from gympulse.dashboards.data import EXPORT_ORDER
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.web import RowId, ctx_of, public_base, site_zone
 from gympulse.pipeline.registry import Athlete
@@ -47,18 +48,7 @@ def local_to_ms(when: dt.datetime, zone: dt.tzinfo) -> int:
     return int(when.timestamp() * 1000)
 
 
-EXPORTS = (
-    "athletes",
-    "sensors",
-    "assignments",
-    "classes",
-    "wellness",
-    "session_rpe",
-    "session_summary",
-    "daily_metrics",
-    "baselines",
-    "samples",
-)
+EXPORTS = EXPORT_ORDER  # every CSV the coach may download (dashboards/data.py)
 
 
 def _admin_data(

@@ -40,6 +40,7 @@ from gympulse.pipeline.analytics.tables import (
     SESSION_SUMMARY,
     Table,
 )
+from gympulse.pipeline.personal_data import PLACES, Home
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 from gympulse.pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
 
@@ -55,16 +56,44 @@ IDENTITY_EXPORTS: dict[str, str] = {
     "classes": "id",
     "wellness": "athlete_id, date",
     "session_rpe": "athlete_id, session_id",
+    "morning_recordings": "athlete_id, start_ms",
+    "strength_sets": "athlete_id, ts_ms, id",
+    "coach_notes": "athlete_id, created_ms",
 }
 # Store tables a coach may export: name -> sort columns.
 STORE_EXPORTS: dict[str, tuple[str, ...]] = {
     "samples": ("sensor", "ts"),
     SESSION_SUMMARY.name: ("athlete_id", "start_ms"),
+    SESSION_POWER.name: ("athlete_id", "session_id"),
     DAILY_METRICS.name: ("athlete_id", "date"),
     MORNING_READINGS.name: ("athlete_id", "start_ms"),
     BASELINES.name: ("athlete_id", "date"),
 }
-EXPORTABLE: frozenset[str] = frozenset(IDENTITY_EXPORTS) | frozenset(STORE_EXPORTS)
+# Places of a person's data (pipeline/personal_data.py) that are not among the coach's CSV
+# tables, and why; every other place is (tests/test_csv_exports.py checks both ways). A
+# registry table the map names and these do not is exported as it is (its withheld
+# columns left out), so a new table of a person's data reaches the CSV set by itself.
+NOT_IN_CSV: dict[str, str] = {
+    "machine_samples": "raw machine samples: in the person's own export (zip)",
+    "quarantine": "raw malformed messages, kept for diagnosis only",
+    "analytics_state": "the analytics' bookkeeping (what to recompute)",
+    "guest_tokens": "guest links: managed on the athlete's page; their hashes are secrets",
+    "guest_token_nonce": "what re-derives a guest link: a secret",
+    "guest_token_use": "when a link was last opened: on the athlete's page",
+}
+# The person's-data tables of the registry file (exported as they are, withheld left out).
+_REGISTRY_PLACES = {p.name: p for p in PLACES if p.home is Home.REGISTRY}
+REGISTRY_EXPORTS: dict[str, str] = IDENTITY_EXPORTS | {
+    name: "1" for name in _REGISTRY_PLACES if name not in IDENTITY_EXPORTS | NOT_IN_CSV
+}
+EXPORTABLE: frozenset[str] = frozenset(REGISTRY_EXPORTS) | frozenset(STORE_EXPORTS)
+# The admin page's list, in this order (then any other exportable table by name).
+EXPORT_ORDER: tuple[str, ...] = (
+    "athletes", "sensors", "assignments", "classes", "wellness", "session_rpe",
+    "morning_recordings", "morning_readings", "strength_sets", "coach_notes",
+    "session_summary", "session_power", "daily_metrics", "baselines", "samples",
+)  # fmt: skip
+EXPORT_ORDER += tuple(sorted(EXPORTABLE - set(EXPORT_ORDER)))
 
 # The samples CSV export reads this much time per query_samples call (one day).
 EXPORT_WINDOW_MS = 86_400_000
@@ -272,7 +301,7 @@ class Data:
         consumer asks for its rows, so memory holds one window, not the whole history. Rows
         come ordered by window, then (sensor, ts) within it. Derived tables (a few rows per
         athlete per day) are read whole."""
-        if table in IDENTITY_EXPORTS:
+        if table in REGISTRY_EXPORTS:
             found = await self.db.arun(lambda conn: _identity_rows(conn, table))
             if found is None:
                 return None
@@ -404,8 +433,13 @@ def _identity_rows(
 ) -> tuple[list[str], list[tuple[Any, ...]]] | None:
     if not _exists(conn, table):
         return None
-    cur = conn.execute(f"SELECT * FROM {table} ORDER BY {IDENTITY_EXPORTS[table]}")
-    return [d[0] for d in cur.description], cur.fetchall()
+    cur = conn.execute(f"SELECT * FROM {table} ORDER BY {REGISTRY_EXPORTS[table]}")
+    columns = [d[0] for d in cur.description]
+    place = _REGISTRY_PLACES.get(table)
+    withheld = set(place.withheld) if place is not None else set()
+    keep = [i for i, c in enumerate(columns) if c not in withheld]
+    rows = cur.fetchall()
+    return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
 
 
 def _sample_window(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:
