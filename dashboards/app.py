@@ -64,7 +64,7 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     own_hub = hub is None
     live = hub if hub is not None else LiveHub(settings, registry)
     secret = settings.web.secret_key.encode() or secrets.token_bytes(32)
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     ctx = AppContext(
         hub=live, registry=registry, store=store, secret=secret, site=settings.site,
         settings=settings,

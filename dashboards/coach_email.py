@@ -104,7 +104,7 @@ async def morning_messages(settings: Settings) -> tuple[list[Recipient], list[Em
     def open_ctx() -> AppContext:
         registry = Registry(settings.store.path)
         hub = LiveHub(settings, registry)  # never started: the list needs no live tiles
-        store = make_store(settings.store)
+        store = make_store(settings.store, zone=settings.timezone)
         return AppContext(
             hub=hub, registry=registry, store=store, secret=b"", site=settings.site,
             settings=settings,

@@ -54,7 +54,7 @@ async def _write_samples_csv(settings: Settings, out: BinaryIO) -> None:
     from gympulse.dashboards.data import Data
     from gympulse.pipeline.stores import make_store
 
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     data = Data(store, settings.store.path)
     data.tz = settings.timezone  # local ISO times in the CSV

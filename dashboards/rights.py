@@ -40,7 +40,7 @@ def resolve_athlete(settings: Settings, athlete: str) -> int | None:
 
 async def export_athlete(settings: Settings, athlete_id: int, out: Path) -> dict[str, int]:
     """The zip of everything of the person; returns rows per file."""
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
         return await privacy.export_athlete(store, settings.store.path, athlete_id, out)
@@ -63,7 +63,7 @@ async def forget_athlete(settings: Settings, athlete_id: int) -> dict[str, int]:
         eraser = _ELSEWHERE_ERASERS[place.name]
         if eraser is not None:
             counts |= await eraser(settings, athlete_id)
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
         counts |= await privacy.erase_athlete(store, settings.store.path, athlete_id)
@@ -94,7 +94,7 @@ if set(_ELSEWHERE_ERASERS) != {p.name for p in ELSEWHERE}:
 
 
 async def apply_retention(settings: Settings, days: int | None = None) -> int:
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
         days = days or settings.ingest.retention_days

@@ -144,7 +144,7 @@ def _reading(args: argparse.Namespace, settings: Settings) -> int:
     tz = settings.timezone
 
     async def main() -> int:
-        store = make_store(settings.store)
+        store = make_store(settings.store, zone=settings.timezone)
         await store.open()
         try:
             if args.action in ("add", "list"):

@@ -386,7 +386,7 @@ def record_reading(
     from gympulse.pipeline.stores import make_store
 
     async def run() -> MorningRecording | Refusal:
-        store = make_store(settings.store)
+        store = make_store(settings.store, zone=settings.timezone)
         journal = Journal(settings.store.path)
         await store.open()
         try:

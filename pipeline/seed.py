@@ -89,7 +89,7 @@ async def seed_history(
     path = settings.store.path
     registry = Registry(path)
     journal = Journal(path)
-    store = make_store(settings.store)
+    store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
         ids: dict[str, int] = {}

@@ -51,7 +51,7 @@ class Services:
     async def store(self) -> Store:
         """The time-series store the settings name, opened (``Store.open``) on first use."""
         if self._store is None:
-            store = make_store(self.settings.store)
+            store = make_store(self.settings.store, zone=self.settings.timezone)
             await store.open()
             self._exit.push_async_callback(store.close)
             self._store = store

@@ -166,7 +166,7 @@ def _ts(title: str, unit: str = "none") -> timeseries.Panel:
 # --------------------------------------------------------------------------- live class
 
 
-def live_class() -> dash.Dashboard:
+def live_class(zone: str = "browser") -> dash.Dashboard:
     """One stat tile per participant seen in the last 15 minutes.
 
     Each tile shows the athlete's latest ``pct_max`` (% of their own effective HRmax, stamped
@@ -229,7 +229,7 @@ def live_class() -> dash.Dashboard:
         .tags(["gympulse", "live"])
         .refresh("1s")
         .time("now-5m", "now")
-        .timezone("browser")
+        .timezone(zone)
         .readonly()
         .with_variable(athlete_var)
         .with_panel(tile)
@@ -239,7 +239,7 @@ def live_class() -> dash.Dashboard:
 # --------------------------------------------------------------------------- coach
 
 
-def coach_squad() -> dash.Dashboard:
+def coach_squad(zone: str = "browser") -> dash.Dashboard:
     status = (
         table.Panel()
         .title("Squad: load and form (latest day)")
@@ -303,7 +303,7 @@ def coach_squad() -> dash.Dashboard:
         .tags(["gympulse", "coach"])
         .refresh("5m")
         .time("now-42d", "now")
-        .timezone("browser")
+        .timezone(zone)
         .readonly()
         .with_panel(status)
         .with_panel(recovery)
@@ -371,7 +371,7 @@ def _athlete_panels(athlete: int | None) -> list[cogbuilder.Builder[model.Panel]
     return [pmc, acwr, hrv, rest, sessions, heart]
 
 
-def athlete_detail() -> dash.Dashboard:
+def athlete_detail(zone: str = "browser") -> dash.Dashboard:
     athlete_var = (
         dash.QueryVariable("athlete")
         .label("Athlete")
@@ -386,7 +386,7 @@ def athlete_detail() -> dash.Dashboard:
         .tags(["gympulse", "coach"])
         .refresh("5m")
         .time("now-90d", "now")
-        .timezone("browser")
+        .timezone(zone)
         .readonly()
         .with_variable(athlete_var)
     )
@@ -395,7 +395,7 @@ def athlete_detail() -> dash.Dashboard:
     return d
 
 
-def guest(athlete_id: int, name: str) -> dash.Dashboard:
+def guest(athlete_id: int, name: str, zone: str = "browser") -> dash.Dashboard:
     """One athlete's own view. No variables: the athlete is fixed in every query."""
     d = (
         dash.Dashboard(f"gympulse — {name}")
@@ -403,7 +403,7 @@ def guest(athlete_id: int, name: str) -> dash.Dashboard:
         .tags(["gympulse", "guest"])
         .refresh("5m")
         .time("now-90d", "now")
-        .timezone("browser")
+        .timezone(zone)
         .readonly()
     )
     for panel in _athlete_panels(athlete_id):
@@ -466,16 +466,19 @@ def number_panels(model_json: dict[str, Any]) -> None:
             next_id += 1
 
 
-def staff_dashboards() -> list[Generated]:
+def staff_dashboards(zone: str = "browser") -> list[Generated]:
+    """``zone``: the dashboards' time zone — the site's (``settings.timezone``, what
+    ``gympulse grafana sync`` passes), so a daily point, at the local midnight of the site's
+    day, is drawn on that day; the provisioned files keep ``browser`` (no site known)."""
     return [
-        Generated(LIVE_UID, FOLDER_STAFF, to_json(live_class())),
-        Generated(COACH_UID, FOLDER_STAFF, to_json(coach_squad())),
-        Generated(ATHLETE_UID, FOLDER_STAFF, to_json(athlete_detail())),
+        Generated(LIVE_UID, FOLDER_STAFF, to_json(live_class(zone))),
+        Generated(COACH_UID, FOLDER_STAFF, to_json(coach_squad(zone))),
+        Generated(ATHLETE_UID, FOLDER_STAFF, to_json(athlete_detail(zone))),
     ]
 
 
-def guest_dashboard(athlete_id: int, name: str) -> Generated:
-    return Generated(guest_uid(athlete_id), FOLDER_GUESTS, to_json(guest(athlete_id, name)))
+def guest_dashboard(athlete_id: int, name: str, zone: str = "browser") -> Generated:
+    return Generated(guest_uid(athlete_id), FOLDER_GUESTS, to_json(guest(athlete_id, name, zone)))
 
 
 def iter_targets(model_json: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -46,6 +46,7 @@ class GrafanaTarget:
     influx_user: str = ""  # a read-only InfluxDB user for Grafana
     influx_password: str = ""
     public_url: str = ""  # Grafana as browsers reach it; empty: ``url``
+    zone: str = "browser"  # the dashboards' time zone: the site's (settings.timezone)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GrafanaTarget:
@@ -65,6 +66,8 @@ class GrafanaTarget:
             influx_user=grafana.influx_username,
             influx_password=grafana.influx_password,
             public_url=grafana.public_url.rstrip("/"),
+            # The site's days (the analytics' and the daily points'), not each browser's.
+            zone=settings.timezone,
         )
 
 
@@ -178,10 +181,11 @@ class GrafanaSync:
         report = SyncReport()
         self.sync_datasource(report)
         self.sync_folders(report)
-        for board in gd.staff_dashboards():
+        for board in gd.staff_dashboards(self.target.zone):
             self.sync_dashboard(board, report)
         for athlete in athletes:
-            self.sync_dashboard(gd.guest_dashboard(athlete.id, athlete.name), report)
+            board = gd.guest_dashboard(athlete.id, athlete.name, self.target.zone)
+            self.sync_dashboard(board, report)
         return report
 
     # ------------------------------------------------------------ guest links
@@ -202,7 +206,7 @@ class GrafanaSync:
         """The guest's shared-dashboard URL, creating the dashboard and share if needed."""
         report = SyncReport()
         self.sync_folders(report)
-        self.sync_dashboard(gd.guest_dashboard(athlete.id, athlete.name), report)
+        self.sync_dashboard(gd.guest_dashboard(athlete.id, athlete.name, self.target.zone), report)
         public = self._public(athlete.id)
         if public is None:
             public = self.api.client.POST(

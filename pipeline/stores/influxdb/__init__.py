@@ -75,12 +75,15 @@ class InfluxStore:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        zone: str = "UTC",
     ) -> None:
+        """``zone``: the site's time zone (``settings.timezone``): a derived table's day
+        is a point at that day's local midnight."""
         self.settings = settings
         self.http = InfluxHttp(settings, transport=transport, sleep=sleep)
         writer, deleter = self._writer_and_deleter()
         self.samples = InfluxSamples(self.http, writer, deleter)
-        self.tables = InfluxTables(self.http, writer, deleter)
+        self.tables = InfluxTables(self.http, writer, deleter, zone=zone)
 
     def _writer_and_deleter(self) -> tuple[LineWriter, Deleter]:
         return self.http, InfluxQLDeleter(self.http)
@@ -182,8 +185,9 @@ class InfluxV2Store(InfluxStore):
         await super().close()
 
 
-def make_influx_store(settings: InfluxSettings) -> Store:
-    """The InfluxDB store the settings ask for (v1 HTTP API by default); not opened yet."""
+def make_influx_store(settings: InfluxSettings, *, zone: str = "UTC") -> Store:
+    """The InfluxDB store the settings ask for (v1 HTTP API by default); not opened yet.
+    ``zone``: the site's time zone, where a derived table's days begin."""
     if settings.api == "v2":
-        return InfluxV2Store(settings)
-    return InfluxStore(settings)
+        return InfluxV2Store(settings, zone=zone)
+    return InfluxStore(settings, zone=zone)

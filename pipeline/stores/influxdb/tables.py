@@ -1,7 +1,15 @@
 """Derived tables on InfluxDB (session summaries, daily metrics, ...): one measurement per
 table, key columns as tags, the table's day or start as the point time, and each table's
 column types in ``gympulse_schema`` so rows read back with their polars types — the
-:class:`gympulse.pipeline.stores.base.TableStore` role."""
+:class:`gympulse.pipeline.stores.base.TableStore` role.
+
+A day (a ``Date`` key column: daily metrics, baselines) is the site's calendar day, as
+the analytics count it (``settings.timezone``), so its point sits at that day's local
+midnight in the site's zone: Grafana, showing the site's zone, draws Monday's load on
+Monday. Read back, a point's day is the local day of its time plus 12 hours, which gives
+the same day for points written at UTC midnight by releases before this one (for zones
+within 12 hours of UTC); rewriting such a day deletes its old point (no second point).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -23,7 +32,6 @@ from gympulse.pipeline.stores.influxdb.http import (
 from gympulse.pipeline.stores.influxdb.influxql import quote_ident, quote_str
 from gympulse.pipeline.stores.influxdb.lineprotocol import HR, QUARANTINE, SCHEMA, line
 
-_EPOCH = dt.date(1970, 1, 1)
 _POINT_TIME = "__point_time_ms"
 _RAW_TAG = "__point_tag_"
 
@@ -31,7 +39,10 @@ _RAW_TAG = "__point_tag_"
 class InfluxTables:
     """The table role of the InfluxDB store, over one HTTP client."""
 
-    def __init__(self, http: InfluxHttp, writer: LineWriter, deleter: Deleter) -> None:
+    def __init__(
+        self, http: InfluxHttp, writer: LineWriter, deleter: Deleter, *, zone: str = "UTC"
+    ) -> None:
+        self.zone = ZoneInfo(zone)  # the site's: where a day's point sits
         self.http = http
         self.writer = writer
         self.deleter = deleter
@@ -78,7 +89,7 @@ class InfluxTables:
         times: dict[tuple[str, ...], int] = {}
         for row in rows.iter_rows(named=True):
             tags = {k: _tag_value(row[k]) for k in tag_cols}
-            t = 0 if time_col is None else _to_ms(row[time_col])
+            t = 0 if time_col is None else _to_ms(row[time_col], self.zone)
             fields = {c: _plain(row[c], columns[c]) for c in field_cols}
             if time_col is not None and time_col not in key:
                 fields[time_col] = _plain(row[time_col], columns[time_col])
@@ -88,7 +99,33 @@ class InfluxTables:
             times[tuple(tags[k] for k in tag_cols)] = t
         if time_col is not None and time_col not in key:
             await self._drop_moved_rows(table, tag_cols, times)
+        elif time_col is not None and columns.get(time_col) == "Date":
+            await self._drop_other_points_of_days(table, tag_cols, rows[time_col].to_list())
         await self._write_checked(lines, table)
+
+    async def _drop_other_points_of_days(
+        self, table: str, tag_cols: list[str], days: list[dt.date]
+    ) -> None:
+        """Before a day's rows are written at local midnight: delete the points of the
+        same tags and day that sit elsewhere (at UTC midnight, written before the day's
+        point followed the site's zone, or under another zone)."""
+        if not days:
+            return
+        lo, hi = _day_span(min(days), self.zone)[0], _day_span(max(days), self.zone)[1]
+        group = " GROUP BY " + ", ".join(quote_ident(t) for t in tag_cols) if tag_cols else ""
+        q = f"SELECT * FROM {self.http.measurement(table)} WHERE time >= {lo}ms AND time < {hi}ms"
+        try:
+            existing = await self.http.rows(q + group)
+        except InfluxQueryError:
+            return
+        wanted = {_midnight_ms(d, self.zone) for d in days}
+        rewritten = set(days)
+        stale = [
+            ({t: str(r.get(t) or "") for t in tag_cols}, int(r["time"]))
+            for r in existing
+            if int(r["time"]) not in wanted and _day_of(int(r["time"]), self.zone) in rewritten
+        ]
+        await self.deleter.delete_points(table, stale)
 
     async def _drop_moved_rows(
         self, table: str, tag_cols: list[str], times: dict[tuple[str, ...], int]
@@ -146,14 +183,19 @@ class InfluxTables:
         ]
         if time_col is not None and time_col in (where or {}):
             value = (where or {})[time_col]
-            if isinstance(value, dt.date | int) and not isinstance(value, bool):
-                conds.append(f"time = {_to_ms(value)}ms")
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                lo, hi = _day_span(value, self.zone)  # the points that read as that day
+                conds.append(f"time >= {lo}ms AND time < {hi}ms")
+            elif isinstance(value, dt.date | int) and not isinstance(value, bool):
+                conds.append(f"time = {_to_ms(value, self.zone)}ms")
         q = f"SELECT * FROM {self.http.measurement(table)}"
         if conds:
             q += " WHERE " + " AND ".join(conds)
         raw = await self.http.rows(q)
         # A table's rows become a frame in a worker thread, as the answer was decoded.
-        return await asyncio.to_thread(_points_frame, raw, columns, tags, time_col, where or {})
+        return await asyncio.to_thread(
+            _points_frame, raw, columns, tags, time_col, where or {}, self.zone
+        )
 
     async def delete_rows(self, table: str, where: Mapping[str, object]) -> int:
         """Rows matching ``where`` on any columns: the matching points are read (tags and
@@ -185,12 +227,15 @@ def _points_frame(
     tags: list[str],
     time_col: str | None,
     where: Mapping[str, object],
+    zone: ZoneInfo,
 ) -> pl.DataFrame:
     """The rows of a derived table's points (see :meth:`InfluxTables._read_points`)."""
     data: dict[str, list[object]] = {c: [] for c in columns}
     for r in raw:
         for c in columns:
-            if c == time_col and c not in r:
+            if c == time_col and c not in r and columns[c] == "Date":
+                data[c].append(_day_of(int(r["time"]), zone))
+            elif c == time_col and c not in r:
                 data[c].append(int(r["time"]))
             elif c in tags:
                 data[c].append(r.get(c) or None)
@@ -229,11 +274,35 @@ def _time_column(schema: Mapping[str, str], key: Sequence[str]) -> str | None:
     return None
 
 
-def _to_ms(value: object) -> int:
+def _midnight_ms(day: dt.date, zone: ZoneInfo) -> int:
+    """The start of ``day`` in ``zone`` (local midnight; the first instant of the day where
+    a DST change skips midnight), in UTC ms."""
+    start = dt.datetime.combine(day, dt.time(), zone)
+    utc = start.astimezone(dt.UTC)
+    if utc.astimezone(zone).date() != day:  # midnight did not exist: 01:00 instead
+        utc = dt.datetime.combine(day, dt.time(1), zone).astimezone(dt.UTC)
+    return int(utc.timestamp() * 1000)
+
+
+def _day_of(ms: int, zone: ZoneInfo) -> dt.date:
+    """The day a point at ``ms`` stands for: the local day in ``zone`` of ``ms`` + 12 h
+    (a point at the local midnight of D, or at D 00:00 UTC from older releases, both
+    read as D)."""
+    return dt.datetime.fromtimestamp(ms / 1000 + 43_200, zone).date()
+
+
+def _day_span(day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
+    """[lo, hi) in UTC ms of the point times :func:`_day_of` reads as ``day``."""
+    noon_before = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(12), zone)
+    noon = dt.datetime.combine(day, dt.time(12), zone)
+    return int(noon_before.timestamp() * 1000), int(noon.timestamp() * 1000)
+
+
+def _to_ms(value: object, zone: ZoneInfo) -> int:
     if isinstance(value, dt.datetime):
         return int(value.timestamp() * 1000)
     if isinstance(value, dt.date):
-        return (value - _EPOCH).days * 86_400_000
+        return _midnight_ms(value, zone)
     if isinstance(value, int):
         return value
     raise ValueError(f"cannot use {value!r} as a point time")
@@ -257,6 +326,8 @@ def _plain(value: object, dtype_name: str) -> object:
 
 def _cast_column(series: pl.Series, dtype_name: str) -> pl.Series:
     if dtype_name == "Date":
+        if series.dtype == pl.Date:
+            return series
         if series.dtype == pl.String:
             return series.str.to_date("%Y-%m-%d", strict=False)
         return series.cast(pl.Int64).cast(pl.Datetime("ms")).dt.date()
