@@ -41,11 +41,14 @@ from gympulse.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 
-FIRST_NAMES = (
-    "Anna", "Bram", "Chloé", "Daan", "Eva", "Finn", "Gijs", "Hanna", "Iris", "Jesse",
-    "Kim", "Lars", "Mila", "Noah", "Olga", "Pieter", "Quinn", "Rosa", "Sem", "Tess",
-    "Umar", "Vera", "Wout", "Xena", "Yara", "Zoë",
-)  # fmt: skip
+# First names by the profile's recorded sex (a name that contradicts it confuses a coach and
+# the demo's kcal, which Keytel's equation computes by sex).
+FIRST_NAMES: dict[str, tuple[str, ...]] = {
+    "female": ("Anna", "Chloé", "Eva", "Hanna", "Iris", "Mila", "Olga", "Rosa", "Tess",
+               "Vera", "Xena", "Yara", "Zoë"),
+    "male": ("Bram", "Daan", "Finn", "Gijs", "Jesse", "Lars", "Noah", "Pieter", "Sem",
+             "Umar", "Wout", "Koen", "Ruben"),
+}  # fmt: skip
 LAST_NAMES = (
     "de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder",
     "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer",
@@ -69,6 +72,7 @@ class Profile:
 def make_profiles(count: int, seed: int, year: int = 2026) -> list[Profile]:
     rng = random.Random(seed)
     profiles = []
+    taken = {"female": 0, "male": 0}  # first names given so far, per sex
     for i in range(count):
         sex: Literal["male", "female"] = "female" if rng.random() < 0.5 else "male"
         age = rng.randint(19, 62)
@@ -76,7 +80,10 @@ def make_profiles(count: int, seed: int, year: int = 2026) -> list[Profile]:
         fitness = rng.random()
         hr_rest = round(72 - 18 * fitness + rng.gauss(0, 3))
         weight = rng.gauss(66 if sex == "female" else 80, 8)
-        first = FIRST_NAMES[i % len(FIRST_NAMES)] + ("" if i < len(FIRST_NAMES) else f" {i}")
+        names = FIRST_NAMES[sex]
+        k = taken[sex]
+        taken[sex] += 1
+        first = names[k % len(names)] + ("" if k < len(names) else f" {i}")
         name = f"{first} {LAST_NAMES[(i * 7 + 3) % len(LAST_NAMES)]}"
         profiles.append(
             Profile(

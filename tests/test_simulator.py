@@ -154,3 +154,16 @@ async def test_simulate_without_ingestion_confirms_on_puback(
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0
     assert out.decode().strip().endswith("published 10 samples")
+
+
+def test_demo_names_agree_with_recorded_sex() -> None:
+    """Issue 21 item 9: a simulated person's first name matches the sex on record (which
+    also drives their kcal), for many seeds; names stay unique."""
+    from gympulse.collectors.simulator import FIRST_NAMES, make_profiles
+
+    assert not set(FIRST_NAMES["female"]) & set(FIRST_NAMES["male"])
+    for seed in range(20):
+        profiles = make_profiles(60, seed)
+        assert len({p.name for p in profiles}) == len(profiles)
+        for p in profiles:
+            assert p.name.split()[0] in FIRST_NAMES[p.sex], (seed, p.name, p.sex)
