@@ -30,6 +30,7 @@ from gympulse import __version__
 from gympulse.dashboards import (
     access,
     admin,
+    audit,
     board,
     coach,
     coach_auth,
@@ -37,6 +38,8 @@ from gympulse.dashboards import (
     coach_links,
     coach_strength,
     coach_today,
+    consent_check,
+    consent_web,
     error_pages,
     guest,
     guest_summary,
@@ -111,24 +114,29 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(coach_auth.public_router)
     app.include_router(morning.guest_router)
     app.include_router(morning.coach_router)
-    app.include_router(morning_coach.coach_router)
+    # Coach reads of one athlete's data go into the access log (dashboards/audit.py).
+    viewed = [Depends(audit.coach_view)]
+    app.include_router(morning_coach.coach_router, dependencies=viewed)
     app.include_router(coach_auth.router)
-    app.include_router(coach.router)
+    app.include_router(coach.router, dependencies=viewed)
     app.include_router(coach_today.router)
     app.include_router(coach_links.router)
     app.include_router(coach_exports.router)
+    app.include_router(consent_web.guest_router)
+    app.include_router(consent_web.coach_router)
     app.include_router(admin.router)
     app.include_router(guest.router)
     app.include_router(guest_summary.router)
     app.include_router(strength.router)
     app.include_router(strength_routine.router)
-    app.include_router(coach_strength.router)
+    app.include_router(coach_strength.router, dependencies=viewed)
 
     @app.exception_handler(coach_auth.NotLoggedIn)
     async def to_login(request: Request, exc: coach_auth.NotLoggedIn) -> RedirectResponse:
         return RedirectResponse("/coach/login", status_code=303)
 
     app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)
+    app.exception_handler(consent_check.NoConsent)(consent_check.no_consent)
     # Every other error a person can reach: a page in their language (JSON for the API).
     app.add_exception_handler(StarletteHTTPException, error_pages.on_http_error)
     app.add_exception_handler(RequestValidationError, error_pages.on_invalid_request)

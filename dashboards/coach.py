@@ -196,6 +196,7 @@ async def athlete_page(
 ) -> HTMLResponse:
     """The athlete's trends, sessions, check-ins, readings and links; ``morning``: a date
     whose 04:00–11:00 heart-rate curve is shown to mark a window of it as a reading."""
+    from gympulse.dashboards.consent_web import coach_consent_rows
     from gympulse.dashboards.morning_coach import morning_curve
 
     coach = coach_of(request)
@@ -286,6 +287,7 @@ async def athlete_page(
         wellness_items=WELLNESS_ITEMS,
         links=await run_db(guest_link_rows, coach, athlete_id),
         readings=await reading_rows(ctx, athlete_id),
+        consent=await coach_consent_rows(ctx, athlete_id, lang, tz),
         morning=await morning_curve(ctx, a, morning, lang),
     )
 

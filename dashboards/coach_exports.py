@@ -22,6 +22,7 @@ from starlette.background import BackgroundTask
 
 from gympulse.dashboards import rights
 from gympulse.dashboards.access import run_db
+from gympulse.dashboards.audit import actor, log_table_export
 from gympulse.dashboards.coach_auth import athlete_or_404, coach_of, require_coach
 from gympulse.dashboards.data import EXPORTABLE
 from gympulse.dashboards.export_worker import samples_csv
@@ -45,7 +46,7 @@ async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileRespons
     settings = coach.ctx.settings
     tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
     out = tmp / f"athlete-{athlete_id}.zip"
-    await rights.export_athlete(settings, athlete_id, out)
+    await rights.export_athlete(settings, athlete_id, out, by=actor(coach))
     log.warning("coach %r exported athlete %d", coach.user.username, athlete_id)
     return FileResponse(
         out,
@@ -68,7 +69,7 @@ async def forget_athlete(
     a = await run_db(athlete_or_404, coach.ctx, athlete_id)
     if confirm.strip() != a.name:
         raise HTTPException(status_code=422, detail="type the athlete's name to confirm")
-    await rights.forget_athlete(coach.ctx.settings, athlete_id)
+    await rights.forget_athlete(coach.ctx.settings, athlete_id, by=actor(coach))
     coach.ctx.guard.poke()  # their guest links are gone: open streams end
     log.warning("coach %r erased athlete %d", coach.user.username, athlete_id)
     return render(
@@ -101,6 +102,7 @@ async def export_csv(request: Request, table_name: str) -> Response:
         found = None
     if found is None:
         raise HTTPException(status_code=404, detail="no such table")
+    await log_table_export(coach, table_name)
     return StreamingResponse(
         found,
         media_type="text/csv",

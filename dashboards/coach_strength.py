@@ -13,10 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from gympulse import contract
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
+from gympulse.dashboards.consent_check import ensure
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.strength_view import history_rows
 from gympulse.dashboards.web import site_zone
 from gympulse.pipeline.analytics import strength
+from gympulse.pipeline.consent import Domain
 from gympulse.pipeline.strength_log import MAX_KG, MAX_PLAN_SETS, MAX_REPS, TemplateItem
 
 router = APIRouter(dependencies=[Depends(require_coach)])
@@ -165,6 +167,7 @@ async def log_set(
     ctx = coach.ctx
     if await run_db(ctx.registry.athlete, athlete_id) is None:
         raise HTTPException(status_code=404, detail="no such athlete")
+    await ensure(ctx, athlete_id, Domain.STRENGTH)
     if exercise not in {e.key for e in await run_db(ctx.strength.exercises)}:
         raise HTTPException(status_code=404, detail="no such exercise")
     now = contract.now_ms()

@@ -27,6 +27,7 @@ from gympulse import contract
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import Viewer, run_db
 from gympulse.dashboards.accounts import GuestToken, token_hash
+from gympulse.dashboards.consent_check import allows, ensure
 from gympulse.dashboards.data import Row
 from gympulse.dashboards.error_pages import notice
 from gympulse.dashboards.i18n import pick_language, t
@@ -36,6 +37,7 @@ from gympulse.dashboards.web import AppContext, check_csrf, csrf_token, ctx_of, 
 from gympulse.pipeline.analytics.fitness import vo2max_uth
 from gympulse.pipeline.analytics.readiness import MOOD_VERY_LOW
 from gympulse.pipeline.analytics.sessions import rateable_from_ms
+from gympulse.pipeline.consent import Domain
 from gympulse.pipeline.domain import Athlete
 from gympulse.pipeline.journal import WELLNESS_ITEMS
 
@@ -251,6 +253,7 @@ async def post_wellness(
     """Today's five-question morning check-in (1–5 each, 5 = best)."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    await ensure(guest.ctx, guest.athlete.id, Domain.WELLNESS)
     await run_db(
         guest.ctx.journal.add_wellness,
         guest.athlete.id,
@@ -414,6 +417,7 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
         sessions=sessions,
         wellness_items=WELLNESS_ITEMS,
         week=week,
+        wellness_ok=await allows(guest.ctx, guest.athlete.id, Domain.WELLNESS),
         scripts=("me.js",),
     )
 

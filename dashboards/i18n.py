@@ -7,6 +7,7 @@ guest's profile language if set, else the browser's ``Accept-Language``, else En
 
 from __future__ import annotations
 
+from gympulse.dashboards.i18n_consent import CONSENT
 from gympulse.dashboards.i18n_experience import EXPERIENCE
 from gympulse.dashboards.i18n_morning import MORNING
 from gympulse.dashboards.i18n_numbers import NUMBERS
@@ -284,6 +285,7 @@ CATALOGUE.update(STRENGTH)  # a lifter's session (dashboards/i18n_strength.py)
 CATALOGUE.update(RETREAT)  # live board, coach and guest pages (dashboards/i18n_retreat.py)
 CATALOGUE.update(NUMBERS)  # load words, wellness words, RPE timing (dashboards/i18n_numbers.py)
 CATALOGUE.update(EXPERIENCE)  # class summary, coach's today (dashboards/i18n_experience.py)
+CATALOGUE.update(CONSENT)  # consent and the access log (dashboards/i18n_consent.py)
 
 
 # The live board's texts (its script gets them from the page, in the site's language).

@@ -34,6 +34,7 @@ from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
 from gympulse.pipeline.analytics.points import points_per_minute
+from gympulse.pipeline.consent import Domain, Policy, holders_of
 from gympulse.pipeline.domain import Athlete, Resolver, age_year, effort_stamp, strap_label
 from gympulse.pipeline.registry import Registry
 from gympulse.settings import Settings
@@ -114,6 +115,7 @@ class Tile:
     machine: MachineReading | None = None  # the wearer's machine, when they have one
     machine_stale_ms: int = 5000
     known: bool = True  # assigned now, or a strap registered with a label
+    plain: bool = False  # the wearer has not consented to live heart rate: name only
 
     def reset_totals(self) -> None:
         self.kcal = 0.0 if self.profile is not None else None
@@ -151,6 +153,13 @@ class Tile:
         minute.peak_bpm = bpm if minute.peak_bpm is None else max(minute.peak_bpm, bpm)
 
     def as_json(self, *, spark: bool = False) -> dict[str, Any]:
+        if self.plain:  # no consent to live heart rate: who is there, nothing measured
+            return {
+                "sensor": self.sensor, "name": self.name, "athlete_id": self.athlete_id,
+                "bpm": None, "pct_max": None, "zone": 0, "ts": self.ts,
+                "received_ms": self.received_ms, "state": "plain", "kcal": None,
+                "points": 0.0, "machine": None, "plain": True,
+            } | ({"spark": []} if spark else {})  # fmt: skip
         extra: dict[str, Any] = {"spark": list(self.spark)} if spark else {}
         return extra | {
             "sensor": self.sensor,
@@ -222,6 +231,10 @@ class LiveHub:
         self._resolver: Resolver = registry.resolver()
         self._athletes: dict[int, Athlete] = {}
         self._labels: dict[str, str] = {}
+        # Who consented to live heart rate (None: the site has no consent rules), read with
+        # the names; a decision made in this process applies at once (consent_changed).
+        self._policy = Policy.of(settings.consent)
+        self._live_ok: frozenset[int] | None = None if not self._policy.required else frozenset()
         self._names_at = 0.0
         self._names_version = -1  # the registry's change counter of the names held
         self._tasks: list[asyncio.Task[None]] = []
@@ -273,8 +286,36 @@ class LiveHub:
             return self._resolver, self._athletes, labels
         resolver = self.registry.resolver()
         athletes = {a.id: a for a in self.registry.athletes()}
+        policy = self._policy
+        self._live_ok = self.registry.run(lambda conn: holders_of(conn, Domain.LIVE, policy))
         self._names_version = version
         return resolver, athletes, labels
+
+    def live_allowed(self, athlete_id: int | None) -> bool:
+        """Whether the board may show this wearer's heart rate (strangers' straps: yes)."""
+        return athlete_id is None or self._live_ok is None or athlete_id in self._live_ok
+
+    def consent_changed(self, athlete_id: int, given: bool) -> None:
+        """A live-consent decision made in this process: her tiles change now."""
+        if self._live_ok is None:
+            return
+        self._live_ok = (self._live_ok | {athlete_id}) if given else (self._live_ok - {athlete_id})
+        for tile in list(self.tiles.values()):
+            if tile.athlete_id == athlete_id:
+                self._apply_consent(tile)
+                self._broadcast(tile)
+
+    def _apply_consent(self, tile: Tile) -> None:
+        plain = not self.live_allowed(tile.athlete_id)
+        if plain and not tile.plain:  # forget what was measured of her
+            tile.bpm = tile.pct_max = None
+            tile.zone = 0
+            tile.reset_totals()
+            tile.minutes = {
+                k: m for k, m in tile.minutes.items() if m.athlete_id != tile.athlete_id
+            }
+            tile.machine = None
+        tile.plain = plain
 
     def _refresh_names(self, force: bool = False) -> None:
         """Names and assignments: read here only the first time (or when forced); a
@@ -319,6 +360,7 @@ class LiveHub:
             tile.profile = None
         if changed or (tile.profile is not None and tile.kcal is None):
             tile.reset_totals()
+        self._apply_consent(tile)
 
     # ------------------------------------------------------------------ updates
 
@@ -334,6 +376,8 @@ class LiveHub:
             self._cap_unknown(keep=tile)
         tile.ts = sample.ts
         tile.received_ms = received_ms
+        if tile.plain:
+            return tile  # nothing of her heart rate is kept or shown
         if sample.contact is False:
             tile.state = "no-contact"
             return tile
@@ -356,7 +400,7 @@ class LiveHub:
         changed = []
         stale_ms = int(self.settings.web.stale_after_s * 1000)
         for tile in self.tiles.values():
-            if tile.athlete_id != athlete_id:
+            if tile.athlete_id != athlete_id or tile.plain:
                 continue
             reading = tile.machine
             if reading is None or reading.sensor != sample.sensor:

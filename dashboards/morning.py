@@ -35,6 +35,7 @@ from gympulse.dashboards.coach_auth import (
     coach_page,
     require_coach,
 )
+from gympulse.dashboards.consent_check import NoConsent, allows, ensure
 from gympulse.dashboards.guest import _guest, _lang, resolve_guest
 from gympulse.dashboards.i18n import sensor_label, t
 from gympulse.dashboards.morning_pending import (
@@ -58,6 +59,7 @@ from gympulse.dashboards.status import guest_status, status_words, trend_chart
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import AppContext
 from gympulse.mqtt import Received
+from gympulse.pipeline.consent import Domain
 
 log = logging.getLogger(__name__)
 # Every guest route resolves its link (404 for an unknown, expired or revoked one), every
@@ -126,6 +128,7 @@ async def api_guest_start(request: Request, token: str) -> dict[str, Any]:
     body = await json_body(request, StartBody)
     ctx = guest.ctx
     athlete_id = guest.athlete.id
+    await ensure(ctx, athlete_id, Domain.MORNING)
     sensor: str | None
     if body.bluetooth:
         sensor, method = web_sensor(athlete_id), "bluetooth"
@@ -191,6 +194,11 @@ async def api_guest_samples(request: Request, token: str) -> dict[str, Any]:
             headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
         )
     ctx = guest.ctx
+    if not (
+        await allows(ctx, guest.athlete.id, Domain.LIVE)
+        or await allows(ctx, guest.athlete.id, Domain.MORNING)
+    ):  # her heart rate is stored with either consent (pipeline/ingest.py)
+        raise NoConsent(Domain.LIVE)
     sensor = web_sensor(guest.athlete.id)
     await run_db(wear_strap, ctx, sensor, guest.athlete.id)
     topic = contract.hr_topic(ctx.settings.site, WEB_COLLECTOR, sensor)
@@ -239,6 +247,7 @@ async def api_station_start(request: Request) -> dict[str, Any]:
     check_coach_csrf(request, coach)
     body = await json_body(request, StationStart)
     athlete_or_404(coach.ctx, body.athlete_id)
+    await ensure(coach.ctx, body.athlete_id, Domain.MORNING)
     await run_db(wear_strap, coach.ctx, body.sensor, body.athlete_id)
     p = start_pending(request, body.athlete_id, body.sensor, "station", "coach")
     return {"id": p.id, "sensor": body.sensor, "start_ms": p.start_ms, "duration_s": p.duration_s}

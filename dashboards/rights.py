@@ -38,8 +38,24 @@ def resolve_athlete(settings: Settings, athlete: str) -> int | None:
         registry.close()
 
 
-async def export_athlete(settings: Settings, athlete_id: int, out: Path) -> dict[str, int]:
-    """The zip of everything of the person; returns rows per file."""
+def _log_access(settings: Settings, actor: str, athlete_id: int, what: str) -> None:
+    from gympulse.pipeline.access_log import AccessLog
+
+    log_ = AccessLog(settings.store.path)
+    try:
+        log_.record(actor, athlete_id, what)
+    finally:
+        log_.close()
+
+
+async def export_athlete(
+    settings: Settings, athlete_id: int, out: Path, *, by: str = "operator"
+) -> dict[str, int]:
+    """The zip of everything of the person; returns rows per file. The export is written
+    to the access log first, so the zip holds its own entry."""
+    from gympulse.pipeline.access_log import EXPORT
+
+    await asyncio.to_thread(_log_access, settings, by, athlete_id, EXPORT)
     store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
@@ -53,7 +69,9 @@ def grafana_configured(settings: Settings) -> bool:
     return bool(g.token or (g.username and g.password))
 
 
-async def forget_athlete(settings: Settings, athlete_id: int) -> dict[str, int]:
+async def forget_athlete(
+    settings: Settings, athlete_id: int, *, by: str = "operator"
+) -> dict[str, int]:
     """Erase the person from every place of the map (:mod:`gympulse.pipeline.personal_data`):
     time series, derived tables, journal, registry, guest links, and (when configured)
     their Grafana dashboard and share. Returns what was deleted per place (-1: the place
@@ -66,7 +84,7 @@ async def forget_athlete(settings: Settings, athlete_id: int) -> dict[str, int]:
     store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
-        counts |= await privacy.erase_athlete(store, settings.store.path, athlete_id)
+        counts |= await privacy.erase_athlete(store, settings.store.path, athlete_id, by=by)
     finally:
         await store.close()
     log.warning("athlete %d erased: %s", athlete_id, counts)

@@ -21,6 +21,7 @@ from gympulse import contract
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.accounts import token_hash
+from gympulse.dashboards.consent_check import ensure
 from gympulse.dashboards.guest import (
     Guest,
     _guest,
@@ -40,6 +41,7 @@ from gympulse.dashboards.strength_view import (
 )
 from gympulse.dashboards.web import check_csrf, site_zone
 from gympulse.pipeline.analytics import strength
+from gympulse.pipeline.consent import Domain
 from gympulse.pipeline.strength_log import MAX_KG, MAX_REPS, StrengthSet
 
 router = APIRouter(dependencies=[Depends(resolve_guest)])
@@ -182,6 +184,7 @@ async def post_set(
     kept but never counted). From a routine, back to the routine."""
     guest = _guest(request, token)
     check_csrf(guest.ctx.secret, f"guest:{token_hash(token)}", csrf)
+    await ensure(guest.ctx, guest.athlete.id, Domain.STRENGTH)
     rating = _optional_number(rpe, 1, 10, "rpe")
     reserve = _optional_number(rir, 0, 10, "rir")
     log = guest.ctx.strength

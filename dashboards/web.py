@@ -24,6 +24,8 @@ from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
 from gympulse.dashboards.sample_rate import SampleRate
 from gympulse.dashboards.throttle import LoginThrottle
+from gympulse.pipeline.access_log import AccessLog
+from gympulse.pipeline.consent import Consents, Policy
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
@@ -90,6 +92,7 @@ class AppContext:
         settings: Settings | None = None,
     ) -> None:
         self.settings = settings or Settings(site=site)
+        self.consent_policy = Policy.of(self.settings.consent)
         self.hub = hub
         self.registry = registry
         self.store = store  # opened and closed by the app's lifespan (Data.open_store)
@@ -119,9 +122,14 @@ class AppContext:
             self.data.tz = self.settings.timezone  # CSV exports: local times
             self.journal = Journal(path)
             self.strength = StrengthLog(path)
+            self.consents = Consents(path)  # consent per domain (pipeline/consent.py)
+            self.access_log = AccessLog(path)  # who looked at whose data
             # A short busy timeout: a database another process holds locked answers "try
             # again" (503) after a moment instead of keeping a worker thread for 30 s.
-            for db in (self.accounts, self.data.db, self.journal, self.registry, self.strength):
+            for db in (
+                self.accounts, self.data.db, self.journal, self.registry, self.strength,
+                self.consents, self.access_log,
+            ):  # fmt: skip
                 db.busy_ms = WEB_BUSY_MS
             self._open = True
 
@@ -131,6 +139,8 @@ class AppContext:
             self.data.close()
             self.journal.close()
             self.strength.close()
+            self.consents.close()
+            self.access_log.close()
             self._open = False
 
 

@@ -67,11 +67,20 @@ def seed_registry(
                 hr_max=profile.hr_max,
                 hr_rest=profile.hr_rest,
             )
+            _demo_consent(registry, athlete_id)
         if resolver.athlete_at(profile.sensor, start_ms) != athlete_id:
             registry.assign(profile.sensor, athlete_id, start_ms)
         bike = f"bike-{i + 1}"
         if i < bikes and resolver.athlete_at(bike, start_ms) != athlete_id:
             registry.assign(bike, athlete_id, start_ms)
+
+
+def _demo_consent(registry: Registry, athlete_id: int) -> None:
+    """The demo's participants are made up: they consent to everything (real guests start
+    without consent, docs/privacy.md "Consent")."""
+    from gympulse.pipeline.consent import record_all
+
+    registry.run(lambda conn: record_all(conn, athlete_id, "demo"))
 
 
 def is_fresh(db_path: str) -> bool:

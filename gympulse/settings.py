@@ -154,6 +154,28 @@ class MorningSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     auto_tolerance_bpm: float = 10.0  # resting range = resting HR ± this
 
 
+def _consent_required_default() -> bool:
+    # The default follows the environment, so a Settings made in code agrees with one loaded
+    # by load() (gympulse's own test suite runs with GYMPULSE_CONSENT__REQUIRED=false).
+    return os.environ.get(ENV_PREFIX + "CONSENT__REQUIRED", "true").strip().lower() not in (
+        "false", "0", "no", "off",
+    )  # fmt: skip
+
+
+class ConsentSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Consent per domain (pipeline/consent.py, docs/privacy.md "Consent")."""
+
+    # Guests who were in the registry before this release recorded consent: "ask" (the
+    # default) — they count as not having consented until they answer, like every new
+    # guest; "given" — the site collected their consent before (on paper, at check-in) and
+    # they count as having consented to every domain until they or a coach record otherwise.
+    # New guests always start without consent.
+    existing_guests: Literal["ask", "given"] = "ask"
+    # false turns the consent rules off (everyone counts as having consented): for
+    # gympulse's test suite and a one-person install only, never for a site with guests.
+    required: bool = msgspec.field(default_factory=_consent_required_default)
+
+
 class GrafanaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str = "http://127.0.0.1:3000"  # where gympulse reaches Grafana's API
     # Grafana as guests' browsers reach it (its root_url), for the links handed to guests;
@@ -226,6 +248,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     collector: CollectorSettings = msgspec.field(default_factory=CollectorSettings)
     grafana: GrafanaSettings = msgspec.field(default_factory=GrafanaSettings)
     smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
+    consent: ConsentSettings = msgspec.field(default_factory=ConsentSettings)
 
 
 class SettingsError(ValueError):

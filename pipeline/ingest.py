@@ -65,6 +65,7 @@ from gympulse.backoff import Backoff
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
+from gympulse.pipeline.consent import Domain, Policy, holders_of
 from gympulse.pipeline.domain import (
     Assignment,
     Athlete,
@@ -107,6 +108,7 @@ class IngestStats:
     store_errors: int = 0
     restamped: int = 0  # stored samples re-stamped after assignment changes
     erased: int = 0  # samples refused: inside an erased person's strap windows
+    no_consent: int = 0  # samples of a wearer who consented to neither live nor morning HR
 
 
 class Snapshot:
@@ -121,24 +123,38 @@ class Snapshot:
         version: int = -1,
         assignments: list[Assignment] | None = None,
         erased: ErasedWindows | None = None,
+        consented: frozenset[int] | None = None,
     ) -> None:
         self.resolver = resolver
         self.erased = erased or ErasedWindows([])
+        # Wearers whose heart rate may be stored (live class or morning HRV consent); None:
+        # the site has no consent rules (pipeline/consent.py).
+        self.consented = consented
         self.athletes = {a.id: a for a in athletes}
         self.version = version  # the registry's change counter when it was read
         self.assignments = assignments or []
         self._hr_max: dict[tuple[int, int], float] = {}
 
     @classmethod
-    def of(cls, registry: Registry) -> Snapshot:
+    def of(cls, registry: Registry, policy: Policy | None = None) -> Snapshot:
         version, assignments, athletes = registry.read_snapshot()
         # Read after the assignments: an erasure commits both at once, so this view of the
         # erased windows is never older than the assignments it goes with.
         erased = registry.erased_windows()
+        consented = None
+        if policy is not None and policy.required:
+            live = registry.run(lambda conn: holders_of(conn, Domain.LIVE, policy))
+            morning = registry.run(lambda conn: holders_of(conn, Domain.MORNING, policy))
+            consented = (live or frozenset()) | (morning or frozenset())
         return cls(
             Resolver(assignments), athletes, version=version, assignments=assignments,
-            erased=erased,
+            erased=erased, consented=consented,
         )  # fmt: skip
+
+    def may_store(self, athlete_id: int | None) -> bool:
+        """A sample of a strap nobody wears is stored (the strap's own data); a wearer's
+        only with her consent."""
+        return athlete_id is None or self.consented is None or athlete_id in self.consented
 
     def hr_max(self, athlete_id: int, ts: int) -> float | None:
         """The athlete's effective HRmax at ``ts`` (age in :func:`age_year` of the sample)."""
@@ -281,6 +297,7 @@ class IngestService:
         self.store = store
         self.registry = registry
         self.stats = IngestStats()
+        self._policy = Policy.of(settings.consent)
         # Taken on first use, off the event loop (:meth:`_first_snapshot`).
         self._snapshot: Snapshot | None = None
         self._restamp_due: dict[str, Window] = {}  # windows still to re-stamp (store down)
@@ -305,7 +322,7 @@ class IngestService:
 
     async def _first_snapshot(self) -> Snapshot:
         if self._snapshot is None:
-            self._snapshot = await asyncio.to_thread(Snapshot.of, self.registry)
+            self._snapshot = await asyncio.to_thread(Snapshot.of, self.registry, self._policy)
         return self._snapshot
 
     @property
@@ -325,7 +342,7 @@ class IngestService:
         current = await self._first_snapshot()
         try:
             if await asyncio.to_thread(self.registry.version) != current.version:
-                fresh = await asyncio.to_thread(Snapshot.of, self.registry)
+                fresh = await asyncio.to_thread(Snapshot.of, self.registry, self._policy)
                 windows = changed_windows(current.assignments, fresh.assignments)
                 merge_windows(self._restamp_due, windows)
                 self._snapshot = fresh
@@ -423,6 +440,11 @@ class IngestService:
                 kept = [s for s in samples if not snapshot.erased.covers(s.sensor, s.ts)]
                 self.stats.erased += len(samples) - len(kept)
                 INGEST.erased.inc(len(samples) - len(kept))
+                samples = kept
+            if snapshot.consented is not None:  # nothing of a wearer without her consent
+                kept = [s for s in samples if snapshot.may_store(s.athlete_id)]
+                self.stats.no_consent += len(samples) - len(kept)
+                INGEST.no_consent.inc(len(samples) - len(kept))
                 samples = kept
             parts.append((samples, rows))
         return parts

@@ -20,6 +20,7 @@ class IngestMetrics:
     store_errors: Counter
     batch_seconds: Histogram
     erased: Counter
+    no_consent: Counter
 
 
 INGEST = IngestMetrics(
@@ -33,6 +34,10 @@ INGEST = IngestMetrics(
     batch_seconds=Histogram("gympulse_ingest_batch_seconds", "store write time per batch"),
     erased=Counter(
         "gympulse_ingest_samples_erased", "samples refused: inside an erased person's windows"
+    ),
+    no_consent=Counter(
+        "gympulse_ingest_samples_no_consent",
+        "samples refused: their wearer consented to neither live nor morning heart rate",
     ),
 )
 

@@ -185,6 +185,23 @@ PLACES: tuple[Place, ...] = (
         names={"sensor": "the strap: " + _ROW},
     ),
     Place(
+        "consent_events",
+        Home.REGISTRY,
+        Link.ATHLETE,
+        "athlete_id",
+        "her consent per domain: every decision, when, and who recorded it",
+        names={"by_whom": "'guest', or the coach who recorded it: " + _ROW},
+    ),
+    Place(
+        "access_log",
+        Home.REGISTRY,
+        Link.ATHLETE,
+        "athlete_id",
+        "who looked at, exported or erased her data, and when; her erasure leaves one"
+        " entry naming nobody ('erased on ... by ...', athlete_id NULL)",
+        names={"actor": "the coach or operator: " + _ROW, "detail": "the page: " + _ROW},
+    ),
+    Place(
         "athletes",
         Home.REGISTRY,
         Link.ATHLETE,
@@ -210,6 +227,11 @@ NOT_PERSONAL: tuple[NotPersonal, ...] = (
         " replays inside them; kept as long as ingestion would accept such a sample",
         names={"sensor": "a strap id, not a person"},
         retention="end_ms",
+    ),
+    NotPersonal(
+        "consent_start",
+        Home.REGISTRY,
+        "when the file began recording consent (guests before it are the existing ones)",
     ),
     NotPersonal("classes", Home.REGISTRY, "the class schedule", names={"name": "the class's name"}),
     NotPersonal(

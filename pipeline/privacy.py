@@ -362,10 +362,13 @@ def _quarantine_frame(rows: list[QuarantineRow]) -> pl.DataFrame:
     )
 
 
-async def erase_athlete(store: Store, path: str | Path, athlete_id: int) -> dict[str, int]:
+async def erase_athlete(
+    store: Store, path: str | Path, athlete_id: int, *, by: str = "operator"
+) -> dict[str, int]:
     """Delete the person from every place of the map in the store and the registry's
-    SQLite file; returns rows deleted per place (-1: the store cannot count). Repeatable:
-    a second run finds nothing and deletes nothing."""
+    SQLite file; returns rows deleted per place (-1: the store cannot count). The access
+    log keeps one entry naming nobody: "erased on <now> by ``by``". Repeatable: a second
+    run finds nothing and deletes nothing."""
     if not isinstance(store, ErasingStore):
         raise TypeError(f"store {store.name} cannot erase samples")
     windows = await asyncio.to_thread(athlete_windows, path, athlete_id)
@@ -375,11 +378,11 @@ async def erase_athlete(store: Store, path: str | Path, athlete_id: int) -> dict
         counts["+".join(p.name for p in raw)] = await store.erase_samples(athlete_id, windows)
     for place in places(Home.STORE, Link.ATHLETE):
         counts[_file_name(place)] = await store.delete_rows(place.name, {place.column: athlete_id})
-    counts |= await asyncio.to_thread(_erase_registry, path, athlete_id)
+    counts |= await asyncio.to_thread(_erase_registry, path, athlete_id, by)
     return counts
 
 
-def _erase_registry(path: str | Path, athlete_id: int) -> dict[str, int]:
+def _erase_registry(path: str | Path, athlete_id: int, by: str) -> dict[str, int]:
     """The registry file's rows of the person, and her erased windows, in one transaction;
     then a checkpoint that empties the WAL (the deleted bytes were overwritten:
     ``secure_delete``)."""
@@ -397,6 +400,12 @@ def _erase_registry(path: str | Path, athlete_id: int) -> dict[str, int]:
                 if _exists(conn, place.name):
                     sql = f"DELETE FROM {place.name} WHERE {_belongs(place)}"
                     counts[_file_name(place)] = conn.execute(sql, (athlete_id,)).rowcount
+            if counts.get("profile"):  # she was here: the log keeps that, naming nobody
+                conn.execute(
+                    "INSERT INTO access_log (ts_ms, actor, athlete_id, what, detail)"
+                    " VALUES (?, ?, NULL, 'erasure', '')",
+                    (now, by),
+                )
         _checkpoint(conn)
         return counts
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from gympulse.collectors import simulator
 from gympulse.collectors.history import Window, retreat_history, window_samples
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.jobs import analyze
+from gympulse.pipeline.consent import record_all
 from gympulse.pipeline.ingest import Snapshot, decode_message
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
@@ -46,6 +48,10 @@ class SeedReport:
     wellness: int
     rpe: int
     seconds: float
+
+
+def _consent_all(conn: sqlite3.Connection, *, athlete_id: int) -> None:
+    record_all(conn, athlete_id, "demo")
 
 
 def _day_start_ms(day: dt.date, tz: dt.tzinfo) -> int:
@@ -106,6 +112,8 @@ async def seed_history(
                 departure=stay.departure.isoformat(),
             )
             registry.assign(p.sensor, ids[p.sensor], _day_start_ms(stay.arrival, tz))
+            # Made-up guests: they consent to everything.
+            registry.run(functools.partial(_consent_all, athlete_id=ids[p.sensor]))
 
         def schedule(conn: sqlite3.Connection) -> list[int]:
             with transaction(conn):  # one commit for the schedule and the readings

@@ -280,6 +280,44 @@ def _adopt(conn: sqlite3.Connection) -> None:
     )
 
 
+# Step 3 (issue 18 item 7): consent per domain and the access log (pipeline/consent.py,
+# pipeline/access_log.py). Consent is a history: every decision is a row, the latest of a
+# (person, domain) counts; a decision bumps the registry's change counter, so ingestion and
+# the live board see a withdrawal with their next look at the counter.
+_CONSENT_AND_ACCESS_LOG = """
+CREATE TABLE consent_events (
+    id          INTEGER PRIMARY KEY,
+    athlete_id  INTEGER NOT NULL,
+    domain      TEXT    NOT NULL
+        CHECK (domain IN ('live', 'morning', 'wellness', 'strength', 'grafana')),
+    given       INTEGER NOT NULL CHECK (given IN (0, 1)),
+    ts_ms       INTEGER NOT NULL,   -- server time (contract.now_ms)
+    by_whom     TEXT    NOT NULL    -- 'guest' (her own page) or 'coach:<login>' / 'operator'
+);
+CREATE INDEX consent_events_athlete ON consent_events (athlete_id, domain, id);
+CREATE TRIGGER consent_events_ins AFTER INSERT ON consent_events
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER consent_events_del AFTER DELETE ON consent_events
+    BEGIN UPDATE registry_version SET n = n + 1 WHERE id = 0; END;
+-- When this file began recording consent: guests created before it are the site's
+-- existing guests (settings consent.existing_guests).
+CREATE TABLE consent_start (
+    id     INTEGER PRIMARY KEY CHECK (id = 0),
+    ts_ms  INTEGER NOT NULL
+);
+INSERT INTO consent_start (id, ts_ms) VALUES (0, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+CREATE TABLE access_log (
+    id          INTEGER PRIMARY KEY,
+    ts_ms       INTEGER NOT NULL,
+    actor       TEXT    NOT NULL,   -- 'coach:<login>', 'operator' (the command line), 'guest'
+    athlete_id  INTEGER,            -- whose data; NULL on an erasure's entry (nobody named)
+    what        TEXT    NOT NULL,   -- 'view', 'export', 'erasure', 'consent'
+    detail      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX access_log_athlete ON access_log (athlete_id, ts_ms);
+CREATE INDEX access_log_ts ON access_log (ts_ms);
+"""
+
 STORE_SCHEMA = Schema(
     "store",
     (
@@ -289,6 +327,7 @@ STORE_SCHEMA = Schema(
             "ALTER TABLE web_users ADD COLUMN email TEXT NOT NULL DEFAULT '';\n"
             "ALTER TABLE web_users ADD COLUMN lang TEXT NOT NULL DEFAULT '';\n",
         ),
+        Step("consent per domain and the access log", _CONSENT_AND_ACCESS_LOG),
     ),
 )
 

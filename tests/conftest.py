@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,11 @@ from tests.support.influxd import Influxd
 from tests.support.install import build_wheel, make_venv
 from tests.support.procs import Mosquitto
 from tests.support.web import Seeded, seed_history, seeded_copy
+
+# Consent per domain (pipeline/consent.py) is on by default for every site. The tests that
+# are not about consent run as before, with the rules off (their made-up guests never
+# answered); tests/test_consent*.py switch them on for their own processes and settings.
+os.environ.setdefault("GYMPULSE_CONSENT__REQUIRED", "false")
 
 
 @pytest.fixture

@@ -206,6 +206,9 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
         home = guest.get(f"{base}/me/{links[alice]}", follow_redirects=True)
         assert home.status_code == 200
         gcsrf = csrf_from(home.text)
+        for domain in ("live", "morning", "wellness", "strength", "grafana"):  # her consent
+            answer = guest.post("consent", data={"domain": domain, "given": 1, "csrf": gcsrf})
+            assert answer.status_code == 303
         scores = {k: 3 for k in ("sleep", "stress", "mood", "energy", "soreness")}
         assert guest.post("wellness", data={**scores, "csrf": gcsrf}).status_code == 303
         rpe = {"session_id": seeded.sessions["Alice"][0], "rpe": 7, "csrf": gcsrf}
@@ -241,6 +244,13 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
             if p.home is Home.REGISTRY:
                 assert manifest[name]["rows"] > 0, name
         assert [n["text"] for n in notes] == [NOTE]
+        with zipfile.ZipFile(io.BytesIO(exported.content)) as zf:
+            access = json.loads(zf.read("access_log.json"))
+        # Her entries, this export's own among them, all by the coach who did them.
+        assert {(e["what"], e["actor"]) for e in access} >= {
+            ("view", "coach:coach"),
+            ("export", "coach:coach"),
+        }
         assert manifest["strength_sets"]["rows"] == 2
         assert manifest["samples"]["rows"] == 5 * 121 + 2
         assert manifest["machine_samples"]["rows"] == 10
@@ -264,6 +274,11 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
                 if p.home is Home.REGISTRY:
                     assert _registry_count(conn, p.name, p.link, p.column, alice) == 0, p.name
             assert _registry_count(conn, "guest_tokens", Link.ATHLETE, "athlete_id", bob) == 1
+            # The access log keeps only "erased on ... by ...", naming nobody.
+            erased = conn.execute(
+                "SELECT actor, athlete_id, detail FROM access_log WHERE what = 'erasure'"
+            ).fetchall()
+            assert erased == [("coach:coach", None, "")]
             for table in ("samples", "machine_samples"):
                 left = conn.execute(
                     f"SELECT count(*) FROM {table} WHERE athlete_id = ? OR sensor IN"

@@ -22,7 +22,9 @@ import pytest
 
 from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
+from gympulse.pipeline.access_log import AccessLog
 from gympulse.pipeline.analytics.strength import CATALOGUE
+from gympulse.pipeline.consent import Consents, Domain
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.personal_data import NOT_PERSONAL, PLACES, Home
 from gympulse.pipeline.stores import make_store
@@ -67,6 +69,7 @@ def _personal_extras(seeded: Seeded, store: StoreSettings) -> None:
     and a quarantined message of each guest's strap."""
     journal = Journal(seeded.db)
     lifts = StrengthLog(seeded.db)
+    consents, access = Consents(seeded.db), AccessLog(seeded.db)
     for name in ("Alice", "Bob"):
         athlete = seeded.athletes[name]
         journal.add_wellness(
@@ -76,8 +79,12 @@ def _personal_extras(seeded: Seeded, store: StoreSettings) -> None:
         journal.add_note(athlete, f"{name} slept badly", author="coach")
         lifts.add_set(athlete, contract.now_ms(), CATALOGUE[0].key, 5, 40.0, logged_by="coach")
         guest_token(seeded.db, athlete)
+        consents.record(athlete, Domain.LIVE, True, "guest")
+        access.record("coach:coach", athlete, "view", "/coach/athletes/{athlete_id}")
     lifts.close()
     journal.close()
+    consents.close()
+    access.close()
 
     async def quarantine() -> None:
         s = make_store(store)

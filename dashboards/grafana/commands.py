@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from gympulse.commands import Command
 from gympulse.settings import Settings
+
+if TYPE_CHECKING:
+    from gympulse.pipeline.registry import Registry
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +56,28 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             revoked = sync.revoke_guest_link(athlete.id)
             print("revoked" if revoked else "no link to revoke")
             return 0
+        if not _shares_allowed(registry, athlete.id, settings):
+            print(
+                f"gympulse: athlete {athlete.id} has not consented to Grafana sharing"
+                " (her page: Privacy; or the coach's athlete page)",
+                file=sys.stderr,
+            )
+            return 2
         print(sync.guest_link(athlete))
         return 0
     finally:
         registry.close()
+
+
+def _shares_allowed(registry: Registry, athlete_id: int, settings: Settings) -> bool:
+    """Whether she consented to a shared Grafana dashboard (pipeline/consent.py)."""
+    from gympulse.pipeline.consent import Domain, Policy, decisions_of
+
+    policy = Policy.of(settings.consent)
+    if not policy.required:
+        return True
+    found = registry.run(lambda conn: decisions_of(conn, athlete_id, policy))
+    return any(d.domain is Domain.GRAFANA and d.given for d in found)
 
 
 COMMANDS: list[Command] = [

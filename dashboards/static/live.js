@@ -106,6 +106,7 @@ function render(entry) {
   entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}%` : "";
   entry.el.querySelector(".zone").textContent = live
     ? `${tr("zone")} ${d.zone} · ${tr(`zone${d.zone}`)}`
+    : state === "plain" ? "" // no consent to live heart rate: her name only
     : tr(state === "no-contact" ? "no_contact" : "no_signal");
   const points = Math.floor(frozen.has(wearer(d)) ? frozen.get(wearer(d)) : d.points || 0);
   entry.el.querySelector(".pts").textContent = `${points} ${tr("pts")}`;

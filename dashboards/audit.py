@@ -1,0 +1,58 @@
+"""The web app's writes to the access log (:mod:`gympulse.pipeline.access_log`).
+
+- :func:`coach_view`: a dependency of the coach routers (added where they are included,
+  ``dashboards/app.py``): every page or API answer a coach reads about one athlete (a
+  route with ``{athlete_id}`` in its path) is written before the handler runs — who, whom,
+  which page, when.
+- :func:`log_table_export`: a coach's CSV of a whole table names every person in it.
+- Exports and erasures of one person are written by :mod:`gympulse.dashboards.rights`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gympulse.dashboards.access import run_db
+from gympulse.dashboards.coach_auth import Coach, require_coach
+from gympulse.pipeline.access_log import EXPORT, VIEW
+
+# CSV tables that hold nothing of a person (the straps, the class schedule).
+_NOT_PERSONAL_TABLES = frozenset({"sensors", "classes"})
+
+
+def actor(coach: Coach) -> str:
+    return f"coach:{coach.user.username}"
+
+
+def _route_path(request: Request) -> str:
+    """The route's path template (``/coach/athletes/{athlete_id}``), never the ids."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "") or request.url.path)
+
+
+async def coach_view(request: Request, coach: Annotated[Coach, Depends(require_coach)]) -> None:
+    """Dependency: a coach's read of one athlete's data goes into the access log (an
+    export is written as one by :mod:`gympulse.dashboards.rights`)."""
+    raw = request.path_params.get("athlete_id")
+    if raw is None or request.method not in ("GET", "HEAD"):
+        return
+    path = _route_path(request)
+    if path.endswith("/export.zip"):
+        return
+    try:
+        athlete_id = int(raw)
+    except ValueError:
+        return  # the route's own validation answers 422
+    if not 0 <= athlete_id <= 2**53:  # RowId's bounds: the route answers 422
+        return
+    await run_db(coach.ctx.access_log.record, actor(coach), athlete_id, VIEW, path)
+
+
+async def log_table_export(coach: Coach, table_name: str) -> None:
+    if table_name in _NOT_PERSONAL_TABLES:
+        return
+    log = coach.ctx.access_log
+    everyone = await run_db(log.everyone)
+    await run_db(log.record_many, actor(coach), everyone, EXPORT, f"{table_name}.csv")
