@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from gympulse import contract
 from gympulse.dashboards import access, guest
 from gympulse.dashboards.access import run_db
+from gympulse.dashboards.board_privacy import board_summary, board_tile
 from gympulse.dashboards.i18n import LIVE_KEYS, pick_language, t
 from gympulse.dashboards.live import END_OF_STREAM
 from gympulse.dashboards.templating import render
@@ -56,13 +57,22 @@ async def live_page(request: Request, _: Board) -> HTMLResponse:
     settings = ctx_of(request).settings
     lang = pick_language(request.headers.get("accept-language"), settings.web.language)
     strings = {key: t(lang, key) for key in LIVE_KEYS}
-    return render("live.html", lang, title="live", scripts=("live.js",), strings=strings)
+    return render(
+        "live.html",
+        lang,
+        title="live",
+        scripts=("live.js",),
+        strings=strings,
+        privacy=settings.web.board_privacy,
+    )
 
 
 @router.get("/api/live/snapshot")
 async def live_snapshot(request: Request, _: Board) -> list[dict[str, Any]]:
     """Every tile as it is now (board link, coach login or trusted network)."""
-    return ctx_of(request).hub.snapshot()
+    ctx = ctx_of(request)
+    privacy = ctx.settings.web.board_privacy
+    return [board_tile(tile, privacy) for tile in ctx.hub.snapshot()]
 
 
 @router.get("/api/live/class")
@@ -106,7 +116,7 @@ async def live_summary(
         if class_id not in today and not recent:
             raise HTTPException(status_code=403, detail="an earlier class needs the coach")
     rows = ctx.hub.summary(None if chosen is None else (chosen.start_ms, chosen.end_ms))
-    for row in rows:
+    for row in rows if ctx.settings.web.board_privacy == "full" else ():
         row["hrr60"] = None
         if chosen is None or row["athlete_id"] is None:
             continue
@@ -116,7 +126,9 @@ async def live_summary(
             break  # the board works without the store: HRR60 stays "–"
         if session is not None and session.get("hrr60") is not None:
             row["hrr60"] = float(session["hrr60"])
-    return rows
+    # The shared screen: no kcal, peak HR or HRR60 when the site keeps them private (each
+    # guest's own page shows theirs in full: guest_summary).
+    return board_summary(rows, ctx.settings.web.board_privacy)
 
 
 @router.get("/api/live/stream", response_class=StreamingResponse)
@@ -125,14 +137,15 @@ async def live_stream(request: Request, viewer: Board) -> StreamingResponse:
     Ends within a second or two when the board link is revoked or the coach logs out."""
     ctx = ctx_of(request)
     live = ctx.hub
-    queue = live.subscribe()
+    privacy = ctx.settings.web.board_privacy
+    queue = live.subscribe(privacy=privacy)
     ctx.guard.watch(queue, viewer)
 
     async def events() -> AsyncIterator[str]:
         try:
             yield "retry: 2000\n\n"
             for tile in live.snapshot(spark=True):
-                yield _tile_event(tile)
+                yield _tile_event(board_tile(tile, privacy))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gympulse import contract
+from gympulse.dashboards.board_privacy import Privacy, board_tile
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.analytics.energy import keytel_kcal_per_min
@@ -228,6 +229,7 @@ class LiveHub:
         self.registry = registry
         self.tiles: dict[str, Tile] = {}
         self._clients: dict[asyncio.Queue[str], int | None] = {}  # queue -> athlete filter
+        self._private: dict[asyncio.Queue[str], Privacy] = {}  # a board's queue -> its view
         self._resolver: Resolver = registry.resolver()
         self._athletes: dict[int, Athlete] = {}
         self._labels: dict[str, str] = {}
@@ -457,10 +459,15 @@ class LiveHub:
     def _broadcast(self, tile: Tile) -> None:
         if not self._clients:
             return
-        event = f"event: tile\ndata: {json.dumps(tile.as_json(), separators=(',', ':'))}\n\n"
+        full = tile.as_json()
+        events = {"full": _tile_event(full)}  # one encoding per view, not per viewer
         for queue, only in self._clients.items():
             if only is not None and tile.athlete_id != only:
                 continue
+            view = self._private.get(queue, "full")
+            if view not in events:
+                events[view] = _tile_event(board_tile(full, view))
+            event = events[view]
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()  # drop the oldest update for a slow browser
@@ -553,14 +560,20 @@ class LiveHub:
                 row["name"] = athlete.board_name
         return rows
 
-    def subscribe(self, athlete_id: int | None = None) -> asyncio.Queue[str]:
-        """A queue of tile events: every tile's, or only ``athlete_id``'s tiles."""
+    def subscribe(
+        self, athlete_id: int | None = None, *, privacy: Privacy = "full"
+    ) -> asyncio.Queue[str]:
+        """A queue of tile events: every tile's, or only ``athlete_id``'s tiles; a board's
+        as its ``privacy`` lets the shared screen show them (:mod:`.board_privacy`)."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=500)
         self._clients[queue] = athlete_id
+        if privacy != "full":
+            self._private[queue] = privacy
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
         self._clients.pop(queue, None)
+        self._private.pop(queue, None)
 
     def end_stream(self, queue: asyncio.Queue[str]) -> None:
         """Tell one stream to end (its credential is gone): it gets :data:`END_OF_STREAM`."""
@@ -575,3 +588,7 @@ class LiveHub:
         connection, and the browsers reconnect by themselves to the next server."""
         for queue in list(self._clients):
             self.end_stream(queue)
+
+
+def _tile_event(tile: dict[str, Any]) -> str:
+    return f"event: tile\ndata: {json.dumps(tile, separators=(',', ':'))}\n\n"

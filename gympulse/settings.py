@@ -117,6 +117,10 @@ class WebSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # The live board's per-class points target: this many points per minute of the class
     # (2 = on average the "moderate" zone 2 for the whole class; 45 min -> 90 points).
     points_per_class_minute: float = 2.0
+    # What the shared screen shows (dashboards/board_privacy.py): "full" (names, heart rate,
+    # kcal; class summary with kcal, peak HR and HRR60), "zones" (board names, zone and
+    # points only) or "initials" (as zones, with initials). Guests' own pages stay full.
+    board_privacy: Literal["full", "initials", "zones"] = "full"
 
     def __post_init__(self) -> None:
         import ipaddress

@@ -91,26 +91,27 @@ function render(entry) {
   const d = entry.data;
   const stale = Date.now() - entry.seenAt > STALE_MS;
   const state = stale ? "no-signal" : d.state;
-  const live = state === "live" && d.bpm !== null;
+  // A private board (web.board_privacy) gets zone and points only: no heart rate, no kcal.
+  const live = state === "live" && (d.bpm !== null || d.private === true);
   entry.el.dataset.state = state;
   entry.el.dataset.zone = live ? d.zone : "";
   entry.el.querySelector(".name").textContent = d.name;
   const fitted = entry.fitted;
   const bpm = entry.el.querySelector(".bpm");
-  bpm.textContent = live ? `${d.bpm}` : "--";
-  if (live) {
+  bpm.textContent = live ? (d.private ? tr(`zone${d.zone}`) : `${d.bpm}`) : "--";
+  if (live && !d.private) {
     const unit = document.createElement("small");
     unit.textContent = "bpm";
     bpm.appendChild(unit);
   }
-  entry.el.querySelector(".pct").textContent = live ? `${d.pct_max}%` : "";
+  entry.el.querySelector(".pct").textContent = live && !d.private ? `${d.pct_max}%` : "";
   entry.el.querySelector(".zone").textContent = live
     ? `${tr("zone")} ${d.zone} · ${tr(`zone${d.zone}`)}`
     : state === "plain" ? "" // no consent to live heart rate: her name only
     : tr(state === "no-contact" ? "no_contact" : "no_signal");
   const points = Math.floor(frozen.has(wearer(d)) ? frozen.get(wearer(d)) : d.points || 0);
   entry.el.querySelector(".pts").textContent = `${points} ${tr("pts")}`;
-  entry.el.querySelector(".kcal").textContent = d.kcal === null ? "" : `${Math.round(d.kcal)} kcal`;
+  entry.el.querySelector(".kcal").textContent = d.kcal == null ? "" : `${Math.round(d.kcal)} kcal`;
   const machine = entry.el.querySelector(".machine");
   machine.textContent = stale ? "" : machineText(d.machine);
   machine.hidden = !machine.textContent;
@@ -218,9 +219,10 @@ async function showSummary(classId) {
   box.querySelector("tbody").innerHTML = "";
   rows.forEach((r) => {
     const tr = document.createElement("tr");
-    [r.name, ...r.zone_minutes.slice(1).map((m) => m.toFixed(0)), Math.floor(r.points),
-     r.kcal === null ? "–" : Math.round(r.kcal), r.peak_bpm ?? "–",
-     r.hrr60 === undefined || r.hrr60 === null ? "–" : Math.round(r.hrr60)]
+    const health = document.body.dataset.privacy !== "full" ? [] :
+      [r.kcal === null ? "–" : Math.round(r.kcal), r.peak_bpm ?? "–",
+       r.hrr60 === undefined || r.hrr60 === null ? "–" : Math.round(r.hrr60)];
+    [r.name, ...r.zone_minutes.slice(1).map((m) => m.toFixed(0)), Math.floor(r.points), ...health]
       .forEach((v) => { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
     box.querySelector("tbody").appendChild(tr);
   });
