@@ -239,3 +239,40 @@ async def test_each_guest_sees_their_own_class_summary_on_the_phone(
                 assert mine["peak_bpm"] == row["peak_bpm"]
             api = await tv.get(f"/api/me/{tokens[absent]}/classes/{class_id}")
             assert api.status_code == 404
+
+
+def test_after_a_restart_the_summary_comes_from_the_session_summary(tmp_path: Path) -> None:
+    """The web app no longer holds the class's minutes (restarted): the class's session
+    summary (``gympulse analyze``) gives zones, points, peak and HRR60; a guest who has no
+    session in that class gets the 404, also from their own home (no link)."""
+    from tests.support.web import app_client, seed_history
+
+    seeded = seed_history(tmp_path / "gympulse.db")
+    alice, bob = seeded.athletes["Alice"], seeded.athletes["Bob"]
+    end = contract.now_ms() - 3_600_000
+    start = end - 45 * 60_000
+    journal = Journal(seeded.db)
+    class_id = journal.add_class("Yoga", start, end)
+    journal.close()
+    row = _session_row(alice, class_id, start, end, 18.0) | {
+        "zone0_s": 600, "zone1_s": 1200, "zone2_s": 900, "zone3_s": 0, "zone4_s": 0,
+        "zone5_s": 0, "points": 40.0, "hr_max": 128,
+    }  # fmt: skip
+    asyncio.run(_write_hrr60(seeded.db, [row]))
+    tokens = {a: guest_token(seeded.db, a) for a in (alice, bob)}
+    with app_client(seeded.db) as client:
+        mine = client.get(f"/api/me/{tokens[alice]}/classes/{class_id}")
+        assert mine.status_code == 200
+        assert mine.json() | {"effort": None} == {
+            "class_id": class_id, "class_name": "Yoga", "start_ms": start, "end_ms": end,
+            "zone_minutes": [10.0, 20.0, 15.0, 0.0, 0.0, 0.0], "points": 40.0,
+            "peak_bpm": 128, "kcal": 5.0, "hrr60": 18.0, "effort": None,
+        }  # fmt: skip
+        assert mine.json()["effort"] == "gentle"
+        page = client.get(f"/me/{tokens[alice]}/classes/{class_id}")
+        assert page.status_code == 200 and "gentle session" in page.text
+        assert f"/classes/{class_id}" in client.get(f"/me/{tokens[alice]}").text
+        assert client.get(f"/api/me/{tokens[bob]}/classes/{class_id}").status_code == 404
+        assert client.get(f"/me/{tokens[bob]}/classes/{class_id}").status_code == 404
+        assert "class-summary-link" not in client.get(f"/me/{tokens[bob]}").text
+        assert client.get(f"/me/{tokens[alice]}/classes/{class_id + 99}").status_code == 404
