@@ -407,3 +407,68 @@ def test_the_access_log(mosquitto: Mosquitto, tmp_path: Path) -> None:
             (dana,),
         ).fetchall()
     assert left == [("coach:coach", None, "erasure", "")]
+
+
+async def test_coaches_recording_and_viewing_at_the_same_moment(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Three coaches at once record a decision for each of 30 guests (the consent form on
+    the athlete page) and open each guest's page: every decision lands on its own guest
+    with its coach's name, and the access log holds exactly one view and one consent entry
+    per (coach, guest)."""
+    db = tmp_path / "gympulse.db"
+    registry = Registry(db)
+    ids = [registry.add_athlete(f"Guest {i}") for i in range(30)]
+    registry.close()
+    accounts = Accounts(db)
+    coaches = ["ana", "ben", "cas"]
+    for name in coaches:
+        accounts.add_user(name, f"{name} correct horse battery")
+    accounts.close()
+    with web_server(mosquitto.url, db) as base:
+        clients, csrf = [], []
+        try:
+            for name in coaches:
+                client = httpx.AsyncClient(base_url=base, timeout=120)
+                clients.append(client)
+                form = await client.get("/coach/login")
+                login = {"username": name, "password": f"{name} correct horse battery",
+                         "csrf": csrf_from(form.text)}  # fmt: skip
+                assert (await client.post("/coach/login", data=login)).status_code == 303
+                csrf.append(csrf_from((await client.get("/coach")).text))
+            start = asyncio.Event()
+
+            async def work(c: int, athlete: int) -> tuple[int, int]:
+                await start.wait()
+                domain = DOMAINS[c].value  # each coach her own domain
+                posted = await clients[c].post(
+                    f"/coach/athletes/{athlete}/consent",
+                    data={"domain": domain, "given": 1, "csrf": csrf[c]},
+                )
+                viewed = await clients[c].get(f"/coach/athletes/{athlete}")
+                return posted.status_code, viewed.status_code
+
+            tasks = [asyncio.create_task(work(c, a)) for c in range(len(coaches)) for a in ids]
+            await asyncio.sleep(0)
+            start.set()
+            assert set(await asyncio.gather(*tasks)) == {(303, 200)}
+        finally:
+            for client in clients:
+                await client.aclose()
+    with closing(sqlite3.connect(db)) as conn:
+        decided = conn.execute(
+            "SELECT athlete_id, domain, given, by_whom FROM consent_events"
+        ).fetchall()
+        logged = conn.execute(
+            "SELECT actor, athlete_id, what, count(*) FROM access_log"
+            " GROUP BY actor, athlete_id, what"
+        ).fetchall()
+    assert sorted(decided) == sorted(
+        (a, DOMAINS[c].value, 1, f"coach:{name}") for c, name in enumerate(coaches) for a in ids
+    )
+    assert sorted(logged) == sorted(
+        (f"coach:{name}", a, what, 1)
+        for name in coaches
+        for a in ids
+        for what in ("consent", "view")
+    )
