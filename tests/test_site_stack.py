@@ -4,7 +4,8 @@ service, with its own environment, commands and config files (tests/support/site
 The order is the one docs/deploy.md gives an operator: .env from .env.example, the
 certificates from make-certs.sh, ``docker compose up`` (Mosquitto, InfluxDB with the users
 its init script makes, Grafana with its provisioning, ingest, web, analyze, retention),
-the athletes and straps, ``docker compose run --rm grafana-sync``, a guest link. Then a
+the athletes and straps, a guest link and her yes on her phone (consent is on at a site),
+``docker compose run --rm grafana-sync``. Then a
 collector's sample, sent over TLS as the collector user, must reach InfluxDB, the live
 board, the coach's pages, the guest's page and the guest's Grafana panel.
 """
@@ -163,6 +164,23 @@ def test_a_collector_sample_reaches_every_view(stack: SiteStack) -> None:
 def check_views(site: SiteStack, athlete: int, board: str, guest: str) -> None:
     env = site.env
 
+    web = env["WEB_PUBLIC_URL"]
+    ca = ssl.create_default_context(cafile=str(site.services["caddy"].mounts["/certs"] / "ca.crt"))
+    # Consent is on at a site (the compose file does not turn it off): nothing of hers is
+    # stored until she says yes on her phone, here to her live heart rate and a shared
+    # Grafana dashboard (the guest link below).
+    with httpx.Client(base_url=web, follow_redirects=False, timeout=10, verify=ca) as phone:
+        form = phone.get(f"/me/{guest}/consent")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf is not None, form.text[:500]
+        for domain in ("live", "grafana"):
+            said = phone.post(
+                f"/me/{guest}/consent", data={"domain": domain, "given": "1", "csrf": csrf[1]}
+            )
+            assert said.status_code == 303, said.text[:500]
+        given = {d["domain"] for d in phone.get(f"/api/me/{guest}/consent").json() if d["given"]}
+        assert given == {"live", "grafana"}
+
     # InfluxDB, as the admin reads it: stored by ingest as the compose file's user.
     influxd = site.influxd
     assert influxd is not None
@@ -176,8 +194,6 @@ def check_views(site: SiteStack, athlete: int, board: str, guest: str) -> None:
     assert {(r["bpm"], r["athlete"]) for r in rows} == {(123, str(athlete))}
 
     # The web app as browsers reach it: through caddy, over HTTPS with the site CA.
-    web = env["WEB_PUBLIC_URL"]
-    ca = ssl.create_default_context(cafile=str(site.services["caddy"].mounts["/certs"] / "ca.crt"))
     with httpx.Client(base_url=web, follow_redirects=False, timeout=10, verify=ca) as client:
         # The live board (a board link, as the TV opens it).
         assert client.get(f"/board/{board}").status_code == 303
