@@ -30,7 +30,7 @@ from gympulse.pipeline.assignments import changed_windows
 from gympulse.pipeline.domain import Assignment
 from gympulse.pipeline.registry import FOREVER_MS, Registry
 from gympulse.settings import MqttSettings
-from tests.support.pipeline import count_rows, publish_samples, wait_for
+from tests.support.pipeline import barrier, count_rows, publish_samples, sqlite_has, wait_for
 from tests.support.procs import Mosquitto, gympulse_process
 
 pytestmark = pytest.mark.slow
@@ -161,7 +161,9 @@ async def test_a_strap_handed_over_mid_stream_goes_to_the_new_wearer_from_the_ha
             handed_at = await handover
         await _all_stored(db, "strap-1", 80)
         await _all_stored(db, "strap-2", 80)
-        await asyncio.sleep(1.5)  # the idle check would have run; nothing may change now
+        # Ingestion reads the registry's change counter around every batch: once a marker
+        # sent after the hand-over is stored, every re-stamp it causes has been made.
+        await barrier(mosquitto.url, sqlite_has(db))
         stamps = _stamps(db, "strap-1")
     before = [a for ts, a in stamps if ts < handed_at]
     after = [a for ts, a in stamps if ts >= handed_at]

@@ -15,7 +15,7 @@ import pytest
 
 from gympulse.collectors.service import run_collector
 from gympulse.pipeline.registry import Registry
-from tests.support.pipeline import count_rows, settings_for, wait_for
+from tests.support.pipeline import barrier, count_rows, settings_for, sqlite_has, wait_for
 from tests.support.procs import Mosquitto
 from tests.support.virtual_machines import MachineRoom
 from tests.support.virtual_straps import StrapField
@@ -168,7 +168,12 @@ async def test_machine_samples_survive_a_broker_crash_while_ingestion_is_away(
                 60,
                 f"every machine sample stored ({want})",
             )
-            await asyncio.sleep(0.5)  # anything doubled would show now
+            # Anything doubled is in once the collector has stopped (no more replays) and a
+            # marker sent after it has been stored: the broker hands ingestion its
+            # messages in order.
+            stop.set()
+            await asyncio.wait_for(task, 20)
+            await barrier(mosquitto.url, sqlite_has(db), site=collector.site)
             keys = _machine_keys(db)
     finally:
         stop.set()

@@ -89,13 +89,19 @@ async def test_twelve_straps_every_notification_once_in_order(
         field.pause()
         sent = sum(len(s.sent) for s in field.straps)
         await run.watcher.until(lambda: run.watcher.got.total() >= sent)
-        await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
+        availability = {k: list(v) for k, v in run.watcher.got.availability.items()}
+        status = list(run.watcher.got.status)  # what it said while it ran
+        # Anything extra (a duplicate) has arrived once the collector has stopped and a
+        # marker sent after it is in.
+        run.stop.set()
+        await asyncio.wait_for(run.task, 20)
+        await run.watcher.barrier()
 
         got = run.watcher.got
         assert set(got.samples) == set(field.by_sensor())
         for sensor, strap in field.by_sensor().items():
             assert check_stream(strap, got.samples[sensor]) == 0
-            assert got.availability[sensor] == ["connected"]
+            assert availability[sensor] == ["connected"]
             info = got.info[sensor]
             assert info.battery_pct == 87
             assert info.name == strap.name
@@ -105,7 +111,7 @@ async def test_twelve_straps_every_notification_once_in_order(
             assert info.model == (strap.kind.want_model or strap.name)
         # max_connections is per adapter: two virtual controllers, six straps each
         assert sorted(s.connections for s in field.straps) == [1] * 12
-        assert got.status[-1] == "online"
+        assert status[-1] == "online"
         # ... and the straps played the simulated class, second by second
         assert check_simulation(field) == sent
         assert {s.kind.want_location for s in field.straps} == {"Chest", "Wrist", "unknown", None}
@@ -192,7 +198,9 @@ async def test_the_simulators_contact_losses_never_reach_the_board(
         field.pause()
         sent = sum(1 for s in field.straps for x in s.sent if x.contact)
         await run.watcher.until(lambda: run.watcher.got.total() >= sent)
-        await asyncio.sleep(0.3)
+        run.stop.set()  # nothing of it is on its way once it has stopped ...
+        await asyncio.wait_for(run.task, 20)
+        await run.watcher.barrier()  # ... and a marker sent after it is in
 
         got = run.watcher.got
         check_simulation(field)

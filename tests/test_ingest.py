@@ -155,7 +155,7 @@ async def test_ingestion_killed_mid_stream_loses_and_doubles_nothing(
         procs.append(gympulse_process(config, log, "ingest"))
         await publishing
         await wait_for(lambda: count_rows(db, "samples") >= len(samples) + probes, 60, "catch-up")
-        await asyncio.sleep(1.0)
+        await barrier(mosquitto.url, sqlite_has(db))  # repeats still queued are in by now
         keys = Counter(k for k in stored_keys(db) if k[0] != "probe")
         assert keys == Counter((s.sensor, s.seq) for s in samples)
         procs[-1].send_signal(signal.SIGTERM)

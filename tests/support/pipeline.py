@@ -82,18 +82,21 @@ async def barrier(
     site: str = "demo",
     collector: str = "barrier",
     limit_s: float = 60,
+    mqtt: MqttSettings | None = None,
 ) -> None:
     """Publish a marker sample once everything else was acknowledged by the broker, and
     wait until ``is_stored`` sees it: the broker queues a subscriber's QoS 1 messages in the
     order it accepted them and ingestion commits its batches in order, so whatever came
     before the marker (repeats included) has been handled by then — instead of a sleep
     that "shows nothing more came". The marker's sensor is :data:`BARRIER_SENSOR`, which
-    :func:`stored_keys` leaves out."""
+    :func:`stored_keys` leaves out. ``mqtt``: the connection settings of a broker that wants
+    a collector's login (then ``collector`` is that login's collector)."""
     marker = HrSample(BARRIER_SENSOR, contract.now_ms(), time.monotonic_ns(), 60, [1000])
-    async with MqttClient(MqttSettings(url=broker_url), f"barrier-{marker.seq}") as mqtt:
-        await mqtt.wait_connected()
+    connect = mqtt or MqttSettings(url=broker_url)
+    async with MqttClient(connect, f"barrier-{marker.seq}") as client:
+        await client.wait_connected()
         topic = contract.hr_topic(site, collector, marker.sensor)
-        await mqtt.publish(topic, contract.encode(marker))
+        await client.publish(topic, contract.encode(marker))
     deadline = time.monotonic() + limit_s
     while not await is_stored(marker):
         if time.monotonic() > deadline:

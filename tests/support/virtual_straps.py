@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -436,10 +437,14 @@ class Received:
         return sum(len(v) for v in self.samples.values())
 
 
+WATCHER_BARRIER = "barrier"  # the marker :meth:`Watcher.barrier` publishes; never a strap
+
+
 class Watcher:
     """A persistent-session MQTT subscriber on every collector topic of one site."""
 
     def __init__(self, url: str, site: str, client_id: str = "test-watcher") -> None:
+        self.url, self.site = url, site
         filters = [
             *contract.subscription(site, "hr"),
             *contract.subscription(site, "availability"),
@@ -488,6 +493,20 @@ class Watcher:
             if loop.time() > deadline:
                 raise AssertionError(f"condition not met within {within_s} s: {self.got.total()}")
             await asyncio.sleep(0.05)
+
+    async def barrier(self) -> None:
+        """Publish a marker from a client of its own and wait until it has arrived, then
+        forget it: Mosquitto queues a subscriber's messages in the order it accepted them,
+        so everything acknowledged before the marker (a duplicate included) has arrived by
+        then -- instead of a sleep that "shows nothing more came". Stop the publisher under
+        test first, so that nothing of it is still on its way."""
+        marker = HrSample(WATCHER_BARRIER, contract.now_ms(), time.monotonic_ns(), 60)
+        async with MqttClient(MqttSettings(url=self.url), f"barrier-{marker.seq}") as mqtt:
+            await mqtt.wait_connected()
+            topic = contract.hr_topic(self.site, "barrier", marker.sensor)
+            await mqtt.publish(topic, contract.encode(marker))
+        await self.until(lambda: WATCHER_BARRIER in self.got.samples)
+        del self.got.samples[WATCHER_BARRIER]
 
     async def stop(self) -> None:
         await self._exit.aclose()  # the pump's message iteration ends
