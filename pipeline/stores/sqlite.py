@@ -17,6 +17,9 @@ constraint) is re-raised as it is, so ingestion knows the data, not the store, i
 Quarantine rows keep a bounded payload prefix with the whole payload's ``size`` and
 ``sha256``; a row marked ``once`` is left out when a row with its ``key`` exists.
 
+``query_samples`` reads columns through Arrow (:mod:`gympulse.pipeline.stores.arrow_read`,
+a read-only ADBC connection used only on the owner thread); the row read is its fallback.
+
 RR intervals are stored as a comma-separated string of milliseconds ("812,790"): compact,
 readable in the sqlite3 shell, and split by polars in one vectorised call.
 
@@ -37,6 +40,7 @@ import polars as pl
 
 from gympulse.pipeline.domain import sample_effort
 from gympulse.pipeline.store_schema import migrate_store
+from gympulse.pipeline.stores.arrow_read import ArrowReader
 from gympulse.pipeline.stores.base import (
     MACHINE_COLUMNS,
     MACHINE_VALUES,
@@ -68,6 +72,7 @@ class SqliteStore(SqliteTables):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._owner: SqliteOwner | None = None
+        self._reader: ArrowReader | None = None  # made, used and closed on the owner thread
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -92,6 +97,9 @@ class SqliteStore(SqliteTables):
         migrate_store(conn, self.path)
 
     async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and self._owner is not None:
+            await self._run(reader.close)  # its connection lives on the owner's thread
         owner, self._owner = self._owner, None
         if owner is not None:
             await asyncio.to_thread(owner.release)  # the last user waits for the thread
@@ -184,9 +192,27 @@ class SqliteStore(SqliteTables):
         sensors: Sequence[str] | None = None,
         athlete_ids: Sequence[int] | None = None,
     ) -> pl.DataFrame:
+        return await self._run(self._query_samples, start_ms, end_ms, sensors, athlete_ids)
+
+    def _query_samples(
+        self,
+        start_ms: int,
+        end_ms: int,
+        sensors: Sequence[str] | None,
+        athlete_ids: Sequence[int] | None,
+    ) -> pl.DataFrame:
+        """Columns through Arrow (:mod:`gympulse.pipeline.stores.arrow_read`) unless this
+        work runs inside a transaction of the owner's connection (its own uncommitted rows
+        are visible only there) or the reader declines; then the rows, as before."""
+        if not self.conn.in_transaction:
+            if self._reader is None:
+                self._reader = ArrowReader(self.path)
+            raw = self._reader.read(start_ms, end_ms, sensors, athlete_ids)
+            if raw is not None:
+                return samples_frame(raw)
         where, params = _window(start_ms, end_ms, sensors, athlete_ids)
         sql = f"SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples WHERE {where}"
-        return await self._run(lambda: samples_frame(self.conn.execute(sql, params).fetchall()))
+        return samples_frame(self.conn.execute(sql, params).fetchall())
 
     async def count_samples(self) -> int:
         (count,) = (await self.execute("SELECT count(*) FROM samples"))[0]
@@ -338,20 +364,23 @@ def _sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def samples_frame(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
-    """(sensor, athlete_id, ts, bpm, rr-text, contact) rows -> the SAMPLE_COLUMNS frame."""
-    raw = pl.DataFrame(
-        rows,
-        schema={
-            "sensor": pl.String,
-            "athlete_id": pl.Int64,
-            "ts": pl.Int64,
-            "bpm": pl.Int32,
-            "rr": pl.String,
-            "contact": pl.Int8,
-        },
-        orient="row",
-    )
+_RAW_SCHEMA: dict[str, pl.DataType] = {
+    "sensor": pl.String(),
+    "athlete_id": pl.Int64(),
+    "ts": pl.Int64(),
+    "bpm": pl.Int32(),
+    "rr": pl.String(),
+    "contact": pl.Int8(),
+}
+
+
+def samples_frame(rows: Sequence[tuple[object, ...]] | pl.DataFrame) -> pl.DataFrame:
+    """(sensor, athlete_id, ts, bpm, rr-text, contact) rows, or the same columns read as
+    Arrow (:mod:`gympulse.pipeline.stores.arrow_read`) -> the SAMPLE_COLUMNS frame."""
+    if isinstance(rows, pl.DataFrame):
+        raw = rows.select(pl.col(c).cast(t, strict=True) for c, t in _RAW_SCHEMA.items())
+    else:
+        raw = pl.DataFrame(rows, schema=_RAW_SCHEMA, orient="row")
     return raw.select(
         "sensor",
         "athlete_id",
