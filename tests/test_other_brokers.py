@@ -21,7 +21,14 @@ import pytest
 from gympulse import contract
 from gympulse.collectors import simulator
 from gympulse.settings import MqttSettings
-from tests.support.pipeline import count_rows, simulated_keys, stored_keys, wait_for
+from tests.support.pipeline import (
+    barrier,
+    count_rows,
+    simulated_keys,
+    sqlite_has,
+    stored_keys,
+    wait_for,
+)
 from tests.support.procs import Mosquitto, NatsServer, gympulse_process
 
 pytestmark = pytest.mark.slow
@@ -96,7 +103,9 @@ async def test_ingestion_sigkill_mid_stream_stores_every_sample_once(
         procs.append(gympulse_process(config, log, "ingest"))
         await asyncio.wait_for(sim, 120)  # returns once the watermark covers every sample
         await wait_for(lambda: count_rows(db, "samples") >= len(expected), 30, "every sample")
-        await asyncio.sleep(0.5)
+        # Repeats still on their way are in once a marker sent after them is stored.
+        marker_via = MqttSettings(url=broker.url, protocol="3.1.1")
+        await barrier(broker.url, sqlite_has(db), mqtt=marker_via)
         assert Counter(stored_keys(db)) == expected  # zero lost, zero doubled
         procs[-1].send_signal(signal.SIGTERM)
         assert procs[-1].wait(timeout=20) == 0, log.read_text()

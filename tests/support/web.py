@@ -227,7 +227,11 @@ def seeded_copy(template: Seeded, dest_dir: Path) -> Seeded:
 def _history_rows(
     athlete_id: int, days: int, flags: str, hr_rest0: float
 ) -> dict[str, list[dict[str, Any]]]:
-    today = dt.datetime.now(dt.UTC).date()
+    now = dt.datetime.now(dt.UTC)
+    today = now.date()
+    # The latest session ended an hour before the run, whatever its hour (at 18:00 it lay
+    # in the future before 18:10, and its RPE was refused); one a day before it.
+    latest = now - dt.timedelta(minutes=70)
     daily, base, sessions = [], [], []
     for i in range(days):
         date = today - dt.timedelta(days=days - 1 - i)
@@ -246,10 +250,11 @@ def _history_rows(
              "flag_acwr": False, "flag_form": False,
              "flags": flags if i == days - 1 else "", "updated_ms": 0}
         )  # fmt: skip
-        start = int(dt.datetime.combine(date, dt.time(18), dt.UTC).timestamp() * 1000)
+        begun = latest - dt.timedelta(days=days - 1 - i)
+        start = int(begun.timestamp() * 1000) // 1000 * 1000
         sessions.append(
             {"athlete_id": athlete_id, "session_id": f"auto-{athlete_id}-{start}",
-             "kind": "auto", "date": date, "start_ms": start, "end_ms": start + 600_000,
+             "kind": "auto", "date": begun.date(), "start_ms": start, "end_ms": start + 600_000,
              "duration_s": 600, "n_samples": 601, "hr_avg": 140.0, "hr_max": 170,
              "hr_max_ref": 185.0, "hr_rest_ref": hr_rest0, "zone0_s": 0, "zone1_s": 60,
              "zone2_s": 120, "zone3_s": 180, "zone4_s": 180, "zone5_s": 60,
