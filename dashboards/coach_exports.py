@@ -25,7 +25,7 @@ from gympulse.dashboards.access import run_db
 from gympulse.dashboards.audit import actor, log_table_export
 from gympulse.dashboards.coach_auth import athlete_or_404, coach_of, require_coach
 from gympulse.dashboards.data import EXPORTABLE
-from gympulse.dashboards.export_worker import samples_csv
+from gympulse.dashboards.export_worker import athlete_zip, samples_csv
 from gympulse.dashboards.i18n import t
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import RowId
@@ -46,7 +46,11 @@ async def export_athlete_zip(request: Request, athlete_id: RowId) -> FileRespons
     settings = coach.ctx.settings
     tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gympulse-export-"))
     out = tmp / f"athlete-{athlete_id}.zip"
-    await rights.export_athlete(settings, athlete_id, out, by=actor(coach))
+    try:
+        await athlete_zip(settings, athlete_id, out, by=actor(coach))  # a process of its own
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
+        raise
     log.warning("coach %r exported athlete %d", coach.user.username, athlete_id)
     return FileResponse(
         out,

@@ -1,4 +1,5 @@
-"""The samples CSV export in a process of its own.
+"""The web app's big exports in a process of their own: the samples CSV, and one person's
+export zip.
 
 A year of samples is millions of rows: reading them and writing them as CSV takes the CPU
 (and, in Python, the GIL) for as long as the download lasts. ``gympulse web`` runs it here
@@ -6,6 +7,14 @@ instead — ``python -m gympulse.dashboards.export_worker`` with the settings on
 the CSV on stdout — and only passes the bytes on (:func:`samples_csv`), so the live board on
 the web process's event loop stays as quick while a coach downloads the history. The pipe
 paces the worker: it writes no faster than the coach's browser reads.
+
+A person's zip (:func:`athlete_zip`, the coach's "export" button) is built the same way:
+``python -m gympulse.dashboards.export_worker zip`` runs :func:`gympulse.dashboards.rights
+.export_athlete` — the one export ``gympulse athlete export`` runs too — into a file the web
+process then sends. Its JSON and CSV encoders and frame building are long C calls that hold
+the GIL; in a thread of the web process each one stalled the live board's loop for as long
+(bench/bench_loop_lag.py), and the export opened a second owner of the store's SQLite file
+in the web process.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
@@ -50,6 +60,47 @@ async def samples_csv(settings: Settings) -> AsyncIterator[bytes]:
             await proc.wait()
 
 
+class ZipJob(msgspec.Struct, frozen=True):
+    """What the web process asks of a zip worker (on its stdin)."""
+
+    settings: Settings
+    athlete: int
+    out: str
+    by: str
+
+
+class ExportFailed(RuntimeError):
+    """The export worker ended without writing the zip."""
+
+
+async def athlete_zip(settings: Settings, athlete_id: int, out: Path, *, by: str) -> dict[str, int]:
+    """The person's export zip written to ``out`` by a worker process (rows per file)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gympulse.dashboards.export_worker",
+        "zip",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    job = ZipJob(settings, athlete_id, str(out), by)
+    try:
+        answer, _ = await proc.communicate(msgspec.json.encode(job))
+    finally:
+        if proc.returncode is None:  # the request was cancelled (the browser went away)
+            proc.kill()
+            await proc.wait()
+    if proc.returncode != 0:
+        raise ExportFailed(f"the export worker failed (exit {proc.returncode})")
+    return msgspec.json.decode(answer, type=dict[str, int])
+
+
+def _write_zip(job: ZipJob) -> dict[str, int]:
+    from gympulse.dashboards import rights
+
+    return asyncio.run(rights.export_athlete(job.settings, job.athlete, Path(job.out), by=job.by))
+
+
 async def _write_samples_csv(settings: Settings, out: BinaryIO) -> None:
     from gympulse.dashboards.data import Data
     from gympulse.pipeline.stores import make_store
@@ -70,6 +121,10 @@ async def _write_samples_csv(settings: Settings, out: BinaryIO) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["zip"]:
+        counts = _write_zip(msgspec.json.decode(sys.stdin.buffer.read(), type=ZipJob))
+        sys.stdout.buffer.write(msgspec.json.encode(counts))
+        return 0
     settings = msgspec.json.decode(sys.stdin.buffer.read(), type=Settings)
     try:
         asyncio.run(_write_samples_csv(settings, sys.stdout.buffer))
