@@ -237,3 +237,35 @@ async def test_30_readers_while_another_process_writes(tmp_path: Path) -> None:
         await store.close()
     # The reads overlapped the writes: some saw part of the batches.
     assert any(0 < h < straps * batches for h in heights)
+
+
+async def test_a_value_the_driver_types_otherwise_is_read_as_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A REAL stored among a column's INTEGERs (written by hand, not by gympulse): in the
+    first Arrow batch the driver reports a float column, after it a type mismatch; either
+    way the store reads the rows, and the frame is the row read's (72.5 bpm is 72 in both)."""
+    db = tmp_path / "gympulse.db"
+    store = SqliteStore(db)
+    await store.open()
+    spy = Spy(monkeypatch)
+    try:
+        n = arrow_read.BATCH_ROWS + 100
+        batch = [sample("s1", T0 + i * 1000, 70, (850,), True, 1) for i in range(20)]
+        batch += [sample("s2", T0 + i * 1000, 80, (750,), False, 2) for i in range(n)]
+        await store.write(WriteBatch(batch))
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute("UPDATE samples SET bpm = 72.5 WHERE sensor = 's1' AND ts = ?", (T0,))
+            conn.execute(
+                "UPDATE samples SET athlete_id = 2.5 WHERE sensor = 's2' AND ts = ?",
+                (T0 + (n - 1) * 1000,),
+            )
+        conn.close()
+        for sensors in (["s1"], ["s2"], None):
+            got = await store.query_samples(0, 2**62, sensors=sensors)
+            assert_frame_equal(got, row_read(db, 0, 2**62, sensors))
+        assert (await store.query_samples(0, 2**62, sensors=["s1"]))["bpm"][0] == 72
+    finally:
+        await store.close()
+    assert spy.answered == [False, False, False, False]

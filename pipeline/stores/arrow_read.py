@@ -3,7 +3,8 @@
 ``sqlite3``'s ``fetchall`` builds a Python tuple and six Python objects per sample, then
 polars takes them apart again: reading a week of 100 athletes that way spent about 80 % of
 ``gympulse analyze --full``. The ADBC SQLite driver steps the statement in C and appends each
-value to an Arrow column, which polars adopts without copying (``bench/bench_sample_read.py``
+value to an Arrow column, which polars adopts through the Arrow C stream interface (no
+pyarrow: its import alone took longer than a week's read) (``bench/bench_sample_read.py``
 measures both on the same store).
 
 Rules this keeps (``gympulse.sqlite_owner``):
@@ -12,9 +13,10 @@ Rules this keeps (``gympulse.sqlite_owner``):
   connection (``mode=ro``) of the store, opened, used and closed only inside work on the
   store's owner thread, so nothing reads on an event loop and nothing writes through it.
 - **Committed data, one snapshot.** The file is in WAL mode, so the read sees what was
-  committed when it began and never waits for the writer. A read is one ``BEGIN`` … ``ROLLBACK``
-  on the reader's connection: the queries of one read (one per strap) share a snapshot, and the
-  next read starts a new one (never a stale snapshot left open between reads).
+  committed when it began and never waits for the writer. A read is one ``BEGIN`` …
+  ``ROLLBACK`` (explicit statements) on the reader's connection: the queries of one read (one
+  per strap) share a snapshot, and the next read starts a new one (never a stale snapshot
+  left open between reads).
 - **Same frame.** The columns are cast to the row path's types and then go through the same
   expressions (:func:`gympulse.pipeline.stores.sqlite.samples_frame`), so the frame has
   :data:`SAMPLE_COLUMNS` and the same values (``tests/test_arrow_read.py`` compares both reads).
@@ -34,12 +36,12 @@ slower, never different.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
+import adbc_driver_manager as adbc
+import adbc_driver_sqlite
 import polars as pl
-from adbc_driver_manager import Error as AdbcError
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +73,30 @@ class ArrowReader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: adbc_sqlite.AdbcSqliteConnection | None = None
+        self._db: adbc.AdbcDatabase | None = None
+        self._conn: adbc.AdbcConnection | None = None
         self._warned = False
 
-    def _connection(self) -> adbc_sqlite.AdbcSqliteConnection:
+    def _connection(self) -> adbc.AdbcConnection:
         if self._conn is None:
-            uri = self.path.resolve().as_uri() + "?mode=ro"
-            conn = adbc_sqlite.connect(uri, autocommit=False)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-                    cur.fetchall()
-                conn.rollback()
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._db = adbc_driver_sqlite.connect(self.path.resolve().as_uri() + "?mode=ro")
+            self._conn = adbc.AdbcConnection(self._db)
+            self._query(f"PRAGMA busy_timeout={BUSY_MS}")
         return self._conn
+
+    def _query(self, sql: str, params: pl.DataFrame | None = None) -> pl.DataFrame:
+        """One statement; ``params``: one row, a column per ``?`` (bound as Arrow)."""
+        assert self._conn is not None
+        stmt = adbc.AdbcStatement(self._conn)
+        try:
+            stmt.set_options(**{"adbc.sqlite.query.batch_rows": BATCH_ROWS})
+            stmt.set_sql_query(sql)
+            if params is not None:
+                stmt.bind_stream(params)
+            stream, _ = stmt.execute_query()
+            return pl.DataFrame(stream)  # through __arrow_c_stream__, read to its end
+        finally:
+            stmt.close()
 
     def read(
         self,
@@ -99,8 +108,13 @@ class ArrowReader:
         """The raw (sensor, athlete_id, ts, bpm, rr, contact) frame in (sensor, ts) order,
         or ``None`` when the row path has to read it (see the module docstring)."""
         try:
-            return self._read(start_ms, end_ms, sensors, athlete_ids)
-        except (AdbcError, OSError) as err:  # OSError: the Arrow stream's reader
+            self._connection()
+            self._query("BEGIN")  # one snapshot for all straps of this read
+            try:
+                return self._read(start_ms, end_ms, sensors, athlete_ids)
+            finally:
+                self._query("ROLLBACK")
+        except (adbc.Error, pl.exceptions.PolarsError, OSError) as err:
             self.close()  # a fresh connection next time
             if not self._warned:
                 log.warning("%s: columnar sample read failed (%s); reading rows", self.path, err)
@@ -114,62 +128,66 @@ class ArrowReader:
         sensors: Sequence[str] | None,
         athlete_ids: Sequence[int] | None,
     ) -> pl.DataFrame | None:
-        conn = self._connection()
-        where = "sensor = ? AND ts >= ? AND ts < ?"
-        extra: list[object] = []
+        window: dict[str, object] = {"lo": start_ms, "hi": end_ms}
+        whose, athletes = "", dict[str, object]()
         if athlete_ids is not None:
-            whose = f"athlete_id IN ({','.join('?' * len(athlete_ids))})"
-            where += f" AND {whose}"
-            extra = list(athlete_ids)
-        sql = f"SELECT athlete_id, ts, bpm, rr, contact FROM samples WHERE {where} ORDER BY ts"
+            athletes = {f"a{i}": a for i, a in enumerate(athlete_ids)}
+            whose = f" AND athlete_id IN ({','.join('?' * len(athletes))})"
+        if sensors is None and athlete_ids is not None:
+            # Some athletes' samples: their (athlete_id, ts) index, as the row path.
+            frame = self._query(
+                "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples"
+                f" WHERE ts >= ? AND ts < ?{whose} ORDER BY sensor, ts",
+                _params(window | athletes),
+            )
+            return _checked(frame, sensor=True)
+        if sensors is None:
+            straps = self._query(_SENSORS).get_column("sensor").to_list()
+        else:
+            straps = sorted(set(sensors))  # code point order = SQLite's BINARY order
+        sql = (
+            "SELECT athlete_id, ts, bpm, rr, contact FROM samples"
+            f" WHERE sensor = ? AND ts >= ? AND ts < ?{whose} ORDER BY ts"
+        )
         parts: list[pl.DataFrame] = []
-        try:  # one snapshot for all straps of this read
-            with conn.cursor() as cur:
-                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
-                if sensors is None and athlete_ids is not None:
-                    # Some athletes' samples: their (athlete_id, ts) index, as the row path.
-                    cur.execute(
-                        "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples"
-                        f" WHERE ts >= ? AND ts < ? AND {whose}"
-                        " ORDER BY sensor, ts",
-                        [start_ms, end_ms, *extra],
-                    )
-                    return _checked(pl.from_arrow(cur.fetch_arrow_table()), sensor=True)
-                if sensors is None:
-                    cur.execute(_SENSORS)
-                    straps = [str(r[0]) for r in cur.fetchall()]
-                else:
-                    straps = sorted(set(sensors))  # code point order = SQLite's BINARY order
-                for sensor in straps:
-                    cur.execute(sql, [sensor, start_ms, end_ms, *extra])
-                    part = _checked(pl.from_arrow(cur.fetch_arrow_table()), sensor=False)
-                    if part is None:
-                        return None
-                    if part.height:
-                        parts.append(part.with_columns(pl.lit(sensor, pl.String).alias("sensor")))
-        finally:
-            conn.rollback()
+        for sensor in straps:
+            part = _checked(
+                self._query(sql, _params({"s": sensor} | window | athletes)), sensor=False
+            )
+            if part is None:
+                return None
+            if part.height:
+                parts.append(part.with_columns(pl.lit(sensor, pl.String).alias("sensor")))
         if not parts:
             return _empty()
         return pl.concat(parts, rechunk=False).select("sensor", *_RAW)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except (AdbcError, OSError):
-                log.debug("%s: closing the columnar reader failed", self.path, exc_info=True)
+        db, self._db = self._db, None
+        for handle in (conn, db):
+            if handle is not None:
+                try:
+                    handle.close()
+                except adbc.Error:
+                    log.debug("%s: closing the columnar reader failed", self.path, exc_info=True)
+
+
+def _params(values: Mapping[str, object]) -> pl.DataFrame:
+    """One row of parameters, in order: text as String, numbers as Int64."""
+    return pl.DataFrame(
+        {k: [v] for k, v in values.items()},
+        schema={k: pl.String if isinstance(v, str) else pl.Int64 for k, v in values.items()},
+    )
 
 
 def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema={"sensor": pl.String(), **_RAW})
 
 
-def _checked(frame: pl.DataFrame | pl.Series, *, sensor: bool) -> pl.DataFrame | None:
+def _checked(frame: pl.DataFrame, *, sensor: bool) -> pl.DataFrame | None:
     """The driver's frame when its columns have the raw types (an empty result has none
     to speak of), else ``None``: a value the driver types differently (the row path)."""
-    assert isinstance(frame, pl.DataFrame)
     if frame.height == 0:
         return _empty() if sensor else frame
     want = {"sensor": pl.String(), **_RAW} if sensor else _RAW
