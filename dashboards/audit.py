@@ -4,12 +4,16 @@
   ``dashboards/app.py``): every page or API answer a coach reads about one athlete (a
   route with ``{athlete_id}`` in its path) is written before the handler runs — who, whom,
   which page, when.
+- :func:`log_shown`: a page or answer about many people at once (the squad ``/coach``,
+  ``/coach/today`` and their APIs): one entry per person shown, so "who looked at whose
+  health data" has every name; the coaches' email writes its own (``coach_email``).
 - :func:`log_table_export`: a coach's CSV of a whole table names every person in it.
 - Exports and erasures of one person are written by :mod:`gympulse.dashboards.rights`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -48,6 +52,14 @@ async def coach_view(request: Request, coach: Annotated[Coach, Depends(require_c
     if not 0 <= athlete_id <= 2**53:  # RowId's bounds: the route answers 422
         return
     await run_db(coach.ctx.access_log.record, actor(coach), athlete_id, VIEW, path)
+
+
+async def log_shown(request: Request, coach: Coach, athlete_ids: Iterable[int]) -> None:
+    """One view entry per person a squad-wide page or answer showed to ``coach``."""
+    ids = list(athlete_ids)
+    if ids:
+        log = coach.ctx.access_log
+        await run_db(log.record_many, actor(coach), ids, VIEW, _route_path(request))
 
 
 async def log_table_export(coach: Coach, table_name: str) -> None:

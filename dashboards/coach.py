@@ -18,6 +18,7 @@ from fastapi.responses import (
 
 from gympulse.dashboards import charts
 from gympulse.dashboards.access import run_db
+from gympulse.dashboards.audit import log_shown
 from gympulse.dashboards.coach_auth import athlete_or_404, coach_of, coach_page, require_coach
 from gympulse.dashboards.coach_links import guest_link_rows
 from gympulse.dashboards.data import Row
@@ -122,17 +123,21 @@ async def _retreat_fields(ctx: AppContext, athletes: list[Athlete]) -> dict[int,
 async def api_squad(request: Request) -> list[dict[str, Any]]:
     """The squad overview, sorted by attention flags."""
     coach = coach_of(request, api=True)
-    return await squad(coach.ctx)
+    rows = await squad(coach.ctx)
+    await log_shown(request, coach, (r["athlete_id"] for r in rows))
+    return rows
 
 
 @router.get("/coach", response_class=HTMLResponse, include_in_schema=False)
 async def squad_page(request: Request) -> HTMLResponse:
     coach = coach_of(request)
+    rows = await squad(coach.ctx)
+    await log_shown(request, coach, (r["athlete_id"] for r in rows))
     return coach_page(
         coach,
         "coach/squad.html",
         title=t(coach.lang, "squad"),
-        rows=await squad(coach.ctx),
+        rows=rows,
         wellness_items=WELLNESS_ITEMS,
     )
 

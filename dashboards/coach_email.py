@@ -21,7 +21,10 @@ from gympulse.dashboards.guest import day_label
 from gympulse.dashboards.i18n import LANGUAGES, t
 from gympulse.dashboards.templating import render_markup
 from gympulse.dashboards.today import Attention, reason_text
+from gympulse.pipeline.access_log import VIEW
 from gympulse.settings import Settings, SmtpSettings
+
+EMAIL_DETAIL = "coach email"  # the access log's "what" of a morning message
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +94,12 @@ def send(smtp: SmtpSettings, messages: list[EmailMessage]) -> None:
             client.send_message(msg)
 
 
-async def morning_messages(settings: Settings) -> tuple[list[Recipient], list[EmailMessage]]:
-    """Every coach with an address and their message (the same list as /coach/today)."""
+async def morning_messages(
+    settings: Settings, *, dry_run: bool = False
+) -> tuple[list[Recipient], list[EmailMessage]]:
+    """Every coach with an address and their message (the same list as /coach/today).
+    Each person on the list goes into the access log as viewed by each coach (``dry_run``:
+    printed for the operator, so once as the operator's view)."""
     import asyncio
 
     from gympulse.dashboards.live import LiveHub
@@ -116,6 +123,14 @@ async def morning_messages(settings: Settings) -> tuple[list[Recipient], list[Em
         try:
             items = await attention_today(ctx)
             accounts = await asyncio.to_thread(ctx.accounts.recipients)
+            # The access log (docs/privacy.md): each coach's message shows them each person
+            # on its list, written as that coach's view before the message is sent.
+            shown = [a.athlete_id for a in items]
+            readers = ["operator"] if dry_run else [f"coach:{u}" for u, _, _ in accounts]
+            for reader in readers if accounts else []:
+                await asyncio.to_thread(
+                    ctx.access_log.record_many, reader, shown, VIEW, EMAIL_DETAIL
+                )
         finally:
             await ctx.data.close_store()
     finally:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gympulse import contract
 from gympulse.dashboards.access import run_db
+from gympulse.dashboards.audit import log_shown
 from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
 from gympulse.dashboards.consent_check import ensure
 from gympulse.dashboards.i18n import t
@@ -94,6 +95,7 @@ async def strength_page(request: Request) -> HTMLResponse:
     sets_of = {a.id: [s.as_dict() for s in await run_db(ctx.strength.sets, a.id)] for a in athletes}
     srpe = await ctx.data.load_7d("srpe_load")
     now = contract.now_ms()
+    await log_shown(request, coach, (a.id for a in athletes))  # everyone's row
     return coach_page(
         coach,
         "coach/strength.html",

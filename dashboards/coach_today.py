@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from gympulse.dashboards.audit import log_shown
 from gympulse.dashboards.coach_auth import coach_of, coach_page, require_coach
 from gympulse.dashboards.guest import day_label
 from gympulse.dashboards.i18n import t
@@ -21,7 +22,9 @@ async def api_today(request: Request) -> list[dict[str, Any]]:
     """Who needs attention today: per guest staying, the need (sum of the reasons'
     weights) and the reasons, most need first; guests with no reason are left out."""
     coach = coach_of(request, api=True)
-    return [a.as_json() for a in await attention_today(coach.ctx)]
+    items = await attention_today(coach.ctx)
+    await log_shown(request, coach, (a.athlete_id for a in items))
+    return [a.as_json() for a in items]
 
 
 @router.get("/coach/today", response_class=HTMLResponse, include_in_schema=False)
@@ -29,6 +32,7 @@ async def today_page(request: Request) -> HTMLResponse:
     coach = coach_of(request)
     lang = coach.lang
     items = await attention_today(coach.ctx)
+    await log_shown(request, coach, (a.athlete_id for a in items))
     day = day_label(lang, site_today(coach.ctx.settings.timezone).isoformat())
     return coach_page(
         coach,

@@ -122,7 +122,7 @@ def _coach_email(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.smtp.host and not args.dry_run:
         print("gympulse: no mail server: set smtp.host (docs/deploy.md)", file=sys.stderr)
         return 2
-    recipients, messages = asyncio.run(morning_messages(settings))
+    recipients, messages = asyncio.run(morning_messages(settings, dry_run=args.dry_run))
     if not recipients:
         print(
             "gympulse: no coach has an address: gympulse coach-user NAME --email ADDRESS",

@@ -12,6 +12,12 @@ A derived table that does not exist yet (analyze never ran) reads as empty. Ever
 returns an athlete's data takes the athlete id as a parameter and passes it to the store as
 the filter (and filters again on the result), so a guest view can only ever ask for its own
 athlete's rows.
+
+Consent (``docs/privacy.md``, "Consent"): every read here — one athlete's, the squad's, a
+CSV of a whole table — keeps only the rows of the people who consent *now* to the domain of
+that table (:data:`gympulse.pipeline.consent.SHOWN_WITH`, applied in :meth:`Data._table`,
+:meth:`Data.samples` and :meth:`Data.export`), so a page reading through ``Data`` cannot
+show what a guest withdrew. Her own export does not come through here.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from gympulse.pipeline.analytics.tables import (
     SESSION_SUMMARY,
     Table,
 )
+from gympulse.pipeline.consent import Policy, Shown, shown_now
 from gympulse.pipeline.personal_data import PLACES, Home
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 from gympulse.pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
@@ -140,15 +147,33 @@ def _rows(frame: pl.DataFrame) -> list[Row]:
     return frame.to_dicts()
 
 
+def _shown_rows(frame: pl.DataFrame, place: str, shown: Shown) -> pl.DataFrame:
+    """The rows of ``place`` that may be shown now (rows of nobody stay)."""
+    ids = shown.ids(place)
+    if ids is None or frame.is_empty() or "athlete_id" not in frame.columns:
+        return frame
+    who = pl.col("athlete_id")
+    return frame.filter(who.is_null() | who.is_in(sorted(ids)))
+
+
 class Data:
     """The views' read side: ``store`` must be opened by its owner (the app's lifespan:
-    :meth:`open_store` / :meth:`close_store`); ``path`` is the registry's SQLite file."""
+    :meth:`open_store` / :meth:`close_store`); ``path`` is the registry's SQLite file;
+    ``policy``: the site's consent rules, which every read applies (module docstring)."""
 
-    def __init__(self, store: Store, path: str | Path) -> None:
+    def __init__(self, store: Store, path: str | Path, *, policy: Policy) -> None:
         self.store = store
         self.db = SqliteDatabase(path)  # the identity tables, through the file's owner
+        self.policy = policy
         self._store_users = 0
         self.tz = "UTC"  # the site's time zone: exports write local ISO times
+
+    async def shown(self) -> Shown:
+        """Who consents to what now (read per call: a withdrawal counts at once)."""
+        if not self.policy.required:
+            return Shown(None)
+        policy = self.policy
+        return await self.db.arun(lambda conn: shown_now(conn, policy))
 
     def close(self) -> None:
         self.db.close()
@@ -183,7 +208,7 @@ class Data:
             if name not in frame.columns:
                 return pl.DataFrame()
             frame = frame.filter(pl.col(name) == value)
-        return frame
+        return _shown_rows(frame, table.name, await self.shown())
 
     # ---------------------------------------------------------------- one athlete
 
@@ -219,6 +244,8 @@ class Data:
 
     async def samples(self, athlete_id: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """(ts, bpm) of the athlete's samples with skin contact in [start_ms, end_ms]."""
+        if not (await self.shown()).allows(athlete_id, "samples"):
+            return []
         frame = await self.store.query_samples(start_ms, end_ms + 1, athlete_ids=[athlete_id])
         frame = frame.filter(
             (pl.col("athlete_id") == athlete_id)
@@ -305,6 +332,7 @@ class Data:
             found = await self.db.arun(lambda conn: _identity_rows(conn, table))
             if found is None:
                 return None
+            found = _shown_identity(table, *found, await self.shown())
             names = await self._names()
             columns, rows = await asyncio.to_thread(self._readable, *found, names)
             return columns, _aiter(rows)
@@ -315,6 +343,7 @@ class Data:
         frame = await self.store.read_rows(table)
         if frame.is_empty():
             return None
+        frame = _shown_rows(frame, table, await self.shown())
         names = await self._names()
         columns, rows = await asyncio.to_thread(self._derived_rows, table, frame, names)
         return columns, _aiter(rows)
@@ -373,9 +402,10 @@ class Data:
             return
         oldest, newest = span
         order = list(STORE_EXPORTS["samples"])
+        shown = await self.shown()
         for lo in range(oldest, newest + 1, window_ms):
             hi = min(lo + window_ms, newest + 1)
-            frame = await self.store.query_samples(lo, hi)
+            frame = _shown_rows(await self.store.query_samples(lo, hi), "samples", shown)
             if frame.is_empty():
                 continue
             yield await asyncio.to_thread(_sample_window, frame, order)
@@ -440,6 +470,17 @@ def _identity_rows(
     keep = [i for i, c in enumerate(columns) if c not in withheld]
     rows = cur.fetchall()
     return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+
+
+def _shown_identity(
+    table: str, columns: list[str], rows: list[tuple[Any, ...]], shown: Shown
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A registry table's rows that may be shown now (``consent.SHOWN_WITH``)."""
+    ids = shown.ids(table)
+    if ids is None or "athlete_id" not in columns:
+        return columns, rows
+    at = columns.index("athlete_id")
+    return columns, [r for r in rows if r[at] is None or r[at] in ids]
 
 
 def _sample_window(frame: pl.DataFrame, order: list[str]) -> pl.DataFrame:

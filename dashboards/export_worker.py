@@ -103,11 +103,12 @@ def _write_zip(job: ZipJob) -> dict[str, int]:
 
 async def _write_samples_csv(settings: Settings, out: BinaryIO) -> None:
     from gympulse.dashboards.data import Data
+    from gympulse.pipeline.consent import Policy
     from gympulse.pipeline.stores import make_store
 
     store = make_store(settings.store, zone=settings.timezone)
     await store.open()
-    data = Data(store, settings.store.path)
+    data = Data(store, settings.store.path, policy=Policy.of(settings.consent))
     data.tz = settings.timezone  # local ISO times in the CSV
     try:
         chunks = await data.export_csv("samples")

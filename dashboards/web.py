@@ -20,16 +20,15 @@ from fastapi import HTTPException, Path, Request, Response
 
 from gympulse.dashboards.access import StreamGuard
 from gympulse.dashboards.accounts import Accounts
+from gympulse.dashboards.consent_shown import ShownJournal, ShownStrength
 from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
 from gympulse.dashboards.sample_rate import SampleRate
 from gympulse.dashboards.throttle import LoginThrottle
 from gympulse.pipeline.access_log import AccessLog
 from gympulse.pipeline.consent import Consents, Policy
-from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import Store
-from gympulse.pipeline.strength_log import StrengthLog
 from gympulse.settings import Settings
 
 if TYPE_CHECKING:
@@ -118,10 +117,12 @@ class AppContext:
         if not self._open:
             path = self.registry.path
             self.accounts = Accounts(path)
-            self.data = Data(self.store, path)
+            # Every read of a person's data keeps only what she consents to now
+            # (docs/privacy.md, "Consent"): the store's tables, the journal, the strength log.
+            self.data = Data(self.store, path, policy=self.consent_policy)
             self.data.tz = self.settings.timezone  # CSV exports: local times
-            self.journal = Journal(path)
-            self.strength = StrengthLog(path)
+            self.journal = ShownJournal(path, policy=self.consent_policy)
+            self.strength = ShownStrength(path, policy=self.consent_policy)
             self.consents = Consents(path)  # consent per domain (pipeline/consent.py)
             self.access_log = AccessLog(path)  # who looked at whose data
             # A short busy timeout: a database another process holds locked answers "try

@@ -72,6 +72,7 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
 
     from gympulse.contract import now_ms
     from gympulse.pipeline.assignments import reapply
+    from gympulse.pipeline.consent import Policy
     from gympulse.pipeline.registry import FOREVER_MS
     from gympulse.pipeline.services import Services
 
@@ -89,8 +90,9 @@ def _assign(args: argparse.Namespace, settings: Settings) -> int:
             start = args.start if args.start is not None else now_ms()
             registry.assign(args.strap, matches[0].id, start, args.end)
             changed = await reapply(
-                registry, await services.store(), args.strap, start, args.end or FOREVER_MS
-            )
+                registry, await services.store(), args.strap, start, args.end or FOREVER_MS,
+                Policy.of(settings.consent),
+            )  # fmt: skip
             print(f"{args.strap} -> {matches[0].name}; {changed} stored samples re-stamped")
             return 0
 

@@ -19,14 +19,23 @@ guests always start without consent. ``consent.required = false`` turns the rule
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from gympulse import contract
 from gympulse.pipeline.sqlite_db import SqliteDatabase, new_id
 from gympulse.settings import ConsentSettings
 
-__all__ = ["DOMAINS", "Consents", "Decision", "Domain", "Policy", "holders_of", "record_all"]
+__all__ = [
+    "DOMAINS", "FOREVER_MS", "SHOWN_WITH", "Consents", "Decision", "Domain", "Period", "Policy",
+    "Shown",
+    "consent_periods", "holders_of", "record_all", "shown_now", "storable_now",
+]  # fmt: skip
+
+T = TypeVar("T")
+FOREVER_MS = 2**62  # the end of a consent that still stands
 
 
 class Domain(StrEnum):
@@ -38,6 +47,28 @@ class Domain(StrEnum):
 
 
 DOMAINS: tuple[Domain, ...] = tuple(Domain)
+
+# The one rule of what is shown (to a coach, on the squad, "today" and the coaches' email,
+# in a coach's CSV of a whole table, on her own pages): a place of a person's data (a table
+# of :mod:`gympulse.pipeline.personal_data`) is shown only for the people who consent *now*
+# to one of its domains. Withdrawing hides what was stored before at once; her own export
+# (a right of access) still holds everything, and only erasure deletes it. Places not named
+# here are not of a consent domain (her profile, coach notes, the consent history, the
+# access log). Readers apply it through :func:`shown_now` in the data-access layer
+# (``dashboards/data.py``, ``dashboards/consent_shown.py``), never page by page.
+SHOWN_WITH: dict[str, tuple[Domain, ...]] = {
+    "samples": (Domain.LIVE, Domain.MORNING),  # stored under either (ingest.Snapshot)
+    "machine_samples": (Domain.LIVE,),
+    "session_summary": (Domain.LIVE,),
+    "session_power": (Domain.LIVE,),
+    "daily_metrics": (Domain.LIVE,),  # load, fitness, form: from the sessions
+    "session_rpe": (Domain.LIVE,),  # how hard a class felt
+    "morning_readings": (Domain.MORNING,),
+    "morning_recordings": (Domain.MORNING,),
+    "baselines": (Domain.MORNING,),  # ln RMSSD and resting HR: from the morning readings
+    "wellness": (Domain.WELLNESS,),
+    "strength_sets": (Domain.STRENGTH,),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +153,107 @@ def holders_of(conn: sqlite3.Connection, domain: Domain, policy: Policy) -> froz
     return frozenset(given)
 
 
-def record_all(conn: sqlite3.Connection, athlete_id: int, by_whom: str) -> None:
-    """Every domain given, stamped now: only for made-up guests (``gympulse demo``)."""
-    now = contract.now_ms()
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Who may be shown what now (:data:`SHOWN_WITH`): the holders of each domain; None
+    when the site has no consent rules (everyone)."""
+
+    holders: Mapping[Domain, frozenset[int]] | None
+
+    def ids(self, place: str) -> frozenset[int] | None:
+        """The people whose rows of ``place`` are shown; None: everyone's."""
+        domains = SHOWN_WITH.get(place)
+        if self.holders is None or domains is None:
+            return None
+        return frozenset().union(*(self.holders.get(d, frozenset()) for d in domains))
+
+    def allows(self, athlete_id: int | None, place: str) -> bool:
+        """A row of nobody (an unassigned strap's sample) is nobody's health data."""
+        ids = self.ids(place)
+        return ids is None or athlete_id is None or athlete_id in ids
+
+    def keep(self, place: str, rows: Iterable[T], athlete_of: str = "athlete_id") -> list[T]:
+        """The rows of ``place`` that may be shown (their ``athlete_of`` attribute)."""
+        ids = self.ids(place)
+        if ids is None:
+            return list(rows)
+        return [r for r in rows if getattr(r, athlete_of) is None or getattr(r, athlete_of) in ids]
+
+
+def shown_now(conn: sqlite3.Connection, policy: Policy) -> Shown:
+    """The consent standing now, for :class:`Shown` (one read of the history)."""
+    if not policy.required:
+        return Shown(None)
+    holders = {}
+    for domain in DOMAINS:
+        found = holders_of(conn, domain, policy)
+        holders[domain] = found if found is not None else frozenset()
+    return Shown(holders)
+
+
+def storable_now(conn: sqlite3.Connection, policy: Policy) -> frozenset[int] | None:
+    """Wearers whose heart rate may be stamped with them now (live class or morning HRV:
+    the two uses of one strap's samples); None: no consent rules."""
+    live = holders_of(conn, Domain.LIVE, policy)
+    morning = holders_of(conn, Domain.MORNING, policy)
+    if live is None or morning is None:
+        return None
+    return live | morning
+
+
+Period = tuple[int, int]  # [from_ms, to_ms)
+
+
+def consent_periods(
+    conn: sqlite3.Connection, domain: Domain, policy: Policy
+) -> dict[int, list[Period]] | None:
+    """The analytics' rule (``docs/privacy.md``, "Consent"): per athlete who consents to
+    ``domain`` *now*, the spans of time in which she had consented, from her history — a
+    sample counts only when it lies in one (consent at the time of the sample *and* now).
+    An existing guest under ``existing_guests = "given"`` counts from the beginning until
+    her first recorded decision. People who withdrew have no span at all. None: the site
+    has no consent rules."""
+    holders = holders_of(conn, domain, policy)
+    if holders is None:
+        return None
+    existing: set[int] = set()
+    if policy.existing_given:
+        existing = {
+            int(a)
+            for (a,) in conn.execute(
+                "SELECT athletes.id FROM athletes, consent_start"
+                " WHERE athletes.created_ms < consent_start.ts_ms"
+            )
+        }
+    events: dict[int, list[tuple[bool, int]]] = {}
+    for a, g, ts in conn.execute(
+        "SELECT athlete_id, given, ts_ms FROM consent_events WHERE domain = ? ORDER BY id",
+        (domain.value,),
+    ):
+        events.setdefault(int(a), []).append((bool(g), int(ts)))
+    out: dict[int, list[Period]] = {}
+    for athlete in sorted(holders):
+        spans: list[Period] = []
+        opened: int | None = 0 if athlete in existing else None
+        for given, ts in events.get(athlete, []):
+            if given and opened is None:
+                opened = ts
+            elif not given and opened is not None:
+                if ts > opened:
+                    spans.append((opened, ts))
+                opened = None
+        if opened is not None:
+            spans.append((opened, FOREVER_MS))
+        out[athlete] = spans
+    return out
+
+
+def record_all(
+    conn: sqlite3.Connection, athlete_id: int, by_whom: str, *, since_ms: int | None = None
+) -> None:
+    """Every domain given, stamped now (or ``since_ms``: the start of a made-up history):
+    only for made-up guests (``gympulse demo``)."""
+    now = contract.now_ms() if since_ms is None else since_ms
     conn.executemany(
         "INSERT INTO consent_events (athlete_id, domain, given, ts_ms, by_whom)"
         " VALUES (?, ?, 1, ?, ?)",

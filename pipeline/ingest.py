@@ -65,7 +65,7 @@ from gympulse.backoff import Backoff
 from gympulse.logs import RateLimitedLog
 from gympulse.mqtt import MqttClient, Received
 from gympulse.pipeline.assignments import Window, changed_windows, merge_windows, restamp
-from gympulse.pipeline.consent import Domain, Policy, holders_of
+from gympulse.pipeline.consent import Policy, storable_now
 from gympulse.pipeline.domain import (
     Assignment,
     Athlete,
@@ -143,9 +143,7 @@ class Snapshot:
         erased = registry.erased_windows()
         consented = None
         if policy is not None and policy.required:
-            live = registry.run(lambda conn: holders_of(conn, Domain.LIVE, policy))
-            morning = registry.run(lambda conn: holders_of(conn, Domain.MORNING, policy))
-            consented = (live or frozenset()) | (morning or frozenset())
+            consented = registry.run(lambda conn: storable_now(conn, policy))
         return cls(
             Resolver(assignments), athletes, version=version, assignments=assignments,
             erased=erased, consented=consented,
@@ -352,7 +350,7 @@ class IngestService:
             return
         due, self._restamp_due = self._restamp_due, {}
         try:
-            changed = await restamp(self.registry, self.store, due)
+            changed = await restamp(self.registry, self.store, due, self._policy)
         except Exception as err:  # the store is down: try again with the next check
             merge_windows(self._restamp_due, due)
             log.warning("re-stamping after an assignment change failed, will retry: %s", err)

@@ -23,7 +23,7 @@ from gympulse.collectors import simulator
 from gympulse.collectors.history import Window, retreat_history, window_samples
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.jobs import analyze
-from gympulse.pipeline.consent import record_all
+from gympulse.pipeline.consent import Policy, record_all
 from gympulse.pipeline.ingest import Snapshot, decode_message
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
@@ -50,8 +50,8 @@ class SeedReport:
     seconds: float
 
 
-def _consent_all(conn: sqlite3.Connection, *, athlete_id: int) -> None:
-    record_all(conn, athlete_id, "demo")
+def _consent_all(conn: sqlite3.Connection, *, athlete_id: int, since_ms: int) -> None:
+    record_all(conn, athlete_id, "demo", since_ms=since_ms)
 
 
 def _day_start_ms(day: dt.date, tz: dt.tzinfo) -> int:
@@ -112,8 +112,10 @@ async def seed_history(
                 departure=stay.departure.isoformat(),
             )
             registry.assign(p.sensor, ids[p.sensor], _day_start_ms(stay.arrival, tz))
-            # Made-up guests: they consent to everything.
-            registry.run(functools.partial(_consent_all, athlete_id=ids[p.sensor]))
+            # Made-up guests consent to everything, from their history's first day (the
+            # analytics count a sample only under consent at its time, docs/privacy.md).
+            since = int((now - dt.timedelta(weeks=weeks + 1)).timestamp() * 1000)
+            registry.run(functools.partial(_consent_all, athlete_id=ids[p.sensor], since_ms=since))
 
         def schedule(conn: sqlite3.Connection) -> list[int]:
             with transaction(conn):  # one commit for the schedule and the readings
@@ -170,7 +172,9 @@ async def seed_history(
                     journal.set_session_rpe(ids[r.sensor], session, r.rpe)
 
         await journal.arun(self_reports)
-        await analyze(store, registry, journal, tz=settings.timezone)
+        await analyze(
+            store, registry, journal, tz=settings.timezone, policy=Policy.of(settings.consent)
+        )
     finally:
         await store.close()
         journal.close()

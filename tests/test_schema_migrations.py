@@ -28,6 +28,7 @@ from gympulse.collectors.buffer import QUEUE_SCHEMA, DiskQueue
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.data import Data
 from gympulse.pipeline.analytics.tables import TABLES
+from gympulse.pipeline.consent import Policy
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.store_schema import STORE_SCHEMA
@@ -319,7 +320,7 @@ def test_every_product_sqlite_file_ends_at_its_latest_step_with_only_what_the_st
     # Every opener of the store file, and a row through each (a table made on first use
     # outside the steps would show up below).
     registry, journal, accounts, strength = Registry(db), Journal(db), Accounts(db), StrengthLog(db)
-    data = Data(store, db)
+    data = Data(store, db, policy=Policy(required=False))
     try:
         athlete = registry.add_athlete("Anna de Vries", display_name="Anna V.")
         registry.assign("strap-4", athlete, 1_760_000_000_000)

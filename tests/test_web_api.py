@@ -25,6 +25,7 @@ from gympulse.dashboards.data import Data
 from gympulse.dashboards.live import LiveHub
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
+from gympulse.pipeline.consent import Policy
 from gympulse.pipeline.domain import effort_stamp
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
@@ -449,7 +450,7 @@ def check_samples_export(tmp_path: Path, store_settings: StoreSettings | None = 
 
     async def export() -> list[tuple[Any, ...]]:
         await store.open()
-        data = Data(store, db)
+        data = Data(store, db, policy=Policy(required=False))
         try:
             found = await data.export("samples")
             assert found is not None

@@ -47,6 +47,7 @@ def analyze_once(
     import asyncio
 
     from gympulse.pipeline.analytics.jobs import DEFAULT_CHUNK_DAYS, DEFAULT_LOOKBACK_MS, analyze
+    from gympulse.pipeline.consent import Policy
     from gympulse.pipeline.services import Services
 
     async def main() -> AnalyzeReport:
@@ -63,6 +64,7 @@ def analyze_once(
                 lookback_ms=lookback,
                 tz=settings.timezone,
                 chunk_days=DEFAULT_CHUNK_DAYS if chunk_days is None else max(1, chunk_days),
+                policy=Policy.of(settings.consent),
             )
             if settings.morning.auto:
                 # Resting windows of the last lookback become proposed (automatic) readings.

@@ -57,13 +57,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from gympulse.pipeline.analytics import daily, plan, power, sessions, tables
+from gympulse.pipeline.analytics import consented, daily, plan, power, sessions, tables
 from gympulse.pipeline.analytics.plan import DAY_MS, DEFAULT_CHUNK_DAYS, MARGIN_MS
 from gympulse.pipeline.domain import age_year
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from gympulse.pipeline.consent import Period, Policy
     from gympulse.pipeline.journal import Journal, MorningRecording
     from gympulse.pipeline.registry import Registry
     from gympulse.pipeline.stores.base import Store
@@ -126,6 +127,9 @@ class _Run:
     done_recordings: set[int]
     newest: int | None = None
     ftp: dict[int, int | None] = field(default_factory=dict)  # athlete -> FTP (W)
+    # Spans of consent per athlete (consented.within); None: the site has no consent rules.
+    live: dict[int, list[Period]] | None = None
+    morning: dict[int, list[Period]] | None = None
 
 
 async def analyze(
@@ -138,11 +142,14 @@ async def analyze(
     lookback_ms: int = DEFAULT_LOOKBACK_MS,
     tz: str = "UTC",
     chunk_days: int = DEFAULT_CHUNK_DAYS,
+    policy: Policy | None = None,
 ) -> AnalyzeReport:
     """Recompute what changed since the last run; ``tz``: the site's IANA time zone, where
     training days start and end; ``chunk_days``: local days of samples held in memory at
-    once."""
+    once; ``policy``: the site's consent rules (:mod:`consented`; None: none)."""
     import polars as pl
+
+    from gympulse.pipeline.consent import Domain, consent_periods, holders_of
 
     # The journal watermark is this run's start in wall-clock ms (rows with updated_ms from
     # it on are read again next run). Let the clock pass the millisecond of any journal
@@ -190,6 +197,14 @@ async def analyze(
     # 2. Scan, chunk by chunk.
     run = _Run([], [], set(), [], set())
     run.ftp = {a.id: a.ftp_w for a in registry.athletes()}
+    if policy is not None:
+        run.live, run.morning = await asyncio.to_thread(
+            registry.run,
+            lambda conn: (
+                consent_periods(conn, Domain.LIVE, policy),
+                consent_periods(conn, Domain.MORNING, policy),
+            ),
+        )
     blocks = plan.chunks(window, tz, chunk_days)
     for block in blocks:
         rpe_frame = await _chunk(
@@ -202,6 +217,7 @@ async def analyze(
             window_samples = await store.query_samples(
                 m.start_ms, m.end_ms, athlete_ids=[m.athlete_id]
             )
+            window_samples = consented.within(window_samples, run.morning)
             run.readings.append(_morning_reading(window_samples, m, now, tz))
     if run.readings:
         frame = tables.conform(tables.MORNING_READINGS, pl.DataFrame(run.readings))
@@ -246,6 +262,11 @@ async def analyze(
 
     # 5. Wellness mirror.
     reports = journal.wellness(updated_since_ms=journal_mark)
+    if policy is not None:  # only of those who consent to wellness now
+        holders = await asyncio.to_thread(
+            registry.run, lambda conn: holders_of(conn, Domain.WELLNESS, policy)
+        )
+        reports = [w for w in reports if holders is None or w.athlete_id in holders]
     if reports:
         frame = pl.DataFrame(
             [
@@ -357,7 +378,9 @@ async def _chunk(
             schema={"class_id": pl.Int64, "start_ms": pl.Int64, "end_ms": pl.Int64},
             orient="row",
         )
-        touched_ids = samples.join(keys.select("athlete_id").unique(), on="athlete_id", how="semi")
+        # Sessions only from samples under live-class consent (consented.within).
+        live = consented.within(samples, run.live)
+        touched_ids = live.join(keys.select("athlete_id").unique(), on="athlete_id", how="semi")
         summary = sessions.summarize(touched_ids, athletes, classes, now_ms=now, tz=tz)
         end_day = sessions.local_date(pl.col("end_ms"), tz)
         summary = (
@@ -410,6 +433,7 @@ async def _chunk(
             )
         else:
             window = await store.query_samples(m.start_ms, m.end_ms, athlete_ids=[m.athlete_id])
+        window = consented.within(window, run.morning)  # only under morning consent
         run.readings.append(_morning_reading(window, m, now, tz))
         run.done_recordings.add(rid)
     return rpe_frame
