@@ -318,10 +318,12 @@ def _progress_words(lang: str, p: dict[str, Any]) -> list[str]:
     rest = _first_last(p["hr_rest"])
     if rest is not None:
         a, b = round(rest[0]), round(rest[1])
-        words.append(t(lang, "trend_rest_down" if b < a else "trend_rest_up", a=a, b=b))
+        key = "trend_rest_down" if b < a else "trend_rest_up"
+        words.append(t(lang, key, a=a, b=b))
     hrv = _first_last(p["ln_rmssd"])
     if hrv is not None:
-        words.append(t(lang, "trend_hrv_up" if hrv[1] >= hrv[0] else "trend_hrv_down"))
+        key = "trend_hrv_up" if hrv[1] >= hrv[0] else "trend_hrv_down"
+        words.append(t(lang, key))
     hrr = _first_last(p["hrr60"])
     if hrr is not None and hrr[1] >= hrr[0]:  # only the good news; a coach reads the rest
         words.append(t(lang, "trend_hrr", a=round(hrr[0]), b=round(hrr[1])))

@@ -3,20 +3,22 @@
 Every page is a template that extends ``base.html``. A handler calls :func:`render` with
 the page's language and its data (plain values: names, numbers, rows); the template
 escapes every value it prints, so an athlete's or a class's name can never become markup.
-The catalogue is passed in as ``t`` (``t('key', name=...)``) bound to the page's language.
+Words come from the gettext catalogues through Jinja2's i18n extension (newstyle):
+``{{ _('key', name=...) }}`` and ``{{ ngettext('key', 'key_plural', n) }}`` in the page's
+language (the ``lang`` every render passes); the text is escaped like any value, then its
+``%(name)s`` placeholders are filled with escaped values (docs/i18n.md).
 SVG charts are templates too (``templates/charts/``); :mod:`charts` renders them to
 :class:`markupsafe.Markup` so a page can embed them as they are.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from gympulse.dashboards import i18n
 
@@ -37,7 +39,40 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     auto_reload=False,
+    extensions=["jinja2.ext.i18n"],
 )
+
+
+def _lang(context: Context) -> str:
+    return str(context.get("lang", i18n.DEFAULT))
+
+
+def _fill(text: str, values: dict[str, Any]) -> Markup:
+    """The catalogue's text escaped (a ``<`` in a translation stays text), then its
+    placeholders filled with escaped values: what ``{{ t(...) }}`` printed before."""
+    if not values:
+        return escape(text.replace("%%", "%"))
+    return escape(text) % values
+
+
+@pass_context
+def _gettext(context: Context, key: str, **values: Any) -> Markup:
+    """``_('key', name=...)``: the word in the page's language."""
+    return _fill(i18n.text(_lang(context), key), values)
+
+
+@pass_context
+def _ngettext(context: Context, key: str, plural: str, n: int, **values: Any) -> Markup:
+    """``ngettext('key', 'key_plural', n)``: the form the page language's Plural-Forms pick
+    for ``n``; ``%(num)s`` is ``n`` unless given (give the locally written number)."""
+    del plural  # symbolic msgids: the catalogue holds every form of ``key``
+    values.setdefault("num", n)
+    return _fill(i18n.plural_text(_lang(context), key, n), values)
+
+
+# Newstyle gettext: ``{% trans %}`` blocks and ``_()`` call these with keyword values.
+ENV.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext, t=_gettext)
+ENV.newstyle_gettext = True  # type: ignore[attr-defined]
 
 
 @pass_context
@@ -49,14 +84,9 @@ def _num(context: Context, value: object, digits: int = 0) -> str:
 ENV.filters["num"] = _num
 
 
-def translator(lang: str) -> Any:
-    """The catalogue bound to ``lang``: ``t('key', **values)``."""
-    return functools.partial(i18n.t, lang)
-
-
 def render_markup(template: str, lang: str = i18n.DEFAULT, **context: Any) -> Markup:
     """A template rendered to safe markup (charts, fragments)."""
-    return Markup(ENV.get_template(template).render(lang=lang, t=translator(lang), **context))
+    return Markup(ENV.get_template(template).render(lang=lang, **context))
 
 
 def render(
@@ -69,5 +99,5 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """A whole page: ``template`` (extends ``base.html``) in ``lang``."""
-    html = ENV.get_template(template).render(lang=lang, t=translator(lang), title=title, **context)
+    html = ENV.get_template(template).render(lang=lang, title=title, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -89,3 +89,19 @@ def test_the_constraints_pin_every_dependency_of_every_extra() -> None:
     pinned = {norm(line.split("==")[0]) for line in lines if "==" in line}
     names = {norm(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group(0)) for r in wanted}  # type: ignore[union-attr]
     assert sorted(names - pinned) == []
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_catalogues(collector_venv: Path) -> None:
+    """The words (dashboards/locale/*/LC_MESSAGES/gympulse.po) are package data: the web
+    process reads them at start, from the installed package (the Docker image too)."""
+    files = _run(
+        collector_venv, "import importlib.metadata as m\nfor f in m.files('gympulse'): print(f)"
+    )
+    assert files.returncode == 0, files.stderr
+    installed = set(files.stdout.split())
+    catalogues = sorted((ROOT / "dashboards" / "locale").glob("*/LC_MESSAGES/gympulse.po"))
+    assert {p.parent.parent.name for p in catalogues} >= {"en", "nl"}
+    for po in catalogues:
+        assert f"gympulse/dashboards/{po.relative_to(ROOT / 'dashboards')}" in installed
+    assert not [f for f in installed if f.endswith(".mo")]  # compiled in memory, not shipped
