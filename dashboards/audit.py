@@ -7,7 +7,8 @@
 - :func:`log_shown`: a page or answer about many people at once (the squad ``/coach``,
   ``/coach/today`` and their APIs): one entry per person shown, so "who looked at whose
   health data" has every name; the coaches' email writes its own (``coach_email``).
-- :func:`log_table_export`: a coach's CSV of a whole table names every person in it.
+- :func:`log_table_export`: a coach's CSV of a whole table names every person in it (of a
+  consent domain's table, everyone who consents to it now: the others' rows are left out).
 - Exports and erasures of one person are written by :mod:`gympulse.dashboards.rights`.
 """
 
@@ -67,4 +68,8 @@ async def log_table_export(coach: Coach, table_name: str) -> None:
         return
     log = coach.ctx.access_log
     everyone = await run_db(log.everyone)
-    await run_db(log.record_many, actor(coach), everyone, EXPORT, f"{table_name}.csv")
+    # The people whose rows the CSV holds: those who consent to its domain now (the
+    # export leaves out the others, dashboards/data.py).
+    shown = (await coach.ctx.data.shown()).ids(table_name)
+    named = [a for a in everyone if shown is None or a in shown]
+    await run_db(log.record_many, actor(coach), named, EXPORT, f"{table_name}.csv")

@@ -350,6 +350,10 @@ def test_the_access_log(mosquitto: Mosquitto, tmp_path: Path) -> None:
     accounts = Accounts(db)
     accounts.add_user("coach", "correct horse battery")
     accounts.close()
+    consents = Consents(db)  # both share their check-ins: the wellness CSV holds both
+    for who in (dana, eve):
+        consents.record(who, Domain.WELLNESS, True, "guest")
+    consents.close()
     nl = {"Accept-Language": "nl"}
     with web_server(mosquitto.url, db) as base:
         coach = httpx.Client(base_url=base, timeout=60, headers=nl)
@@ -359,7 +363,7 @@ def test_the_access_log(mosquitto: Mosquitto, tmp_path: Path) -> None:
         assert coach.post("/coach/login", data=login).status_code == 303
         assert coach.get(f"/coach/athletes/{dana}").status_code == 200
         assert coach.get(f"/api/coach/athletes/{eve}").status_code == 200
-        assert coach.get("/coach/export/wellness.csv").status_code == 200  # names everyone
+        assert coach.get("/coach/export/wellness.csv").status_code == 200  # names both
         exported = coach.get(f"/coach/athletes/{dana}/export.zip")
         assert exported.status_code == 200
         with zipfile.ZipFile(io.BytesIO(exported.content)) as zf:

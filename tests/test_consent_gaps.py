@@ -229,6 +229,14 @@ def test_only_consented_samples_are_analysed_and_a_withdrawal_hides_it_all(
         assert str(ann) not in after["csv_samples"]
         assert str(bea) in after["csv_samples"]  # Bea's: morning
 
+        # A whole-table CSV names in the access log exactly the people whose rows it holds.
+        named = _rows(
+            db,
+            "SELECT athlete_id, count(*) FROM access_log WHERE detail = 'wellness.csv'"
+            " GROUP BY athlete_id",
+        )
+        assert named == [(ann, 1)]  # before her withdrawal; Bea never said yes to wellness
+
         # ---- her own export still holds everything she has (a right of access)
         exported = coach.get(f"/coach/athletes/{ann}/export.zip")
         assert exported.status_code == 200
