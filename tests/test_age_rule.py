@@ -42,5 +42,36 @@ def test_ingestion_analytics_and_pages_agree(tmp_path: Path) -> None:
     registry.close()
     assert snapshot.hr_max(anna, NEW_YEARS_EVE) == pytest.approx(tanaka_2025)
     assert snapshot.hr_max(anna, NEW_YEAR) == pytest.approx(tanaka_2026)
-    frame = athlete_frame([ANNA], age_year(NEW_YEAR))
+    frame = athlete_frame([ANNA], [age_year(NEW_YEAR)])
     assert frame["hr_max"][0] == pytest.approx(tanaka_2026)
+
+
+def test_a_session_counts_in_the_year_it_started() -> None:
+    """Two workouts of Anna, one ending just before New Year (UTC), one just after, in one
+    analytics run: each session's HRmax (and so its zones) is that of its own year — the
+    run once took the year of "now" for every session in its window."""
+    import polars as pl
+
+    from gympulse.pipeline.analytics.sessions import summarize, utc_year
+    from gympulse.pipeline.stores.base import SAMPLE_COLUMNS
+
+    def workout(start: int) -> list[dict[str, object]]:
+        return [
+            {"sensor": "strap-1", "athlete_id": ANNA.id, "ts": start + k * 1000, "bpm": 165,
+             "rr_ms": [], "contact": True}
+            for k in range(20 * 60)
+        ]  # fmt: skip
+
+    before = NEW_YEARS_EVE - 30 * 60_000  # 23:30 on 31 December
+    after = NEW_YEAR + 6 * 3_600_000  # 06:00 on 1 January
+    samples = pl.DataFrame(workout(before) + workout(after), schema=dict(SAMPLE_COLUMNS))
+    frame = athlete_frame([ANNA], [2025, 2026])
+    summary = summarize(samples, frame)
+    refs = dict(zip(summary["start_ms"].to_list(), summary["hr_max_ref"].to_list(), strict=True))
+    assert refs == {
+        before: pytest.approx(ANNA.hr_max_at(before)),
+        after: pytest.approx(ANNA.hr_max_at(after)),
+    }
+    assert refs[before] != pytest.approx(refs[after])
+    years = pl.DataFrame({"ts": [NEW_YEARS_EVE, NEW_YEAR, 0]}).select(utc_year(pl.col("ts")))
+    assert years["ts"].to_list() == [age_year(NEW_YEARS_EVE), age_year(NEW_YEAR), age_year(0)]

@@ -52,11 +52,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from gympulse import contract
 from gympulse.pipeline.analytics import consented, daily, plan, power, sessions, tables
 from gympulse.pipeline.analytics.plan import DAY_MS, DEFAULT_CHUNK_DAYS, MARGIN_MS
 from gympulse.pipeline.domain import age_year
@@ -154,12 +154,11 @@ async def analyze(
     # The journal watermark is this run's start in wall-clock ms (rows with updated_ms from
     # it on are read again next run). Let the clock pass the millisecond of any journal
     # write made just before this call, so such a row is not taken as new next time too.
-    called_ms = time.time_ns() // 1_000_000
-    await asyncio.sleep((1_000_000 - time.time_ns() % 1_000_000 + 100_000) / 1e9)
-    started = max(time.time_ns() // 1_000_000, called_ms + 1)
+    called_ms = contract.now_ms()
+    await asyncio.sleep(0.0011)
+    started = max(contract.now_ms(), called_ms + 1)
     now = started if now_ms is None else now_ms
     today = _date(now, tz)
-    athletes = sessions.athlete_frame(registry.athletes(), age_year(now))
 
     # 1. Inputs.
     state = await read_table(store, tables.ANALYTICS_STATE)
@@ -180,6 +179,9 @@ async def analyze(
         span = await store.sample_time_range()
         oldest = span[0] if span is not None else now
     window = plan.scan_window(watermark, now=now, lookback_ms=lookback_ms, tz=tz, oldest=oldest)
+    # Every year of age the scanned samples may fall in (a session counts in its own year).
+    years = range(age_year(window.start), age_year(max(window.end - 1, window.start)) + 1)
+    athletes = sessions.athlete_frame(registry.athletes(), years)
     class_days = {_date(c.start_ms, tz) for c in journal.classes(updated_since_ms=journal_mark)}
     rpes = journal.session_rpes()
     rpe_frame = pl.DataFrame(

@@ -21,15 +21,18 @@ with a sample within ±2 s, and only when plausible, else empty with a reason) a
 over the session's RR series after the Lipponen–Tarvainen correction (:mod:`.hrv`). Every
 1 Hz sample counts as one second.
 
-Athlete parameters come as a frame (:func:`athlete_frame`): ``athlete_id``, ``hr_max``,
-``hr_rest``, ``sex``, ``weight_kg``, ``age``. Missing profile values fall back to
+Athlete parameters come as a frame (:func:`athlete_frame`): ``athlete_id``, ``year``,
+``hr_max``, ``hr_rest``, ``sex``, ``weight_kg``, ``age`` — a row per year of age, so a
+session counts with its athlete's HRmax and age of the (UTC) year it started in, a sample
+with those of its own year (``domain.age_year``; a row without a year holds in every
+year). Missing profile values fall back to
 HRmax 190 (or Tanaka from the age), resting HR 60, weight 75 kg, age 35 and the mean of
 the male and female equations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from gympulse.pipeline.analytics import energy, load, points, tables
@@ -59,24 +62,51 @@ def rateable_from_ms(end_ms: int, class_end_ms: int | None) -> int:
     return end_ms + AUTO_GAP_MS
 
 
-def athlete_frame(athletes: Sequence[Athlete], year: int) -> pl.DataFrame:
-    """The per-athlete parameters the summaries need, with documented defaults."""
+def athlete_frame(athletes: Sequence[Athlete], years: Iterable[int]) -> pl.DataFrame:
+    """The per-athlete parameters the summaries need, with documented defaults: one row
+    per athlete and ``year`` of age (:func:`gympulse.pipeline.domain.age_year`, the UTC
+    year of the moment measured), for every year the samples summarized may fall in."""
     import polars as pl
 
     rows = []
     for a in athletes:
-        age = a.age(year)
-        rows.append(
-            {
-                "athlete_id": a.id,
-                "hr_max": a.effective_hr_max(year),
-                "hr_rest": float(a.hr_rest) if a.hr_rest else DEFAULT_HR_REST,
-                "sex": a.sex,
-                "weight_kg": float(a.weight_kg) if a.weight_kg else DEFAULT_WEIGHT_KG,
-                "age": float(age) if age is not None else DEFAULT_AGE,
-            }
-        )
+        for year in sorted(set(years)):
+            age = a.age(year)
+            rows.append(
+                {
+                    "athlete_id": a.id,
+                    "year": year,
+                    "hr_max": a.effective_hr_max(year),
+                    "hr_rest": float(a.hr_rest) if a.hr_rest else DEFAULT_HR_REST,
+                    "sex": a.sex,
+                    "weight_kg": float(a.weight_kg) if a.weight_kg else DEFAULT_WEIGHT_KG,
+                    "age": float(age) if age is not None else DEFAULT_AGE,
+                }
+            )
     return pl.DataFrame(rows, schema=athlete_schema())
+
+
+def _for_years(athletes: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
+    """``athletes`` keyed by (athlete, year) for every year of ``samples``: a row without a
+    year (a frame of fixed parameters, e.g. a measured HRmax) stands for each of them."""
+    import polars as pl
+
+    if "year" not in athletes.columns:
+        athletes = athletes.with_columns(pl.lit(None, pl.Int32).alias("year"))
+    undated = athletes.filter(pl.col("year").is_null())
+    if undated.is_empty():
+        return athletes
+    years = samples.select(utc_year(pl.col("ts")).unique().alias("year"))
+    every = undated.drop("year").join(years, how="cross").select(athletes.columns)
+    return pl.concat([athletes.filter(pl.col("year").is_not_null()), every])
+
+
+def utc_year(ts_ms: pl.Expr) -> pl.Expr:
+    """:func:`gympulse.pipeline.domain.age_year` of an epoch-ms column: its UTC calendar
+    year (tests/test_age_rule.py checks the two agree)."""
+    import polars as pl
+
+    return pl.from_epoch(ts_ms, time_unit="ms").dt.year().cast(pl.Int32)
 
 
 def athlete_schema() -> dict[str, pl.DataType]:
@@ -84,6 +114,7 @@ def athlete_schema() -> dict[str, pl.DataType]:
 
     return {
         "athlete_id": pl.Int64(),
+        "year": pl.Int32(),
         "hr_max": pl.Float64(),
         "hr_rest": pl.Float64(),
         "sex": pl.String(),
@@ -133,9 +164,11 @@ def _assign(
 
     thresholds = athletes.select(
         "athlete_id",
+        "year",
         pl.col("hr_rest") + AUTO_RESERVE_FRACTION * (pl.col("hr_max") - pl.col("hr_rest")),
     )
-    thr_by_id = dict(thresholds.iter_rows())
+    thr_by_year = {(a, y): thr for a, y, thr in thresholds.iter_rows()}
+    years = frame.select(utc_year(pl.col("ts")).alias("_year"))["_year"].to_numpy()  # its own
     # Rows are sorted by athlete: each athlete's rows start where a binary search says.
     athlete_ids = frame["athlete_id"].unique(maintain_order=True).to_list()
     bounds = np.append(np.searchsorted(aid, athlete_ids), n)
@@ -144,7 +177,11 @@ def _assign(
     none = np.iinfo(np.int64).min
     sk = np.full(n, none, dtype=np.int64)
     for a, lo, hi in zip(athlete_ids, bounds[:-1], bounds[1:], strict=True):
-        active = (bpm[lo:hi] >= thr_by_id[a]) & contact[lo:hi]
+        span = years[lo:hi]
+        threshold = np.empty(hi - lo)
+        for year in np.unique(span):  # one year, but for a night across New Year
+            threshold[span == year] = thr_by_year[(a, int(year))]
+        active = (bpm[lo:hi] >= threshold) & contact[lo:hi]
         if class_id is not None:
             active &= class_id[lo:hi] < 0
         rows = np.flatnonzero(active) + lo
@@ -189,6 +226,7 @@ def summarize(
     from gympulse.pipeline.analytics.zones import zone_expr
 
     ordered = _sorted_samples(samples, athletes)
+    athletes = _for_years(athletes, ordered)
     sessions = _assign(ordered, athletes, classes)
     if sessions.is_empty():
         return tables.conform(tables.SESSION_SUMMARY, pl.DataFrame())
@@ -208,11 +246,14 @@ def summarize(
         )
         .collect()
     )
+    # A session's parameters are those of its athlete in the year it started.
+    session_year = per_session.select(*keys, utc_year(pl.col("start_ms")).alias("year"))
     histogram = (
         sessions.lazy()
         .group_by(*keys, "bpm")
         .agg(pl.len().cast(pl.Float64).alias("_n"))
-        .join(athletes.lazy(), on="athlete_id", how="inner")
+        .join(session_year.lazy(), on=keys, how="inner")
+        .join(athletes.lazy(), on=["athlete_id", "year"], how="inner")
         .collect()
     )
     kcal_coef = [pl.lit(c) for c in energy.keytel_coefficients_kcal("male")]
