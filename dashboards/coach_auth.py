@@ -24,7 +24,7 @@ from fastapi.responses import (
 
 from gympulse.dashboards.access import SESSION_COOKIE, coach_session, run_db
 from gympulse.dashboards.accounts import User, token_hash
-from gympulse.dashboards.i18n import pick_language, t
+from gympulse.dashboards.i18n import pick_language, t, tn
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import (
     AppContext,
@@ -94,8 +94,14 @@ def coach_page(coach: Coach, template: str, *, title: str, **context: Any) -> HT
 
 
 def _login_form(
-    request: Request, *, error: str = "", status_code: int = 200, **values: object
+    request: Request,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    count: int | None = None,
+    **values: object,
 ) -> HTMLResponse:
+    """The login page, with the words of ``error`` (a plural entry's form for ``count``)."""
     lang = pick_language(request.headers.get("accept-language"))
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     token = csrf_token(ctx_of(request).secret, f"login:{nonce}")
@@ -104,7 +110,9 @@ def _login_form(
         lang,
         title=t(lang, "login"),
         csrf=token,
-        error=t(lang, error, **values) if error else "",
+        error=(tn(lang, error, count, **values) if count is not None else t(lang, error, **values))
+        if error
+        else "",
         status_code=status_code,
     )
     response.set_cookie(
@@ -144,7 +152,9 @@ async def login(
     if wait > 0:
         seconds = math.ceil(wait)
         log.warning("coach login throttled: client=%s wait_s=%d", address, seconds)
-        refused = _login_form(request, error="login_throttled", status_code=429, s=seconds)
+        refused = _login_form(
+            request, error="login_throttled", status_code=429, count=seconds, s=seconds
+        )
         refused.headers["Retry-After"] = str(seconds)
         return refused
     async with ctx.password_checks:

@@ -19,7 +19,7 @@ from gympulse.dashboards import class_summary
 from gympulse.dashboards.access import run_db
 from gympulse.dashboards.class_summary import ClassSummary
 from gympulse.dashboards.guest import Guest, GuestLinkNotFound, day_label, resolve_guest
-from gympulse.dashboards.i18n import pick_language, t
+from gympulse.dashboards.i18n import pick_language, t, tn
 from gympulse.dashboards.templating import render
 from gympulse.dashboards.web import site_zone
 from gympulse.pipeline.journal import ScheduledClass
@@ -101,7 +101,8 @@ def effort_words(lang: str, s: ClassSummary) -> list[str]:
     if s.hrr60 is None:
         words.append(t(lang, "cs_hrr_waiting"))
     else:
-        words.append(t(lang, "cs_hrr_known", n=round(s.hrr60)))
+        beats = round(s.hrr60)
+        words.append(tn(lang, "cs_hrr_known", beats, n=beats))
     words.append(t(lang, "cs_thanks"))
     return words
 

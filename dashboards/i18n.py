@@ -149,11 +149,11 @@ def plural_text(lang: str, key: str, n: int) -> str:
     return str(TRANSLATIONS.get(lang, TRANSLATIONS[DEFAULT]).ngettext(key, f"{key}_plural", n))
 
 
-def t(lang: str, key: str, **values: object) -> str:
+def t(lang: str, key: str, /, **values: object) -> str:
     """``key`` in ``lang``, its ``%(name)s`` placeholders filled from ``values``."""
     return _format(text(lang, key), values)
 
 
-def tn(lang: str, key: str, n: int, **values: object) -> str:
-    """Plural ``key`` for the count ``n`` in ``lang`` (``%(num)s`` is ``n`` unless given)."""
-    return _format(plural_text(lang, key, n), {"num": n, **values})
+def tn(lang: str, key: str, count: int, /, **values: object) -> str:
+    """Plural ``key`` for ``count`` in ``lang`` (``%(num)s`` is ``count`` unless given)."""
+    return _format(plural_text(lang, key, count), {"num": count, **values})

@@ -56,18 +56,18 @@ def _fill(text: str, values: dict[str, Any]) -> Markup:
 
 
 @pass_context
-def _gettext(context: Context, key: str, **values: Any) -> Markup:
+def _gettext(context: Context, key: str, /, **values: Any) -> Markup:
     """``_('key', name=...)``: the word in the page's language."""
     return _fill(i18n.text(_lang(context), key), values)
 
 
 @pass_context
-def _ngettext(context: Context, key: str, plural: str, n: int, **values: Any) -> Markup:
-    """``ngettext('key', 'key_plural', n)``: the form the page language's Plural-Forms pick
-    for ``n``; ``%(num)s`` is ``n`` unless given (give the locally written number)."""
+def _ngettext(context: Context, key: str, plural: str, count: int, /, **values: Any) -> Markup:
+    """``ngettext("key", "key_plural", count)``: the form the page language's Plural-Forms pick
+    for ``count``; ``%(num)s`` is ``count`` unless given (give the locally written number)."""
     del plural  # symbolic msgids: the catalogue holds every form of ``key``
-    values.setdefault("num", n)
-    return _fill(i18n.plural_text(_lang(context), key, n), values)
+    values.setdefault("num", count)
+    return _fill(i18n.plural_text(_lang(context), key, count), values)
 
 
 # Newstyle gettext: ``{% trans %}`` blocks and ``_()`` call these with keyword values.

@@ -130,6 +130,15 @@ def test_plural_forms_come_from_the_catalogue() -> None:
     assert [tn("en", "points_n", n) for n in (0, 1, 2)] == ["0 points", "1 point", "2 points"]
     assert [tn("nl", "points_n", n) for n in (0, 1, 2)] == ["0 punten", "1 punt", "2 punten"]
     assert i18n.PLURALS["points_n"]["nl"] == ("%(num)s punt", "%(num)s punten")
+    # Every count a page writes next to a noun: HRR60 in beats, the login throttle's wait.
+    assert [tn("en", "cs_beats", n, n=n) for n in (1, 12)] == ["1 beat", "12 beats"]
+    assert [tn("nl", "cs_beats", n, n=n) for n in (1, 12)] == ["1 slag", "12 slagen"]
+    assert "by 1 beat." in tn("en", "cs_hrr_known", 1, n=1)
+    assert "met 1 slag." in tn("nl", "cs_hrr_known", 1, n=1)
+    assert "Wait 1 second," in tn("en", "login_throttled", 1, s=1)
+    assert "Wacht 30 seconden " in tn("nl", "login_throttled", 30, s=30)
+    with pytest.raises(KeyError):
+        t("en", "points_n")  # a plural needs its count: tn / ngettext
 
 
 def _home(url: str, accept_language: str) -> list[str]:
