@@ -10,36 +10,31 @@ themselves (``pipeline/privacy.py``): her right of access is not a coach's view.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from gympulse.pipeline.consent import Policy, Shown, shown_now
+from gympulse.pipeline.consent import Policy, ShownCache
 from gympulse.pipeline.journal import Journal, MorningRecording, SessionRpe, Wellness
 from gympulse.pipeline.strength_log import StrengthLog, StrengthSet
 
 __all__ = ["ShownJournal", "ShownStrength"]
 
 
-def _shown(conn: sqlite3.Connection, policy: Policy) -> Shown:
-    return shown_now(conn, policy) if policy.required else Shown(None)
-
-
 class ShownJournal(Journal):
     def __init__(self, path: str | Path, *, policy: Policy) -> None:
-        self.policy = policy
+        self.shown = ShownCache(policy)
         super().__init__(path)
 
     def wellness(
         self, athlete_id: int | None = None, *, updated_since_ms: int = -1
     ) -> list[Wellness]:
         rows = super().wellness(athlete_id, updated_since_ms=updated_since_ms)
-        return _shown(self.conn, self.policy).keep("wellness", rows)
+        return self.shown.get(self.conn).keep("wellness", rows)
 
     def session_rpes(
         self, athlete_id: int | None = None, *, updated_since_ms: int = -1
     ) -> list[SessionRpe]:
         rows = super().session_rpes(athlete_id, updated_since_ms=updated_since_ms)
-        return _shown(self.conn, self.policy).keep("session_rpe", rows)
+        return self.shown.get(self.conn).keep("session_rpe", rows)
 
     def morning_recordings(
         self,
@@ -57,24 +52,24 @@ class ShownJournal(Journal):
             end_ms=end_ms,
             status=status,
         )
-        return _shown(self.conn, self.policy).keep("morning_recordings", rows)
+        return self.shown.get(self.conn).keep("morning_recordings", rows)
 
 
 class ShownStrength(StrengthLog):
     def __init__(self, path: str | Path, *, policy: Policy) -> None:
-        self.policy = policy
+        self.shown = ShownCache(policy)
         super().__init__(path)
 
     def sets(self, athlete_id: int, *, start_ms: int = 0, end_ms: int = 2**62) -> list[StrengthSet]:
         rows = super().sets(athlete_id, start_ms=start_ms, end_ms=end_ms)
-        return _shown(self.conn, self.policy).keep("strength_sets", rows)
+        return self.shown.get(self.conn).keep("strength_sets", rows)
 
     def last_set(self, athlete_id: int, exercise: str) -> StrengthSet | None:
         found = super().last_set(athlete_id, exercise)
-        if found is None or not _shown(self.conn, self.policy).allows(athlete_id, "strength_sets"):
+        if found is None or not self.shown.get(self.conn).allows(athlete_id, "strength_sets"):
             return None
         return found
 
     def lift_sets(self, athlete_id: int, exercise: str) -> list[StrengthSet]:
         rows = super().lift_sets(athlete_id, exercise)
-        return _shown(self.conn, self.policy).keep("strength_sets", rows)
+        return self.shown.get(self.conn).keep("strength_sets", rows)

@@ -46,7 +46,7 @@ from gympulse.pipeline.analytics.tables import (
     SESSION_SUMMARY,
     Table,
 )
-from gympulse.pipeline.consent import Policy, Shown, shown_now
+from gympulse.pipeline.consent import Policy, Shown, ShownCache
 from gympulse.pipeline.personal_data import PLACES, Home
 from gympulse.pipeline.sqlite_db import SqliteDatabase
 from gympulse.pipeline.stores.base import SAMPLE_COLUMNS, Store, StoreUnavailable
@@ -165,6 +165,7 @@ class Data:
         self.store = store
         self.db = SqliteDatabase(path)  # the identity tables, through the file's owner
         self.policy = policy
+        self._shown = ShownCache(policy)
         self._store_users = 0
         self.tz = "UTC"  # the site's time zone: exports write local ISO times
 
@@ -172,8 +173,7 @@ class Data:
         """Who consents to what now (read per call: a withdrawal counts at once)."""
         if not self.policy.required:
             return Shown(None)
-        policy = self.policy
-        return await self.db.arun(lambda conn: shown_now(conn, policy))
+        return await self.db.arun(self._shown.get)
 
     def close(self) -> None:
         self.db.close()

@@ -30,8 +30,8 @@ from gympulse.settings import ConsentSettings
 
 __all__ = [
     "DOMAINS", "FOREVER_MS", "SHOWN_WITH", "Consents", "Decision", "Domain", "Period", "Policy",
-    "Shown",
-    "consent_periods", "holders_of", "record_all", "shown_now", "storable_now",
+    "Shown", "ShownCache", "consent_periods", "holders_of", "record_all", "shown_now",
+    "storable_now",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -189,6 +189,29 @@ def shown_now(conn: sqlite3.Connection, policy: Policy) -> Shown:
         found = holders_of(conn, domain, policy)
         holders[domain] = found if found is not None else frozenset()
     return Shown(holders)
+
+
+class ShownCache:
+    """:func:`shown_now`, read again only when the registry's change counter has moved
+    (every consent decision bumps it, in any process: the table's trigger), so a page
+    about 30 guests reads the history once, not once per guest. Used on the file's owner
+    thread only (one call at a time)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._version: int | None = None
+        self._shown = Shown(None)
+
+    def get(self, conn: sqlite3.Connection) -> Shown:
+        if not self.policy.required:
+            return Shown(None)
+        row = conn.execute("SELECT n FROM registry_version WHERE id = 0").fetchone()
+        version = None if row is None else int(row[0])
+        # The counter first, then the history: what is kept is never older than its mark.
+        if version is None or version != self._version:
+            self._shown = shown_now(conn, self.policy)
+            self._version = version
+        return self._shown
 
 
 def storable_now(conn: sqlite3.Connection, policy: Policy) -> frozenset[int] | None:
