@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import math
 import os
@@ -74,7 +75,7 @@ def athletes_frame(n: int) -> pl.DataFrame:
             "weight_kg": rng.uniform(55, 95, n),
             "age": rng.integers(20, 60, n).astype(np.float64),
         },
-        schema=sessions.athlete_schema(),
+        schema={k: v for k, v in sessions.athlete_schema().items() if k != "year"},  # every year
     )
 
 
@@ -266,6 +267,7 @@ def _store_with_samples(folder: Path, n_athletes: int, days: range) -> Path:
     """A SQLite store (the real schema, made by SqliteStore) with the synthetic samples
     of ``days`` (day numbers from START) and a registry with the athletes; appends when
     the file exists."""
+    from gympulse.pipeline.consent import record_all
     from gympulse.pipeline.registry import Registry
     from gympulse.pipeline.stores.sqlite import SqliteStore
 
@@ -283,6 +285,9 @@ def _store_with_samples(folder: Path, n_athletes: int, days: range) -> Path:
                 hr_rest=int(row["hr_rest"]),
             )
         registry.close()
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            for a in athletes["athlete_id"].to_list():  # they said yes: analysed
+                record_all(conn, a, "bench", since_ms=0)
 
         async def schema() -> None:
             store = SqliteStore(db)

@@ -31,7 +31,7 @@ from gympulse.collectors.simulator import Profile, make_profiles
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto
-from tests.support.web import board_token, seed_athletes, web_server
+from tests.support.web import board_token, consent_all, seed_athletes, web_server
 
 # A viewer process: N raw SSE connections; prints one delay (ms) per received live tile.
 VIEWERS = r"""
@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> None:
         try:
             db = root / "gympulse.db"
             profiles = make_profiles(args.straps, 5)
-            seed_athletes(db, profiles, contract.now_ms() - 60_000)
+            consent_all(db, seed_athletes(db, profiles, contract.now_ms() - 60_000).values())
             token = board_token(db)
             with web_server(broker.url, db) as base:
                 host, port = base.removeprefix("http://").split(":")

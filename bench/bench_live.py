@@ -49,7 +49,14 @@ from gympulse.collectors.simulator import make_profiles
 from gympulse.mqtt import MqttClient
 from gympulse.settings import MqttSettings
 from tests.support.procs import Mosquitto, free_port, wait_port
-from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SITE, board_token, seed_athletes
+from tests.support.web import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SITE,
+    board_token,
+    consent_all,
+    seed_athletes,
+)
 
 RECORD = """
 window.__delays = [];
@@ -84,6 +91,7 @@ def _fill_year(db: Path, athletes: int, hours_per_day: float) -> int:
         registry.assign(f"year-{k + 1}", athlete, year_ago)
         ids.append(athlete)
     registry.close()
+    consent_all(db, ids)  # a year of a consenting guest's samples
     rng = random.Random(3)
     conn = sqlite3.connect(db)
     total = 0
@@ -247,7 +255,8 @@ async def main(args: argparse.Namespace) -> None:
     broker = Mosquitto(work / "mosquitto")
     broker.start()
     db = work / "gympulse.db"
-    seed_athletes(db, make_profiles(args.straps, 11), contract.now_ms() - 60_000)
+    ids = seed_athletes(db, make_profiles(args.straps, 11), contract.now_ms() - 60_000)
+    consent_all(db, ids.values())  # they said yes: their tiles show their heart rate
     tv_token = board_token(db)  # the live board opens with a board link
     t_seed = time.monotonic()
     year_samples = await seed_year(db, args.year_athletes, args.year_hours)

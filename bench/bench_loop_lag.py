@@ -67,7 +67,7 @@ from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import InfluxSettings, MqttSettings, Settings, StoreSettings
 from tests.support.influxd import Influxd
 from tests.support.procs import Mosquitto, free_port
-from tests.support.web import seed_athletes
+from tests.support.web import consent_all, seed_athletes
 
 TICK = 0.005  # s between the probe's wake-ups
 TARGET_MS = 50.0
@@ -211,6 +211,7 @@ async def site(args: argparse.Namespace, tmp: Path) -> tuple[list[float], str]:
         start = contract.now_ms() - int(hours * 3_600_000) - 60_000
         profiles = make_profiles(args.straps, 7)
         ids = await asyncio.to_thread(seed_athletes, db, profiles, start)
+        await asyncio.to_thread(consent_all, db, ids.values())  # they said yes
 
         def accounts() -> list[str]:
             a = Accounts(db)

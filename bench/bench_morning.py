@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from gympulse.pipeline import readings
 from gympulse.pipeline.analytics.morning import Refusal
+from gympulse.pipeline.consent import record_all
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
@@ -57,6 +60,9 @@ async def main(athletes: int, days: int, repeats: int) -> None:
         registry = Registry(db)
         ids = [registry.add_athlete(f"Guest {i}", hr_rest=66) for i in range(athletes)]
         registry.close()
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            for a in ids:  # they said yes: their morning readings may be kept
+                record_all(conn, a, "bench", since_ms=0)
         store = SqliteStore(db)
         await store.open()
         for a in ids:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,16 @@ def seed_athletes(db: Path, profiles: list[Profile], start_ms: int) -> dict[str,
         return ids
     finally:
         registry.close()
+
+
+def consent_all(db: Path, athlete_ids: Iterable[int], since_ms: int = 0) -> None:
+    """Made-up guests who said yes to every domain from ``since_ms`` (the benches run with
+    consent on, as a site does; without it nothing of theirs is stored, shown or analysed)."""
+    from gympulse.pipeline.consent import record_all
+
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        for athlete_id in athlete_ids:
+            record_all(conn, athlete_id, "bench", since_ms=since_ms)
 
 
 class LiveClass:
