@@ -6,6 +6,11 @@
   ``gympulse board`` makes and revokes them), or from an address in
   ``web.board_trusted_networks`` (empty by default: no anonymous board).
 - **Guest**: a personal link (``/me/<token>``), resolved in :mod:`gympulse.dashboards.guest`.
+  After her stay the coach's choice for her (:func:`stay_link_end_ms`) may end her links
+  before they expire: "until the link expires" (nothing set), "ends with the stay" (the end
+  of her departure day, site time), or N days after it. It is read on every request and by
+  the stream guard, so a change applies at once; an ended link gets :class:`StayEnded`'s
+  kind page.
 
 Open Server-Sent Event streams are tied to the credential they were opened with: the
 :class:`StreamGuard` checks every open stream's credential once a second (and at once when
@@ -21,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Request
 
@@ -42,6 +49,24 @@ GUARD_INTERVAL_S = 1.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def stay_link_end_ms(departure: str | None, keep_days: int | None, zone: dt.tzinfo) -> int | None:
+    """When a guest's links stop working because her stay has ended (ms), or None: the
+    coach chose nothing (``keep_days`` None) or the stay has no departure date yet. A link
+    works through the departure day and ``keep_days`` days after it (site time)."""
+    if keep_days is None or not departure:
+        return None
+    last = dt.date.fromisoformat(departure) + dt.timedelta(days=keep_days + 1)
+    return int(dt.datetime.combine(last, dt.time(0), zone).timestamp() * 1000)
+
+
+class StayEnded(HTTPException):
+    """A guest link the coach's after-stay choice has ended (the link itself is still
+    valid, so its holder is told kindly why, and whom to ask)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=403, detail="the stay has ended; ask your coach")
 
 
 async def run_db(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -108,6 +133,20 @@ async def board_viewer(request: Request) -> Viewer:
     raise BoardLocked
 
 
+def stay_ended(ctx: AppContext, athlete_id: int, at_ms: int | None = None) -> bool:
+    """Whether the coach's after-stay choice has ended her links (blocking: SQLite)."""
+    from gympulse.contract import now_ms
+
+    keep_days = ctx.accounts.after_stay(athlete_id)
+    if keep_days is None:
+        return False
+    athlete = ctx.registry.athlete(athlete_id)
+    name = ctx.settings.timezone
+    zone: dt.tzinfo = dt.UTC if name == "UTC" else ZoneInfo(name)
+    end = stay_link_end_ms(None if athlete is None else athlete.departure, keep_days, zone)
+    return end is not None and (now_ms() if at_ms is None else at_ms) >= end
+
+
 class StreamGuard:
     """Ends open streams whose credential was revoked, expired or logged out."""
 
@@ -148,7 +187,8 @@ class StreamGuard:
             elif v.kind == "board":
                 ok = accounts.board_token_valid(v.secret)
             else:
-                ok = accounts.guest(v.secret, record_use=False) is not None
+                grant = accounts.guest(v.secret, record_use=False)
+                ok = grant is not None and not stay_ended(self.ctx, grant.athlete_id)
             if ok:
                 valid.add(v)
         return valid

@@ -284,6 +284,32 @@ class Accounts(SqliteDatabase):
                 )
         return token
 
+    # ---------------------------------------------------------------- after the stay
+
+    def after_stay(self, athlete_id: int) -> int | None:
+        """Days after her departure that her guest links keep working (0: they end with
+        the departure day), or None: the coach set nothing and each link runs until it
+        expires (:func:`gympulse.dashboards.access.stay_link_end_ms`)."""
+        row = self.conn.execute(
+            "SELECT keep_days FROM guest_after_stay WHERE athlete_id = ?", (athlete_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_after_stay(self, athlete_id: int, keep_days: int | None, by_whom: str) -> None:
+        """The coach's choice for her links after the stay (None: until each link expires).
+        Read on every guest request: it applies at once."""
+        with transaction(self.conn) as conn:
+            if keep_days is None:
+                conn.execute("DELETE FROM guest_after_stay WHERE athlete_id = ?", (athlete_id,))
+            else:
+                conn.execute(
+                    "INSERT INTO guest_after_stay (athlete_id, keep_days, set_ms, by_whom)"
+                    " VALUES (?,?,?,?) ON CONFLICT (athlete_id) DO UPDATE SET"
+                    " keep_days = excluded.keep_days, set_ms = excluded.set_ms,"
+                    " by_whom = excluded.by_whom",
+                    (athlete_id, keep_days, now_ms(), by_whom),
+                )
+
     def showable_guest_links(self) -> set[int]:
         """Ids of links that can be shown again (issued with a nonce)."""
         return {int(r[0]) for r in self.conn.execute("SELECT token_id FROM guest_token_nonce")}

@@ -30,6 +30,7 @@ from gympulse import __version__
 from gympulse.dashboards import (
     access,
     admin,
+    after_stay,
     audit,
     board,
     coach,
@@ -41,6 +42,7 @@ from gympulse.dashboards import (
     consent_check,
     consent_web,
     error_pages,
+    fit_upload,
     guest,
     guest_summary,
     morning,
@@ -103,7 +105,17 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     )
     app.state.ctx = ctx
     app.middleware("http")(security_headers)
-    app.add_middleware(BodyLimit)  # outermost: a body is counted as it is read
+    # Outermost: a body is counted as it is read; the FIT uploads have a bound of their own.
+    app.add_middleware(
+        BodyLimit,
+        wider=[
+            (
+                fit_upload.FIT_PATH,
+                fit_upload.body_bound(settings),
+                fit_upload.too_large_page(settings),
+            )
+        ],
+    )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
@@ -130,12 +142,16 @@ def create_app(settings: Settings, registry: Registry, hub: LiveHub | None = Non
     app.include_router(strength.router)
     app.include_router(strength_routine.router)
     app.include_router(coach_strength.router, dependencies=viewed)
+    app.include_router(fit_upload.guest_router)
+    app.include_router(fit_upload.coach_router)
+    app.include_router(after_stay.router)
 
     @app.exception_handler(coach_auth.NotLoggedIn)
     async def to_login(request: Request, exc: coach_auth.NotLoggedIn) -> RedirectResponse:
         return RedirectResponse("/coach/login", status_code=303)
 
     app.exception_handler(guest.GuestLinkNotFound)(guest.link_not_found)
+    app.exception_handler(access.StayEnded)(guest.stay_ended_page)
     app.exception_handler(consent_check.NoConsent)(consent_check.no_consent)
     # Every other error a person can reach: a page in their language (JSON for the API).
     app.add_exception_handler(StarletteHTTPException, error_pages.on_http_error)

@@ -201,6 +201,7 @@ async def athlete_page(
 ) -> HTMLResponse:
     """The athlete's trends, sessions, check-ins, readings and links; ``morning``: a date
     whose 04:00–11:00 heart-rate curve is shown to mark a window of it as a reading."""
+    from gympulse.dashboards.after_stay import after_stay_row
     from gympulse.dashboards.consent_web import coach_consent_rows
     from gympulse.dashboards.morning_coach import morning_curve
 
@@ -294,6 +295,8 @@ async def athlete_page(
         readings=await reading_rows(ctx, athlete_id),
         consent=await coach_consent_rows(ctx, athlete_id, lang, tz),
         morning=await morning_curve(ctx, a, morning, lang),
+        after_stay=await run_db(after_stay_row, ctx, a, lang, tz),
+        fit_mb=ctx.settings.ingest.fit_max_mb,
     )
 
 

@@ -25,7 +25,7 @@ from fastapi.responses import (
 
 from gympulse import contract
 from gympulse.dashboards import charts
-from gympulse.dashboards.access import Viewer, run_db
+from gympulse.dashboards.access import StayEnded, Viewer, run_db, stay_ended
 from gympulse.dashboards.accounts import GuestToken, token_hash
 from gympulse.dashboards.consent_check import allows, ensure
 from gympulse.dashboards.data import Row
@@ -79,18 +79,39 @@ def link_not_found(request: Request, exc: GuestLinkNotFound) -> Response:
     )
 
 
-def _resolve(ctx: AppContext, token: str) -> tuple[GuestToken, Athlete] | None:
+def stay_ended_page(request: Request, exc: StayEnded) -> Response:
+    """The answer to :class:`StayEnded`: her stay has ended, ask the coach (HTML for a
+    browser, JSON for the API), in the browser's language."""
+    return notice(
+        request,
+        403,
+        exc.detail,
+        title="stay_ended_title",
+        message="stay_ended",
+        link="",
+        link_text="",
+    )
+
+
+def _resolve(ctx: AppContext, token: str) -> tuple[GuestToken, Athlete] | StayEnded | None:
     grant = ctx.accounts.guest(token) if len(token) <= 200 else None
     athlete = ctx.registry.athlete(grant.athlete_id) if grant is not None else None
-    return None if grant is None or athlete is None else (grant, athlete)
+    if grant is None or athlete is None:
+        return None
+    if stay_ended(ctx, athlete.id):
+        return StayEnded()  # the coach's after-stay choice (dashboards/access.py)
+    return grant, athlete
 
 
 async def resolve_guest(request: Request, token: str) -> Guest:
-    """Dependency of every guest route (on the router): the link's one athlete, or 404."""
+    """Dependency of every guest route (on the router): the link's one athlete, or 404
+    (403 with a kind page once her stay has ended, if the coach chose so)."""
     ctx = ctx_of(request)
     found = await run_db(_resolve, ctx, token)
     if found is None:
         raise GuestLinkNotFound
+    if isinstance(found, StayEnded):
+        raise found
     guest = Guest(ctx, token, *found)
     request.state.guest = guest
     return guest

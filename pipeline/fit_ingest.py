@@ -72,9 +72,10 @@ async def import_fit(
     unavailable: try again, a repeat stores nothing twice). ``lock``: the web's one lock
     around its ingestion service's counters."""
     activity = await asyncio.to_thread(decode_fit, data, max_bytes=max_bytes)
-    await asyncio.to_thread(_claim, registry, activity, athlete_id)
     messages = _messages(service.settings.site, activity)
     async with lock or asyncio.Lock():
+        # Under the lock: two uploads of one file for two people at once cannot both claim it.
+        await asyncio.to_thread(_claim, registry, activity, athlete_id)
         stats = service.stats
         before, bad = stats.stored, sum(stats.quarantined.values())
         if not await service.ingest(messages):

@@ -144,6 +144,14 @@ PLACES: tuple[Place, ...] = (
         withheld=("token_hash",),
     ),
     Place(
+        "guest_after_stay",
+        Home.REGISTRY,
+        Link.ATHLETE,
+        "athlete_id",
+        "how long her guest links keep working after her stay, and which coach chose it",
+        names={"by_whom": "the coach who chose it: " + _ROW},
+    ),
+    Place(
         "coach_notes",
         Home.REGISTRY,
         Link.ATHLETE,

@@ -318,6 +318,18 @@ CREATE INDEX access_log_athlete ON access_log (athlete_id, ts_ms);
 CREATE INDEX access_log_ts ON access_log (ts_ms);
 """
 
+# The coach's choice per guest (dashboards/access.py stay_link_end_ms): her guest links
+# work until keep_days after her departure day (0: to the end of that day). No row: each
+# link runs until it expires, whatever the stay.
+_AFTER_STAY = """
+CREATE TABLE guest_after_stay (
+    athlete_id  INTEGER PRIMARY KEY,
+    keep_days   INTEGER NOT NULL CHECK (keep_days BETWEEN 0 AND 3650),
+    set_ms      INTEGER NOT NULL,   -- server time (contract.now_ms)
+    by_whom     TEXT    NOT NULL    -- 'coach:<login>'
+);
+"""
+
 STORE_SCHEMA = Schema(
     "store",
     (
@@ -328,6 +340,7 @@ STORE_SCHEMA = Schema(
             "ALTER TABLE web_users ADD COLUMN lang TEXT NOT NULL DEFAULT '';\n",
         ),
         Step("consent per domain and the access log", _CONSENT_AND_ACCESS_LOG),
+        Step("how long a guest's links keep working after her stay", _AFTER_STAY),
     ),
 )
 

@@ -193,6 +193,9 @@ def test_erase_from_the_coach_page_leaves_nothing_of_her(
             data={"athlete_id": alice, "exercise": exercise, "reps": 5, "kg": 40, "csrf": csrf},
         )
         assert ok.status_code == 303
+        after_stay = {"choice": "days", "days": 7, "csrf": csrf}  # her links after the stay
+        ok = coach.post(f"/coach/athletes/{alice}/after-stay", data=after_stay)
+        assert ok.status_code == 303
         links = {}
         for who in (bob, alice):  # Alice holds the newest link
             page = coach.post(

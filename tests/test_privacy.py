@@ -79,6 +79,9 @@ def _personal_extras(seeded: Seeded, store: StoreSettings) -> None:
         journal.add_note(athlete, f"{name} slept badly", author="coach")
         lifts.add_set(athlete, contract.now_ms(), CATALOGUE[0].key, 5, 40.0, logged_by="coach")
         guest_token(seeded.db, athlete)
+        accounts = Accounts(seeded.db)
+        accounts.set_after_stay(athlete, 7, "coach:coach")  # her links after the stay
+        accounts.close()
         consents.record(athlete, Domain.LIVE, True, "guest")
         access.record("coach:coach", athlete, "view", "/coach/athletes/{athlete_id}")
     lifts.close()

@@ -351,6 +351,25 @@ def trusting_home(home: Path, ca: Path) -> Path:
     return home
 
 
+async def _declared_only(base: str, tls: ssl.SSLContext, path: str, length: int) -> bytes:
+    """The status line of Caddy's answer to a POST that declares ``length`` bytes and
+    sends none of them."""
+    url = httpx.URL(base)
+    port = url.port or 443
+    reader, writer = await asyncio.open_connection(
+        url.host, port, ssl=tls, server_hostname=url.host
+    )
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {url.host}:{port}\r\n"
+            f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+
+
 async def test_the_web_app_over_https_through_caddy(stack: SiteStack, tmp_path: Path) -> None:
     """Caddy with the shipped Caddyfile in front of web: Chromium, trusting the site CA
     and nothing else, is sent from http:// to https://, gets HSTS, logs in as the coach
@@ -440,4 +459,15 @@ async def test_the_web_app_over_https_through_caddy(stack: SiteStack, tmp_path: 
         assert refused.status_code == 413 and refused.content == b"", refused.text[:200]
         cut = await client.post("/coach/login", content=chunks())
         assert cut.status_code == 411 and cut.content == b"", cut.text[:200]
+        # The FIT upload routes, and only they, take more (ingest.fit_max_mb + the form):
+        # 2 MiB reaches the app (an unknown link: its 404), 17 MiB is Caddy's 413.
+        # (A 17 MiB body is only declared: Caddy answers before reading and closes.)
+        for path in ("/me/no-such-link/fit", "/coach/athletes/1/fit"):
+            passed = await client.post(path, content=big)
+            assert passed.status_code in (403, 404) and passed.content, (path, passed.text)
+            assert (await _declared_only(web, tls, path, 17 * 1024 * 1024)).startswith(
+                b"HTTP/1.1 413"
+            )
+        elsewhere = await client.post("/me/no-such-link/fitness", content=big)
+        assert elsewhere.status_code == 413 and elsewhere.content == b""
     assert all(code is None for code in site.running().values()), site.running()
