@@ -33,6 +33,7 @@ from gympulse import contract
 from gympulse.contract import HrSample
 from gympulse.dashboards.accounts import Accounts
 from gympulse.dashboards.i18n import t
+from gympulse.pipeline.analytics.strength import CATALOGUE
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from tests.support.pipeline import barrier, publish_samples, sqlite_has
@@ -215,8 +216,12 @@ def test_only_consented_samples_are_analysed_and_a_withdrawal_hides_it_all(
         assert str(ann) in before["csv_sessions"]
         assert str(ann) in before["csv_samples"]
 
+        lift = {"exercise": CATALOGUE[0].key, "reps": 5, "kg": 20, "csrf": csrf}
+        assert guest.post(f"{me}/strength/sets", data=lift).status_code == 303
+        assert [r["athlete_id"] for r in _csv(coach, "strength_sets")] == [str(ann)]
+
         # ---- she takes back her yes to wellness and to the live class on her page
-        for domain in ("wellness", "live"):
+        for domain in ("wellness", "live", "strength"):
             answer = guest.post(f"{me}/consent", data={"domain": domain, "given": 0, "csrf": csrf})
             assert answer.status_code == 303
         after = seen()
@@ -228,6 +233,21 @@ def test_only_consented_samples_are_analysed_and_a_withdrawal_hides_it_all(
         assert str(ann) not in after["csv_sessions"]
         assert str(ann) not in after["csv_samples"]
         assert str(bea) in after["csv_samples"]  # Bea's: morning
+        assert _csv(coach, "strength_sets") == []
+
+        # ---- Bea's morning readings, until she takes back her yes to morning HRV
+        def bea_morning() -> tuple[int, int, int]:
+            api = coach.get(f"/api/coach/athletes/{bea}").json()
+            readings = [r for r in _csv(coach, "morning_readings") if r["athlete_id"] == str(bea)]
+            return len(api["readings"]), len(api["baselines"]), len(readings)
+
+        assert all(n > 0 for n in bea_morning())
+        bme = f"/me/{guest_token(db, bea)}"
+        bcsrf = csrf_from(guest.get(f"{bme}/consent").text)
+        answer = guest.post(f"{bme}/consent", data={"domain": "morning", "given": 0, "csrf": bcsrf})
+        assert answer.status_code == 303
+        assert bea_morning() == (0, 0, 0)
+        assert str(bea) not in {r["athlete_id"] for r in _csv(coach, "samples")}
 
         # A whole-table CSV names in the access log exactly the people whose rows it holds.
         named = _rows(
