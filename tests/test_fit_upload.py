@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import sqlite3
 import subprocess
@@ -163,6 +164,21 @@ async def test_coach_and_guest_upload_in_chromium(
             assert status == 422 and words.strip() == t("en", "fit_refused_broken"), words
             assert _rows(seeded.db, alice) == cli_trainer
             assert _count(seeded.db, "SELECT COUNT(*) FROM quarantine") == 0
+
+            # Analysed like any session: after `gympulse analyze` it is among hers.
+            analyzed = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "gympulse.cli", "analyze", "--full"],
+                env={**os.environ, **KEEP, "GYMPULSE_SITE": "demo",
+                     "GYMPULSE_STORE__PATH": str(seeded.db)},
+                capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+            assert analyzed.returncode == 0, analyzed.stdout + analyzed.stderr
+            start, end = hr[0][1], hr[-1][1]
+            async with httpx.AsyncClient(base_url=base, timeout=60) as api:
+                mine = (await api.get(f"/api/me/{guest_token(seeded.db, alice)}/sessions")).json()
+            imported = [s for s in mine if start <= s["start_ms"] and s["end_ms"] <= end]
+            assert imported and imported[0]["date"] == "2011-11-02", mine[:3]
 
             # Bob on his phone, in Dutch, on a browser without Web Bluetooth (an iPhone).
             phone_context = await browser.new_context(viewport=PHONE, locale="nl-NL")
