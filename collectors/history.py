@@ -1,5 +1,6 @@
 """A retreat's history, simulated: weeks of guests with staggered stays, a weekly class
-schedule, morning readings, wellness check-ins and session RPE — one guest improving, one
+schedule, morning readings, wellness check-ins, session RPE and the lifts of the strength
+circuits (progressive loading, a warm-up set first) — one guest improving, one
 declining — for ``gympulse demo``'s seeded history (:mod:`gympulse.pipeline.seed` writes it
 the way real data arrives). The heart rate of every window comes from the participant model
 of :mod:`gympulse.collectors.simulator`. Deterministic for a given seed; pure, no I/O."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from gympulse.collectors.simulator import Profile, at_rest, class_target, simulate
@@ -90,6 +91,38 @@ class RpeAnswer:
     rpe: int
 
 
+@dataclass(frozen=True, slots=True)
+class LiftSet:
+    """One set a guest logged in a strength circuit (kg on the bar, warm-ups marked)."""
+
+    sensor: str
+    ts_ms: int
+    exercise: str  # a key of the strength catalogue (pipeline/analytics/strength.py)
+    reps: int
+    kg: float
+    warmup: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    """A line of a class's strength plan: ``sets`` × ``reps`` of ``exercise``, starting at
+    ``start_ratio`` × body weight (scaled by fitness), 2.5 kg more as the guest progresses."""
+
+    exercise: str
+    sets: int
+    reps: int
+    start_ratio: float
+
+
+# The two circuits of the retreat week carry barbell work (the coach's class plans).
+LIFT_PLANS: dict[str, tuple[PlanLine, ...]] = {
+    "Morning circuit": (PlanLine("squat", 3, 8, 0.55), PlanLine("bench", 3, 8, 0.4)),
+    "Circuit": (PlanLine("deadlift", 3, 5, 0.75), PlanLine("row", 3, 8, 0.4)),
+}
+STEP_KG = 2.5  # the smallest jump: two 1.25 kg plates
+SET_EVERY_MS = 180_000  # a set and its rest
+
+
 @dataclass
 class History:
     stays: list[Stay]
@@ -97,6 +130,51 @@ class History:
     windows: list[Window]
     wellness: list[WellnessAnswer]
     rpe: list[RpeAnswer]
+    lifts: list[LiftSet] = field(default_factory=list)
+
+
+def _plates(kg: float) -> float:
+    """Down to what the plates make (a multiple of :data:`STEP_KG`), at least the bar."""
+    return max(20.0, STEP_KG * int(kg / STEP_KG + 1e-9))
+
+
+def _lifts(
+    classes: list[HistoryClass], stays: list[Stay], rng: random.Random
+) -> list[LiftSet]:
+    """The sets of every strength circuit, guest by guest: the same work weight for a plan's
+    sets, one warm-up set at about half of it before the first; the improving guest adds
+    2.5 kg every session, the steady ones every other session, the declining one stops
+    after three and, two weeks into her stay, misses reps on her last set."""
+    by_sensor = {s.profile.sensor: s for s in stays}
+    done: dict[tuple[str, str], int] = {}  # (sensor, exercise) -> sessions so far
+    out: list[LiftSet] = []
+    for c in classes:
+        plan = LIFT_PLANS.get(c.name)
+        if not plan:
+            continue
+        day = dt.datetime.fromtimestamp(c.start_ms / 1000, dt.UTC).date()
+        for sensor in c.attendees:
+            stay = by_sensor[sensor]
+            p = stay.profile
+            strength = (0.7 + 0.6 * p.fitness) * (1.0 if p.sex == "male" else 0.8)
+            span = max(1, (stay.departure - stay.arrival).days)
+            late = (day - stay.arrival).days / span > 0.25
+            ts = c.start_ms + 10 * 60_000  # after the warm-up of the class
+            for line in plan:
+                n = done.get((sensor, line.exercise), 0)
+                done[(sensor, line.exercise)] = n + 1
+                steps = {"improving": n, "steady": n // 2}.get(stay.trend, min(n, 3))
+                kg = _plates(p.weight_kg * line.start_ratio * strength + STEP_KG * steps)
+                if line is plan[0]:
+                    out.append(LiftSet(sensor, ts, line.exercise, 5, _plates(kg / 2), True))
+                    ts += SET_EVERY_MS
+                for k in range(line.sets):
+                    reps = line.reps
+                    if stay.trend == "declining" and late and k == line.sets - 1:
+                        reps -= rng.randint(1, 2)  # the last set falls short
+                    out.append(LiftSet(sensor, ts, line.exercise, reps, kg, False))
+                    ts += SET_EVERY_MS
+    return out
 
 
 # Days before today each guest arrived (staggered over six weeks; the newest today, so a
@@ -225,7 +303,9 @@ def retreat_history(
                     rpe.append(RpeAnswer(sensor, len(classes), _clamp(effort, 0, 10)))
             classes.append(HistoryClass(wc.name, start_ms, end_ms, tuple(attendees)))
         day += dt.timedelta(days=1)
-    return History(stays, classes, windows, wellness, rpe)
+    # The lifts from a generator of their own: the heart-rate history stays as it was.
+    lifts = _lifts(classes, stays, random.Random(f"lifts-{seed}"))
+    return History(stays, classes, windows, wellness, rpe, lifts)
 
 
 def window_samples(window: Window, seed: int) -> list[HrSample]:

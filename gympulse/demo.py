@@ -237,7 +237,8 @@ async def run_demo(settings: Settings, args: argparse.Namespace) -> None:
         report = await seed_history(settings, list(profiles), seed=settings.simulator.seed)
         print(
             f"History: {len(report.athletes)} guests, {report.classes} classes,"
-            f" {report.readings} morning readings, {report.samples} samples"
+            f" {report.readings} morning readings, {report.lifts} sets lifted,"
+            f" {report.samples} samples"
             f" in {report.seconds:.1f} s",
             flush=True,
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from gympulse import contract
 from gympulse.collectors import simulator
-from gympulse.collectors.history import Window, retreat_history, window_samples
+from gympulse.collectors.history import LIFT_PLANS, Window, retreat_history, window_samples
 from gympulse.mqtt import Received
 from gympulse.pipeline.analytics.jobs import analyze
 from gympulse.pipeline.consent import Policy, record_all
@@ -30,6 +30,7 @@ from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.sqlite_db import transaction
 from gympulse.pipeline.stores import make_store
 from gympulse.pipeline.stores.base import StoredSample, WriteBatch
+from gympulse.pipeline.strength_log import StrengthLog, TemplateItem
 from gympulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class SeedReport:
     readings: int
     wellness: int
     rpe: int
+    lifts: int
     seconds: float
 
 
@@ -95,6 +97,7 @@ async def seed_history(
     path = settings.store.path
     registry = Registry(path)
     journal = Journal(path)
+    strength = StrengthLog(path)
     store = make_store(settings.store, zone=settings.timezone)
     await store.open()
     try:
@@ -172,11 +175,24 @@ async def seed_history(
                     journal.set_session_rpe(ids[r.sensor], session, r.rpe)
 
         await journal.arun(self_reports)
+
+        def lifts(conn: sqlite3.Connection) -> None:
+            with transaction(conn):  # the coach's class plans, then what the guests logged
+                for name, plan in LIFT_PLANS.items():
+                    items = [TemplateItem(x.exercise, x.sets, x.reps, None) for x in plan]
+                    strength.set_template(name, items)
+                for s in history.lifts:
+                    strength.add_set(
+                        ids[s.sensor], s.ts_ms, s.exercise, s.reps, s.kg, warmup=s.warmup
+                    )
+
+        await strength.arun(lifts)
         await analyze(
             store, registry, journal, tz=settings.timezone, policy=Policy.of(settings.consent)
         )
     finally:
         await store.close()
+        strength.close()
         journal.close()
         registry.close()
     return SeedReport(
@@ -187,5 +203,6 @@ async def seed_history(
         readings=sum(1 for w in history.windows if w.morning),
         wellness=len(history.wellness),
         rpe=len(history.rpe),
+        lifts=len(history.lifts),
         seconds=time.perf_counter() - started,
     )

@@ -119,6 +119,12 @@ async def test_demo_seeds_a_history_every_page_shows(tmp_path: Path) -> None:
             assert " min" in facts and "RPE" in facts
             await page.screenshot(path=artifact("demo-coach-session.png"), full_page=True)
             await page.goto(athlete_url)
+            # The strength squad: the circuits' lifts, an e1RM with its change since the
+            # first session for whoever lifted more than once (was all zeros and dashes).
+            await page.goto(coach_url.rstrip("/") + "/strength")
+            lifted = await page.locator("table.strength a.lift-history").all_inner_texts()
+            assert sum(1 for cell in lifted if "(+" in cell) >= 6, lifted
+            await page.screenshot(path=artifact("demo-coach-strength.png"), full_page=True)
             await page.close()
 
             guest = await browser.new_page(viewport={"width": 390, "height": 844})

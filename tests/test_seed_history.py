@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gympulse.cli import build_parser
 from gympulse.collectors.commands import roster
-from gympulse.collectors.history import RETREAT_WEEK, retreat_history, window_samples
+from gympulse.collectors.history import LIFT_PLANS, RETREAT_WEEK, retreat_history, window_samples
 from gympulse.collectors.simulator import make_profiles
 from gympulse.pipeline.seed import seed_history
 from gympulse.settings import Settings, StoreSettings
@@ -67,6 +67,41 @@ def test_the_improving_guest_recovers_and_the_declining_one_does_not() -> None:
     assert sum(wellness[declining][-5:]) < sum(wellness[declining][:5])
 
 
+def test_the_strength_circuits_are_lifted_and_the_improving_guest_gets_stronger() -> None:
+    history = retreat_history(make_profiles(12, 1), now=NOW, seed=1)
+    attended = {
+        (s, c.start_ms) for c in history.classes if c.name in LIFT_PLANS for s in c.attendees
+    }
+    assert attended
+    by_session: dict[tuple[str, int], list[str]] = {}
+    for lift in history.lifts:  # every set in a circuit its lifter attended, within it
+        within = [k for k in attended if k[0] == lift.sensor and 0 < lift.ts_ms - k[1] < 2_700_000]
+        (key,) = within
+        by_session.setdefault(key, []).append(lift.exercise)
+    assert set(by_session) == attended  # and everybody who came lifted
+    name_of = {c.start_ms: c.name for c in history.classes}
+    for (_, start), exercises in by_session.items():
+        plan = LIFT_PLANS[name_of[start]]
+        assert exercises == [plan[0].exercise] + [x.exercise for x in plan for _ in range(x.sets)]
+    warmups = [x for x in history.lifts if x.warmup]
+    assert len(warmups) == len(attended)
+    assert all(x.kg % 2.5 == 0 and x.kg >= 20 for x in history.lifts)
+
+    def work_kg(sensor: str, exercise: str) -> list[float]:
+        return [x.kg for x in history.lifts
+                if x.sensor == sensor and x.exercise == exercise and not x.warmup]  # fmt: skip
+
+    improving, declining = history.stays[0].profile.sensor, history.stays[1].profile.sensor
+    squats = work_kg(improving, "squat")
+    assert len(squats) >= 3 * 3 and squats == sorted(squats) and squats[-1] >= squats[0] + 5
+    held = work_kg(declining, "squat") + work_kg(declining, "deadlift")
+    assert held and max(work_kg(declining, "squat")) <= work_kg(declining, "squat")[0] + 7.5
+    # Her last circuit, late in her stay: the last set of each lift falls short.
+    plan_reps = {x.exercise: x.reps for plan in LIFT_PLANS.values() for x in plan}
+    last = [x for x in history.lifts if x.sensor == declining and not x.warmup][-6:]
+    assert [x.reps < plan_reps[x.exercise] for x in last] == [False, False, True] * 2
+
+
 def test_seeding_writes_through_the_ingest_path_and_analyzes(tmp_path: Path) -> None:
     db = tmp_path / "seed.db"
     settings = Settings(store=StoreSettings(path=str(db)), timezone="Europe/Amsterdam")
@@ -93,6 +128,11 @@ def test_seeding_writes_through_the_ingest_path_and_analyzes(tmp_path: Path) -> 
         assert readings == report.readings
         assert conn.execute("SELECT count(*) FROM baselines").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM wellness").fetchone()[0] == report.wellness
+        # The strength circuits' lifts and the coach's class plans they follow.
+        lifted = conn.execute("SELECT count(*), sum(warmup) FROM strength_sets").fetchone()
+        assert lifted[0] == report.lifts > 0 and 0 < lifted[1] < lifted[0]
+        plans = conn.execute("SELECT DISTINCT class_name FROM strength_templates").fetchall()
+        assert {p for (p,) in plans} == set(LIFT_PLANS)
 
 
 def test_simulate_keeps_the_same_people_whatever_the_seed() -> None:
