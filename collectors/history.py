@@ -138,9 +138,7 @@ def _plates(kg: float) -> float:
     return max(20.0, STEP_KG * int(kg / STEP_KG + 1e-9))
 
 
-def _lifts(
-    classes: list[HistoryClass], stays: list[Stay], rng: random.Random
-) -> list[LiftSet]:
+def _lifts(classes: list[HistoryClass], stays: list[Stay], rng: random.Random) -> list[LiftSet]:
     """The sets of every strength circuit, guest by guest: the same work weight for a plan's
     sets, one warm-up set at about half of it before the first; the improving guest adds
     2.5 kg every session, the steady ones every other session, the declining one stops
