@@ -9,6 +9,8 @@ place). Decoding runs in a worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +24,9 @@ __all__ = ["IMPORT_COLLECTOR", "Imported", "import_fit"]
 
 IMPORT_COLLECTOR: Final = "import"
 CHUNK: Final = 100  # samples per message: the contract takes 64 KiB per message
+# Decoding has a worker thread of its own: many uploads at once queue here, not in the
+# loop's default executor, where every page's SQLite call (run_db) would wait behind them.
+_DECODER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fit-decode")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ async def import_fit(
     """Raises :class:`FitRefused` (nothing stored) or ``ConnectionError`` (the store is
     unavailable: try again, a repeat stores nothing twice). ``lock``: the web's one lock
     around its ingestion service's counters."""
-    activity = await asyncio.to_thread(decode_fit, data, max_bytes=max_bytes)
+    decode = functools.partial(decode_fit, data, max_bytes=max_bytes)
+    activity = await asyncio.get_running_loop().run_in_executor(_DECODER, decode)
     messages = _messages(service.settings.site, activity)
     async with lock or asyncio.Lock():
         # Under the lock: two uploads of one file for two people at once cannot both claim it.
