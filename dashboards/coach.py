@@ -424,11 +424,8 @@ async def session_page(request: Request, athlete_id: RowId, session_id: str) -> 
     hr = await coach.ctx.data.samples(athlete_id, int(row["start_ms"]), int(row["end_ms"]))
     hr_max = float(row.get("hr_max_ref") or a.hr_max_at(int(row["start_ms"])))
     tz = site_zone(request)
-    class_name = None
     sid = str(row["session_id"])
-    if sid.startswith("class-") and sid[6:].isdigit():
-        found = await run_db(coach.ctx.journal.class_by_id, int(sid[6:]))
-        class_name = found.name if found is not None else None
+    class_name = (await run_db(coach.ctx.journal.class_names, [sid])).get(sid)
     rated = {r.session_id: r.rpe for r in await run_db(coach.ctx.journal.session_rpes, athlete_id)}
     rpe = rated.get(sid, row.get("rpe"))
     return coach_page(

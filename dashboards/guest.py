@@ -409,9 +409,11 @@ async def me_page(request: Request, token: str, saved: str = "", edit: int = 0) 
     lang = _lang(request, guest)
     journal = guest.ctx.journal
     rated = {r.session_id: r.rpe for r in await run_db(journal.session_rpes, guest.athlete.id)}
+    listed = _with_ratings(await guest.ctx.data.sessions(guest.athlete.id), rated)
+    names = await run_db(journal.class_names, [str(s["session_id"]) for s in listed])
     sessions = [
-        s | {"day": day_label(lang, str(s["date"]))}
-        for s in _with_ratings(await guest.ctx.data.sessions(guest.athlete.id), rated)
+        s | {"day": day_label(lang, str(s["date"])), "class_name": names.get(str(s["session_id"]))}
+        for s in listed
     ]
     last = sessions[0] if sessions else None
     last_zones = None

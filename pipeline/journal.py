@@ -98,6 +98,15 @@ class ScheduledClass:
     updated_ms: int
 
 
+CLASS_SESSION = "class-"  # a class's session summary id: "class-<class id>" (analytics)
+
+
+def class_of_session(session_id: str) -> int | None:
+    """The class id of a class's session id ("class-12" -> 12), None for other sessions."""
+    rest = session_id.removeprefix(CLASS_SESSION)
+    return int(rest) if rest != session_id and rest.isdigit() else None
+
+
 def _overlapping(params: list[object], start_ms: int | None, end_ms: int | None) -> str:
     """The SQL condition (and its parameters, appended) for rows overlapping [start, end)."""
     sql = ""
@@ -306,6 +315,18 @@ class Journal(SqliteDatabase):
             (class_id,),
         ).fetchone()
         return None if row is None else ScheduledClass(*row)
+
+    def class_names(self, session_ids: list[str]) -> dict[str, str]:
+        """The class name of each class session among ``session_ids`` (session id -> name)."""
+        ids = {sid: cid for sid in session_ids if (cid := class_of_session(sid)) is not None}
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(set(ids.values())))
+        rows = self.conn.execute(
+            f"SELECT id, name FROM classes WHERE id IN ({marks})", sorted(set(ids.values()))
+        ).fetchall()
+        names = dict(rows)
+        return {sid: names[cid] for sid, cid in ids.items() if cid in names}
 
     def classes(
         self,

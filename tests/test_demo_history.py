@@ -130,6 +130,12 @@ async def test_demo_seeds_a_history_every_page_shows(tmp_path: Path) -> None:
             guest = await browser.new_page(viewport={"width": 390, "height": 844})
             await guest.goto(lines["Guest page"])
             assert await guest.locator("ul.session-list li").count() >= 5
+            # Each class session says which class it was, beside its weekday (issue 21 item 8),
+            # and the list still fits the phone.
+            named = await guest.locator("ul.session-list .class-name").all_inner_texts()
+            assert named and set(named) <= {wc.name for wc in RETREAT_WEEK}
+            width = await guest.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, width
             await guest.screenshot(path=artifact("demo-guest.png"), full_page=True)
             await guest.close()
     finally:
