@@ -110,7 +110,8 @@ async def test_columnar_read_is_the_row_read(
         end = T0 + 80_000_000
         cases: list[tuple[int, int, list[str] | None, list[int] | None]] = [
             (0, 2**62, None, None),  # everything
-            (T0 + 1_000_000, T0 + 2_000_000, None, None),  # a window
+            (T0 + 1_000_000, T0 + 2_000_000, None, None),  # a short window (ts index)
+            (T0 + 1_000_000, T0 + 1_000_000 + arrow_read.SHORT_MS + 1, None, None),  # per strap
             (T0, end, ["zz", "A1", "missing"], None),  # some straps, unsorted
             (T0, end, None, [2, 4]),  # some athletes (their index)
             (T0, end, ["a1", "b-ä"], [2]),  # both

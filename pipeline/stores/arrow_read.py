@@ -25,7 +25,9 @@ The strap's samples are read one strap at a time through the ``(sensor, ts)`` pr
 (a range scan already in order: no sort, and no per-sample ``sensor`` string to extract;
 the strap id is one literal per part). Without a strap list the straps come from a loose
 index scan of the key (one probe per strap), not from the ``ts`` index, which in a
-``WITHOUT ROWID`` table costs a key lookup per sample plus a sort.
+``WITHOUT ROWID`` table costs a key lookup per sample plus a sort. That cost is small for a
+short window (up to :data:`SHORT_MS`) and for some athletes' samples (their index): those are
+one statement, so a reader of many short windows does not query every strap for each.
 
 When the driver cannot say a column's type the way the row path does (its types come from
 the values of the first batch: a column stored with a REAL or TEXT among INTEGERs), or the
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 # chunks for polars to stitch and fewer type checks, at a few MB per batch).
 BATCH_ROWS = 65_536
 BUSY_MS = 30_000
+# A window of every strap this short or shorter is one statement through the ts index.
+SHORT_MS = 6 * 3_600_000
 
 # The raw column types the reader hands to samples_frame: what the driver reports for an
 # INTEGER / TEXT column (an all-NULL column is reported as int64, also what we want).
@@ -133,8 +137,10 @@ class ArrowReader:
         if athlete_ids is not None:
             athletes = {f"a{i}": a for i, a in enumerate(athlete_ids)}
             whose = f" AND athlete_id IN ({','.join('?' * len(athletes))})"
-        if sensors is None and athlete_ids is not None:
-            # Some athletes' samples: their (athlete_id, ts) index, as the row path.
+        if sensors is None and (athlete_ids is not None or end_ms - start_ms <= SHORT_MS):
+            # Some athletes' samples: their (athlete_id, ts) index; a short window of every
+            # strap (a morning reading's minutes): the ts index. One statement, as the row
+            # path, rather than one per strap the store has ever seen.
             frame = self._query(
                 "SELECT sensor, athlete_id, ts, bpm, rr, contact FROM samples"
                 f" WHERE ts >= ? AND ts < ?{whose} ORDER BY sensor, ts",
