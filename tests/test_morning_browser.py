@@ -446,3 +446,54 @@ async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) 
     artifact("morning-station-timing.json").write_text(
         json.dumps({"tap_12_s": round(tapped, 2), "all_12_done_s": round(all_done, 2)})
     )
+
+
+async def test_station_refuses_a_reading_taken_while_exercising(
+    mosquitto: Mosquitto, strap_env: dict[str, Any]
+) -> None:
+    """Tapped at the coach station while the guest is still moving (the same heart at about
+    150 bpm, clean beats, skin contact): the row says kindly why it does not count, and
+    nothing is saved as a resting reading (issue 20 item 1; was "ln RMSSD 1.95 · 146 bpm")."""
+    from gympulse.dashboards.i18n import t
+
+    db = strap_env["db"]
+    accounts = Accounts(db)
+    accounts.add_user("coach", "a long coach password")
+    accounts.close()
+    strap = RestingStrap(mosquitto.url, "strap-7")
+    strap.rr_scale = 0.45
+    stop = asyncio.Event()
+    streaming = asyncio.create_task(strap.run(stop))
+    env = {"GYMPULSE_MORNING__DURATION_S": str(COUNTDOWN_S)}
+    try:
+        with web_server(mosquitto.url, db, extra_env=env, config=strap_env["config"]) as base:
+            async with chromium() as browser:
+                page = await browser.new_page(viewport={"width": 1024, "height": 1366})
+                await page.goto(f"{base}/coach/morning")
+                await page.fill("input[name=username]", "coach")
+                await page.fill("input[name=password]", "a long coach password")
+                await page.click("form.login button")
+                await page.wait_for_url(f"{base}/coach")
+                await page.goto(f"{base}/coach/morning")
+                row = page.locator("tr[data-sensor='strap-7']")
+                await row.wait_for(timeout=20_000)
+                assert await row.locator("select").input_value() == str(strap_env["guest"])
+                await row.locator("button.start").click()
+                await until(
+                    page,
+                    "['done', 'refused'].includes("
+                    "document.querySelector(\"tr[data-sensor='strap-7']\").dataset.state)",
+                    COUNTDOWN_S + 40,
+                )
+                assert await row.get_attribute("data-state") == "refused"
+                assert await row.get_attribute("data-reason") == "not-at-rest"
+                said = await row.locator(".result").inner_text()
+                assert said.strip() == t("en", "refused_not-at-rest").strip()
+                await page.screenshot(path=artifact("morning-station-not-at-rest.png"))
+    finally:
+        stop.set()
+        await streaming
+    journal = Journal(db)
+    counted = journal.morning_recordings(strap_env["guest"], status="counted")
+    journal.close()
+    assert counted == []
