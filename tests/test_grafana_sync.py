@@ -222,3 +222,24 @@ def test_every_generated_panel_has_a_unique_id() -> None:
         ids = [p.get("id") for p in board.model["panels"]]
         assert all(isinstance(i, int) for i in ids), board.uid
         assert len(set(ids)) == len(ids), board.uid
+
+
+def test_threshold_bands_are_drawn_where_thresholds_are_set() -> None:
+    """A time series panel draws its thresholds only when ``custom.thresholdsStyle.mode`` is
+    not "off" (GraphThresholdsStyleMode in @grafana/schema's common types, the package
+    tests/grafana_schema checks against; off unless set): the Form and ACWR bands were set
+    but never drawn
+    (issue 19 item 8). Every time series with thresholds beyond the base step draws them."""
+    boards = [*gd.staff_dashboards(), gd.guest_dashboard(3, "Guest")]
+    banded = []
+    for board in boards:
+        for panel in board.model["panels"]:
+            defaults = panel.get("fieldConfig", {}).get("defaults", {})
+            steps = (defaults.get("thresholds") or {}).get("steps", [])
+            if panel.get("type") != "timeseries" or len(steps) < 2:
+                continue
+            style = defaults.get("custom", {}).get("thresholdsStyle") or {}
+            assert style.get("mode") not in (None, "off"), (board.uid, panel.get("title"))
+            banded.append(panel["title"])
+    assert any(title.startswith("Form") for title in banded), banded
+    assert sum("ACWR" in t or "workload ratio" in t for t in banded) >= 3, banded
