@@ -166,7 +166,10 @@ class ArrowReader:
                 parts.append(part.with_columns(pl.lit(sensor, pl.String).alias("sensor")))
         if not parts:
             return _empty()
-        return pl.concat(parts, rechunk=False).select("sensor", *_RAW)
+        # One contiguous frame, as the row read gives: the driver's buffers go at once, and
+        # the analytics do not copy a frame of one chunk per strap again (analyze --full at
+        # 100 athletes: peak 907 MB instead of 1,077 MB, the row read's 1,074 MB).
+        return pl.concat(parts, rechunk=True).select("sensor", *_RAW)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
