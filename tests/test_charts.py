@@ -5,12 +5,13 @@ guest's real progress page (the app in process on a seeded history)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import re
 
 from gympulse.dashboards import charts
-from tests.support.web import Seeded, app_client, guest_token
+from tests.support.web import Seeded, app_client, guest_token, write_session_rows
 
 TICK = re.compile(r'<text[^>]*class="tick y"[^>]*>([^<]*)</text>')  # the y axis
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -74,13 +75,6 @@ def test_weeks_are_named_by_their_monday_and_the_current_one_waits() -> None:
 def _earlier_weeks(seeded: Seeded, athlete: int, weeks: int) -> None:
     """One session a week in the ``weeks`` weeks before this one: finished weeks to draw,
     whatever the weekday of the run (the seeded five days may all lie in this week)."""
-    import asyncio
-
-    import polars as pl
-
-    from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
-    from gympulse.pipeline.stores.sqlite import SqliteStore
-
     monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
     rows = []
     for k in range(1, weeks + 1):
@@ -92,16 +86,7 @@ def _earlier_weeks(seeded: Seeded, athlete: int, weeks: int) -> None:
                      "zone1_s": 600, "zone2_s": 900 + 120 * k, "zone3_s": 600, "zone4_s": 300,
                      "points": 40.0 + k, "kcal": 300.0, "updated_ms": 0})  # fmt: skip
 
-    async def write() -> None:
-        store = SqliteStore(seeded.db)
-        await store.open()
-        try:
-            frame = conform(SESSION_SUMMARY, pl.DataFrame(rows))
-            await store.write_rows(SESSION_SUMMARY.name, frame, SESSION_SUMMARY.key)
-        finally:
-            await store.close()
-
-    asyncio.run(write())
+    asyncio.run(write_session_rows(seeded.db, rows))
 
 
 def test_the_guest_progress_page_has_readable_weeks(seeded: Seeded) -> None:

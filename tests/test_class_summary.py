@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import polars as pl
 import pytest
 from playwright.async_api import ViewportSize
 
 from gympulse import contract
 from gympulse.dashboards.class_summary import ClassSummary, effort
 from gympulse.dashboards.guest_summary import effort_words
-from gympulse.pipeline.analytics.tables import SESSION_SUMMARY, conform
 from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
-from gympulse.pipeline.stores import make_store
-from gympulse.settings import StoreSettings
 from tests.support.procs import Mosquitto
 from tests.support.web import (
     LiveClass,
@@ -39,6 +35,7 @@ from tests.support.web import (
     running,
     seed_athletes,
     web_server,
+    write_session_rows,
 )
 
 # Words a coach would not say to someone recovering from burnout about a light session.
@@ -77,17 +74,6 @@ async def _until(probe: Any, timeout_s: float, what: str) -> Any:
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.25)
     return value
-
-
-async def _write_hrr60(db: Path, rows: list[dict[str, Any]]) -> None:
-    """The class's session summary rows as ``gympulse analyze`` writes them."""
-    store = make_store(StoreSettings(path=str(db)))
-    await store.open()
-    try:
-        frame = conform(SESSION_SUMMARY, pl.DataFrame(rows))
-        await store.write_rows(SESSION_SUMMARY.name, frame, SESSION_SUMMARY.key)
-    finally:
-        await store.close()
 
 
 def _session_row(
@@ -197,7 +183,7 @@ async def test_each_guest_sees_their_own_class_summary_on_the_phone(
                     with contextlib.suppress(Exception):
                         await context.close()
                 # HRR60 arrives with analyze: the same page shows it.
-                await _write_hrr60(
+                await write_session_rows(
                     db,
                     [
                         _session_row(first, class_id, cls.start_ms, cls.end_ms, 31.0),
@@ -258,7 +244,7 @@ def test_after_a_restart_the_summary_comes_from_the_session_summary(tmp_path: Pa
         "zone0_s": 600, "zone1_s": 1200, "zone2_s": 900, "zone3_s": 0, "zone4_s": 0,
         "zone5_s": 0, "points": 40.0, "hr_max": 128,
     }  # fmt: skip
-    asyncio.run(_write_hrr60(seeded.db, [row]))
+    asyncio.run(write_session_rows(seeded.db, [row]))
     tokens = {a: guest_token(seeded.db, a) for a in (alice, bob)}
     with app_client(seeded.db) as client:
         mine = client.get(f"/api/me/{tokens[alice]}/classes/{class_id}")

@@ -37,7 +37,7 @@ from gympulse.pipeline.journal import Journal
 from gympulse.pipeline.registry import Registry
 from gympulse.pipeline.stores.sqlite import SqliteStore
 from gympulse.settings import MqttSettings
-from tests.support.browser import until
+from tests.support.browser import coach_login, until
 from tests.support.procs import Mosquitto
 from tests.support.rr_series import per_second, pyhrv_rr
 from tests.support.web import (
@@ -400,12 +400,7 @@ async def test_station_with_twelve_straps(mosquitto: Mosquitto, tmp_path: Path) 
         with web_server(mosquitto.url, db, extra_env=env, config=config) as base:
             async with chromium() as browser:
                 page = await browser.new_page(viewport={"width": 1024, "height": 1366})
-                await page.goto(f"{base}/coach/morning")
-                await page.fill("input[name=username]", "coach")
-                await page.fill("input[name=password]", "a long coach password")
-                await page.click("form.login button")
-                await page.wait_for_url(f"{base}/coach")
-                await page.goto(f"{base}/coach/morning")
+                await coach_login(page, base, "coach", "a long coach password", "/coach/morning")
                 await until(
                     page, "document.querySelectorAll('table.station tbody tr').length === 12", 20
                 )
@@ -469,12 +464,7 @@ async def test_station_refuses_a_reading_taken_while_exercising(
         with web_server(mosquitto.url, db, extra_env=env, config=strap_env["config"]) as base:
             async with chromium() as browser:
                 page = await browser.new_page(viewport={"width": 1024, "height": 1366})
-                await page.goto(f"{base}/coach/morning")
-                await page.fill("input[name=username]", "coach")
-                await page.fill("input[name=password]", "a long coach password")
-                await page.click("form.login button")
-                await page.wait_for_url(f"{base}/coach")
-                await page.goto(f"{base}/coach/morning")
+                await coach_login(page, base, "coach", "a long coach password", "/coach/morning")
                 row = page.locator("tr[data-sensor='strap-7']")
                 await row.wait_for(timeout=20_000)
                 assert await row.locator("select").input_value() == str(strap_env["guest"])

@@ -18,7 +18,7 @@ import pytest
 from gympulse import contract
 from gympulse.dashboards.accounts import Accounts
 from gympulse.pipeline.registry import Registry
-from tests.support.browser import until
+from tests.support.browser import coach_login, until
 from tests.support.procs import Mosquitto
 from tests.support.web import (
     LiveClass,
@@ -87,12 +87,7 @@ async def test_station_rows_keep_their_places_when_a_strap_drops_and_returns(
     with web_server(mosquitto.url, db) as base:
         async with running(live_class), chromium() as browser:
             page = await browser.new_page(viewport={"width": 1024, "height": 1366})
-            await page.goto(f"{base}/coach/login")
-            await page.fill("input[name=username]", "coach")
-            await page.fill("input[name=password]", "a long coach password")
-            await page.click("form.login button")
-            await page.wait_for_url(f"{base}/coach")
-            await page.goto(f"{base}/coach/morning")
+            await coach_login(page, base, "coach", "a long coach password", "/coach/morning")
             await until(page, f"{ORDER}.length === 5")
             order = await page.evaluate(ORDER)
             dropped = order[1]

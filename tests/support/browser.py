@@ -20,3 +20,14 @@ async def until(page: Page, expression: str, limit_s: float = 20) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {limit_s} s waiting for {expression}")
         await asyncio.sleep(0.2)
+
+
+async def coach_login(page: Page, base: str, user: str, password: str, then: str = "") -> None:
+    """Log in as a coach through the login form, then open ``then`` (a path) if given."""
+    await page.goto(f"{base}/coach/login")
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", password)
+    await page.click("form.login button")
+    await page.wait_for_url(f"{base}/coach")
+    if then:
+        await page.goto(f"{base}{then}")

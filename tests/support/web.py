@@ -122,6 +122,18 @@ def seed_athletes(db: Path, profiles: list[Profile], start_ms: int) -> dict[str,
         registry.close()
 
 
+async def write_session_rows(db: Path, rows: list[dict[str, Any]]) -> None:
+    """``session_summary`` rows into the store file ``db``, as ``gympulse analyze`` writes
+    them (missing columns null)."""
+    store = make_store(StoreSettings(path=str(db)))
+    await store.open()
+    try:
+        frame = conform(SESSION_SUMMARY, pl.DataFrame(rows))
+        await store.write_rows(SESSION_SUMMARY.name, frame, SESSION_SUMMARY.key)
+    finally:
+        await store.close()
+
+
 def consent_all(db: Path, athlete_ids: Iterable[int], since_ms: int = 0) -> None:
     """Made-up guests who said yes to every domain from ``since_ms`` (the benches run with
     consent on, as a site does; without it nothing of theirs is stored, shown or analysed)."""
