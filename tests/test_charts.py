@@ -11,7 +11,7 @@ import itertools
 import re
 
 from gympulse.dashboards import charts
-from tests.support.web import Seeded, app_client, guest_token, write_session_rows
+from tests.support.web import Seeded, app_client, guest_token, weekly_sessions
 
 TICK = re.compile(r'<text[^>]*class="tick y"[^>]*>([^<]*)</text>')  # the y axis
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -72,26 +72,9 @@ def test_weeks_are_named_by_their_monday_and_the_current_one_waits() -> None:
     }  # fmt: skip
 
 
-def _earlier_weeks(seeded: Seeded, athlete: int, weeks: int) -> None:
-    """One session a week in the ``weeks`` weeks before this one: finished weeks to draw,
-    whatever the weekday of the run (the seeded five days may all lie in this week)."""
-    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
-    rows = []
-    for k in range(1, weeks + 1):
-        day = monday - dt.timedelta(weeks=k, days=-2)  # a Wednesday
-        start = int(dt.datetime.combine(day, dt.time(9), dt.UTC).timestamp() * 1000)
-        rows.append({"athlete_id": athlete, "session_id": f"auto-{athlete}-{start}",
-                     "kind": "auto", "date": day, "start_ms": start, "end_ms": start + 2_700_000,
-                     "duration_s": 2700, "n_samples": 2701, "hr_avg": 130.0, "hr_max": 165,
-                     "zone1_s": 600, "zone2_s": 900 + 120 * k, "zone3_s": 600, "zone4_s": 300,
-                     "points": 40.0 + k, "kcal": 300.0, "updated_ms": 0})  # fmt: skip
-
-    asyncio.run(write_session_rows(seeded.db, rows))
-
-
 def test_the_guest_progress_page_has_readable_weeks(seeded: Seeded) -> None:
     alice = seeded.athletes["Alice"]
-    _earlier_weeks(seeded, alice, 3)
+    asyncio.run(weekly_sessions(seeded.db, alice, 3))
     token = guest_token(seeded.db, alice)
     with app_client(seeded.db) as client:
         page = client.get(f"/me/{token}/progress", headers={"Accept-Language": "nl"}).text

@@ -134,6 +134,23 @@ async def write_session_rows(db: Path, rows: list[dict[str, Any]]) -> None:
         await store.close()
 
 
+async def weekly_sessions(db: Path, athlete: int, weeks: int) -> None:
+    """One 45-minute session a week in the ``weeks`` weeks before this one: finished weeks
+    for the weekly charts to draw, whatever the weekday of the run (the seeded five days
+    may all lie in the current week, which the charts leave out)."""
+    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
+    rows = []
+    for k in range(1, weeks + 1):
+        day = monday - dt.timedelta(weeks=k, days=-2)  # a Wednesday
+        start = int(dt.datetime.combine(day, dt.time(9), dt.UTC).timestamp() * 1000)
+        rows.append({"athlete_id": athlete, "session_id": f"auto-{athlete}-{start}",
+                     "kind": "auto", "date": day, "start_ms": start, "end_ms": start + 2_700_000,
+                     "duration_s": 2700, "n_samples": 2701, "hr_avg": 130.0, "hr_max": 165,
+                     "zone1_s": 600, "zone2_s": 900 + 120 * k, "zone3_s": 600, "zone4_s": 300,
+                     "points": 40.0 + k, "kcal": 300.0, "updated_ms": 0})  # fmt: skip
+    await write_session_rows(db, rows)
+
+
 def consent_all(db: Path, athlete_ids: Iterable[int], since_ms: int = 0) -> None:
     """Made-up guests who said yes to every domain from ``since_ms`` (the benches run with
     consent on, as a site does; without it nothing of theirs is stored, shown or analysed)."""
